@@ -1,0 +1,55 @@
+"""verifykit: prove a person is who they claim to be.
+
+Email one-time codes, passwords and faces, over one rate-limited challenge store.
+"""
+
+from __future__ import annotations
+
+from ._audit import AuditEvent, AuditSink, LoggingAuditSink
+from ._clock import Clock, SystemClock
+from ._errors import (
+    BusyError,
+    ChallengeNotFound,
+    ConfigurationError,
+    DeliveryError,
+    ImageError,
+    InvalidInput,
+    KeyringError,
+    RateLimited,
+    StoreUnavailable,
+    TemplateError,
+    VerifyKitError,
+)
+from ._verdict import Fallback, Reason, Verdict
+from .crypto import Keyring
+from .store import ChallengeStore, LockoutPolicy, WindowPolicy, open_store
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "AuditEvent",
+    "AuditSink",
+    "BusyError",
+    "ChallengeNotFound",
+    "ChallengeStore",
+    "Clock",
+    "ConfigurationError",
+    "DeliveryError",
+    "Fallback",
+    "ImageError",
+    "InvalidInput",
+    "Keyring",
+    "KeyringError",
+    "LockoutPolicy",
+    "LoggingAuditSink",
+    "RateLimited",
+    "Reason",
+    "StoreUnavailable",
+    "SystemClock",
+    "TemplateError",
+    "Verdict",
+    "VerifyKitError",
+    "WindowPolicy",
+    "__version__",
+    "open_store",
+]

@@ -1,0 +1,60 @@
+"""Audit events: every decision leaves a record of who, what, when, outcome and why.
+
+Events never carry secrets: no codes, passwords, images, templates or full addresses.
+A sink is any callable taking an :class:`AuditEvent`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, field
+
+__all__ = ["AuditEvent", "AuditSink", "LoggingAuditSink", "emit"]
+
+_log = logging.getLogger("verifykit.audit")
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEvent:
+    """One decision. ``destination`` is always masked; ``details`` hold no secrets."""
+
+    action: str
+    verifier: str
+    subject: str
+    outcome: str
+    reason: str = ""
+    challenge_id: str | None = None
+    destination: str | None = None
+    client: str | None = None
+    at: float = field(default_factory=time.time)
+    details: Mapping[str, str] = field(default_factory=dict)
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), sort_keys=True, default=str)
+
+
+AuditSink = Callable[[AuditEvent], None]
+
+
+class LoggingAuditSink:
+    """The default sink: one JSON line per event on the ``verifykit.audit`` logger."""
+
+    def __init__(self, logger: logging.Logger | None = None, level: int = logging.INFO) -> None:
+        self._logger = logger or _log
+        self._level = level
+
+    def __call__(self, event: AuditEvent) -> None:
+        self._logger.log(self._level, "%s", event.to_json())
+
+
+def emit(sink: AuditSink | None, event: AuditEvent) -> None:
+    """Send an event; a broken sink is logged, never allowed to change a verdict."""
+    if sink is None:
+        return
+    try:
+        sink(event)
+    except Exception:
+        _log.exception("audit sink failed for %s/%s", event.verifier, event.action)

@@ -1,0 +1,43 @@
+"""Subjects: opaque caller-chosen ids, validated once and turned into store key tags."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import unicodedata
+
+from ._errors import InvalidInput
+from .crypto import Keyring
+
+__all__ = ["lockout_key", "subject_tag", "validate_subject"]
+
+MAX_SUBJECT_LENGTH = 256
+
+
+def validate_subject(subject: object) -> str:
+    """Return the subject if it is 1-256 printable characters; raise :class:`InvalidInput` otherwise."""
+    if not isinstance(subject, str) or not subject:
+        raise InvalidInput("subject must be a non-empty string", field="subject")
+    if len(subject) > MAX_SUBJECT_LENGTH:
+        raise InvalidInput(f"subject is longer than {MAX_SUBJECT_LENGTH} characters", field="subject")
+    if any(unicodedata.category(ch).startswith("C") for ch in subject):
+        raise InvalidInput("subject must not contain control characters", field="subject")
+    return subject
+
+
+def subject_tag(keyring: Keyring, subject: str) -> str:
+    """A stable, keyed, 128-bit tag for a subject.
+
+    Store keys use it instead of the subject itself (no account ids in Redis key names),
+    and as a Redis Cluster hash tag so a subject's counters and challenges share a slot.
+    It is derived from the *first* key so it survives key rotation.
+    """
+    key = keyring.purpose_key_for_tags()
+    mac = hmac.new(key, subject.encode("utf-8"), hashlib.sha256).digest()[:16]
+    return base64.b32encode(mac).decode("ascii").rstrip("=").lower()
+
+
+def lockout_key(verifier: str, tag: str) -> str:
+    """The store key counting one verifier's consecutive failures for a subject tag."""
+    return f"{{{tag}}}:fail:{verifier}"

@@ -1,0 +1,67 @@
+"""What a check answers: approved or not, why, and what the person can do next."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+__all__ = ["Fallback", "Reason", "Verdict"]
+
+
+class Reason(StrEnum):
+    """Machine-readable reason for a verdict. Values are stable: callers and the sidecar rely on them."""
+
+    APPROVED = "approved"
+    WRONG_CODE = "wrong_code"
+    EXPIRED = "expired"
+    ATTEMPTS_EXHAUSTED = "attempts_exhausted"
+    RATE_LIMITED = "rate_limited"
+    LOCKED_OUT = "locked_out"
+    REPLAYED = "replayed"
+    CANCELED = "canceled"
+    DENIED = "denied"
+    NOT_FOUND = "not_found"
+    WRONG_PASSWORD = "wrong_password"
+    NO_FACE = "no_face"
+    MULTIPLE_FACES = "multiple_faces"
+    LOW_QUALITY = "low_quality"
+    FACE_TOO_SMALL = "face_too_small"
+    BLURRY = "blurry"
+    TOO_DARK = "too_dark"
+    TOO_BRIGHT = "too_bright"
+    MISMATCH = "mismatch"
+
+
+class Fallback(StrEnum):
+    """Another way in that a caller can offer when one channel fails (the fallback ladder)."""
+
+    RESEND = "resend"
+    OTHER_EMAIL = "other_email"
+    AUTHENTICATOR_APP = "authenticator_app"
+    RECOVERY_CODE = "recovery_code"
+    ASSISTED_CHECK = "assisted_check"
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """The answer to one check.
+
+    A wrong answer is a verdict, not an exception, because the caller needs these
+    facts to guide a person: how many tries are left, when to try again, and which
+    other ways in exist.
+    """
+
+    approved: bool
+    reason: Reason
+    attempts_left: int | None = None
+    retry_after: float | None = None
+    score: float | None = None
+    distance: float | None = None
+    challenge_id: str | None = None
+    fallbacks: tuple[Fallback, ...] = ()
+    upgraded_hash: str | None = None
+    details: Mapping[str, str] = field(default_factory=dict)
+
+    def __bool__(self) -> bool:
+        return self.approved

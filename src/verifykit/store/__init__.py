@@ -1,0 +1,37 @@
+"""The shared challenge store, chosen by URL.
+
+``memory://`` (embedded default), ``redis://host:port/db`` or ``rediss://…`` (one Redis
+server), and ``redis+cluster://host:port[,host:port…]`` (Redis Cluster).
+"""
+
+from __future__ import annotations
+
+from ._base import (
+    AttemptOutcome,
+    ChallengeRecord,
+    ChallengeStatus,
+    ChallengeStore,
+    FailureState,
+    LockoutPolicy,
+    NewChallenge,
+    ResendOutcome,
+    WindowPolicy,
+    WindowResult,
+)
+from ._factory import open_store
+from ._memory import MemoryStore
+
+__all__ = [
+    "AttemptOutcome",
+    "ChallengeRecord",
+    "ChallengeStatus",
+    "ChallengeStore",
+    "FailureState",
+    "LockoutPolicy",
+    "MemoryStore",
+    "NewChallenge",
+    "ResendOutcome",
+    "WindowPolicy",
+    "WindowResult",
+    "open_store",
+]

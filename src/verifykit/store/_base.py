@@ -1,0 +1,266 @@
+"""The challenge store: opaque challenge records, rate-limit counters and expiries.
+
+The store knows nothing about verifiers. It offers a few operations, each atomic:
+one Lua script on Redis, one lock in memory. The rules those operations apply live
+in :mod:`verifykit.store._rules` as pure functions of (state, time, arguments), and the
+Lua scripts mirror them; one behaviour suite and a stateful property test hold every
+backend to the same model.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from .._errors import ConfigurationError
+
+__all__ = [
+    "AttemptOutcome",
+    "ChallengeRecord",
+    "ChallengeStatus",
+    "ChallengeStore",
+    "FailureState",
+    "LockoutPolicy",
+    "NewChallenge",
+    "ResendOutcome",
+    "WindowPolicy",
+    "WindowResult",
+]
+
+
+class ChallengeStatus(StrEnum):
+    """A challenge's status moves only forward: pending -> approved | denied | expired | canceled."""
+
+    PENDING = "pending"
+    APPROVED = "approved"
+    DENIED = "denied"
+    EXPIRED = "expired"
+    CANCELED = "canceled"
+
+
+@dataclass(frozen=True, slots=True)
+class NewChallenge:
+    """What a verifier hands the store to open a challenge; the store stamps the times."""
+
+    id: str
+    kind: str
+    subject: str
+    secret: str
+    ttl: float
+    max_attempts: int
+    resend_after: float
+    destination: str = ""
+    delivery: str = "queued"
+    data: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class ChallengeRecord:
+    """One pending or closed challenge as the store keeps it.
+
+    ``secret`` is an HMAC digest (``"kid:hex"``), never a code. ``destination`` is masked.
+    ``data`` is verifier-owned and opaque to the store (for example a sealed address).
+    """
+
+    id: str
+    kind: str
+    subject: str
+    status: ChallengeStatus
+    created_at: float
+    expires_at: float
+    attempts_left: int
+    max_attempts: int
+    sends: int
+    resend_at: float
+    destination: str
+    delivery: str
+    delivery_reason: str
+    secret: str
+    data: Mapping[str, str]
+
+
+class AttemptOutcome(StrEnum):
+    APPROVED = "approved"
+    LOCKED = "locked"
+    WRONG = "wrong"
+    EXHAUSTED = "exhausted"
+    EXPIRED = "expired"
+    CLOSED = "closed"
+    MISSING = "missing"
+
+
+class ResendOutcome(StrEnum):
+    OK = "ok"
+    TOO_SOON = "too_soon"
+    MAX_SENDS = "max_sends"
+    EXPIRED = "expired"
+    CLOSED = "closed"
+    MISSING = "missing"
+
+
+@dataclass(frozen=True, slots=True)
+class WindowResult:
+    """A sliding-window rate-limit answer."""
+
+    allowed: bool
+    count: int
+    limit: int
+    retry_after: float
+
+
+@dataclass(frozen=True, slots=True)
+class FailureState:
+    """Consecutive failures charged to a key, and whether the next attempt must wait.
+
+    ``allowed`` says whether the operation that asked was let through (and charged).
+    ``hard_locked`` means the hard cap was reached: only :meth:`ChallengeStore.reset_failures`
+    (a success through another way in, or an assisted unlock) opens it again.
+    """
+
+    allowed: bool
+    failures: int
+    retry_after: float
+    hard_locked: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class WindowPolicy:
+    """At most ``limit`` events per sliding ``window`` seconds on one key."""
+
+    limit: int
+    window: float
+
+    def __post_init__(self) -> None:
+        if self.limit < 1 or self.window <= 0:
+            raise ConfigurationError("a window policy needs limit >= 1 and window > 0")
+
+
+@dataclass(frozen=True, slots=True)
+class LockoutPolicy:
+    """Escalating lockout after consecutive failures on one key.
+
+    From the ``threshold``-th consecutive failure on, the key waits ``lockout`` seconds,
+    doubling with each further failure up to ``lockout_max``. At ``hard_cap`` failures
+    (NIST SP 800-63B: at most 100) it stays locked until reset. Failures are forgotten
+    ``memory`` seconds after the last one unless hard-locked.
+    """
+
+    threshold: int = 5
+    lockout: float = 30.0
+    lockout_max: float = 3600.0
+    hard_cap: int = 100
+    memory: float = 86400.0
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.threshold <= self.hard_cap <= 100:
+            raise ConfigurationError("lockout needs 1 <= threshold <= hard_cap <= 100 (NIST SP 800-63B)")
+        if self.lockout <= 0 or self.lockout_max < self.lockout or self.memory <= 0:
+            raise ConfigurationError("lockout times must be positive and lockout_max >= lockout")
+
+    def delay(self, failures: int) -> float:
+        """Seconds to wait after ``failures`` consecutive failures (0 below the threshold)."""
+        if failures < self.threshold:
+            return 0.0
+        exponent = min(failures - self.threshold, 32)
+        return float(min(self.lockout * (2**exponent), self.lockout_max))
+
+
+class ChallengeStore(abc.ABC):
+    """Abstract store; pick a backend with :func:`verifykit.store.open_store`.
+
+    Every method may raise :class:`~verifykit.StoreUnavailable`; none ever reports an
+    approval it could not make durable.
+    """
+
+    namespace: str
+
+    @abc.abstractmethod
+    def now(self) -> float:
+        """The backend's clock (Redis ``TIME``), the only clock expiry is judged by."""
+
+    # -- challenges ----------------------------------------------------------------------------
+
+    @abc.abstractmethod
+    def create(self, new: NewChallenge, *, retention: float) -> ChallengeRecord:
+        """Store a new pending challenge; keep it ``retention`` seconds past expiry for status."""
+
+    @abc.abstractmethod
+    def get(self, challenge_id: str) -> ChallengeRecord | None:
+        """The challenge, with a pending one past its expiry reported as expired; None if unknown."""
+
+    @abc.abstractmethod
+    def attempt(
+        self,
+        challenge_id: str,
+        candidates: Sequence[str],
+        *,
+        lockout_key: str | None = None,
+        lockout: LockoutPolicy | None = None,
+    ) -> tuple[AttemptOutcome, ChallengeRecord | None, FailureState | None]:
+        """Spend one attempt: approve if any candidate digest equals the secret. Atomic.
+
+        With ``lockout_key`` (which must share the challenge's hash tag), the same atomic step
+        refuses while that key is locked out, charges a wrong answer to it and clears it on
+        approval, so a per-subject limit across challenges costs no extra round trip.
+        """
+
+    @abc.abstractmethod
+    def resend(
+        self,
+        challenge_id: str,
+        secret: str,
+        *,
+        ttl: float,
+        max_sends: int,
+        cooldown: float,
+        cooldown_factor: float,
+        cooldown_max: float,
+    ) -> tuple[ResendOutcome, ChallengeRecord | None, float]:
+        """Replace the secret and restart the expiry if the cooldown has passed. Atomic.
+
+        Returns the outcome, the record after it, and seconds to wait when refused.
+        """
+
+    @abc.abstractmethod
+    def set_delivery(self, challenge_id: str, delivery: str, reason: str = "") -> ChallengeRecord | None:
+        """Record how delivery went (queued, sent, failed)."""
+
+    @abc.abstractmethod
+    def cancel(self, challenge_id: str) -> tuple[bool, ChallengeRecord | None]:
+        """Move a pending challenge to canceled; False if it was no longer pending (or unknown)."""
+
+    # -- rate limits ---------------------------------------------------------------------------
+
+    @abc.abstractmethod
+    def hit(self, key: str, policy: WindowPolicy, cost: int = 1) -> WindowResult:
+        """Count ``cost`` events in a sliding window unless that would pass the limit. Atomic.
+
+        ``cost=0`` only reads. A refused hit counts nothing.
+        """
+
+    @abc.abstractmethod
+    def charge(self, key: str, policy: LockoutPolicy) -> FailureState:
+        """Charge one failure before an attempt, refusing (uncharged) while locked. Atomic.
+
+        Charging first makes the cap exact under concurrency; call :meth:`reset_failures`
+        when the attempt succeeds.
+        """
+
+    @abc.abstractmethod
+    def failure_state(self, key: str) -> FailureState:
+        """Read the failure count and any lockout without changing them."""
+
+    @abc.abstractmethod
+    def reset_failures(self, key: str) -> None:
+        """Forget consecutive failures (after a success, or an assisted unlock)."""
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release connections."""
+
+    def __enter__(self) -> ChallengeStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,50 @@
+"""Pick a store backend from its URL; optional drivers load only when asked for."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from .._clock import Clock
+from .._errors import ConfigurationError
+from ._base import ChallengeStore
+from ._memory import MemoryStore
+
+__all__ = ["open_store"]
+
+_REDIS_SCHEMES = {"redis", "rediss", "unix"}
+_CLUSTER_SCHEMES = {"redis+cluster", "rediss+cluster"}
+
+
+def open_store(
+    url: str = "memory://",
+    *,
+    namespace: str = "vk",
+    clock: Clock | None = None,
+    **options: Any,
+) -> ChallengeStore:
+    """Open the store a URL names.
+
+    ``options`` go to the Redis backends: ``socket_timeout`` (seconds, default 1.0),
+    ``max_connections`` (default 64). Query parameters of the URL are accepted too,
+    e.g. ``redis://localhost:6379/0?socket_timeout=0.5``.
+    """
+    if not namespace or "{" in namespace or "}" in namespace:
+        raise ConfigurationError("namespace must be non-empty and free of '{' and '}'")
+    scheme = urlsplit(url).scheme.lower()
+    if scheme == "memory":
+        return MemoryStore(namespace=namespace, clock=clock)
+    if clock is not None and scheme in _REDIS_SCHEMES | _CLUSTER_SCHEMES:
+        raise ConfigurationError("Redis stores use the server's clock (TIME); a clock cannot be injected")
+    query = {k: v[-1] for k, v in parse_qs(urlsplit(url).query).items()}
+    if scheme in _REDIS_SCHEMES:
+        from ._redis import RedisStore
+
+        return RedisStore.from_url(url, namespace=namespace, **{**query, **options})
+    if scheme in _CLUSTER_SCHEMES:
+        from ._cluster import RedisClusterStore
+
+        return RedisClusterStore.from_url(url, namespace=namespace, **{**query, **options})
+    raise ConfigurationError(
+        f"unknown store URL scheme {scheme!r}: use memory://, redis://, rediss:// or redis+cluster://"
+    )

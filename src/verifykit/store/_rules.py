@@ -1,0 +1,183 @@
+"""The store's rules as pure functions of (state, time, arguments).
+
+The memory backend applies them under a lock; the Lua scripts in ``lua/`` apply the
+same rules inside Redis. The stateful property test holds both to these functions.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from ._base import (
+    AttemptOutcome,
+    ChallengeStatus,
+    FailureState,
+    LockoutPolicy,
+    ResendOutcome,
+    WindowPolicy,
+    WindowResult,
+)
+
+__all__ = [
+    "ChallengeState",
+    "LockoutState",
+    "apply_attempt",
+    "apply_charge",
+    "apply_failure",
+    "apply_resend",
+    "expire_if_due",
+    "lockout_view",
+    "resend_delay",
+    "window_hit",
+]
+
+
+@dataclass(slots=True)
+class ChallengeState:
+    """The mutable fields the rules touch; the memory store keeps one per challenge."""
+
+    status: ChallengeStatus
+    expires_at: float
+    attempts_left: int
+    sends: int
+    resend_at: float
+    secret: str
+    delivery: str
+    delivery_reason: str = ""
+
+
+@dataclass(slots=True)
+class LockoutState:
+    failures: int = 0
+    locked_until: float = 0.0
+    hard: bool = False
+    forget_at: float = 0.0
+
+
+def expire_if_due(state: ChallengeState, now: float) -> None:
+    if state.status is ChallengeStatus.PENDING and now >= state.expires_at:
+        state.status = ChallengeStatus.EXPIRED
+
+
+def lockout_view(state: LockoutState, now: float) -> FailureState:
+    """Whether the key is locked at ``now``; forgotten failures read as zero."""
+    if not state.hard and state.failures and now >= state.forget_at:
+        return FailureState(allowed=True, failures=0, retry_after=0.0)
+    if state.hard:
+        return FailureState(allowed=False, failures=state.failures, retry_after=0.0, hard_locked=True)
+    wait = state.locked_until - now
+    if wait > 0:
+        return FailureState(allowed=False, failures=state.failures, retry_after=wait)
+    return FailureState(allowed=True, failures=state.failures, retry_after=0.0)
+
+
+def apply_failure(state: LockoutState, now: float, policy: LockoutPolicy) -> None:
+    """Count one failure (the caller has established the key is not locked)."""
+    if state.failures and now >= state.forget_at:
+        state.failures = 0
+    state.failures += 1
+    state.forget_at = now + policy.memory
+    if state.failures >= policy.hard_cap:
+        state.hard = True
+    delay = policy.delay(state.failures)
+    state.locked_until = now + delay if delay > 0 else 0.0
+
+
+def apply_charge(state: LockoutState, now: float, policy: LockoutPolicy) -> FailureState:
+    """Charge a failure up front unless locked; the caller resets on success."""
+    view = lockout_view(state, now)
+    if not view.allowed:
+        return view
+    apply_failure(state, now, policy)
+    return FailureState(allowed=True, failures=state.failures, retry_after=0.0, hard_locked=state.hard)
+
+
+def apply_attempt(
+    state: ChallengeState | None,
+    now: float,
+    candidates: Sequence[str],
+    lock: LockoutState | None = None,
+    policy: LockoutPolicy | None = None,
+) -> tuple[AttemptOutcome, FailureState | None]:
+    """One check of a challenge; with ``lock``, also the per-subject lockout in the same step."""
+    if state is None:
+        return AttemptOutcome.MISSING, None
+    expire_if_due(state, now)
+    if state.status is ChallengeStatus.EXPIRED:
+        return AttemptOutcome.EXPIRED, None
+    if state.status is not ChallengeStatus.PENDING:
+        return AttemptOutcome.CLOSED, None
+    if lock is not None and policy is not None:
+        view = lockout_view(lock, now)
+        if not view.allowed:
+            return AttemptOutcome.LOCKED, view
+    state.attempts_left -= 1
+    matched = state.secret in candidates
+    if matched:
+        state.status = ChallengeStatus.APPROVED
+        outcome = AttemptOutcome.APPROVED
+    elif state.attempts_left <= 0:
+        state.status = ChallengeStatus.DENIED
+        outcome = AttemptOutcome.EXHAUSTED
+    else:
+        outcome = AttemptOutcome.WRONG
+    failure: FailureState | None = None
+    if lock is not None and policy is not None:
+        if matched:
+            lock.failures, lock.locked_until, lock.hard, lock.forget_at = 0, 0.0, False, 0.0
+        else:
+            apply_failure(lock, now, policy)
+        failure = lockout_view(lock, now)
+    return outcome, failure
+
+
+def resend_delay(sends: int, cooldown: float, factor: float, cooldown_max: float) -> float:
+    """The wait before the next send, after ``sends`` sends: cooldown * factor^(sends-1), capped."""
+    return float(min(cooldown * factor ** max(sends - 1, 0), cooldown_max))
+
+
+def apply_resend(
+    state: ChallengeState | None,
+    now: float,
+    secret: str,
+    *,
+    ttl: float,
+    max_sends: int,
+    cooldown: float,
+    cooldown_factor: float,
+    cooldown_max: float,
+) -> tuple[ResendOutcome, float]:
+    if state is None:
+        return ResendOutcome.MISSING, 0.0
+    expire_if_due(state, now)
+    if state.status is ChallengeStatus.EXPIRED:
+        return ResendOutcome.EXPIRED, 0.0
+    if state.status is not ChallengeStatus.PENDING:
+        return ResendOutcome.CLOSED, 0.0
+    if state.sends >= max_sends:
+        return ResendOutcome.MAX_SENDS, max(state.expires_at - now, 0.0)
+    if now < state.resend_at:
+        return ResendOutcome.TOO_SOON, state.resend_at - now
+    state.secret = secret
+    state.sends += 1
+    state.expires_at = now + ttl
+    state.resend_at = now + resend_delay(state.sends, cooldown, cooldown_factor, cooldown_max)
+    state.delivery, state.delivery_reason = "queued", ""
+    return ResendOutcome.OK, 0.0
+
+
+def window_hit(events: list[float], now: float, policy: WindowPolicy, cost: int) -> WindowResult:
+    """Sliding-window log: drop events older than the window, then admit ``cost`` more if they fit."""
+    horizon = now - policy.window
+    while events and events[0] <= horizon:
+        events.pop(0)
+    count = len(events)
+    if count + cost > policy.limit:
+        # The wait until enough old events leave the window for this hit to fit.
+        must_leave = count + cost - policy.limit
+        retry = events[must_leave - 1] + policy.window - now if must_leave <= count else math.inf
+        return WindowResult(allowed=False, count=count, limit=policy.limit, retry_after=max(retry, 0.0))
+    events.extend([now] * cost)
+    return WindowResult(allowed=True, count=count + cost, limit=policy.limit, retry_after=0.0)
