@@ -1,0 +1,16 @@
+"""Benchmarks behind ``verifykit bench NAME``: each compares against the raw library in the same run.
+
+Each bench module offers ``add_arguments(parser)`` and ``run(args, progress) -> BenchReport``.
+"""
+
+from __future__ import annotations
+
+from ._report import BenchCase, BenchReport, Progress, percentile, time_calls
+
+# name -> module; loaded only when that bench runs, so a missing extra affects only its bench.
+BENCHES: dict[str, str] = {
+    "store": "verifykit.bench._store",
+    "otp": "verifykit.bench._otp",
+}
+
+__all__ = ["BENCHES", "BenchCase", "BenchReport", "Progress", "percentile", "time_calls"]

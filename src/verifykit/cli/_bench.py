@@ -1,0 +1,54 @@
+"""``verifykit bench NAME [--json]``."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+from typing import Any
+
+from ..bench import BENCHES, Progress
+
+__all__ = ["register"]
+
+
+def register(sub: Any) -> None:
+    parser = sub.add_parser("bench", help="measure verifykit against the raw libraries, in one run")
+    sub_names = parser.add_subparsers(dest="bench", required=True, metavar="NAME")
+    for name, module in BENCHES.items():
+        p = sub_names.add_parser(name, help=f"the {name} benchmark")
+        p.add_argument("--json", action="store_true", help="print one JSON document instead of a table")
+        p.set_defaults(func=_run, _bench_module=module)
+        _add_arguments_lazily(p, module)
+    everything = sub_names.add_parser("all", help="every benchmark, one after another")
+    everything.add_argument("--json", action="store_true")
+    everything.set_defaults(func=_run_all)
+
+
+def _add_arguments_lazily(parser: argparse.ArgumentParser, module: str) -> None:
+    try:
+        mod = importlib.import_module(module)
+    except ImportError:
+        # The extra this bench needs is missing; running it will say so.
+        return
+    mod.add_arguments(parser)
+
+
+def _run(args: argparse.Namespace) -> int:
+    mod = importlib.import_module(args._bench_module)
+    progress = Progress(enabled=None if not args.json else False)
+    try:
+        report = mod.run(args, progress)
+    finally:
+        progress.close()
+    print(report.to_json() if args.json else report.table())
+    return 0
+
+
+def _run_all(args: argparse.Namespace) -> int:
+    from . import build_parser
+
+    status = 0
+    for name in BENCHES:
+        sub_args = build_parser().parse_args(["bench", name, *(["--json"] if args.json else [])])
+        status |= _run(sub_args)
+    return status
