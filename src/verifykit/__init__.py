@@ -9,6 +9,7 @@ from ._audit import AuditEvent, AuditSink, LoggingAuditSink
 from ._clock import Clock, SystemClock
 from ._errors import (
     BusyError,
+    ChallengeClosed,
     ChallengeNotFound,
     ConfigurationError,
     DeliveryError,
@@ -30,6 +31,7 @@ __all__ = [
     "AuditEvent",
     "AuditSink",
     "BusyError",
+    "ChallengeClosed",
     "ChallengeNotFound",
     "ChallengeStore",
     "Clock",

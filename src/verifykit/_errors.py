@@ -9,6 +9,7 @@ from __future__ import annotations
 
 __all__ = [
     "BusyError",
+    "ChallengeClosed",
     "ChallengeNotFound",
     "ConfigurationError",
     "DeliveryError",
@@ -58,6 +59,16 @@ class ChallengeNotFound(VerifyKitError, LookupError):
     """No challenge has this id: it never existed, or it expired and was purged."""
 
     code = "not_found"
+
+
+class ChallengeClosed(VerifyKitError):
+    """The challenge is no longer pending (approved, denied, expired or canceled); start a new one."""
+
+    code = "challenge_closed"
+
+    def __init__(self, message: str, *, status: str) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 class StoreUnavailable(VerifyKitError):

@@ -10,7 +10,7 @@ import unicodedata
 from ._errors import InvalidInput
 from .crypto import Keyring
 
-__all__ = ["lockout_key", "subject_tag", "validate_subject"]
+__all__ = ["lockout_key", "stable_tag", "subject_tag", "validate_subject"]
 
 MAX_SUBJECT_LENGTH = 256
 
@@ -26,6 +26,13 @@ def validate_subject(subject: object) -> str:
     return subject
 
 
+def stable_tag(keyring: Keyring, purpose: str, value: str) -> str:
+    """A keyed 128-bit tag of ``value`` that does not change when a new key is rotated in."""
+    key = keyring.purpose_key_for_tags()
+    mac = hmac.new(key, f"{purpose}\x00{value}".encode(), hashlib.sha256).digest()[:16]
+    return base64.b32encode(mac).decode("ascii").rstrip("=").lower()
+
+
 def subject_tag(keyring: Keyring, subject: str) -> str:
     """A stable, keyed, 128-bit tag for a subject.
 
@@ -33,9 +40,7 @@ def subject_tag(keyring: Keyring, subject: str) -> str:
     and as a Redis Cluster hash tag so a subject's counters and challenges share a slot.
     It is derived from the *first* key so it survives key rotation.
     """
-    key = keyring.purpose_key_for_tags()
-    mac = hmac.new(key, subject.encode("utf-8"), hashlib.sha256).digest()[:16]
-    return base64.b32encode(mac).decode("ascii").rstrip("=").lower()
+    return stable_tag(keyring, "subject", subject)
 
 
 def lockout_key(verifier: str, tag: str) -> str:

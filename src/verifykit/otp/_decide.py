@@ -1,0 +1,131 @@
+"""Pure decisions for email OTP: store outcomes in, verdicts and views out. No I/O here,
+so an asyncio flavour can reuse every rule unchanged."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from .._verdict import Fallback, Reason, Verdict
+from ..store import AttemptOutcome, ChallengeRecord, ChallengeStatus, FailureState
+
+__all__ = ["Challenge", "DeliveryStatus", "challenge_view", "verdict_for_attempt"]
+
+
+class DeliveryStatus:
+    """Delivery states a challenge records (plain strings in the store)."""
+
+    QUEUED = "queued"
+    SENT = "sent"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True, slots=True)
+class Challenge:
+    """A challenge as callers see it: no code, no digest, the destination masked.
+
+    ``resend_after`` is seconds from ``now`` until a resend is allowed (0 when it is).
+    ``fallbacks`` lists other ways in to offer, most useful first, when this one is in trouble.
+    """
+
+    id: str
+    subject: str
+    status: ChallengeStatus
+    destination: str
+    created_at: float
+    expires_at: float
+    attempts_left: int
+    sends: int
+    resend_at: float
+    resend_after: float
+    delivery: str
+    delivery_reason: str
+    fallbacks: tuple[Fallback, ...]
+
+
+def _ladder(
+    record: ChallengeRecord, now: float, others: Sequence[Fallback], max_sends: int
+) -> tuple[Fallback, ...]:
+    """Other ways in, when this challenge cannot be finished as it is."""
+    pending = record.status is ChallengeStatus.PENDING and now < record.expires_at
+    troubled = record.delivery == DeliveryStatus.FAILED or not pending or record.attempts_left <= 1
+    if not troubled:
+        return ()
+    ways: list[Fallback] = []
+    if pending and record.sends < max_sends:
+        ways.append(Fallback.RESEND)
+    ways.extend(w for w in others if w not in ways)
+    return tuple(ways)
+
+
+def challenge_view(
+    record: ChallengeRecord, now: float, others: Sequence[Fallback], max_sends: int
+) -> Challenge:
+    return Challenge(
+        id=record.id,
+        subject=record.subject,
+        status=record.status,
+        destination=record.destination,
+        created_at=record.created_at,
+        expires_at=record.expires_at,
+        attempts_left=record.attempts_left,
+        sends=record.sends,
+        resend_at=record.resend_at,
+        resend_after=max(record.resend_at - now, 0.0) if record.status is ChallengeStatus.PENDING else 0.0,
+        delivery=record.delivery,
+        delivery_reason=record.delivery_reason,
+        fallbacks=_ladder(record, now, others, max_sends),
+    )
+
+
+_CLOSED_REASON = {
+    ChallengeStatus.APPROVED: Reason.REPLAYED,
+    ChallengeStatus.DENIED: Reason.ATTEMPTS_EXHAUSTED,
+    ChallengeStatus.CANCELED: Reason.CANCELED,
+    ChallengeStatus.EXPIRED: Reason.EXPIRED,
+}
+
+
+def verdict_for_attempt(
+    outcome: AttemptOutcome,
+    record: ChallengeRecord,
+    failure: FailureState | None,
+    *,
+    others: Sequence[Fallback],
+) -> Verdict:
+    """Translate one atomic attempt into what the caller tells the person.
+
+    ``record`` is the state after the attempt; ``others`` the subject's other ways in.
+    """
+    cid = record.id
+    if outcome is AttemptOutcome.APPROVED:
+        return Verdict(True, Reason.APPROVED, attempts_left=record.attempts_left, challenge_id=cid)
+    if outcome is AttemptOutcome.LOCKED:
+        hard = failure is not None and failure.hard_locked
+        return Verdict(
+            False,
+            Reason.LOCKED_OUT,
+            attempts_left=record.attempts_left,
+            retry_after=None if failure is None or hard else failure.retry_after,
+            challenge_id=cid,
+            fallbacks=tuple(others),
+            details={"hard_locked": "true"} if hard else {},
+        )
+    if outcome is AttemptOutcome.WRONG:
+        lock_wait = failure.retry_after if failure is not None and not failure.allowed else None
+        fallbacks = tuple(others) if record.attempts_left <= 1 or lock_wait else ()
+        return Verdict(
+            False,
+            Reason.WRONG_CODE,
+            attempts_left=record.attempts_left,
+            retry_after=lock_wait,
+            challenge_id=cid,
+            fallbacks=fallbacks,
+        )
+    if outcome is AttemptOutcome.EXHAUSTED:
+        return Verdict(False, Reason.ATTEMPTS_EXHAUSTED, attempts_left=0, challenge_id=cid, fallbacks=tuple(others))
+    if outcome is AttemptOutcome.EXPIRED:
+        return Verdict(False, Reason.EXPIRED, attempts_left=0, challenge_id=cid, fallbacks=tuple(others))
+    # CLOSED: a second answer to a finished challenge.
+    reason = _CLOSED_REASON.get(record.status, Reason.DENIED)
+    return Verdict(False, reason, attempts_left=0, challenge_id=cid, fallbacks=tuple(others))
