@@ -22,7 +22,7 @@ class Reason(StrEnum):
     CANCELED = "canceled"
     DENIED = "denied"
     NOT_FOUND = "not_found"
-    WRONG_PASSWORD = "wrong_password"
+    WRONG_PASSWORD = "wrong_password"  # noqa: S105 - a reason name, not a password
     NO_FACE = "no_face"
     MULTIPLE_FACES = "multiple_faces"
     LOW_QUALITY = "low_quality"

@@ -52,7 +52,7 @@ def test_challenge_ids_carry_at_least_128_random_bits(make_otp: MakeOTP) -> None
     ids = {otp.start("user-1", f"a{i}@example.com").id for i in range(3)}
     assert len(ids) == 3
     for cid in ids:
-        tag, _, rand = cid.partition(".")
+        _tag, _, rand = cid.partition(".")
         assert re.fullmatch(r"[A-Za-z0-9_-]+", rand)
         assert len(base64.urlsafe_b64decode(rand + "==")) * 8 >= 128
 
@@ -288,10 +288,15 @@ def test_a_malformed_challenge_id_is_invalid_input(make_otp: MakeOTP, bad) -> No
 
 
 @pytest.mark.parametrize(
-    "email", ["", "no-at-sign", "a@b", "a@@example.com", "a@example.com\r\nBcc: x@evil.com", "a" * 250 + "@ex.com"]
+    "email",
+    ["", "no-at-sign", "a@b", "a@@example.com", "a@example.com\r\nBcc: x@evil.com", "a" * 250 + "@ex.com"],
 )
-def test_a_bad_address_is_invalid_input_and_sends_and_stores_nothing(make_otp: MakeOTP, outbox, email: str) -> None:
-    otp = make_otp(destination_limit=WindowPolicy(limit=1, window=600), subject_limit=WindowPolicy(limit=1, window=60))
+def test_a_bad_address_is_invalid_input_and_sends_and_stores_nothing(
+    make_otp: MakeOTP, outbox, email: str
+) -> None:
+    otp = make_otp(
+        destination_limit=WindowPolicy(limit=1, window=600), subject_limit=WindowPolicy(limit=1, window=60)
+    )
     with pytest.raises(InvalidInput):
         otp.start("user-1", email)
     assert outbox.messages == []
@@ -355,12 +360,17 @@ def test_codes_still_verify_after_a_new_key_is_rotated_in(store, outbox) -> None
     before = EmailOTP(store=store, keyring=Keyring.from_string(old), mailer=outbox, audit=None)
     ch = before.start("user-1", "a@example.com")
     after = EmailOTP(
-        store=store, keyring=Keyring.from_string(old + "," + Keyring.new_key_string("k2")), mailer=outbox, audit=None
+        store=store,
+        keyring=Keyring.from_string(old + "," + Keyring.new_key_string("k2")),
+        mailer=outbox,
+        audit=None,
     )
     assert after.check(ch.id, last_code(outbox)).approved
 
 
-def test_audit_events_record_every_step_without_the_code_or_address(make_otp: MakeOTP, outbox, events) -> None:
+def test_audit_events_record_every_step_without_the_code_or_address(
+    make_otp: MakeOTP, outbox, events
+) -> None:
     otp = make_otp()
     ch = otp.start("user-1", "ana@example.com")
     code = last_code(outbox)

@@ -22,7 +22,9 @@ _COMMAND_MODULES = [
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="verifykit", description="Verify people: email codes, passwords, faces.")
+    parser = argparse.ArgumentParser(
+        prog="verifykit", description="Verify people: email codes, passwords, faces."
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in _COMMAND_MODULES:
         importlib.import_module(name).register(sub)

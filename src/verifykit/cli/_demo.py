@@ -10,7 +10,9 @@ __all__ = ["register", "run_otp_tour"]
 
 
 def register(sub: Any) -> None:
-    parser = sub.add_parser("demo", help="walk through an email OTP flow on the memory store and a local outbox")
+    parser = sub.add_parser(
+        "demo", help="walk through an email OTP flow on the memory store and a local outbox"
+    )
     parser.add_argument("--store", default="memory://", help="store URL (default memory://)")
     parser.add_argument("--locale", default="en", choices=["en", "id"], help="message language")
     parser.set_defaults(func=_run)
@@ -35,7 +37,8 @@ def run_otp_tour(store_url: str = "memory://", locale: str = "en") -> int:
     _say(1, "An applicant asks for a code to be sent to ana.putri@example.co.id")
     ch = otp.start("applicant-0042", "ana.putri@example.co.id", locale=locale)
     print(f"    challenge {ch.id}")
-    print(f"    sent to {ch.destination}, delivery {ch.delivery}, valid for {ch.expires_at - ch.created_at:.0f} s,")
+    valid = ch.expires_at - ch.created_at
+    print(f"    sent to {ch.destination}, delivery {ch.delivery}, valid for {valid:.0f} s,")
     print(f"    {ch.attempts_left} attempts, resend allowed in {ch.resend_after:.0f} s")
 
     message = outbox.last()
@@ -51,7 +54,9 @@ def run_otp_tour(store_url: str = "memory://", locale: str = "en") -> int:
     wrong = f"{(int(code) + 1) % 10 ** len(code):0{len(code)}d}"
     _say(3, f"The applicant mistypes the code: {wrong}")
     verdict = otp.check(ch.id, wrong)
-    print(f"    approved={verdict.approved} reason={verdict.reason.value} attempts_left={verdict.attempts_left}")
+    print(
+        f"    approved={verdict.approved} reason={verdict.reason.value} attempts_left={verdict.attempts_left}"
+    )
 
     spaced = f"{code[:3]} {code[3:]}"
     _say(4, f"The applicant types the right code, with a space as it is often written: {spaced!r}")

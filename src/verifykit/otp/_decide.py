@@ -123,7 +123,9 @@ def verdict_for_attempt(
             fallbacks=fallbacks,
         )
     if outcome is AttemptOutcome.EXHAUSTED:
-        return Verdict(False, Reason.ATTEMPTS_EXHAUSTED, attempts_left=0, challenge_id=cid, fallbacks=tuple(others))
+        return Verdict(
+            False, Reason.ATTEMPTS_EXHAUSTED, attempts_left=0, challenge_id=cid, fallbacks=tuple(others)
+        )
     if outcome is AttemptOutcome.EXPIRED:
         return Verdict(False, Reason.EXPIRED, attempts_left=0, challenge_id=cid, fallbacks=tuple(others))
     # CLOSED: a second answer to a finished challenge.

@@ -73,7 +73,9 @@ class EmailOTP:
         if self.settings.default_locale not in SUPPORTED_LOCALES:
             raise InvalidInput(f"default_locale must be one of {sorted(SUPPORTED_LOCALES)}", field="locale")
         self.audit: AuditSink | None = audit if audit is not None else LoggingAuditSink()
-        self._ways_in: WaysIn = ways_in if ways_in is not None else (lambda _subject: (Fallback.ASSISTED_CHECK,))
+        self._ways_in: WaysIn = (
+            ways_in if ways_in is not None else (lambda _subject: (Fallback.ASSISTED_CHECK,))
+        )
 
     # -- helpers ---------------------------------------------------------------------------------
 
@@ -85,7 +87,9 @@ class EmailOTP:
             record, self.store.now(), self._ways_in(record.subject), self.settings.max_sends
         )
 
-    def _event(self, action: str, record: ChallengeRecord, outcome: str, reason: str = "", **kw: str | None) -> None:
+    def _event(
+        self, action: str, record: ChallengeRecord, outcome: str, reason: str = "", **kw: str | None
+    ) -> None:
         emit(
             self.audit,
             AuditEvent(
@@ -123,7 +127,9 @@ class EmailOTP:
                 reason=policy_name,
             )
 
-    def _deliver(self, record: ChallengeRecord, address: str, code: str, locale: str, client: str | None) -> ChallengeRecord:
+    def _deliver(
+        self, record: ChallengeRecord, address: str, code: str, locale: str, client: str | None
+    ) -> ChallengeRecord:
         message = render_otp_email(
             to=address,
             sender=self.settings.sender,
@@ -151,7 +157,9 @@ class EmailOTP:
 
     # -- API -------------------------------------------------------------------------------------
 
-    def start(self, subject: str, email: str, *, locale: str | None = None, client: str | None = None) -> Challenge:
+    def start(
+        self, subject: str, email: str, *, locale: str | None = None, client: str | None = None
+    ) -> Challenge:
         """Send a code to ``email`` for ``subject`` and return the new challenge.
 
         A failed delivery does not raise: the challenge records it (``delivery == "failed"``)
@@ -176,7 +184,12 @@ class EmailOTP:
         if client is not None:
             self._limit(f"client:{_VERIFIER}:{client}", "client_limit", client, subject)
         self._limit(f"subject:{_VERIFIER}:{tag}", "subject_limit", client, subject)
-        self._limit(f"dest:{_VERIFIER}:{stable_tag(self.keyring, 'email', address)}", "destination_limit", client, subject)
+        self._limit(
+            f"dest:{_VERIFIER}:{stable_tag(self.keyring, 'email', address)}",
+            "destination_limit",
+            client,
+            subject,
+        )
 
         challenge_id = f"{tag}.{secrets.token_urlsafe(16)}"
         code = generate_code(self.settings.digits)
@@ -208,7 +221,9 @@ class EmailOTP:
         if client is not None and self.settings.client_limit is not None:
             hit = self.store.hit(f"client:{_VERIFIER}:{client}", self.settings.client_limit)
             if not hit.allowed:
-                return Verdict(False, Reason.RATE_LIMITED, retry_after=hit.retry_after, challenge_id=challenge_id)
+                return Verdict(
+                    False, Reason.RATE_LIMITED, retry_after=hit.retry_after, challenge_id=challenge_id
+                )
         candidates = self.keyring.digests(_DIGEST_PURPOSE, self._digest_inputs(challenge_id, normalized))
         outcome, record, failure = self.store.attempt(
             challenge_id,
@@ -219,7 +234,9 @@ class EmailOTP:
         if record is None or record.kind != KIND:
             raise ChallengeNotFound("no such challenge (it never existed or has been purged)")
         verdict = verdict_for_attempt(outcome, record, failure, others=self._ways_in(record.subject))
-        self._event("check", record, "approved" if verdict.approved else "denied", verdict.reason.value, client=client)
+        self._event(
+            "check", record, "approved" if verdict.approved else "denied", verdict.reason.value, client=client
+        )
         return verdict
 
     def resend(self, challenge_id: str, *, client: str | None = None) -> Challenge:
@@ -232,9 +249,13 @@ class EmailOTP:
         record = self._record(challenge_id)
         now = self.store.now()
         if record.status is not ChallengeStatus.PENDING:
-            raise ChallengeClosed(f"challenge is {record.status.value}; start a new one", status=record.status.value)
+            raise ChallengeClosed(
+                f"challenge is {record.status.value}; start a new one", status=record.status.value
+            )
         if record.sends >= self.settings.max_sends:
-            raise RateLimited("this challenge has had all its sends; start a new one", retry_after=0, reason="max_sends")
+            raise RateLimited(
+                "this challenge has had all its sends; start a new one", retry_after=0, reason="max_sends"
+            )
         if now < record.resend_at:
             raise RateLimited(
                 f"resend allowed in {record.resend_at - now:.0f} s",
@@ -247,7 +268,10 @@ class EmailOTP:
         if client is not None:
             self._limit(f"client:{_VERIFIER}:{client}", "client_limit", client, record.subject)
         self._limit(
-            f"dest:{_VERIFIER}:{stable_tag(self.keyring, 'email', address)}", "destination_limit", client, record.subject
+            f"dest:{_VERIFIER}:{stable_tag(self.keyring, 'email', address)}",
+            "destination_limit",
+            client,
+            record.subject,
         )
         code = generate_code(self.settings.digits)
         outcome, updated, wait = self.store.resend(
@@ -262,13 +286,19 @@ class EmailOTP:
         if outcome is ResendOutcome.MISSING or updated is None:
             raise ChallengeNotFound("no such challenge (it never existed or has been purged)")
         if outcome in (ResendOutcome.CLOSED, ResendOutcome.EXPIRED):
-            raise ChallengeClosed(f"challenge is {updated.status.value}; start a new one", status=updated.status.value)
+            raise ChallengeClosed(
+                f"challenge is {updated.status.value}; start a new one", status=updated.status.value
+            )
         if outcome is ResendOutcome.MAX_SENDS:
-            raise RateLimited("this challenge has had all its sends; start a new one", retry_after=0, reason="max_sends")
+            raise RateLimited(
+                "this challenge has had all its sends; start a new one", retry_after=0, reason="max_sends"
+            )
         if outcome is ResendOutcome.TOO_SOON:
             raise RateLimited(f"resend allowed in {wait:.0f} s", retry_after=wait, reason="resend_cooldown")
         self._event("resend", updated, "pending", client=client)
-        updated = self._deliver(updated, address, code, record.data.get("locale", self.settings.default_locale), client)
+        updated = self._deliver(
+            updated, address, code, record.data.get("locale", self.settings.default_locale), client
+        )
         return self._view(updated)
 
     def cancel(self, challenge_id: str) -> Challenge:

@@ -57,7 +57,11 @@ class OTPSettings:
             raise ConfigurationError("max_attempts must be between 1 and 20")
         if self.ttl <= 0 or self.ttl > 86400:
             raise ConfigurationError("ttl must be between 0 and 86400 seconds")
-        if self.resend_cooldown < 0 or self.resend_factor < 1 or self.resend_cooldown_max < self.resend_cooldown:
+        if (
+            self.resend_cooldown < 0
+            or self.resend_factor < 1
+            or self.resend_cooldown_max < self.resend_cooldown
+        ):
             raise ConfigurationError("resend cooldown needs cooldown >= 0, factor >= 1, max >= cooldown")
         if self.max_sends < 1:
             raise ConfigurationError("max_sends must be at least 1")

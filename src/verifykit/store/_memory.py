@@ -147,9 +147,7 @@ class MemoryStore(ChallengeStore):
             lock = None
             if lockout_key is not None and lockout is not None:
                 lock = self._lockouts.setdefault(lockout_key, LockoutState())
-            outcome, failure = apply_attempt(
-                entry.state if entry else None, now, candidates, lock, lockout
-            )
+            outcome, failure = apply_attempt(entry.state if entry else None, now, candidates, lock, lockout)
             return outcome, (self._record(challenge_id, entry) if entry else None), failure
 
     def resend(
