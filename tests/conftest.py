@@ -1,0 +1,228 @@
+"""Fixtures every test package shares: real Redis servers and a store per backend.
+
+A test that needs a server that does not answer FAILS with a message saying how to start
+one; it never skips. ``make test`` starts Redis on 127.0.0.1:6379 first; the Redis Cluster
+is created by the test run itself on free loopback ports and torn down afterwards.
+
+- ``redis_url``: one Redis server (``VERIFYKIT_TEST_REDIS_URL`` overrides the default).
+- ``redis_cluster_url``: a 3-master cluster made for this run (``VERIFYKIT_TEST_REDIS_CLUSTER_URL``
+  points at an existing one instead).
+- ``store_url``: parametrized over ``memory``, ``redis`` and ``cluster``.
+- ``store``: a store on ``store_url`` with a namespace of its own, closed (and its keys
+  removed) after the test.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from verifykit.store import ChallengeStore, open_store
+
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
+REDIS_URL_ENV = "VERIFYKIT_TEST_REDIS_URL"
+CLUSTER_URL_ENV = "VERIFYKIT_TEST_REDIS_CLUSTER_URL"
+CLUSTER_MASTERS = 3
+STARTUP_TIMEOUT = 30.0
+STORE_BACKENDS = ["memory", "redis", "cluster"]
+
+
+def _ping(url: str) -> None:
+    import redis
+
+    client = redis.Redis.from_url(url, socket_timeout=2.0, socket_connect_timeout=2.0)
+    try:
+        client.ping()
+    finally:
+        client.close()
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    """A Redis server that answers; the test fails (never skips) when none does."""
+    url = os.environ.get(REDIS_URL_ENV, DEFAULT_REDIS_URL)
+    try:
+        _ping(url)
+    except Exception as exc:
+        pytest.fail(
+            f"no Redis server answers at {url} ({type(exc).__name__}); start one with `make services` "
+            f"(or `redis-server --port 6379`), or set {REDIS_URL_ENV} to a server that does",
+            pytrace=False,
+        )
+    return url
+
+
+def _free_port() -> int:
+    """A loopback port that is free, and whose cluster bus port (port + 10000) is free too."""
+    for _ in range(100):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = int(s.getsockname()[1])
+        if port + 10000 > 65535:
+            continue
+        with socket.socket() as bus:
+            try:
+                bus.bind(("127.0.0.1", port + 10000))
+            except OSError:
+                continue
+        return port
+    pytest.fail("found no free loopback port pair for a Redis Cluster node", pytrace=False)
+
+
+def _wait_until(what: str, ready: object, timeout: float = STARTUP_TIMEOUT) -> None:
+    deadline = time.monotonic() + timeout
+    last: Exception | None = None
+    while time.monotonic() < deadline:
+        try:
+            if callable(ready) and ready():
+                return
+        except Exception as exc:
+            last = exc
+        time.sleep(0.05)
+    pytest.fail(f"{what} within {timeout:.0f} s (last error: {last!r})", pytrace=False)
+
+
+def _cluster_ok(port: int) -> bool:
+    import redis
+
+    client = redis.Redis(host="127.0.0.1", port=port, socket_timeout=2.0)
+    try:
+        info = client.execute_command("CLUSTER", "INFO")
+    finally:
+        client.close()
+    text = info.decode() if isinstance(info, bytes) else str(info)
+    return "cluster_state:ok" in text
+
+
+@pytest.fixture(scope="session")
+def redis_cluster_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real Redis Cluster of 3 masters on loopback ports, created for this run."""
+    existing = os.environ.get(CLUSTER_URL_ENV)
+    if existing:
+        yield existing
+        return
+    server, cli = shutil.which("redis-server"), shutil.which("redis-cli")
+    if server is None or cli is None:
+        pytest.fail(
+            "redis-server and redis-cli are needed to create a Redis Cluster for the tests; "
+            "install them (Debian: apt-get install redis-server) or `make services`",
+            pytrace=False,
+        )
+    workdir: Path = tmp_path_factory.mktemp("redis-cluster")
+    ports = [_free_port() for _ in range(CLUSTER_MASTERS)]
+    processes: list[subprocess.Popen[bytes]] = []
+    try:
+        for port in ports:
+            log = (workdir / f"redis-{port}.log").open("wb")
+            processes.append(
+                subprocess.Popen(
+                    [
+                        server,
+                        "--port", str(port),
+                        "--bind", "127.0.0.1",
+                        "--cluster-enabled", "yes",
+                        "--cluster-config-file", f"nodes-{port}.conf",
+                        "--cluster-node-timeout", "5000",
+                        "--dir", str(workdir),
+                        "--save", "",
+                        "--appendonly", "no",
+                        "--daemonize", "no",
+                    ],
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                )
+            )  # fmt: skip
+            log.close()
+        for port in ports:
+            _wait_until(f"Redis Cluster node on port {port} did not start", lambda p=port: _pinged(p))
+        nodes = [f"127.0.0.1:{p}" for p in ports]
+        created = subprocess.run(
+            [cli, "--cluster", "create", *nodes, "--cluster-replicas", "0", "--cluster-yes"],
+            capture_output=True,
+            timeout=STARTUP_TIMEOUT,
+            check=False,
+        )
+        if created.returncode != 0:
+            pytest.fail(
+                f"redis-cli --cluster create failed: {created.stdout.decode()[-2000:]}"
+                f"{created.stderr.decode()[-2000:]}",
+                pytrace=False,
+            )
+        for port in ports:
+            _wait_until(
+                f"Redis Cluster node {port} did not reach cluster_state:ok", lambda p=port: _cluster_ok(p)
+            )
+        yield "redis+cluster://" + ",".join(f"127.0.0.1:{p}" for p in ports)
+    finally:
+        for proc in processes:
+            proc.terminate()
+        for proc in processes:
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+def _pinged(port: int) -> bool:
+    _ping(f"redis://127.0.0.1:{port}/0")
+    return True
+
+
+@pytest.fixture(params=STORE_BACKENDS)
+def store_url(request: pytest.FixtureRequest) -> str:
+    """The URL of each store backend in turn: memory://, one Redis server, a Redis Cluster."""
+    if request.param == "memory":
+        return "memory://"
+    if request.param == "redis":
+        return str(request.getfixturevalue("redis_url"))
+    return str(request.getfixturevalue("redis_cluster_url"))
+
+
+def unique_namespace() -> str:
+    return f"vkt{uuid.uuid4().hex[:12]}"
+
+
+def purge_namespace(url: str, namespace: str) -> None:
+    """Remove every key a test left under ``namespace`` (lockouts live for a day otherwise)."""
+    if url.startswith("memory:"):
+        return
+    import redis
+
+    if "+cluster://" in url:
+        scheme, rest = url.split("+cluster://", 1)
+        first = rest.split("/", 1)[0].split("?", 1)[0].split(",")[0]
+        cluster = redis.RedisCluster.from_url(f"{scheme}://{first}")
+        try:
+            for key in cluster.scan_iter(match=f"{namespace}:*", target_nodes=redis.RedisCluster.PRIMARIES):
+                cluster.delete(key)
+        finally:
+            cluster.close()
+        return
+    client = redis.Redis.from_url(url)
+    try:
+        keys = list(client.scan_iter(match=f"{namespace}:*"))
+        if keys:
+            client.delete(*keys)
+    finally:
+        client.close()
+
+
+@pytest.fixture
+def store(store_url: str) -> Iterator[ChallengeStore]:
+    """A store on each backend, with a namespace no other test shares; closed afterwards."""
+    namespace = unique_namespace()
+    opened = open_store(store_url, namespace=namespace)
+    try:
+        yield opened
+    finally:
+        opened.close()
+        purge_namespace(store_url, namespace)
