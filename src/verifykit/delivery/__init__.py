@@ -1,0 +1,28 @@
+"""Delivery: getting a one-time code into a person's mailbox, or saying clearly why not.
+
+Mailers share one protocol (:class:`Mailer`): :class:`SMTPMailer` for production,
+:class:`FallbackMailer` to chain a second route, and :class:`Outbox`,
+:class:`ConsoleMailer` and :class:`FileMailer` for tests and development.
+:func:`render_otp_email` builds the message in every :data:`SUPPORTED_LOCALES`;
+:func:`normalize_email` and :func:`mask_email` handle destinations.
+"""
+
+from __future__ import annotations
+
+from ._address import mask_email, normalize_email
+from ._mailers import ConsoleMailer, FallbackMailer, FileMailer, Mailer, Outbox
+from ._smtp import SMTPMailer
+from ._templates import SUPPORTED_LOCALES, render_otp_email
+
+__all__ = [
+    "SUPPORTED_LOCALES",
+    "ConsoleMailer",
+    "FallbackMailer",
+    "FileMailer",
+    "Mailer",
+    "Outbox",
+    "SMTPMailer",
+    "mask_email",
+    "normalize_email",
+    "render_otp_email",
+]
