@@ -14,6 +14,7 @@ import secrets
 import sys
 import threading
 import time
+from contextlib import suppress
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Protocol, TextIO, runtime_checkable
@@ -144,7 +145,8 @@ class FileMailer:
                 file.write(data)
             os.replace(partial, self.directory / name)
         except OSError as exc:
-            partial.unlink(missing_ok=True)
+            with suppress(OSError):
+                partial.unlink(missing_ok=True)
             temporary = exc.errno in {errno.ENOSPC, errno.EDQUOT, errno.EAGAIN}
             raise DeliveryError(
                 f"could not write a message file in {self.directory}: {exc.strerror or type(exc).__name__}",

@@ -1,0 +1,282 @@
+"""SMTPMailer against real SMTP servers on loopback (aiosmtpd)."""
+
+from __future__ import annotations
+
+import socket
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from verifykit import ConfigurationError, DeliveryError
+from verifykit.delivery import SMTPMailer, render_otp_email
+
+CODE = "845201"
+SERVICE = "Layanan Imigrasi — M-Paspor"
+
+
+def otp_message(to: str = "alice@example.com", locale: str = "en"):
+    return render_otp_email(
+        to=to,
+        sender="no-reply@imigrasi.example",
+        code=CODE,
+        ttl_seconds=600,
+        locale=locale,
+        service_name=SERVICE,
+    )
+
+
+def plain_mailer(port: int, **settings) -> SMTPMailer:
+    settings.setdefault("timeout", 5.0)
+    settings.setdefault("backoff", 0.01)
+    return SMTPMailer("127.0.0.1", port, security="none", local_hostname="client.test", **settings)
+
+
+def assert_no_secret(error: DeliveryError) -> None:
+    assert CODE not in str(error)
+    assert "alice@example.com" not in str(error)
+
+
+# --- what arrives ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("locale", "wording"),
+    [("en", "This code is valid for 10 minutes."), ("id", "Kode ini berlaku selama 10 menit.")],
+)
+def test_received_message_is_multipart_alternative_with_code_and_locale_wording(smtp_server, locale, wording):
+    server = smtp_server()
+    plain_mailer(server.port).send(otp_message(locale=locale))
+
+    (received,) = server.handler.received
+    message = received.message()
+    assert message.get_content_type() == "multipart/alternative"
+    text, html = message.iter_parts()
+    assert (text.get_content_type(), html.get_content_type()) == ("text/plain", "text/html")
+    for part in (text, html):
+        assert part.get_content_charset() == "utf-8"
+        assert CODE in part.get_content()
+        assert wording in part.get_content()
+        assert SERVICE in part.get_content()
+
+
+def test_envelope_goes_to_the_normalized_idna_recipient(smtp_server):
+    server = smtp_server()
+    plain_mailer(server.port).send(otp_message(to="Alice@Bücher.Example"))
+
+    (received,) = server.handler.received
+    assert received.rcpt_tos == ["Alice@xn--bcher-kva.example"]
+    assert received.mail_from == "no-reply@imigrasi.example"
+
+
+# --- failures and retries ------------------------------------------------------------------
+
+
+def test_server_down_fails_as_temporary_within_the_deadline(unused_port):
+    mailer = plain_mailer(unused_port, timeout=1.0, retries=2)
+    started = time.monotonic()
+    with pytest.raises(DeliveryError) as caught:
+        mailer.send(otp_message())
+    assert time.monotonic() - started < mailer.deadline + 2
+    assert caught.value.temporary
+    assert "refused the connection" in caught.value.message
+    assert_no_secret(caught.value)
+
+
+def test_server_slower_than_the_timeout_fails_within_a_bounded_time(smtp_server):
+    server = smtp_server()
+    server.handler.data_delay = 30.0
+    timeout, retries = 0.5, 1
+    mailer = plain_mailer(server.port, timeout=timeout, retries=retries)
+    started = time.monotonic()
+    with pytest.raises(DeliveryError) as caught:
+        mailer.send(otp_message())
+    assert time.monotonic() - started < timeout * (retries + 1) + 2
+    assert caught.value.temporary
+    assert_no_secret(caught.value)
+
+
+@pytest.fixture
+def silent_listener() -> Iterator[int]:
+    """Accepts TCP connections (the kernel does) but never says a word: no SMTP greeting."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen(8)
+        yield sock.getsockname()[1]
+
+
+def test_server_that_never_greets_fails_within_a_bounded_time(silent_listener):
+    timeout, retries = 0.5, 1
+    mailer = plain_mailer(silent_listener, timeout=timeout, retries=retries)
+    started = time.monotonic()
+    with pytest.raises(DeliveryError) as caught:
+        mailer.send(otp_message())
+    assert time.monotonic() - started < timeout * (retries + 1) + 2
+    assert caught.value.temporary
+
+
+def test_temporary_4xx_is_retried_and_then_delivered(smtp_server):
+    server = smtp_server()
+    server.handler.rcpt_replies = ["451 4.3.0 Try again later"]
+    plain_mailer(server.port, retries=2).send(otp_message())
+
+    assert server.handler.rcpt_commands == 2
+    assert len(server.handler.received) == 1
+
+
+def test_temporary_failures_beyond_the_retry_budget_raise_temporary(smtp_server):
+    server = smtp_server()
+    server.handler.rcpt_replies = ["451 4.3.0 Try again later"] * 3
+    with pytest.raises(DeliveryError) as caught:
+        plain_mailer(server.port, retries=1).send(otp_message())
+
+    assert caught.value.temporary
+    assert server.handler.rcpt_commands == 2
+    assert "451" in caught.value.message
+    assert "2 attempts" in caught.value.message
+
+
+def test_permanent_5xx_is_not_retried(smtp_server):
+    server = smtp_server()
+    server.handler.rcpt_replies = ["550 5.1.1 <alice@example.com>: Recipient address rejected"] * 3
+    with pytest.raises(DeliveryError) as caught:
+        plain_mailer(server.port, retries=2).send(otp_message())
+
+    assert caught.value.temporary is False
+    assert server.handler.rcpt_commands == 1
+    assert server.handler.received == []
+    assert "550" in caught.value.message
+
+
+def test_error_masks_an_address_the_server_echoes(smtp_server):
+    server = smtp_server()
+    server.handler.rcpt_replies = ["550 5.1.1 <alice@example.com>: Recipient address rejected"]
+    with pytest.raises(DeliveryError) as caught:
+        plain_mailer(server.port, retries=0).send(otp_message())
+
+    assert "a***@example.com" in caught.value.message
+    assert_no_secret(caught.value)
+
+
+# --- TLS and login -------------------------------------------------------------------------
+
+
+def test_starttls_with_a_trusted_self_signed_certificate_delivers_over_tls(smtp_server, tls):
+    server = smtp_server(tls_context=tls.server, require_starttls=True)
+    SMTPMailer("127.0.0.1", server.port, ssl_context=tls.client, timeout=5.0).send(otp_message())
+
+    (received,) = server.handler.received
+    assert received.over_tls
+
+
+def test_starttls_refuses_an_untrusted_certificate_without_retrying(smtp_server, tls):
+    server = smtp_server(tls_context=tls.server, require_starttls=True)
+    mailer = SMTPMailer("127.0.0.1", server.port, timeout=5.0, retries=2, backoff=0.01)
+    with pytest.raises(DeliveryError) as caught:
+        mailer.send(otp_message())
+
+    assert caught.value.temporary is False
+    assert "certificate" in caught.value.message
+    assert "1 attempt)" in caught.value.message
+    assert server.handler.received == []
+
+
+def test_starttls_never_falls_back_to_plain_text(smtp_server):
+    server = smtp_server()  # offers no STARTTLS
+    mailer = SMTPMailer("127.0.0.1", server.port, timeout=5.0)
+    with pytest.raises(DeliveryError) as caught:
+        mailer.send(otp_message())
+
+    assert caught.value.temporary is False
+    assert "STARTTLS" in caught.value.message
+    assert server.handler.received == []
+
+
+def test_implicit_tls_delivers(smtp_server, tls):
+    server = smtp_server(ssl_context=tls.server)
+    SMTPMailer("127.0.0.1", server.port, security="tls", ssl_context=tls.client, timeout=5.0).send(
+        otp_message()
+    )
+
+    assert len(server.handler.received) == 1
+
+
+def test_login_over_starttls_delivers_as_an_authenticated_client(smtp_server, tls, authenticator):
+    server = smtp_server(
+        tls_context=tls.server,
+        require_starttls=True,
+        authenticator=authenticator("mailer", "s3cret"),
+        auth_required=True,
+    )
+    mailer = SMTPMailer(
+        "127.0.0.1", server.port, username="mailer", password="s3cret", ssl_context=tls.client, timeout=5.0
+    )
+    mailer.send(otp_message())
+
+    (received,) = server.handler.received
+    assert received.authenticated
+
+
+def test_wrong_password_is_a_permanent_failure_that_does_not_leak_the_password(
+    smtp_server, tls, authenticator
+):
+    server = smtp_server(
+        tls_context=tls.server,
+        require_starttls=True,
+        authenticator=authenticator("mailer", "s3cret"),
+        auth_required=True,
+    )
+    mailer = SMTPMailer(
+        "127.0.0.1", server.port, username="mailer", password="wrong-pw", ssl_context=tls.client, timeout=5.0
+    )
+    with pytest.raises(DeliveryError) as caught:
+        mailer.send(otp_message())
+
+    assert caught.value.temporary is False
+    assert "login" in caught.value.message
+    assert "wrong-pw" not in str(caught.value)
+    assert server.handler.received == []
+
+
+# --- settings ------------------------------------------------------------------------------
+
+
+def test_deadline_is_every_attempt_plus_every_backoff():
+    mailer = SMTPMailer(timeout=10.0, retries=2, backoff=0.5, local_hostname="client.test")
+    assert mailer.deadline == 10.0 * 3 + 0.5 + 1.0
+
+
+def test_repr_does_not_show_the_password():
+    mailer = SMTPMailer(username="mailer", password="s3cret", local_hostname="client.test")
+    assert "s3cret" not in repr(mailer)
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [
+        {"host": ""},
+        {"host": "mail.example.com\r\n"},
+        {"port": 0},
+        {"port": 70000},
+        {"port": True},
+        {"security": "ssl"},
+        {"timeout": 0},
+        {"timeout": -1.0},
+        {"timeout": float("nan")},
+        {"retries": -1},
+        {"retries": 11},
+        {"backoff": -0.1},
+        {"username": "mailer"},
+        {"password": "s3cret"},
+        {"security": "none", "username": "mailer", "password": "s3cret"},
+    ],
+    ids=repr,
+)
+def test_bad_settings_are_configuration_errors(settings):
+    with pytest.raises(ConfigurationError):
+        SMTPMailer(local_hostname="client.test", **settings)
+
+
+def test_ssl_context_with_security_none_is_a_configuration_error(tls):
+    with pytest.raises(ConfigurationError):
+        SMTPMailer(security="none", ssl_context=tls.client, local_hostname="client.test")
