@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import urlsplit
 
 from .._clock import Clock
 from .._errors import ConfigurationError
@@ -26,8 +26,10 @@ def open_store(
     """Open the store a URL names.
 
     ``options`` go to the Redis backends: ``socket_timeout`` (seconds, default 1.0),
-    ``max_connections`` (default 64). Query parameters of the URL are accepted too,
-    e.g. ``redis://localhost:6379/0?socket_timeout=0.5``.
+    ``socket_connect_timeout`` (default: the socket timeout), ``max_connections`` (default 64),
+    ``health_check_interval`` (seconds, default 0: off), ``client_name`` and, for ``rediss``,
+    ``ssl_ca_certs``/``ssl_certfile``/``ssl_keyfile``/``ssl_cert_reqs``. The same options may
+    come as URL query parameters, e.g. ``redis://localhost:6379/0?socket_timeout=0.5``.
     """
     if not namespace or "{" in namespace or "}" in namespace:
         raise ConfigurationError("namespace must be non-empty and free of '{' and '}'")
@@ -36,15 +38,14 @@ def open_store(
         return MemoryStore(namespace=namespace, clock=clock)
     if clock is not None and scheme in _REDIS_SCHEMES | _CLUSTER_SCHEMES:
         raise ConfigurationError("Redis stores use the server's clock (TIME); a clock cannot be injected")
-    query = {k: v[-1] for k, v in parse_qs(urlsplit(url).query).items()}
     if scheme in _REDIS_SCHEMES:
         from ._redis import RedisStore
 
-        return RedisStore.from_url(url, namespace=namespace, **{**query, **options})
+        return RedisStore.from_url(url, namespace=namespace, **options)
     if scheme in _CLUSTER_SCHEMES:
         from ._cluster import RedisClusterStore
 
-        return RedisClusterStore.from_url(url, namespace=namespace, **{**query, **options})
+        return RedisClusterStore.from_url(url, namespace=namespace, **options)
     raise ConfigurationError(
         f"unknown store URL scheme {scheme!r}: use memory://, redis://, rediss:// or redis+cluster://"
     )

@@ -25,6 +25,8 @@ from ._rules import (
     apply_attempt,
     apply_charge,
     apply_resend,
+    check_cost,
+    check_new_challenge,
     expire_if_due,
     lockout_view,
     window_hit,
@@ -98,6 +100,7 @@ class MemoryStore(ChallengeStore):
             del self._windows[key]
 
     def create(self, new: NewChallenge, *, retention: float) -> ChallengeRecord:
+        check_new_challenge(new, retention)
         with self._lock:
             now = self.now()
             self._sweep(now)
@@ -199,6 +202,7 @@ class MemoryStore(ChallengeStore):
             return True, self._record(challenge_id, entry)
 
     def hit(self, key: str, policy: WindowPolicy, cost: int = 1) -> WindowResult:
+        check_cost(cost)
         with self._lock:
             events = self._windows.setdefault(key, [])
             return window_hit(events, self.now(), policy, cost)

@@ -10,11 +10,13 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from .._errors import InvalidInput
 from ._base import (
     AttemptOutcome,
     ChallengeStatus,
     FailureState,
     LockoutPolicy,
+    NewChallenge,
     ResendOutcome,
     WindowPolicy,
     WindowResult,
@@ -27,6 +29,8 @@ __all__ = [
     "apply_charge",
     "apply_failure",
     "apply_resend",
+    "check_cost",
+    "check_new_challenge",
     "expire_if_due",
     "lockout_view",
     "resend_delay",
@@ -54,6 +58,21 @@ class LockoutState:
     locked_until: float = 0.0
     hard: bool = False
     forget_at: float = 0.0
+
+
+def check_new_challenge(new: NewChallenge, retention: float) -> None:
+    """Refuse a challenge no backend could keep, before anything is stored."""
+    if not (new.ttl > 0 and math.isfinite(new.ttl)):
+        raise InvalidInput("challenge ttl must be a positive number of seconds", field="ttl")
+    if not (retention >= 0 and math.isfinite(retention)):
+        raise InvalidInput("retention must be a non-negative number of seconds", field="retention")
+    if new.max_attempts < 1:
+        raise InvalidInput("max_attempts must be at least 1", field="max_attempts")
+
+
+def check_cost(cost: int) -> None:
+    if isinstance(cost, bool) or not isinstance(cost, int) or cost < 0:
+        raise InvalidInput("a window hit's cost must be an integer >= 0", field="cost")
 
 
 def expire_if_due(state: ChallengeState, now: float) -> None:

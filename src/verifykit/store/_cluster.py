@@ -1,0 +1,80 @@
+"""``redis+cluster://host:port[,host:port…]`` (and ``rediss+cluster://``): Redis Cluster.
+
+The same scripts and keys as :class:`~verifykit.store._redis.RedisStore`; only construction
+differs. Every script's keys share one hash tag, so each runs on the master owning that slot;
+redis-py routes EVALSHA by its first key and, on NOSCRIPT from a node that has not seen the
+script yet, loads it and retries.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+from urllib.parse import unquote, urlsplit
+
+from .._errors import ConfigurationError
+from ._redis import RedisStore
+
+__all__ = ["RedisClusterStore", "cluster_nodes"]
+
+_DEFAULT_PORT = 6379
+
+
+def cluster_nodes(url: str) -> tuple[list[tuple[str, int]], str | None, str | None]:
+    """The startup nodes, user name and password of a cluster URL."""
+    netloc = urlsplit(url).netloc
+    user: str | None = None
+    password: str | None = None
+    if "@" in netloc:
+        credentials, netloc = netloc.rsplit("@", 1)
+        name, _, secret = credentials.partition(":")
+        user, password = unquote(name) or None, unquote(secret) or None
+    nodes: list[tuple[str, int]] = []
+    for item in netloc.split(","):
+        host, port = _host_port(item.strip())
+        nodes.append((host, port))
+    if not nodes:
+        raise ConfigurationError("a Redis Cluster URL needs at least one host:port")
+    return nodes, user, password
+
+
+def _host_port(item: str) -> tuple[str, int]:
+    if item.startswith("["):  # [IPv6]:port
+        host, _, rest = item[1:].partition("]")
+        port_text = rest[1:] if rest.startswith(":") else ""
+    else:
+        host, _, port_text = item.partition(":")
+    if not host:
+        raise ConfigurationError(f"bad Redis Cluster node {item!r}: expected host:port")
+    try:
+        port = int(port_text) if port_text else _DEFAULT_PORT
+    except ValueError:
+        raise ConfigurationError(f"bad Redis Cluster node {item!r}: the port must be a number") from None
+    if not 0 < port < 65536:
+        raise ConfigurationError(f"bad Redis Cluster node {item!r}: port out of range")
+    return host, port
+
+
+class RedisClusterStore(RedisStore):
+    """A store on a Redis Cluster. Connects on first use (discovering the cluster is I/O)."""
+
+    scheme_hint: ClassVar[str] = "redis+cluster://host:port[,host:port…]"
+
+    def __init__(self, url: str, *, namespace: str = "vk", **options: Any) -> None:
+        super().__init__(url, namespace=namespace, **options)
+
+    def _check_url(self) -> None:
+        scheme = urlsplit(self._url).scheme.lower()
+        if scheme not in {"redis+cluster", "rediss+cluster"}:
+            raise ConfigurationError(f"bad Redis Cluster URL scheme {scheme!r}: expected {self.scheme_hint}")
+        self._nodes, self._username, self._password = cluster_nodes(self._url)
+
+    def _connect(self) -> Any:
+        cluster = self._redis.cluster
+        return cluster.RedisCluster(
+            startup_nodes=[cluster.ClusterNode(host, port) for host, port in self._nodes],
+            username=self._username,
+            password=self._password,
+            ssl=urlsplit(self._url).scheme.lower() == "rediss+cluster",
+            decode_responses=True,
+            **self._options,
+        )

@@ -1,0 +1,401 @@
+"""``redis://``, ``rediss://`` and ``unix://``: one Redis server shared by every process.
+
+Each operation that reads and then writes is one Lua script (``lua/*.lua``), so it is
+atomic and costs one round trip. The scripts mirror :mod:`verifykit.store._rules` and take
+the time from Redis ``TIME``, never from the caller. Every driver error is turned into
+:class:`~verifykit.StoreUnavailable` at one boundary (:meth:`RedisStore._call`).
+
+Key layout (``NS`` is the namespace)::
+
+    NS:ch:{TAG}.RANDOM      challenge hash (id "TAG.RANDOM"; other ids: NS:ch:{ID})
+    NS:win:{KEY}            sliding-window sorted set (KEY used as is if it has a '{')
+    NS:lock:{KEY}           lockout hash, e.g. NS:lock:{TAG}:fail:otp
+
+so a challenge and its subject's lockout key share a Redis Cluster slot.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import re
+import secrets
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from importlib import resources
+from types import ModuleType
+from typing import Any, ClassVar, TypeVar
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from .._errors import ConfigurationError, InvalidInput, StoreUnavailable
+from ._base import (
+    AttemptOutcome,
+    ChallengeRecord,
+    ChallengeStatus,
+    ChallengeStore,
+    FailureState,
+    LockoutPolicy,
+    NewChallenge,
+    ResendOutcome,
+    WindowPolicy,
+    WindowResult,
+)
+from ._rules import check_cost, check_new_challenge
+
+__all__ = ["RedisStore", "hash_tag"]
+
+T = TypeVar("T")
+
+SCRIPTS = (
+    "create",
+    "get",
+    "attempt",
+    "resend",
+    "set_delivery",
+    "cancel",
+    "hit",
+    "charge",
+    "failure_state",
+)
+# Store options, with the converter that turns a URL query string into the value.
+_OPTIONS: dict[str, Callable[[str], Any]] = {
+    "socket_timeout": float,
+    "socket_connect_timeout": float,
+    "max_connections": int,
+    "health_check_interval": float,
+    "client_name": str,
+    "ssl_ca_certs": str,
+    "ssl_certfile": str,
+    "ssl_keyfile": str,
+    "ssl_cert_reqs": str,
+}
+# Query parameters redis-py itself reads from the URL; they stay in it.
+_DRIVER_QUERY = {"db", "username", "password"}
+_CHALLENGE_ID = re.compile(r"^([A-Za-z0-9_-]{1,64})\.([A-Za-z0-9_-]{22,})$")
+_FIELDS = ("kind", "subject", "max_attempts", "destination", "delivery", "secret")
+_DATA = "d:"
+
+
+def redis_driver() -> ModuleType:
+    """The redis package, or a configuration error that names the extra to install."""
+    try:
+        import redis
+        import redis.cluster
+    except ImportError as exc:
+        raise ConfigurationError(
+            "the Redis store needs the redis package: pip install 'verifykit[redis]'"
+        ) from exc
+    return redis
+
+
+@functools.cache
+def script_source(name: str) -> str:
+    """A script with the shared rules (``common.lua``) in front of it."""
+    lua = resources.files("verifykit.store") / "lua"
+    return (lua / "common.lua").read_text("utf-8") + "\n" + (lua / f"{name}.lua").read_text("utf-8")
+
+
+def hash_tag(key: str) -> str:
+    """The part of ``key`` Redis Cluster hashes: the first non-empty ``{…}``, else the whole key."""
+    start = key.find("{")
+    if start != -1:
+        end = key.find("}", start + 1)
+        if end > start + 1:
+            return key[start + 1 : end]
+    return key
+
+
+def _tagged(key: str) -> str:
+    # A caller's key with its own hash tag keeps it; any other key becomes one tag as a whole.
+    return key if "{" in key else f"{{{key}}}"
+
+
+def _float(name: str, value: Any, *, minimum: float, allow_zero: bool = False) -> float:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise ConfigurationError(f"store option {name} must be a number") from None
+    if not math.isfinite(number) or number < minimum or (number == minimum and not allow_zero):
+        raise ConfigurationError(f"store option {name} must be a finite number above {minimum:g}")
+    return number
+
+
+def store_options(options: Mapping[str, Any]) -> dict[str, Any]:
+    """Validate store options (keyword values or URL query strings) into redis-py keyword arguments."""
+    unknown = sorted(set(options) - set(_OPTIONS))
+    if unknown:
+        raise ConfigurationError(
+            f"unknown Redis store option(s) {', '.join(unknown)}; known: {', '.join(sorted(_OPTIONS))}"
+        )
+    out: dict[str, Any] = {k: _OPTIONS[k](v) if isinstance(v, str) else v for k, v in options.items()}
+    out["socket_timeout"] = _float("socket_timeout", out.get("socket_timeout", 1.0), minimum=0.0)
+    out["socket_connect_timeout"] = _float(
+        "socket_connect_timeout", out.get("socket_connect_timeout", out["socket_timeout"]), minimum=0.0
+    )
+    out["health_check_interval"] = _float(
+        "health_check_interval", out.get("health_check_interval", 0), minimum=0.0, allow_zero=True
+    )
+    max_connections = out.get("max_connections", 64)
+    if isinstance(max_connections, bool) or not isinstance(max_connections, int) or max_connections < 1:
+        raise ConfigurationError("store option max_connections must be an integer >= 1")
+    out["max_connections"] = max_connections
+    return out
+
+
+def split_query(url: str, options: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
+    """The URL without store options in its query, and those options (keywords win over the URL)."""
+    parts = urlsplit(url)
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    kept = [(k, v) for k, v in query if k in _DRIVER_QUERY]
+    merged: dict[str, Any] = {k: v for k, v in query if k not in _DRIVER_QUERY}
+    merged.update(options)
+    return urlunsplit(parts._replace(query=urlencode(kept))), merged
+
+
+def _pairs(reply: Sequence[str]) -> dict[str, str]:
+    return dict(zip(reply[::2], reply[1::2], strict=True))
+
+
+def _record(challenge_id: str, reply: Sequence[str]) -> ChallengeRecord:
+    f = _pairs(reply)
+    return ChallengeRecord(
+        id=challenge_id,
+        kind=f["kind"],
+        subject=f["subject"],
+        status=ChallengeStatus(f["status"]),
+        created_at=float(f["created_at"]),
+        expires_at=float(f["expires_at"]),
+        attempts_left=int(f["attempts_left"]),
+        max_attempts=int(f["max_attempts"]),
+        sends=int(f["sends"]),
+        resend_at=float(f["resend_at"]),
+        destination=f["destination"],
+        delivery=f["delivery"],
+        delivery_reason=f["delivery_reason"],
+        secret=f["secret"],
+        data={k[len(_DATA) :]: v for k, v in f.items() if k.startswith(_DATA)},
+    )
+
+
+def _failure(reply: Sequence[str]) -> FailureState:
+    allowed, failures, retry_after, hard = reply
+    return FailureState(
+        allowed=allowed == "1",
+        failures=int(failures),
+        retry_after=float(retry_after),
+        hard_locked=hard == "1",
+    )
+
+
+def _policy_args(policy: LockoutPolicy) -> list[str]:
+    return [
+        str(policy.threshold),
+        repr(float(policy.lockout)),
+        repr(float(policy.lockout_max)),
+        str(policy.hard_cap),
+        repr(float(policy.memory)),
+    ]
+
+
+class RedisStore(ChallengeStore):
+    """A store on one Redis server; every limit holds across all processes that share it.
+
+    Connections come from a blocking pool of ``max_connections`` (default 64);
+    ``socket_timeout`` (default 1.0 s) bounds each round trip, ``socket_connect_timeout``
+    (default: the socket timeout) each connect, and ``health_check_interval`` (default 0:
+    off) pings idle connections before reuse. The client connects lazily, on first use.
+    """
+
+    scheme_hint: ClassVar[str] = "redis://host:port/db"
+
+    def __init__(
+        self, url: str = "redis://127.0.0.1:6379/0", *, namespace: str = "vk", **options: Any
+    ) -> None:
+        if not namespace or "{" in namespace or "}" in namespace:
+            raise ConfigurationError("namespace must be non-empty and free of '{' and '}'")
+        self.namespace = namespace
+        self._redis = redis_driver()
+        self._url, merged = split_query(url, options)
+        self._options = store_options(merged)
+        tls = urlsplit(url).scheme.lower().startswith("rediss")
+        if not tls and any(name.startswith("ssl_") for name in self._options):
+            raise ConfigurationError("ssl_* store options need a rediss:// URL")
+        self._lock = threading.Lock()
+        self._client: Any = None
+        self._scripts: dict[str, Any] = {}
+        self._check_url()
+
+    @classmethod
+    def from_url(cls, url: str, *, namespace: str = "vk", **options: Any) -> RedisStore:
+        """Open a store from its URL; options may also come as URL query parameters."""
+        return cls(url, namespace=namespace, **options)
+
+    def __repr__(self) -> str:
+        parts = urlsplit(self._url)
+        host = parts.netloc.rsplit("@", 1)[-1]  # never show a password
+        return f"{type(self).__name__}({parts.scheme}://{host}{parts.path}, namespace={self.namespace!r})"
+
+    # -- connection: the only part a subclass changes ----------------------------------------
+
+    def _check_url(self) -> None:
+        """Validate the URL without connecting."""
+        try:
+            self._redis.connection.parse_url(self._url)
+        except ValueError as exc:
+            raise ConfigurationError(f"bad Redis URL: {exc} (expected {self.scheme_hint})") from None
+
+    def _connect(self) -> Any:
+        """Build the client (no I/O for a single server)."""
+        pool = self._redis.BlockingConnectionPool.from_url(
+            self._url,
+            decode_responses=True,
+            timeout=self._options["socket_connect_timeout"],
+            **self._options,
+        )
+        return self._redis.Redis(connection_pool=pool)
+
+    # -- the one boundary where driver errors become StoreUnavailable -------------------------
+
+    def _call(self, operation: str, fn: Callable[[Any], T]) -> T:
+        errors = (self._redis.RedisError, self._redis.exceptions.RedisClusterException, OSError)
+        try:
+            return fn(self._ready())
+        except errors as exc:
+            # The driver's message can quote arguments (digests); name only the error's type.
+            raise StoreUnavailable(
+                f"the Redis store did not answer {operation} ({type(exc).__name__}); nothing was approved"
+            ) from exc
+
+    def _ready(self) -> Any:
+        client = self._client
+        if client is None:
+            with self._lock:
+                if self._client is None:
+                    connected = self._connect()
+                    self._scripts = {name: connected.register_script(script_source(name)) for name in SCRIPTS}
+                    self._client = connected
+                client = self._client
+        return client
+
+    def _run(self, script: str, keys: Sequence[str], args: Sequence[str | int | float]) -> Any:
+        # redis-py's Script sends EVALSHA and, on NOSCRIPT (a restarted or flushed server,
+        # a new cluster node), loads the script and retries: one round trip in the steady state.
+        return self._call(script, lambda _client: self._scripts[script](keys=list(keys), args=list(args)))
+
+    def close(self) -> None:
+        with self._lock:
+            client, self._client = self._client, None
+        if client is not None:
+            client.close()
+
+    # -- keys --------------------------------------------------------------------------------
+
+    def challenge_key(self, challenge_id: str) -> str:
+        match = _CHALLENGE_ID.match(challenge_id)
+        if match is not None:
+            return f"{self.namespace}:ch:{{{match.group(1)}}}.{match.group(2)}"
+        return f"{self.namespace}:ch:{{{challenge_id}}}"
+
+    def window_key(self, key: str) -> str:
+        return f"{self.namespace}:win:{_tagged(key)}"
+
+    def lockout_key(self, key: str) -> str:
+        return f"{self.namespace}:lock:{_tagged(key)}"
+
+    # -- the store ---------------------------------------------------------------------------
+
+    def now(self) -> float:
+        seconds, micros = self._call("now", lambda client: client.time())
+        return int(seconds) + int(micros) / 1_000_000
+
+    def create(self, new: NewChallenge, *, retention: float) -> ChallengeRecord:
+        check_new_challenge(new, retention)
+        fields: list[str] = []
+        for name in _FIELDS:
+            fields += [name, str(getattr(new, name))]
+        for name, value in new.data.items():
+            fields += [_DATA + name, value]
+        args = [repr(float(new.ttl)), repr(float(new.resend_after)), repr(float(retention)), *fields]
+        reply = self._run("create", [self.challenge_key(new.id)], args)
+        if reply[0] == "collision":
+            raise ValueError("challenge id collision")  # 128 random bits: a bug, not bad luck
+        return _record(new.id, reply[1])
+
+    def get(self, challenge_id: str) -> ChallengeRecord | None:
+        reply = self._run("get", [self.challenge_key(challenge_id)], [])
+        return None if reply[0] == "missing" else _record(challenge_id, reply[1])
+
+    def attempt(
+        self,
+        challenge_id: str,
+        candidates: Sequence[str],
+        *,
+        lockout_key: str | None = None,
+        lockout: LockoutPolicy | None = None,
+    ) -> tuple[AttemptOutcome, ChallengeRecord | None, FailureState | None]:
+        keys = [self.challenge_key(challenge_id)]
+        args: list[str] = []
+        if lockout_key is not None and lockout is not None:
+            keys.append(self.lockout_key(lockout_key))
+            if hash_tag(keys[0]) != hash_tag(keys[1]):
+                raise InvalidInput(
+                    "lockout_key must share the challenge id's hash tag ({TAG}:… for an id TAG.RANDOM)",
+                    field="lockout_key",
+                )
+            args += _policy_args(lockout)
+        args += candidates
+        reply = self._run("attempt", keys, args)
+        outcome = AttemptOutcome(reply[0])
+        record = _record(challenge_id, reply[1]) if len(reply) > 1 else None
+        failure = _failure(reply[2]) if len(reply) > 2 else None
+        return outcome, record, failure
+
+    def resend(
+        self,
+        challenge_id: str,
+        secret: str,
+        *,
+        ttl: float,
+        max_sends: int,
+        cooldown: float,
+        cooldown_factor: float,
+        cooldown_max: float,
+    ) -> tuple[ResendOutcome, ChallengeRecord | None, float]:
+        args = [
+            secret,
+            repr(float(ttl)),
+            str(int(max_sends)),
+            repr(float(cooldown)),
+            repr(float(cooldown_factor)),
+            repr(float(cooldown_max)),
+        ]
+        outcome, fields, wait = self._run("resend", [self.challenge_key(challenge_id)], args)
+        record = _record(challenge_id, fields) if fields else None
+        return ResendOutcome(outcome), record, float(wait)
+
+    def set_delivery(self, challenge_id: str, delivery: str, reason: str = "") -> ChallengeRecord | None:
+        reply = self._run("set_delivery", [self.challenge_key(challenge_id)], [delivery, reason])
+        return None if reply[0] == "missing" else _record(challenge_id, reply[1])
+
+    def cancel(self, challenge_id: str) -> tuple[bool, ChallengeRecord | None]:
+        reply = self._run("cancel", [self.challenge_key(challenge_id)], [])
+        if reply[0] == "missing":
+            return False, None
+        return reply[0] == "canceled", _record(challenge_id, reply[1])
+
+    def hit(self, key: str, policy: WindowPolicy, cost: int = 1) -> WindowResult:
+        check_cost(cost)
+        args = [str(policy.limit), repr(float(policy.window)), str(cost), secrets.token_hex(8)]
+        allowed, count, retry_after = self._run("hit", [self.window_key(key)], args)
+        return WindowResult(
+            allowed=allowed == "1", count=int(count), limit=policy.limit, retry_after=float(retry_after)
+        )
+
+    def charge(self, key: str, policy: LockoutPolicy) -> FailureState:
+        return _failure(self._run("charge", [self.lockout_key(key)], _policy_args(policy)))
+
+    def failure_state(self, key: str) -> FailureState:
+        return _failure(self._run("failure_state", [self.lockout_key(key)], []))
+
+    def reset_failures(self, key: str) -> None:
+        self._call("reset_failures", lambda client: client.delete(self.lockout_key(key)))

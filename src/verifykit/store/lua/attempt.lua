@@ -1,0 +1,54 @@
+-- ChallengeStore.attempt = _rules.apply_attempt. KEYS[1] challenge, optional KEYS[2] lockout
+-- (same hash tag); ARGV: the five lockout policy values when KEYS[2] is given, then candidates.
+local key, lock_key = KEYS[1], KEYS[2]
+local now = clock()
+local c = load_challenge(key, now)
+local first, policy, lock = 1, nil, nil
+if lock_key then
+  policy = read_policy(1)
+  lock = load_lockout(lock_key)
+  first = 6
+end
+if not c then
+  return { 'missing' }
+end
+expire_if_due(key, c, now)
+if c.status == 'expired' then
+  return { 'expired', flat(c) }
+end
+if c.status ~= 'pending' then
+  return { 'closed', flat(c) }
+end
+if lock then
+  local view = lockout_view(lock, now)
+  if view[1] == '0' then
+    return { 'locked', flat(c), view }
+  end
+end
+local left = tonumber(c.attempts_left) - 1
+c.attempts_left = tostring(left)
+local matched = false
+for i = first, #ARGV do
+  if ARGV[i] == c.secret then
+    matched = true
+  end
+end
+local outcome = 'wrong'
+if matched then
+  c.status = 'approved'
+  outcome = 'approved'
+elseif left <= 0 then
+  c.status = 'denied'
+  outcome = 'exhausted'
+end
+redis.call('HSET', key, 'attempts_left', c.attempts_left, 'status', c.status)
+if not lock then
+  return { outcome, flat(c) }
+end
+if matched then
+  redis.call('DEL', lock_key)
+  lock = { failures = 0, locked_until = 0, hard = false, forget_at = 0 }
+else
+  apply_failure(lock_key, lock, now, policy)
+end
+return { outcome, flat(c), lockout_view(lock, now) }

@@ -1,0 +1,14 @@
+-- ChallengeStore.cancel. KEYS[1] challenge.
+local key = KEYS[1]
+local now = clock()
+local c = load_challenge(key, now)
+if not c then
+  return { 'missing' }
+end
+expire_if_due(key, c, now)
+if c.status ~= 'pending' then
+  return { 'unchanged', flat(c) }
+end
+c.status = 'canceled'
+redis.call('HSET', key, 'status', c.status)
+return { 'canceled', flat(c) }

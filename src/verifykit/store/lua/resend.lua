@@ -1,0 +1,37 @@
+-- ChallengeStore.resend = _rules.apply_resend. KEYS[1] challenge;
+-- ARGV: secret, ttl, max_sends, cooldown, cooldown_factor, cooldown_max.
+local key = KEYS[1]
+local now = clock()
+local c = load_challenge(key, now)
+if not c then
+  return { 'missing', {}, '0' }
+end
+expire_if_due(key, c, now)
+if c.status == 'expired' then
+  return { 'expired', flat(c), '0' }
+end
+if c.status ~= 'pending' then
+  return { 'closed', flat(c), '0' }
+end
+local sends = tonumber(c.sends)
+if sends >= tonumber(ARGV[3]) then
+  return { 'max_sends', flat(c), num(math.max(tonumber(c.expires_at) - now, 0)) }
+end
+local resend_at = tonumber(c.resend_at)
+if now < resend_at then
+  return { 'too_soon', flat(c), num(resend_at - now) }
+end
+sends = sends + 1
+-- _rules.resend_delay
+local cooldown, factor, cooldown_max = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
+local delay = math.min(cooldown * factor ^ math.max(sends - 1, 0), cooldown_max)
+c.secret = ARGV[1]
+c.sends = tostring(sends)
+c.expires_at = num(now + tonumber(ARGV[2]))
+c.resend_at = num(now + delay)
+c.delivery = 'queued'
+c.delivery_reason = ''
+redis.call('HSET', key, 'secret', c.secret, 'sends', c.sends, 'expires_at', c.expires_at,
+  'resend_at', c.resend_at, 'delivery', c.delivery, 'delivery_reason', c.delivery_reason)
+keep_challenge(key, c, now)
+return { 'ok', flat(c), '0' }
