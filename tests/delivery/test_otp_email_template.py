@@ -125,6 +125,11 @@ def test_headers_from_to_date_message_id_and_auto_submitted():
     assert message["Auto-Submitted"] == "auto-generated"
 
 
+def test_internationalized_recipient_gets_utf8_headers():
+    message = render(to="josé@bücher.example")
+    assert "To: josé@xn--bcher-kva.example".encode() in message.as_bytes()
+
+
 def test_sender_display_name_is_kept():
     message = render(sender='"Imigrasi Indonesia" <no-reply@imigrasi.example>')
     assert message["From"].addresses[0].display_name == "Imigrasi Indonesia"

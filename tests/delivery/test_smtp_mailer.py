@@ -201,13 +201,19 @@ def test_implicit_tls_delivers(smtp_server, tls):
     assert len(server.handler.received) == 1
 
 
-def test_login_over_starttls_delivers_as_an_authenticated_client(smtp_server, tls, authenticator):
-    server = smtp_server(
+@pytest.fixture
+def login_server(smtp_server, tls, authenticator):
+    """Requires STARTTLS, then AUTH as mailer / s3cret, before it takes any mail."""
+    return smtp_server(
         tls_context=tls.server,
         require_starttls=True,
         authenticator=authenticator("mailer", "s3cret"),
         auth_required=True,
     )
+
+
+def test_login_over_starttls_delivers_as_an_authenticated_client(login_server, tls):
+    server = login_server
     mailer = SMTPMailer(
         "127.0.0.1", server.port, username="mailer", password="s3cret", ssl_context=tls.client, timeout=5.0
     )
@@ -217,15 +223,8 @@ def test_login_over_starttls_delivers_as_an_authenticated_client(smtp_server, tl
     assert received.authenticated
 
 
-def test_wrong_password_is_a_permanent_failure_that_does_not_leak_the_password(
-    smtp_server, tls, authenticator
-):
-    server = smtp_server(
-        tls_context=tls.server,
-        require_starttls=True,
-        authenticator=authenticator("mailer", "s3cret"),
-        auth_required=True,
-    )
+def test_wrong_password_is_a_permanent_failure_that_does_not_leak_the_password(login_server, tls):
+    server = login_server
     mailer = SMTPMailer(
         "127.0.0.1", server.port, username="mailer", password="wrong-pw", ssl_context=tls.client, timeout=5.0
     )
@@ -280,3 +279,12 @@ def test_bad_settings_are_configuration_errors(settings):
 def test_ssl_context_with_security_none_is_a_configuration_error(tls):
     with pytest.raises(ConfigurationError):
         SMTPMailer(security="none", ssl_context=tls.client, local_hostname="client.test")
+
+
+def test_internationalized_address_is_delivered_over_smtputf8(smtp_server):
+    server = smtp_server()
+    plain_mailer(server.port).send(otp_message(to="josé@bücher.example"))
+
+    (received,) = server.handler.received
+    assert received.rcpt_tos == ["josé@xn--bcher-kva.example"]
+    assert received.message()["To"] == "josé@xn--bcher-kva.example"

@@ -173,7 +173,8 @@ class SMTPMailer:
         attempts = self.retries + 1
         for attempt in range(1, attempts + 1):
             try:
-                self._attempt(message, min(self.timeout, end - time.monotonic()))
+                # The floor only guards against a clock that jumped; backoff checks keep budgets whole.
+                self._attempt(message, max(min(self.timeout, end - time.monotonic()), 0.01))
                 return
             except DeliveryError as exc:
                 delay = self.backoff * 2 ** (attempt - 1)

@@ -14,6 +14,7 @@ import html
 import math
 import re
 from dataclasses import dataclass
+from email import policy
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
@@ -26,6 +27,7 @@ __all__ = ["SUPPORTED_LOCALES", "render_otp_email", "resolve_locale"]
 
 _MAX_SERVICE_NAME = 100
 _CODE = re.compile(r"[0-9A-Za-z]{1,32}")
+_UTF8_HEADERS = policy.default.clone(utf8=True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,7 +153,13 @@ def _sender_address(sender: str, service_name: str) -> Address:
         addr = normalize_email(addr)
     except InvalidInput as exc:
         raise InvalidInput(exc.message.replace("email address", "sender address"), field="sender") from None
-    return Address(display_name=name or service_name, addr_spec=addr)
+    return _address(addr, display_name=name or service_name)
+
+
+def _address(normalized: str, display_name: str = "") -> Address:
+    # username/domain rather than addr_spec: addr_spec refuses non-ASCII local parts (RFC 6531).
+    local, _, domain = normalized.rpartition("@")
+    return Address(display_name=display_name, username=local, domain=domain)
 
 
 def render_otp_email(
@@ -185,10 +193,12 @@ def render_otp_email(
         "code": code,
     }
 
-    message = EmailMessage()
+    # An internationalized address can only travel over SMTPUTF8, in raw UTF-8 headers.
+    international = not (recipient.isascii() and from_address.username.isascii())
+    message = EmailMessage(policy=_UTF8_HEADERS if international else policy.default)
     message["Subject"] = phrases["subject"]
     message["From"] = from_address
-    message["To"] = Address(addr_spec=recipient)
+    message["To"] = _address(recipient)
     message["Date"] = formatdate(usegmt=True)
     message["Message-ID"] = make_msgid(domain=from_address.domain)
     message["Auto-Submitted"] = "auto-generated"  # RFC 3834: no vacation replies to a robot
