@@ -3,8 +3,6 @@
 Email one-time codes, passwords and faces, over one rate-limited challenge store.
 """
 
-from __future__ import annotations
-
 from ._audit import AuditEvent, AuditSink, LoggingAuditSink
 from ._clock import Clock, SystemClock
 from ._errors import (

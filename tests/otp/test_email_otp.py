@@ -6,6 +6,7 @@ import base64
 import re
 import threading
 import time
+from collections.abc import Callable
 
 import pytest
 
@@ -22,7 +23,7 @@ from verifykit.otp import EmailOTP
 from verifykit.store import ChallengeStatus, LockoutPolicy, WindowPolicy, open_store
 from verifykit.testing import code_in, last_code
 
-from .conftest import MakeOTP
+MakeOTP = Callable[..., EmailOTP]
 
 
 def _wrong(code: str) -> str:

@@ -149,6 +149,10 @@ class EmailOTP:
         self._event("send", record, "sent", client=client)
         return updated or record
 
+    def _destination_tag(self, address: str) -> str:
+        # Mail systems treat local parts case-insensitively in practice, so limits do too.
+        return stable_tag(self.keyring, "email", address.lower())
+
     def _record(self, challenge_id: str) -> ChallengeRecord:
         record = self.store.get(challenge_id)
         if record is None or record.kind != KIND:
@@ -185,7 +189,7 @@ class EmailOTP:
             self._limit(f"client:{_VERIFIER}:{client}", "client_limit", client, subject)
         self._limit(f"subject:{_VERIFIER}:{tag}", "subject_limit", client, subject)
         self._limit(
-            f"dest:{_VERIFIER}:{stable_tag(self.keyring, 'email', address)}",
+            f"dest:{_VERIFIER}:{self._destination_tag(address)}",
             "destination_limit",
             client,
             subject,
@@ -268,7 +272,7 @@ class EmailOTP:
         if client is not None:
             self._limit(f"client:{_VERIFIER}:{client}", "client_limit", client, record.subject)
         self._limit(
-            f"dest:{_VERIFIER}:{stable_tag(self.keyring, 'email', address)}",
+            f"dest:{_VERIFIER}:{self._destination_tag(address)}",
             "destination_limit",
             client,
             record.subject,

@@ -46,7 +46,7 @@ class OTPSettings:
     )
     client_limit: WindowPolicy | None = None
     retention: float = 3600.0
-    sender: str = "verifykit <no-reply@localhost>"
+    sender: str = "verifykit <no-reply@verifykit.invalid>"
     service_name: str = "verifykit"
     default_locale: str = "en"
 
