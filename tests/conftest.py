@@ -10,6 +10,7 @@ is created by the test run itself on free loopback ports and torn down afterward
 - ``store_url``: parametrized over ``memory``, ``redis`` and ``cluster``.
 - ``store``: a store on ``store_url`` with a namespace of its own, closed (and its keys
   removed) after the test.
+- ``make_store(url, **options)``: the same for any URL and options (``clock=`` for memory://).
 """
 
 from __future__ import annotations
@@ -20,8 +21,9 @@ import socket
 import subprocess
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -191,7 +193,7 @@ def unique_namespace() -> str:
     return f"vkt{uuid.uuid4().hex[:12]}"
 
 
-def purge_namespace(url: str, namespace: str) -> None:
+def _purge_namespace(url: str, namespace: str) -> None:
     """Remove every key a test left under ``namespace`` (lockouts live for a day otherwise)."""
     if url.startswith("memory:"):
         return
@@ -216,13 +218,30 @@ def purge_namespace(url: str, namespace: str) -> None:
         client.close()
 
 
+MakeStore = Callable[..., ChallengeStore]
+
+
 @pytest.fixture
-def store(store_url: str) -> Iterator[ChallengeStore]:
+def make_store() -> Iterator[MakeStore]:
+    """``make_store(url, **options)``: a store with a namespace no other test shares.
+
+    Every store it opened is closed after the test and its keys are removed.
+    """
+    opened: list[tuple[str, str, ChallengeStore]] = []
+
+    def make(url: str, **options: Any) -> ChallengeStore:
+        namespace = options.pop("namespace", None) or unique_namespace()
+        new = open_store(url, namespace=namespace, **options)
+        opened.append((url, namespace, new))
+        return new
+
+    yield make
+    for url, namespace, each in opened:
+        each.close()
+        _purge_namespace(url, namespace)
+
+
+@pytest.fixture
+def store(store_url: str, make_store: MakeStore) -> ChallengeStore:
     """A store on each backend, with a namespace no other test shares; closed afterwards."""
-    namespace = unique_namespace()
-    opened = open_store(store_url, namespace=namespace)
-    try:
-        yield opened
-    finally:
-        opened.close()
-        purge_namespace(store_url, namespace)
+    return make_store(store_url)
