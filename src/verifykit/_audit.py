@@ -10,9 +10,9 @@ import json
 import logging
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 
-__all__ = ["AuditEvent", "AuditSink", "LoggingAuditSink", "emit"]
+__all__ = ["DEFAULT_AUDIT_SINK", "AuditEvent", "AuditSink", "LoggingAuditSink", "emit"]
 
 _log = logging.getLogger("verifykit.audit")
 
@@ -33,8 +33,12 @@ class AuditEvent:
     details: Mapping[str, str] = field(default_factory=dict)
 
     def to_json(self) -> str:
-        return json.dumps(asdict(self), sort_keys=True, default=str)
+        doc = {name: getattr(self, name) for name in _FIELDS}
+        doc["details"] = dict(self.details)
+        return json.dumps(doc, sort_keys=True, default=str)
 
+
+_FIELDS = tuple(f.name for f in fields(AuditEvent))
 
 AuditSink = Callable[[AuditEvent], None]
 
@@ -47,7 +51,11 @@ class LoggingAuditSink:
         self._level = level
 
     def __call__(self, event: AuditEvent) -> None:
-        self._logger.log(self._level, "%s", event.to_json())
+        if self._logger.isEnabledFor(self._level):
+            self._logger.log(self._level, "%s", event.to_json())
+
+
+DEFAULT_AUDIT_SINK: AuditSink = LoggingAuditSink()
 
 
 def emit(sink: AuditSink | None, event: AuditEvent) -> None:

@@ -7,7 +7,7 @@ import re
 import secrets
 from collections.abc import Callable, Sequence
 
-from .._audit import AuditEvent, AuditSink, LoggingAuditSink, emit
+from .._audit import DEFAULT_AUDIT_SINK, AuditEvent, AuditSink, emit
 from .._errors import (
     ChallengeClosed,
     ChallengeNotFound,
@@ -63,7 +63,7 @@ class EmailOTP:
         keyring: Keyring | None = None,
         mailer: Mailer | None = None,
         settings: OTPSettings | None = None,
-        audit: AuditSink | None = None,
+        audit: AuditSink | None = DEFAULT_AUDIT_SINK,
         ways_in: WaysIn | None = None,
     ) -> None:
         self.store = store if store is not None else MemoryStore()
@@ -72,7 +72,7 @@ class EmailOTP:
         self.settings = settings if settings is not None else OTPSettings()
         if self.settings.default_locale not in SUPPORTED_LOCALES:
             raise InvalidInput(f"default_locale must be one of {sorted(SUPPORTED_LOCALES)}", field="locale")
-        self.audit: AuditSink | None = audit if audit is not None else LoggingAuditSink()
+        self.audit = audit
         self._ways_in: WaysIn = (
             ways_in if ways_in is not None else (lambda _subject: (Fallback.ASSISTED_CHECK,))
         )
