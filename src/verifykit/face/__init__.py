@@ -1,0 +1,29 @@
+"""Face verification: enrol a reference photo, verify new photos against it, search for duplicates.
+
+dlib's HOG detector, CC0 5-point landmarks and ResNet encoder (the models face_recognition uses),
+with OpenCV decoding. Templates are sealed with the keyring and bound to their subject; photos are
+never stored. Needs the ``face`` extra.
+"""
+
+from ._image import ImageInfo, probe
+from ._index import FaceIndex, FaceMatch
+from ._models import MODEL_ID
+from ._pipeline import FaceBox
+from ._quality import FaceQuality
+from ._settings import THRESHOLD_PRESETS, FaceSettings, MultiFace
+from ._verifier import Enrollment, FaceVerifier
+
+__all__ = [
+    "MODEL_ID",
+    "THRESHOLD_PRESETS",
+    "Enrollment",
+    "FaceBox",
+    "FaceIndex",
+    "FaceMatch",
+    "FaceQuality",
+    "FaceSettings",
+    "FaceVerifier",
+    "ImageInfo",
+    "MultiFace",
+    "probe",
+]

@@ -1,0 +1,296 @@
+"""1:N duplicate search: is this new face already enrolled under another identity?
+
+All encodings live in one contiguous float32 matrix, so a search is one BLAS matrix-vector
+product plus a few passes over a vector of length N. Distances use
+``|m - q|^2 = |m|^2 + |q|^2 - 2 m.q`` with the row norms kept up to date on every add, which
+avoids materialising the N x 128 difference matrix (that alone costs more than the product).
+Candidates are then re-checked exactly in float64, so float32 rounding cannot move a face
+across the threshold.
+
+Saved indexes are sealed with the keyring in chunks; each chunk's associated data binds the
+file's random id, the chunk's position and the chunk count, so chunks cannot be reordered,
+dropped or spliced in from another file.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import struct
+import threading
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import numpy as np
+import numpy.typing as npt
+
+from .._errors import InvalidInput, KeyringError, TemplateError
+from ..crypto import Keyring
+from ._models import MODEL_ID
+from ._settings import FaceSettings
+from ._template import DIMENSIONS, Vector, check_encoding, open_template
+
+__all__ = ["FaceIndex", "FaceMatch"]
+
+_PURPOSE = "face-index"
+_FILE_MAGIC = b"VKFI\x01"
+_PAYLOAD_MAGIC = b"VKFX"
+_CHUNK = 16 * 1024 * 1024
+_SLACK = 1e-4  # float32 pre-filter slack on squared distances; candidates are re-checked exactly
+
+
+class FaceMatch(NamedTuple):
+    """One search hit: the key it was added under and its Euclidean distance."""
+
+    key: str
+    distance: float
+
+
+def _check_key(key: object) -> str:
+    if not isinstance(key, str) or not key or len(key.encode()) > 0xFFFF:
+        raise InvalidInput("an index key is a non-empty string", field="key")
+    return key
+
+
+class FaceIndex:
+    """Encodings by key (usually the subject), searchable by distance.
+
+    ``add(key, template)`` opens a sealed template with ``key`` as its subject; ``add(key,
+    encoding)`` takes a 128-d encoding directly. Adding an existing key replaces its encoding.
+    Safe to share between threads; searches run one at a time.
+    """
+
+    def __init__(self, keyring: Keyring, *, settings: FaceSettings | None = None) -> None:
+        self._keyring = keyring
+        self._settings = settings if settings is not None else FaceSettings()
+        self._lock = threading.Lock()
+        self._matrix: npt.NDArray[np.float32] = np.empty((0, DIMENSIONS), dtype=np.float32)
+        self._half_norms: npt.NDArray[np.float32] = np.empty(0, dtype=np.float32)
+        self._keys: list[str] = []
+        self._rows: dict[str, int] = {}
+
+    # -- size ------------------------------------------------------------------------------------
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._rows
+
+    def keys(self) -> list[str]:
+        with self._lock:
+            return list(self._keys)
+
+    # -- changes ---------------------------------------------------------------------------------
+
+    def _reserve(self, rows: int) -> None:
+        capacity = self._matrix.shape[0]
+        if rows <= capacity:
+            return
+        new_capacity = max(rows, 2 * capacity, 1024)
+        matrix = np.empty((new_capacity, DIMENSIONS), dtype=np.float32)
+        half_norms = np.empty(new_capacity, dtype=np.float32)
+        count = len(self._keys)
+        matrix[:count] = self._matrix[:count]
+        half_norms[:count] = self._half_norms[:count]
+        self._matrix, self._half_norms = matrix, half_norms
+
+    def _vector(self, key: str, template_or_encoding: object) -> Vector:
+        if isinstance(template_or_encoding, bytes | bytearray | memoryview):
+            return open_template(self._keyring, key, template_or_encoding)
+        return check_encoding(template_or_encoding)
+
+    def add(self, key: str, template_or_encoding: bytes | npt.NDArray[np.floating]) -> None:
+        """Add or replace ``key``'s encoding (a template is opened with ``key`` as its subject)."""
+        self.add_many([(_check_key(key), template_or_encoding)])
+
+    def add_many(self, items: Iterable[tuple[str, bytes | npt.NDArray[np.floating]]]) -> None:
+        """Add many at once (one lock, one resize); all are validated before any is added."""
+        checked = [(_check_key(key), self._vector(key, value)) for key, value in items]
+        with self._lock:
+            fresh = {key for key, _ in checked if key not in self._rows}
+            self._reserve(len(self._keys) + len(fresh))
+            for key, vector in checked:
+                row = self._rows.get(key)
+                if row is None:
+                    row = len(self._keys)
+                    self._keys.append(key)
+                    self._rows[key] = row
+                self._matrix[row] = vector
+                self._half_norms[row] = 0.5 * float(np.dot(vector, vector))
+
+    def add_matrix(self, keys: Sequence[str], encodings: npt.NDArray[np.floating]) -> None:
+        """Append many new keys from an N x 128 matrix without a Python loop over rows."""
+        keys = [_check_key(k) for k in keys]
+        if encodings.ndim != 2 or encodings.shape != (len(keys), DIMENSIONS):
+            raise InvalidInput(f"encodings must have shape ({len(keys)}, {DIMENSIONS})", field="encodings")
+        if not np.all(np.isfinite(encodings)):
+            raise InvalidInput("encodings must be finite", field="encodings")
+        if len(set(keys)) != len(keys):
+            raise InvalidInput("keys must be distinct", field="keys")
+        with self._lock:
+            if any(k in self._rows for k in keys):
+                raise InvalidInput("add_matrix only appends new keys; use add to replace", field="keys")
+            start = len(self._keys)
+            self._reserve(start + len(keys))
+            block = self._matrix[start : start + len(keys)]
+            block[:] = encodings
+            self._half_norms[start : start + len(keys)] = 0.5 * np.einsum("ij,ij->i", block, block)
+            self._keys.extend(keys)
+            self._rows.update((k, start + i) for i, k in enumerate(keys))
+
+    def remove(self, key: str) -> bool:
+        """Remove ``key``; False if it was not there. The last row moves into the gap (O(1))."""
+        with self._lock:
+            row = self._rows.pop(key, None)
+            if row is None:
+                return False
+            last = len(self._keys) - 1
+            if row != last:
+                moved = self._keys[last]
+                self._matrix[row] = self._matrix[last]
+                self._half_norms[row] = self._half_norms[last]
+                self._keys[row] = moved
+                self._rows[moved] = row
+            self._keys.pop()
+            return True
+
+    # -- search ----------------------------------------------------------------------------------
+
+    def search(
+        self, query: npt.NDArray[np.floating], k: int = 5, threshold: float | None = None
+    ) -> list[FaceMatch]:
+        """The up to ``k`` nearest keys within ``threshold`` (default: the settings'), nearest first.
+
+        ``query`` is a 128-d encoding (from :meth:`FaceVerifier.encode`, or a template opened
+        with :meth:`search_template`).
+        """
+        q = check_encoding(query)
+        limit = self._settings.threshold if threshold is None else float(threshold)
+        if not k >= 1:
+            raise InvalidInput("k must be at least 1", field="k")
+        if not (np.isfinite(limit) and limit >= 0):
+            raise InvalidInput("threshold must be a finite non-negative number", field="threshold")
+        half_qn = 0.5 * float(np.dot(q, q))
+        with self._lock:
+            count = len(self._keys)
+            if count == 0:
+                return []
+            matrix = self._matrix[:count]
+            # score = m.q - |m|^2/2, and |m - q|^2 = |q|^2 - 2 score: the nearest have the highest score.
+            score = matrix @ q
+            score -= self._half_norms[:count]
+            floor = np.float32(half_qn - 0.5 * (limit * limit + _SLACK))
+            candidates = np.flatnonzero(score >= floor)
+            if candidates.size > k:
+                candidates = candidates[np.argpartition(score[candidates], -k)[-k:]]
+            rows = matrix[candidates].astype(np.float64)
+            keys = [self._keys[i] for i in candidates]
+        exact = np.linalg.norm(rows - q.astype(np.float64), axis=1)
+        hits = [FaceMatch(key, float(d)) for key, d in zip(keys, exact, strict=True) if d <= limit]
+        hits.sort(key=lambda m: m.distance)
+        return hits
+
+    def search_template(
+        self, subject: str, template: bytes, k: int = 5, threshold: float | None = None
+    ) -> list[FaceMatch]:
+        """Search with ``subject``'s sealed template (as enrol returned it)."""
+        return self.search(open_template(self._keyring, subject, template), k=k, threshold=threshold)
+
+    # -- persistence -----------------------------------------------------------------------------
+
+    def _payload(self) -> tuple[bytes, memoryview]:
+        model = MODEL_ID.encode()
+        parts = [
+            _PAYLOAD_MAGIC,
+            bytes([len(model)]),
+            model,
+            struct.pack("<HQ", DIMENSIONS, len(self._keys)),
+        ]
+        for key in self._keys:
+            raw = key.encode()
+            parts.append(struct.pack("<H", len(raw)))
+            parts.append(raw)
+        matrix = np.ascontiguousarray(self._matrix[: len(self._keys)], dtype="<f4")
+        return b"".join(parts), matrix.data.cast("B")
+
+    @staticmethod
+    def _aad(file_id: bytes, position: int, total: int) -> bytes:
+        return b"verifykit-face-index\x00" + file_id + struct.pack("<II", position, total)
+
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Write the index sealed, atomically (a reader sees the old file or the new one)."""
+        target = Path(path)
+        with self._lock:
+            head, body = self._payload()
+            spans: list[Any] = [head[i : i + _CHUNK] for i in range(0, len(head), _CHUNK)]
+            spans += [body[i : i + _CHUNK] for i in range(0, len(body), _CHUNK)]
+            file_id = secrets.token_bytes(16)
+            tmp = target.with_name(f".{target.name}.{secrets.token_hex(4)}.tmp")
+            try:
+                with open(tmp, "wb") as out:
+                    out.write(_FILE_MAGIC + file_id + struct.pack("<I", len(spans)))
+                    for position, span in enumerate(spans):
+                        sealed = self._keyring.seal(
+                            _PURPOSE, bytes(span), aad=self._aad(file_id, position, len(spans))
+                        )
+                        out.write(struct.pack("<I", len(sealed)))
+                        out.write(sealed)
+                    out.flush()
+                    os.fsync(out.fileno())
+                os.replace(tmp, target)
+            finally:
+                tmp.unlink(missing_ok=True)
+
+    @classmethod
+    def load(
+        cls, path: str | os.PathLike[str], keyring: Keyring, *, settings: FaceSettings | None = None
+    ) -> FaceIndex:
+        """Read an index that :meth:`save` wrote; :class:`TemplateError` if it was altered."""
+        data = Path(path).read_bytes()
+        header = len(_FILE_MAGIC) + 16 + 4
+        if len(data) < header or not data.startswith(_FILE_MAGIC):
+            raise TemplateError("not a sealed face index file")
+        file_id = data[len(_FILE_MAGIC) : len(_FILE_MAGIC) + 16]
+        (total,) = struct.unpack("<I", data[header - 4 : header])
+        plain = bytearray()
+        pos = header
+        for position in range(total):
+            if pos + 4 > len(data):
+                raise TemplateError("the face index file is truncated")
+            (size,) = struct.unpack("<I", data[pos : pos + 4])
+            sealed = data[pos + 4 : pos + 4 + size]
+            pos += 4 + size
+            try:
+                plain += keyring.open(_PURPOSE, sealed, aad=cls._aad(file_id, position, total))
+            except KeyringError as exc:
+                raise TemplateError(f"the face index file failed authentication: {exc.message}") from None
+        if pos != len(data):
+            raise TemplateError("the face index file has trailing data")
+        index = cls(keyring, settings=settings)
+        keys, matrix = _parse_payload(bytes(plain))
+        index.add_matrix(keys, matrix)
+        return index
+
+
+def _parse_payload(plain: bytes) -> tuple[list[str], npt.NDArray[np.float32]]:
+    if not plain.startswith(_PAYLOAD_MAGIC) or len(plain) < 5:
+        raise TemplateError("unknown face index format")
+    model_end = 5 + plain[4]
+    model = plain[5:model_end].decode("utf-8", "replace")
+    if model != MODEL_ID:
+        raise TemplateError(f"the index was built with model {model!r}, not {MODEL_ID!r}")
+    dims, count = struct.unpack("<HQ", plain[model_end : model_end + 10])
+    if dims != DIMENSIONS:
+        raise TemplateError("the face index has the wrong dimensions")
+    pos = model_end + 10
+    keys: list[str] = []
+    for _ in range(count):
+        (size,) = struct.unpack("<H", plain[pos : pos + 2])
+        keys.append(plain[pos + 2 : pos + 2 + size].decode("utf-8"))
+        pos += 2 + size
+    body = plain[pos:]
+    if len(body) != count * DIMENSIONS * 4:
+        raise TemplateError("the face index matrix has the wrong size")
+    return keys, np.frombuffer(body, dtype="<f4").reshape(count, DIMENSIONS).astype(np.float32)

@@ -1,0 +1,121 @@
+"""Face verification settings: thresholds and their named presets, limits, policies, quality gates."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from .._errors import ConfigurationError
+from ..store import LockoutPolicy, WindowPolicy
+
+__all__ = ["THRESHOLD_PRESETS", "FaceSettings", "MultiFace"]
+
+# Euclidean distance between dlib encodings at or below which two faces are called the same person.
+# 0.6 is the model's published operating point (99.38% on LFW); lower trades more false rejections
+# of the right person for fewer false accepts of someone else. `verifykit bench face` prints the
+# false accept and false reject rates at each preset on real photos.
+THRESHOLD_PRESETS: dict[str, float] = {
+    "standard": 0.6,
+    "strict": 0.5,
+    "very_strict": 0.4,
+}
+
+
+class MultiFace(StrEnum):
+    """What to do with a photo that shows several faces."""
+
+    REJECT = "reject"
+    """Refuse it with reason ``multiple_faces``: nobody can say which face was meant."""
+    LARGEST = "largest"
+    """Use the largest face (for photos known to show one person, such as cropped ID photos)."""
+
+
+@dataclass(frozen=True, slots=True)
+class FaceSettings:
+    """How faces are found, judged and compared. Validated once, here.
+
+    Defaults, and why:
+
+    - ``threshold=0.6``: see :data:`THRESHOLD_PRESETS`; ``FaceSettings.preset("strict")`` picks one.
+    - ``max_bytes=15 MiB`` and ``max_pixels=40 MP``: checked before decoding (decompression bombs).
+    - ``detect_max_side=480`` with ``detect_upsample=1``: faces are found on a copy whose longer side
+      is at most 480 px, upsampled once inside the detector as face_recognition does, so the
+      smallest face found spans about 1/12 of the photo's longer side. Landmarks and the encoding
+      then use the photo itself.
+    - ``work_min_side=960``: a large JPEG is decoded reduced (by 2, 4 or 8) while its longer side
+      stays at least this long; ``encode_min_face=150`` px re-decodes at full size when the face
+      in the reduced copy is smaller than that (the encoder's face crop is 150 px).
+    - ``multiple_faces=REJECT`` for verification and ``enroll_multiple_faces=REJECT`` for enrolment;
+      a face narrower than ``background_face_ratio`` (0.5) of the largest one is a bystander in the
+      background and does not count.
+    - Quality gates, each with its own reason so a person can be told what to fix:
+      ``min_face_px=60`` (face box width in the original photo; smaller faces carry too little
+      detail), ``min_sharpness=20`` (variance of the Laplacian of the face resized to 96x96 grey),
+      ``min_brightness=40`` and ``max_brightness=220`` (mean grey level of the face). They are
+      deliberately loose: they catch unusable photos, not merely poor ones.
+    - ``lockout``: NIST SP 800-63B section 5.2.3 for biometrics without presentation-attack
+      detection: after 5 consecutive failed comparisons wait 30 s, doubling with each further
+      failure up to an hour; 100 lock the subject until a success through another way in.
+    - ``fallback_after=3``: after 3 consecutive mismatches the verdict offers an assisted check.
+    - ``client_limit``: optional sliding-window limit per client address on verify calls.
+    """
+
+    threshold: float = THRESHOLD_PRESETS["standard"]
+    max_bytes: int = 15 * 1024 * 1024
+    max_pixels: int = 40_000_000
+    detect_max_side: int = 480
+    detect_upsample: int = 1
+    work_min_side: int = 960
+    encode_min_face: int = 150
+    multiple_faces: MultiFace = MultiFace.REJECT
+    enroll_multiple_faces: MultiFace = MultiFace.REJECT
+    background_face_ratio: float = 0.5
+    min_face_px: int = 60
+    min_sharpness: float = 20.0
+    min_brightness: float = 40.0
+    max_brightness: float = 220.0
+    num_jitters: int = 1
+    lockout: LockoutPolicy = field(
+        default_factory=lambda: LockoutPolicy(threshold=5, lockout=30, lockout_max=3600, hard_cap=100)
+    )
+    fallback_after: int = 3
+    client_limit: WindowPolicy | None = None
+
+    def __post_init__(self) -> None:
+        if not (math.isfinite(self.threshold) and 0.0 < self.threshold < 2.0):
+            raise ConfigurationError("threshold must be between 0 and 2 (distances between encodings)")
+        if self.max_bytes < 1 or self.max_pixels < 1:
+            raise ConfigurationError("max_bytes and max_pixels must be positive")
+        if self.detect_max_side < 80 or not 0 <= self.detect_upsample <= 2:
+            raise ConfigurationError("detect_max_side must be >= 80 and detect_upsample 0, 1 or 2")
+        if self.work_min_side < 0 or self.encode_min_face < 1:
+            raise ConfigurationError("work_min_side must be >= 0 and encode_min_face >= 1")
+        if not 0.0 <= self.background_face_ratio < 1.0:
+            raise ConfigurationError("background_face_ratio must be in [0, 1)")
+        if self.min_face_px < 1 or self.min_sharpness < 0:
+            raise ConfigurationError("min_face_px must be >= 1 and min_sharpness >= 0")
+        if not 0.0 <= self.min_brightness < self.max_brightness <= 255.0:
+            raise ConfigurationError("brightness bounds must satisfy 0 <= min < max <= 255")
+        if not 1 <= self.num_jitters <= 100:
+            raise ConfigurationError("num_jitters must be between 1 and 100")
+        if self.fallback_after < 1:
+            raise ConfigurationError("fallback_after must be at least 1")
+        for name in ("multiple_faces", "enroll_multiple_faces"):
+            try:
+                # Accept the plain strings "reject" / "largest" from configuration files.
+                object.__setattr__(self, name, MultiFace(getattr(self, name)))
+            except ValueError:
+                raise ConfigurationError(f"{name} must be one of {[m.value for m in MultiFace]}") from None
+
+    @classmethod
+    def preset(cls, name: str, **overrides: Any) -> FaceSettings:
+        """Settings with a named threshold from :data:`THRESHOLD_PRESETS`, plus any overrides."""
+        try:
+            threshold = THRESHOLD_PRESETS[name]
+        except KeyError:
+            raise ConfigurationError(
+                f"unknown preset {name!r}; choose from {sorted(THRESHOLD_PRESETS)}"
+            ) from None
+        return cls(threshold=threshold, **overrides)
