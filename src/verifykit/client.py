@@ -1,0 +1,194 @@
+"""A small typed client for the verifykit sidecar (``pip install 'verifykit[grpc]'``).
+
+It mirrors the library: ``client.email_otp.start(...)`` returns the same
+:class:`~verifykit.otp.Challenge`, ``check`` the same :class:`~verifykit.Verdict`, and a
+refusal raises the same exception the library would (:class:`~verifykit.RateLimited` with
+``retry_after``, :class:`~verifykit.ChallengeNotFound`, …), so code moves between the two
+without change. Failures of the sidecar itself raise :class:`SidecarError`.
+
+>>> with Client("127.0.0.1:50051") as client:
+...     challenge = client.email_otp.start("applicant-42", "ana@example.co.id")
+...     verdict = client.email_otp.check(challenge.id, "123456")
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from types import TracebackType
+from typing import Any, TypeVar
+
+import grpc
+from google.rpc import error_details_pb2
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_status import rpc_status
+
+from ._errors import InvalidInput, VerifyKitError
+from ._verdict import Verdict
+from .otp import Challenge
+from .server._convert import challenge_from_proto, verdict_from_proto
+from .server._pb import email_otp_pb2, email_otp_pb2_grpc
+from .server._status import RETRY_AFTER, error_from_details
+
+__all__ = ["Client", "DeadlineExceeded", "EmailOTPClient", "SidecarError"]
+
+DEFAULT_TARGET = "127.0.0.1:50051"
+MiB = 1024 * 1024
+R = TypeVar("R")
+
+
+class SidecarError(VerifyKitError):
+    """The sidecar could not answer: unreachable, refused the credentials, or failed inside.
+
+    ``status`` is the gRPC status code name (``"UNAVAILABLE"``, ``"UNAUTHENTICATED"``, …).
+    """
+
+    code = "sidecar"
+
+    def __init__(self, message: str, *, status: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.retry_after = retry_after
+
+
+class DeadlineExceeded(SidecarError, TimeoutError):
+    """The call's deadline passed before the sidecar answered."""
+
+    code = "deadline_exceeded"
+
+
+def _translate(error: grpc.RpcError) -> VerifyKitError:
+    """The library exception a failed call stands for."""
+    code: grpc.StatusCode = error.code()
+    message: str = error.details() or code.name.lower()
+    details: list[error_details_pb2.ErrorInfo | error_details_pb2.RetryInfo] = []
+    try:
+        status = rpc_status.from_call(error)
+    except ValueError:  # the status details contradict the status; trust neither
+        status = None
+    if status is not None:
+        for any_detail in status.details:
+            for kind in (error_details_pb2.ErrorInfo, error_details_pb2.RetryInfo):
+                if any_detail.Is(kind.DESCRIPTOR):
+                    detail = kind()
+                    any_detail.Unpack(detail)
+                    details.append(detail)
+    rebuilt = error_from_details(message, details)
+    if rebuilt is not None:
+        return rebuilt
+    if code is grpc.StatusCode.DEADLINE_EXCEEDED:
+        return DeadlineExceeded(message, status=code.name)
+    if code is grpc.StatusCode.INVALID_ARGUMENT:
+        return InvalidInput(message)
+    retry = next((v for k, v in error.trailing_metadata() or () if k == RETRY_AFTER), None)
+    return SidecarError(message, status=code.name, retry_after=float(retry) if retry is not None else None)
+
+
+class _Service:
+    """Shared call plumbing: deadline, credentials metadata, error translation."""
+
+    def __init__(self, owner: Client) -> None:
+        self._owner = owner
+
+    def _call(self, method: Callable[..., R], request: Any) -> R:
+        try:
+            return method(request, timeout=self._owner.timeout, metadata=self._owner.metadata)
+        except grpc.RpcError as error:
+            raise _translate(error) from None
+
+
+class EmailOTPClient(_Service):
+    """Email one-time codes; the same methods as :class:`verifykit.otp.EmailOTP`."""
+
+    def __init__(self, owner: Client, channel: grpc.Channel) -> None:
+        super().__init__(owner)
+        self._stub = email_otp_pb2_grpc.EmailOtpServiceStub(channel)  # type: ignore[no-untyped-call]
+
+    def start(
+        self, subject: str, email: str, *, locale: str | None = None, client: str | None = None
+    ) -> Challenge:
+        request = email_otp_pb2.StartEmailOtpRequest(
+            subject=subject, email=email, locale=locale or "", client_address=client or ""
+        )
+        return challenge_from_proto(self._call(self._stub.StartEmailOtp, request).challenge)
+
+    def check(self, challenge_id: str, code: str, *, client: str | None = None) -> Verdict:
+        request = email_otp_pb2.CheckEmailOtpRequest(
+            challenge_id=challenge_id, code=code, client_address=client or ""
+        )
+        return verdict_from_proto(self._call(self._stub.CheckEmailOtp, request).verdict)
+
+    def resend(self, challenge_id: str, *, client: str | None = None) -> Challenge:
+        request = email_otp_pb2.ResendEmailOtpRequest(challenge_id=challenge_id, client_address=client or "")
+        return challenge_from_proto(self._call(self._stub.ResendEmailOtp, request).challenge)
+
+    def cancel(self, challenge_id: str) -> Challenge:
+        request = email_otp_pb2.CancelEmailOtpRequest(challenge_id=challenge_id)
+        return challenge_from_proto(self._call(self._stub.CancelEmailOtp, request).challenge)
+
+    def status(self, challenge_id: str) -> Challenge:
+        request = email_otp_pb2.GetEmailOtpStatusRequest(challenge_id=challenge_id)
+        return challenge_from_proto(self._call(self._stub.GetEmailOtpStatus, request).challenge)
+
+
+class Client:
+    """A connection to one sidecar.
+
+    ``target`` is ``host:port``. Pass ``root_certificates`` (PEM) for TLS, plus
+    ``certificate_chain`` and ``private_key`` for mutual TLS, and ``token`` when the sidecar
+    requires a bearer token. ``timeout`` is every call's deadline in seconds (None: none).
+    """
+
+    def __init__(
+        self,
+        target: str = DEFAULT_TARGET,
+        *,
+        token: str | None = None,
+        root_certificates: bytes | None = None,
+        certificate_chain: bytes | None = None,
+        private_key: bytes | None = None,
+        server_name: str | None = None,
+        timeout: float | None = 30.0,
+        max_message_bytes: int = 16 * MiB,
+    ) -> None:
+        options: list[tuple[str, Any]] = [
+            ("grpc.max_receive_message_length", max_message_bytes),
+            ("grpc.max_send_message_length", max_message_bytes),
+        ]
+        if server_name is not None:
+            options.append(("grpc.ssl_target_name_override", server_name))
+        if root_certificates is not None or certificate_chain is not None:
+            credentials = grpc.ssl_channel_credentials(root_certificates, private_key, certificate_chain)
+            self.channel = grpc.secure_channel(target, credentials, options=options)
+        else:
+            self.channel = grpc.insecure_channel(target, options=options)
+        self.timeout = timeout
+        self.metadata: Sequence[tuple[str, str]] = (("authorization", f"Bearer {token}"),) if token else ()
+        self.email_otp = EmailOTPClient(self, self.channel)
+        self._health = health_pb2_grpc.HealthStub(self.channel)
+
+    def health(self, service: str = "") -> str:
+        """The sidecar's health for ``service`` ("" for the whole server): "SERVING", "NOT_SERVING", …"""
+        request = health_pb2.HealthCheckRequest(service=service)
+        try:
+            response = self._health.Check(request, timeout=self.timeout, metadata=self.metadata)
+        except grpc.RpcError as error:
+            raise _translate(error) from None
+        return str(health_pb2.HealthCheckResponse.ServingStatus.Name(response.status))
+
+    def wait_ready(self, timeout: float = 10.0) -> None:
+        """Block until the channel connects; raise :class:`SidecarError` after ``timeout`` seconds."""
+        try:
+            grpc.channel_ready_future(self.channel).result(timeout=timeout)
+        except grpc.FutureTimeoutError:
+            raise SidecarError(f"no sidecar answered within {timeout:.0f} s", status="UNAVAILABLE") from None
+
+    def close(self) -> None:
+        self.channel.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()

@@ -1,0 +1,26 @@
+"""The gRPC sidecar: every verifier over the versioned ``verifykit.v1`` API.
+
+>>> sidecar, port = create_server(ServerConfig(listen="127.0.0.1:0"))
+>>> sidecar.start()
+>>> sidecar.stop(grace=1.0)
+
+``verifykit serve`` runs it from the command line; :mod:`verifykit.client` talks to it.
+The ``.proto`` files ship inside this package under ``proto/verifykit/v1/``.
+"""
+
+from __future__ import annotations
+
+from ._app import Components, Sidecar, create_server
+from ._config import OPTIONS, PROTO_ROOT, ServerConfig, load_config
+from ._run import serve
+
+__all__ = [
+    "OPTIONS",
+    "PROTO_ROOT",
+    "Components",
+    "ServerConfig",
+    "Sidecar",
+    "create_server",
+    "load_config",
+    "serve",
+]

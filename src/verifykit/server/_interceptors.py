@@ -1,0 +1,212 @@
+"""The two interceptors: a bearer-token check, and the one place where a call's outcome is
+decided for the wire (errors to status codes) and recorded (access log, metrics).
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+import time
+import traceback
+from collections.abc import Callable
+from typing import Any
+
+import grpc
+from google.protobuf.message import DecodeError
+
+from .._errors import InvalidInput
+from .._subject import MAX_SUBJECT_LENGTH, subject_tag
+from ..crypto import Keyring
+from ._metrics import Metrics
+from ._pb import common_pb2
+from ._pool import DeadlineExceeded
+from ._status import status_for
+
+__all__ = ["API_PREFIX", "AuthInterceptor", "CallInterceptor"]
+
+API_PREFIX = "/verifykit.v1."
+HEALTH_PREFIX = "/grpc.health.v1.Health/"
+_access = logging.getLogger("verifykit.access")
+_errors = logging.getLogger("verifykit.server")
+_REASONS = {number: name.removeprefix("REASON_").lower() for name, number in common_pb2.Reason.items()}
+_REFUSED = {"rate_limited", "locked_out"}
+
+Handler = Callable[[Any, grpc.ServicerContext], Any]
+
+
+def _handler_like(handler: grpc.RpcMethodHandler, behavior: Handler) -> grpc.RpcMethodHandler:
+    """A handler of the same streaming kind as ``handler`` whose every call runs ``behavior``."""
+    kinds = (
+        (handler.unary_unary, grpc.unary_unary_rpc_method_handler),
+        (handler.unary_stream, grpc.unary_stream_rpc_method_handler),
+        (handler.stream_unary, grpc.stream_unary_rpc_method_handler),
+        (handler.stream_stream, grpc.stream_stream_rpc_method_handler),
+    )
+    make = next(factory for existing, factory in kinds if existing is not None)
+    return make(
+        behavior,
+        request_deserializer=handler.request_deserializer,
+        response_serializer=handler.response_serializer,
+    )
+
+
+class AuthInterceptor(grpc.ServerInterceptor):  # type: ignore[misc]
+    """Every call but health checks must carry ``authorization: Bearer <token>``.
+
+    For deployments without mutual TLS; load balancers probe health without the token.
+    """
+
+    def __init__(self, token: str) -> None:
+        self._expected = f"Bearer {token}".encode()
+
+    def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], grpc.RpcMethodHandler | None],
+        details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler | None:
+        if details.method.startswith(HEALTH_PREFIX):
+            return continuation(details)
+        given = next((v for k, v in details.invocation_metadata or () if k == "authorization"), "")
+        raw = given.encode() if isinstance(given, str) else bytes(given)
+        if hmac.compare_digest(raw, self._expected):
+            return continuation(details)
+        handler = continuation(details)
+        if handler is None:
+            return None
+
+        def refuse(_request: Any, context: grpc.ServicerContext) -> Any:
+            context.abort(grpc.StatusCode.UNAUTHENTICATED, "missing or wrong bearer token")
+
+        return _handler_like(handler, refuse)
+
+
+class _Malformed:
+    """Stands in for a request that did not parse, so the call can answer INVALID_ARGUMENT."""
+
+
+_MALFORMED = _Malformed()
+
+
+def _lenient(deserialize: Callable[[bytes], Any]) -> Callable[[bytes], Any]:
+    def parse(data: bytes) -> Any:
+        try:
+            return deserialize(data)
+        except (DecodeError, ValueError, TypeError):
+            return _MALFORMED
+
+    return parse
+
+
+class CallInterceptor(grpc.ServerInterceptor):  # type: ignore[misc]
+    """For every ``verifykit.v1`` call: answer library errors with their status (see
+    :mod:`._status`), a malformed request with INVALID_ARGUMENT and a passed deadline with
+    DEADLINE_EXCEEDED; then write one access-log line and update the metrics.
+
+    The log line holds the method, status, duration, verdict reason and the subject's keyed
+    tag (the same tag the store uses), never the subject itself, codes, passwords or images.
+    """
+
+    def __init__(self, *, keyring: Keyring, metrics: Metrics | None, access_log: bool) -> None:
+        self._keyring = keyring
+        self._metrics = metrics
+        self._log = access_log
+        self._cache: dict[str, grpc.RpcMethodHandler] = {}
+
+    def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], grpc.RpcMethodHandler | None],
+        details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler | None:
+        method: str = details.method
+        cached = self._cache.get(method)
+        if cached is not None:
+            return cached
+        handler = continuation(details)
+        if handler is None or not method.startswith(API_PREFIX) or handler.unary_unary is None:
+            return handler
+        wrapped = grpc.unary_unary_rpc_method_handler(
+            self._wrap(method, handler.unary_unary, handler.request_deserializer),
+            request_deserializer=_lenient(handler.request_deserializer),
+            response_serializer=handler.response_serializer,
+        )
+        self._cache[method] = wrapped
+        return wrapped
+
+    def _subject_tag(self, request: Any, has_subject: bool, has_challenge: bool) -> str | None:
+        if (
+            has_subject
+            and isinstance(request.subject, str)
+            and 0 < len(request.subject) <= MAX_SUBJECT_LENGTH
+        ):
+            return subject_tag(self._keyring, request.subject)
+        if has_challenge:
+            # A challenge id starts with its subject's tag; anything else is not logged.
+            head, dot, _ = request.challenge_id.partition(".")
+            return head if dot and len(head) == 26 and head.isalnum() else None
+        return None
+
+    def _wrap(self, method: str, behavior: Handler, deserialize: Callable[[bytes], Any]) -> Handler:
+        request_type = getattr(deserialize, "__self__", None)
+        fields = set(request_type.DESCRIPTOR.fields_by_name) if request_type is not None else set()
+        has_subject, has_challenge = "subject" in fields, "challenge_id" in fields
+        name = method[len(API_PREFIX) :]
+        metrics, log = self._metrics, self._log
+
+        def call(request: Any, context: grpc.ServicerContext) -> Any:
+            started = time.perf_counter()
+            code = grpc.StatusCode.OK
+            reason: str | None = None
+            refusal: str | None = None
+            try:
+                if request is _MALFORMED:
+                    raise InvalidInput("the request is not a valid protobuf message for this method")
+                remaining = context.time_remaining()
+                if remaining is not None and remaining <= 0:
+                    raise DeadlineExceeded
+                response = behavior(request, context)
+                verdict = getattr(response, "verdict", None)
+                if verdict is not None:
+                    reason = _REASONS.get(verdict.reason)
+                    refusal = reason if reason in _REFUSED else None
+                return response
+            except DeadlineExceeded:
+                code = grpc.StatusCode.DEADLINE_EXCEEDED
+                context.abort(code, "the deadline passed before the work finished")
+            except Exception as exc:
+                status = status_for(exc)
+                code = status.code
+                if code is grpc.StatusCode.RESOURCE_EXHAUSTED:
+                    refusal = str(getattr(exc, "reason", None) or getattr(exc, "code", "busy"))
+                if code is grpc.StatusCode.INTERNAL:
+                    # The traceback, not the message: a message from a third-party library might quote input.
+                    _errors.error(
+                        "internal error in %s: %s\n%s",
+                        name,
+                        type(exc).__name__,
+                        "".join(traceback.format_tb(exc.__traceback__)),
+                    )
+                context.abort_with_status(status)
+            finally:
+                elapsed = time.perf_counter() - started
+                if metrics is not None:
+                    metrics.observe(name, code.name, elapsed, reason, refusal)
+                if log and _access.isEnabledFor(logging.INFO):
+                    _access.info(
+                        "%s",
+                        json.dumps(
+                            {
+                                "method": name,
+                                "status": code.name,
+                                "duration_ms": round(elapsed * 1000, 3),
+                                "subject": None
+                                if request is _MALFORMED
+                                else self._subject_tag(request, has_subject, has_challenge),
+                                "reason": reason,
+                                "peer": context.peer(),
+                            },
+                            separators=(",", ":"),
+                        ),
+                    )
+
+        return call

@@ -1,0 +1,80 @@
+"""Run a sidecar until SIGTERM or SIGINT, then drain: NOT_SERVING, finish in-flight calls, exit 0."""
+
+from __future__ import annotations
+
+import json
+import logging
+import signal
+import sys
+import threading
+import time
+from types import FrameType
+
+from ._app import Components, create_server
+from ._config import ServerConfig
+
+__all__ = ["configure_logging", "serve"]
+
+_log = logging.getLogger("verifykit.server")
+
+
+class _JSONFormatter(logging.Formatter):
+    """One JSON object per line. Access and audit lines are JSON already and are embedded as such."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        message = record.getMessage()
+        line: dict[str, object] = {
+            "ts": round(record.created, 6),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+        }
+        if message.startswith("{") and record.name in {"verifykit.access", "verifykit.audit"}:
+            line.update(json.loads(message))
+        else:
+            line["message"] = message
+        return json.dumps(line, separators=(",", ":"), default=str)
+
+
+def configure_logging(level: str) -> None:
+    """JSON lines on stderr for every ``verifykit`` logger."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_JSONFormatter())
+    root = logging.getLogger("verifykit")
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+    root.propagate = False
+
+
+def serve(config: ServerConfig, components: Components | None = None) -> int:
+    """Serve until SIGTERM/SIGINT; returns the exit status (0 after a clean drain)."""
+    sidecar, port = create_server(config, components)
+    stop = threading.Event()
+    received: list[str] = []
+
+    def on_signal(signum: int, _frame: FrameType | None) -> None:
+        received.append(signal.Signals(signum).name)
+        stop.set()
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        sidecar.start()
+        _log.info(
+            "serving on %s:%d (%s) with store %s%s",
+            config.host,
+            port,
+            "TLS" if config.tls_cert else "plaintext",
+            config.store.split("@")[-1],
+            f", metrics on port {sidecar.metrics_port}" if sidecar.metrics_port is not None else "",
+        )
+        print(f"verifykit sidecar listening on {config.host}:{port}", file=sys.stderr, flush=True)
+        while not stop.wait(0.5):
+            pass
+        started = time.monotonic()
+        _log.info("%s received: draining for up to %.1f s", received[0], config.grace)
+        sidecar.stop(config.grace)
+        _log.info("stopped after %.2f s", time.monotonic() - started)
+        return 0
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        sidecar.stop(0)
