@@ -17,6 +17,7 @@ so a challenge and its subject's lockout key share a Redis Cluster slot.
 from __future__ import annotations
 
 import functools
+import hashlib
 import math
 import re
 import secrets
@@ -42,7 +43,7 @@ from ._base import (
 )
 from ._rules import check_cost, check_new_challenge
 
-__all__ = ["RedisStore", "hash_tag"]
+__all__ = ["RedisStore", "hash_tag", "script_sha", "script_source"]
 
 T = TypeVar("T")
 
@@ -95,6 +96,11 @@ def script_source(name: str) -> str:
     return (lua / "common.lua").read_text("utf-8") + "\n" + (lua / f"{name}.lua").read_text("utf-8")
 
 
+def script_sha(name: str) -> str:
+    """The SHA1 a script is known by to EVALSHA."""
+    return hashlib.sha1(script_source(name).encode("utf-8"), usedforsecurity=False).hexdigest()
+
+
 def hash_tag(key: str) -> str:
     """The part of ``key`` Redis Cluster hashes: the first non-empty ``{…}``, else the whole key."""
     start = key.find("{")
@@ -127,7 +133,12 @@ def store_options(options: Mapping[str, Any]) -> dict[str, Any]:
         raise ConfigurationError(
             f"unknown Redis store option(s) {', '.join(unknown)}; known: {', '.join(sorted(_OPTIONS))}"
         )
-    out: dict[str, Any] = {k: _OPTIONS[k](v) if isinstance(v, str) else v for k, v in options.items()}
+    out: dict[str, Any] = {}
+    for name, value in options.items():
+        try:
+            out[name] = _OPTIONS[name](value) if isinstance(value, str) else value
+        except ValueError:
+            raise ConfigurationError(f"store option {name} has a malformed value") from None
     out["socket_timeout"] = _float("socket_timeout", out.get("socket_timeout", 1.0), minimum=0.0)
     out["socket_connect_timeout"] = _float(
         "socket_connect_timeout", out.get("socket_connect_timeout", out["socket_timeout"]), minimum=0.0
@@ -229,6 +240,11 @@ class RedisStore(ChallengeStore):
     def from_url(cls, url: str, *, namespace: str = "vk", **options: Any) -> RedisStore:
         """Open a store from its URL; options may also come as URL query parameters."""
         return cls(url, namespace=namespace, **options)
+
+    @property
+    def options(self) -> dict[str, Any]:
+        """The connection options in effect (timeouts in seconds), after defaults and URL query."""
+        return dict(self._options)
 
     def __repr__(self) -> str:
         parts = urlsplit(self._url)
