@@ -21,7 +21,8 @@ from .store import MemoryStore
 
 __all__ = ["EmailOTP", "FakeClock", "Keyring", "MemoryStore", "Outbox", "code_in", "last_code"]
 
-_CODE = re.compile(r"(?<!\d)(\d{4,10})(?!\d)")
+# The plain-text template puts the code alone on its own line.
+_CODE_LINE = re.compile(r"^[ \t]*(\d{4,10})[ \t\r]*$", re.MULTILINE)
 
 
 class FakeClock:
@@ -52,7 +53,7 @@ def code_in(message: EmailMessage) -> str:
     text = part.get_content()
     if not isinstance(text, str):
         raise ValueError("message text is not a string")
-    match = _CODE.search(text)
+    match = _CODE_LINE.search(text)
     if match is None:
         raise ValueError("no code in message")
     return match.group(1)
@@ -60,7 +61,4 @@ def code_in(message: EmailMessage) -> str:
 
 def last_code(outbox: Outbox) -> str:
     """The code in the newest message of ``outbox``."""
-    message = outbox.last()
-    if message is None:
-        raise ValueError("the outbox is empty")
-    return code_in(message)
+    return code_in(outbox.last())

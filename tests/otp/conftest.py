@@ -59,3 +59,8 @@ def memory_otp(clock: FakeClock, keyring: Keyring, outbox: Outbox, events: list[
         )
 
     return make
+
+
+from smtp_servers import smtp_server, unused_port  # noqa: E402 - real SMTP servers on loopback
+
+__all__ = ["smtp_server", "unused_port"]

@@ -1,0 +1,80 @@
+"""Email OTP end to end through a real SMTP server on loopback: the step where people got stuck."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from smtp_servers import Recorder
+
+from verifykit import Fallback, Keyring
+from verifykit.delivery import SMTPMailer
+from verifykit.otp import EmailOTP, OTPSettings
+from verifykit.testing import code_in
+
+
+def _otp(store, port: int, **mailer: object) -> EmailOTP:
+    smtp = SMTPMailer("127.0.0.1", port, security="none", **mailer)  # type: ignore[arg-type]
+    settings = OTPSettings(resend_cooldown=0, resend_cooldown_max=0)
+    return EmailOTP(store=store, keyring=Keyring.generate(), mailer=smtp, settings=settings, audit=None)
+
+
+def test_the_code_received_by_the_mail_server_approves(store, smtp_server) -> None:
+    server = smtp_server()
+    otp = _otp(store, server.port, timeout=5)
+    ch = otp.start("user-1", "ana@example.co.id", locale="id")
+    assert ch.delivery == "sent"
+    (received,) = server.handler.received
+    assert received.rcpt_tos == ["ana@example.co.id"]
+    assert otp.check(ch.id, code_in(received.message())).approved
+
+
+def test_a_mail_server_that_is_down_leaves_a_failed_challenge_with_ways_in(store, unused_port) -> None:
+    otp = _otp(store, unused_port, timeout=0.5, retries=1, backoff=0.05)
+    ch = otp.start("user-1", "ana@example.com")
+    assert ch.delivery == "failed"
+    assert ch.delivery_reason.startswith("temporary")
+    assert ch.fallbacks[:1] == (Fallback.RESEND,) and Fallback.ASSISTED_CHECK in ch.fallbacks
+    assert otp.status(ch.id).delivery == "failed"
+
+
+def test_a_mail_server_slower_than_the_timeout_fails_within_the_deadline(store, smtp_server) -> None:
+    server = smtp_server(Recorder(data_delay=3.0))
+    otp = _otp(store, server.port, timeout=0.5, retries=0)
+    t0 = time.monotonic()
+    ch = otp.start("user-1", "ana@example.com")
+    assert ch.delivery == "failed"
+    assert time.monotonic() - t0 < otp.mailer.deadline + 1.0  # type: ignore[attr-defined]
+
+
+def test_a_temporary_refusal_then_success_is_delivered_after_a_retry(store, smtp_server) -> None:
+    server = smtp_server(Recorder(rcpt_replies=["451 4.3.0 try again later"]))
+    otp = _otp(store, server.port, timeout=5, retries=2, backoff=0.05)
+    ch = otp.start("user-1", "ana@example.com")
+    assert ch.delivery == "sent"
+    assert otp.check(ch.id, code_in(server.handler.received[-1].message())).approved
+
+
+def test_a_resend_delivers_once_the_mail_server_is_back(store, smtp_server) -> None:
+    server = smtp_server(Recorder(rcpt_replies=["451 4.3.0 down for maintenance"]))
+    otp = _otp(store, server.port, timeout=5, retries=0)
+    ch = otp.start("user-1", "ana@example.com")
+    assert ch.delivery == "failed"
+    again = otp.resend(ch.id)
+    assert again.delivery == "sent"
+    assert otp.check(ch.id, code_in(server.handler.received[-1].message())).approved
+
+
+@pytest.mark.parametrize("locale, word", [("en", "code"), ("id", "kode")])
+def test_the_received_message_is_mime_with_text_and_html_in_the_asked_language(
+    store, smtp_server, locale: str, word: str
+) -> None:
+    server = smtp_server()
+    _otp(store, server.port, timeout=5).start("user-1", "ana@example.com", locale=locale)
+    message = server.handler.received[0].message()
+    assert message.get_content_type() == "multipart/alternative"
+    text = message.get_body(("plain",)).get_content()
+    html = message.get_body(("html",)).get_content()
+    code = code_in(message)
+    assert code in text and code in html
+    assert word in text.lower()
