@@ -5,8 +5,8 @@ from __future__ import annotations
 import time
 
 import pytest
-from smtp_servers import Recorder
 
+from smtp_servers import Recorder
 from verifykit import Fallback, Keyring
 from verifykit.delivery import SMTPMailer
 from verifykit.otp import EmailOTP, OTPSettings
