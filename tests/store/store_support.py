@@ -6,6 +6,7 @@ import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from verifykit.store import ChallengeStore, NewChallenge
 
@@ -65,3 +66,24 @@ def challenge(
         destination=destination,
         data=data or {},
     )
+
+
+def attempt_in_process(
+    url: str, namespace: str, challenge_id: str, tries: int, start: Any, results: Any
+) -> None:
+    """A separate process submitting wrong digests (multiprocessing, spawn start method)."""
+    from verifykit.store import LockoutPolicy, open_store
+
+    store = open_store(url, namespace=namespace)
+    policy = LockoutPolicy(threshold=100, hard_cap=100)
+    outcomes = []
+    try:
+        start.wait()
+        for _ in range(tries):
+            outcome, record, _ = store.attempt(
+                challenge_id, [WRONG], lockout_key=lock_key(challenge_id), lockout=policy
+            )
+            outcomes.append((outcome.value, None if record is None else record.attempts_left))
+    finally:
+        store.close()
+        results.put(outcomes)
