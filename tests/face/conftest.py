@@ -1,0 +1,64 @@
+"""Shared fixtures for the face tests: the real photos, and encodings cached for the session.
+
+dlib needs about a quarter of a second per photo on a small machine, so each photo is encoded
+once per test session, by verifykit and by plain face_recognition (the reference).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from face_photos import DATA, photo, single_person_files
+
+from verifykit import Keyring
+from verifykit.face import FaceVerifier, MultiFace
+
+Encodings = dict[str, np.ndarray | None]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _photos_present() -> None:
+    if not (DATA / "pairs.csv").exists():
+        pytest.fail(f"the face photos are missing: expected them in {DATA.resolve()}", pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def keyring() -> Keyring:
+    return Keyring.generate()
+
+
+@pytest.fixture(scope="session")
+def verifier(keyring: Keyring) -> FaceVerifier:
+    """A verifier with default settings on its own memory store (no audit output)."""
+    return FaceVerifier(keyring=keyring, audit=None)
+
+
+@pytest.fixture(scope="session")
+def obama_template(verifier: FaceVerifier) -> bytes:
+    enrollment = verifier.enroll("obama", photo("Barack_Obama__obama.jpg"))
+    assert enrollment.ok and enrollment.template is not None
+    return enrollment.template
+
+
+@pytest.fixture(scope="session")
+def our_encodings(keyring: Keyring) -> Encodings:
+    """verifykit's encoding of every photo in pairs.csv (largest face; None when unusable)."""
+    fv = FaceVerifier(keyring=keyring, audit=None)
+    return {name: fv.encode(photo(name), policy=MultiFace.LARGEST)[1] for name in single_person_files()}
+
+
+@pytest.fixture(scope="session")
+def reference_encodings() -> Encodings:
+    """Plain face_recognition 1.3: load_image_file, HOG at full size, the largest face's encoding."""
+    import face_recognition
+
+    out: Encodings = {}
+    for name in single_person_files():
+        image = face_recognition.load_image_file(str(DATA / name))
+        boxes = face_recognition.face_locations(image)
+        if not boxes:
+            out[name] = None
+            continue
+        largest = max(boxes, key=lambda b: (b[1] - b[3]) * (b[2] - b[0]))
+        out[name] = face_recognition.face_encodings(image, [largest])[0]
+    return out
