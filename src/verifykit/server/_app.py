@@ -80,6 +80,7 @@ class Components:
     keyring: Keyring | None = None
     mailer: Mailer | None = None
     audit: AuditSink | None = None
+    otp_settings: OTPSettings | None = None
 
 
 class Sidecar:
@@ -184,7 +185,7 @@ def create_server(config: ServerConfig, components: Components | None = None) ->
         store=store,
         keyring=keyring,
         mailer=mailer,
-        settings=_otp_settings(config),
+        settings=parts.otp_settings if parts.otp_settings is not None else _otp_settings(config),
         audit=audit,
     )
     pool = HeavyPool(config.heavy_workers, config.heavy_slots)
@@ -206,14 +207,14 @@ def create_server(config: ServerConfig, components: Components | None = None) ->
     email_otp_pb2_grpc.add_EmailOtpServiceServicer_to_server(EmailOtpServicer(otp), server)  # type: ignore[no-untyped-call]
     services.append(email_otp_pb2.DESCRIPTOR.services_by_name["EmailOtpService"].full_name)
 
+    face_hooks = _add_face(
+        server, services, config=config, keyring=keyring, store=store, audit=audit, pool=pool
+    )
     health_servicer = health.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection(
         [*services, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME],
         server,
-    )
-    face_hooks = _add_face(
-        server, services, config=config, keyring=keyring, store=store, audit=audit, pool=pool
     )
     try:
         port = _bind(server, config)

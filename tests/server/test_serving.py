@@ -1,0 +1,224 @@
+"""Serving: health, reflection, TLS and mutual TLS, bearer tokens, message limits, malformed input,
+busy and deadline handling, internal faults, access logs and metrics."""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import urllib.request
+from email.message import EmailMessage
+
+import grpc
+import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha.proto_reflection_descriptor_database import ProtoReflectionDescriptorDatabase
+
+from verifykit import BusyError, InvalidInput
+from verifykit.client import Client, DeadlineExceeded, SidecarError
+from verifykit.server import Components, ServerConfig, create_server
+from verifykit.testing import last_code
+from sidecars import PKI, Running, Serve
+
+SERVICES = ["verifykit.v1.EmailOtpService", "verifykit.v1.FaceService"]
+
+
+def test_health_reports_serving_for_the_server_and_each_service(sidecar: Running) -> None:
+    assert sidecar.client.health() == "SERVING"
+    for service in SERVICES:
+        assert sidecar.client.health(service) == "SERVING"
+
+
+def test_reflection_lists_every_service(sidecar: Running) -> None:
+    services = set(ProtoReflectionDescriptorDatabase(sidecar.client.channel).get_services())
+    assert {*SERVICES, "grpc.health.v1.Health"} <= services
+
+
+def test_reflection_describes_the_methods_by_their_proto_names(sidecar: Running) -> None:
+    database = ProtoReflectionDescriptorDatabase(sidecar.client.channel)
+    found = database.FindFileContainingSymbol("verifykit.v1.EmailOtpService")
+    assert found.name == "verifykit/v1/email_otp.proto"
+    assert [m.name for m in found.service[0].method] == [
+        "StartEmailOtp",
+        "CheckEmailOtp",
+        "ResendEmailOtp",
+        "CancelEmailOtp",
+        "GetEmailOtpStatus",
+    ]
+
+
+def test_tls_serves_clients_that_trust_the_ca(serve: Serve, pki: PKI) -> None:
+    running = serve(tls_cert=pki.server_cert, tls_key=pki.server_key)
+    with running.connect(root_certificates=pki.ca) as client:
+        assert client.email_otp.start("applicant-1", "ana@example.com").sends == 1
+
+
+def test_tls_refuses_a_plaintext_client(serve: Serve, pki: PKI) -> None:
+    running = serve(tls_cert=pki.server_cert, tls_key=pki.server_key)
+    with running.connect(timeout=5) as client, pytest.raises(SidecarError) as caught:
+        client.health()
+    assert caught.value.status == "UNAVAILABLE"
+
+
+def test_mutual_tls_accepts_a_client_certificate_from_the_trusted_ca(serve: Serve, pki: PKI) -> None:
+    running = serve(tls_cert=pki.server_cert, tls_key=pki.server_key, tls_client_ca=pki.ca_path)
+    options = {
+        "root_certificates": pki.ca,
+        "certificate_chain": pki.client_cert,
+        "private_key": pki.client_key,
+    }
+    with running.connect(**options) as client:
+        assert client.health() == "SERVING"
+
+
+@pytest.mark.parametrize("presented", ["none", "other_ca"])
+def test_mutual_tls_refuses_clients_without_a_trusted_certificate(
+    serve: Serve, pki: PKI, presented: str
+) -> None:
+    running = serve(tls_cert=pki.server_cert, tls_key=pki.server_key, tls_client_ca=pki.ca_path)
+    options: dict[str, bytes] = {"root_certificates": pki.ca}
+    if presented == "other_ca":
+        options |= {"certificate_chain": pki.other_client_cert, "private_key": pki.other_client_key}
+    with running.connect(timeout=5, **options) as client, pytest.raises(SidecarError) as caught:
+        client.health()
+    assert caught.value.status == "UNAVAILABLE"
+
+
+TOKEN = "s3cret-token-for-tests-0123456789"
+
+
+def test_a_configured_token_is_required_on_every_verifier_call(serve: Serve) -> None:
+    running = serve(token=TOKEN)
+    with pytest.raises(SidecarError) as caught:
+        running.client.email_otp.start("applicant-1", "ana@example.com")
+    assert caught.value.status == "UNAUTHENTICATED"
+    with running.connect(token="wrong-token-0123456789") as client, pytest.raises(SidecarError):
+        client.email_otp.start("applicant-1", "ana@example.com")
+    assert len(running.outbox) == 0
+    with running.connect(token=TOKEN) as client:
+        assert client.email_otp.start("applicant-1", "ana@example.com").sends == 1
+
+
+def test_health_checks_need_no_token(serve: Serve) -> None:
+    running = serve(token=TOKEN)
+    assert running.client.health() == "SERVING"
+
+
+def test_a_request_over_the_size_limit_is_refused_and_the_server_keeps_serving(serve: Serve) -> None:
+    running = serve(max_message_bytes=64 * 1024)
+    with pytest.raises(SidecarError) as caught:
+        running.client.face.enroll("applicant-1", b"\xff" * (100 * 1024))
+    assert caught.value.status == "RESOURCE_EXHAUSTED"
+    assert running.client.health() == "SERVING"
+
+
+def test_a_request_that_is_not_a_protobuf_message_is_invalid_argument(sidecar: Running) -> None:
+    raw = sidecar.client.channel.unary_unary(
+        "/verifykit.v1.EmailOtpService/CheckEmailOtp",
+        request_serializer=lambda b: b,
+        response_deserializer=lambda b: b,
+    )
+    with pytest.raises(grpc.RpcError) as caught:
+        raw(b"\xff\xff\xff\xff", timeout=10)
+    assert caught.value.code() is grpc.StatusCode.INVALID_ARGUMENT
+
+
+def test_a_full_heavy_pool_answers_busy_with_a_retry_delay(serve: Serve) -> None:
+    running = serve(heavy_workers=1, heavy_queue=0)
+    release = threading.Event()
+    holder = threading.Thread(target=running.sidecar.pool.run, args=(None, release.wait))
+    holder.start()
+    try:
+        with pytest.raises(BusyError) as caught:
+            running.client.face.enroll("applicant-1", b"not even looked at")
+        assert caught.value.retry_after > 0
+        # Fast calls are not held up by the full pool.
+        assert running.client.email_otp.start("applicant-1", "ana@example.com").sends == 1
+    finally:
+        release.set()
+        holder.join()
+
+
+def test_heavy_work_still_queued_when_the_deadline_passes_is_deadline_exceeded(serve: Serve) -> None:
+    running = serve(heavy_workers=1, heavy_queue=1)
+    release = threading.Event()
+    holder = threading.Thread(target=running.sidecar.pool.run, args=(None, release.wait))
+    holder.start()
+    try:
+        with running.connect(timeout=0.5) as client, pytest.raises(DeadlineExceeded):
+            client.face.enroll("applicant-1", b"queued, never run")
+    finally:
+        release.set()
+        holder.join()
+
+
+class ExplodingMailer:
+    def send(self, message: EmailMessage) -> None:
+        raise RuntimeError(f"bug that quotes the message: {message.get_content()!r}")
+
+
+def test_an_unexpected_fault_is_internal_with_no_details() -> None:
+    sidecar, port = create_server(
+        ServerConfig(listen="127.0.0.1:0", access_log=False, audit_log=False),
+        Components(mailer=ExplodingMailer()),  # type: ignore[arg-type]
+    )
+    sidecar.start()
+    try:
+        with Client(f"127.0.0.1:{port}") as client, pytest.raises(SidecarError) as caught:
+            client.email_otp.start("applicant-1", "ana@example.com")
+        assert caught.value.status == "INTERNAL"
+        assert caught.value.message == "internal error"
+    finally:
+        sidecar.stop(0)
+
+
+def test_each_call_leaves_one_json_access_line_without_secrets(
+    serve: Serve, caplog: pytest.LogCaptureFixture
+) -> None:
+    running = serve(access_log=True)
+    with caplog.at_level(logging.INFO, logger="verifykit.access"):
+        challenge = running.client.email_otp.start("applicant-1", "ana@example.com")
+        code = last_code(running.outbox)
+        running.client.email_otp.check(challenge.id, code)
+        with pytest.raises(InvalidInput):
+            running.client.email_otp.check(challenge.id, "not a code")
+    lines = [json.loads(r.getMessage()) for r in caplog.records if r.name == "verifykit.access"]
+    assert [(l["method"], l["status"], l["reason"]) for l in lines] == [
+        ("EmailOtpService/StartEmailOtp", "OK", None),
+        ("EmailOtpService/CheckEmailOtp", "OK", "approved"),
+        ("EmailOtpService/CheckEmailOtp", "INVALID_ARGUMENT", None),
+    ]
+    subject_tag = challenge.id.split(".")[0]
+    assert {l["subject"] for l in lines} == {subject_tag}
+    assert all(l["duration_ms"] >= 0 for l in lines)
+    text = caplog.text
+    for secret in (code, "applicant-1", "ana@example.com", "not a code"):
+        assert secret not in text
+
+
+def test_metrics_count_calls_verdicts_and_refusals(serve: Serve) -> None:
+    running = serve(metrics_port=0)
+    otp = running.client.email_otp
+    challenge = otp.start("applicant-1", "ana@example.com")
+    otp.check(challenge.id, "000000" if last_code(running.outbox) != "000000" else "111111")
+    with pytest.raises(Exception):
+        otp.resend(challenge.id)
+    url = f"http://127.0.0.1:{running.sidecar.metrics_port}/metrics"
+    with urllib.request.urlopen(url, timeout=5) as response:
+        text = response.read().decode()
+    assert 'verifykit_grpc_calls_total{code="OK",method="EmailOtpService/StartEmailOtp"} 1.0' in text
+    assert 'verifykit_verdicts_total{method="EmailOtpService/CheckEmailOtp",reason="wrong_code"} 1.0' in text
+    assert (
+        'verifykit_rate_limit_refusals_total{method="EmailOtpService/ResendEmailOtp",reason="resend_cooldown"} 1.0'
+        in text
+    )
+    assert "verifykit_grpc_call_duration_seconds_bucket" in text
+
+
+def test_the_health_stub_sees_not_serving_once_the_sidecar_stops(serve: Serve) -> None:
+    running = serve()
+    stub = health_pb2_grpc.HealthStub(running.client.channel)
+    watch = stub.Watch(health_pb2.HealthCheckRequest(service=""), timeout=10)
+    assert next(watch).status == health_pb2.HealthCheckResponse.SERVING
+    threading.Thread(target=running.sidecar.stop, args=(2.0,)).start()
+    assert next(watch).status == health_pb2.HealthCheckResponse.NOT_SERVING
