@@ -1,0 +1,57 @@
+"""``verifykit serve``: run the gRPC sidecar until SIGTERM, then drain and exit 0.
+
+Every option is a flag, a ``VERIFYKIT_*`` variable and a key of the ``--config`` TOML file;
+flags win over variables, variables over the file.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from .._errors import ConfigurationError
+
+__all__ = ["register"]
+
+
+def register(sub: Any) -> None:
+    parser = sub.add_parser(
+        "serve",
+        help="run the gRPC sidecar (defaults: 127.0.0.1:50051, memory store, console mailer)",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--config", type=Path, metavar="FILE", help="TOML file of settings [VERIFYKIT_CONFIG]"
+    )
+    try:
+        from ..server import OPTIONS
+    except ImportError:
+        # The grpc extra is missing; running the command says so.
+        parser.set_defaults(func=_missing_extra)
+        return
+    for option in OPTIONS:
+        text = f"{option.help} [{option.env}]"
+        if option.secret:
+            text += " (prefer the variable: flags show in process lists)"
+        if option.kind is bool:
+            parser.add_argument(
+                option.flag, dest=option.name, action=argparse.BooleanOptionalAction, help=text
+            )
+        else:
+            parser.add_argument(option.flag, dest=option.name, metavar=option.name.upper(), help=text)
+    parser.set_defaults(func=_run)
+
+
+def _missing_extra(args: argparse.Namespace) -> int:
+    raise ConfigurationError("the sidecar needs the grpc extra: pip install 'verifykit[grpc]'")
+
+
+def _run(args: argparse.Namespace) -> int:
+    from ..server import OPTIONS, load_config, serve
+    from ..server._run import configure_logging
+
+    config = load_config({o.name: getattr(args, o.name) for o in OPTIONS}, config_file=args.config)
+    configure_logging(config.log_level)
+    return serve(config)

@@ -1,0 +1,83 @@
+"""``verifykit serve`` as a real process: it serves on its defaults, logs JSON lines, and drains on
+SIGTERM (health goes NOT_SERVING, in-flight calls finish, new ones are refused, exit status 0)."""
+
+from __future__ import annotations
+
+import json
+import signal
+import time
+from concurrent.futures import ThreadPoolExecutor
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from verifykit import Reason
+from verifykit.client import Client, SidecarError
+from verifykit.testing import code_in
+from sidecars import REPO, ServeProcess
+
+PHOTO = REPO / "examples" / "photos" / "eileen_collins.jpg"
+
+
+def newest_code(folder: Path) -> str:
+    newest = max(folder.glob("*.eml"), key=lambda p: p.name)
+    message = message_from_bytes(newest.read_bytes(), policy=policy.default)
+    assert isinstance(message, EmailMessage)
+    return code_in(message)
+
+
+def test_the_command_serves_the_otp_flow_and_logs_json_lines(
+    serve_process: ServeProcess, tmp_path: Path
+) -> None:
+    mail = tmp_path / "mail"
+    process = serve_process("--mailer", f"file:{mail}", env={"VERIFYKIT_AUDIT_LOG": "false"})
+    with Client(process.target) as client:
+        challenge = client.email_otp.start("applicant-1", "ana@example.com")
+        code = newest_code(mail)
+        assert client.email_otp.check(challenge.id, code).reason is Reason.APPROVED
+    process.proc.send_signal(signal.SIGTERM)
+    assert process.proc.wait(timeout=20) == 0
+    records = [json.loads(line) for line in process.stderr_lines if line.startswith("{")]
+    access = [r for r in records if r["logger"] == "verifykit.access"]
+    assert [(r["method"], r["status"]) for r in access] == [
+        ("EmailOtpService/StartEmailOtp", "OK"),
+        ("EmailOtpService/CheckEmailOtp", "OK"),
+    ]
+    assert code not in "".join(process.stderr_lines)
+    assert "ana@example.com" not in "".join(process.stderr_lines)
+
+
+def big_photo() -> bytes:
+    """The sample portrait enlarged to about 12 MP, so a face enrolment takes a noticeable time."""
+    image = cv2.imread(str(PHOTO))
+    assert image is not None
+    large = cv2.resize(image, (4000, 3000), interpolation=cv2.INTER_CUBIC)
+    ok, data = cv2.imencode(".png", large)
+    assert ok
+    return np.asarray(data).tobytes()
+
+
+@pytest.mark.slow
+def test_sigterm_drains_in_flight_calls_then_exits_zero(serve_process: ServeProcess) -> None:
+    process = serve_process("--heavy-workers", "1", "--heavy-queue", "4", "--grace", "30", "--no-audit-log")
+    photo = big_photo()
+    with Client(process.target, timeout=60) as client, ThreadPoolExecutor(4) as pool:
+        watch = health_pb2_grpc.HealthStub(client.channel).Watch(health_pb2.HealthCheckRequest(), timeout=60)
+        assert next(watch).status == health_pb2.HealthCheckResponse.SERVING
+        in_flight = [pool.submit(client.face.enroll, f"applicant-{n}", photo) for n in range(4)]
+        # One enrolment at a time on one heavy worker: these stay in flight for a while.
+        time.sleep(0.5)
+        assert not all(f.done() for f in in_flight)
+        process.proc.send_signal(signal.SIGTERM)
+        assert next(watch).status == health_pb2.HealthCheckResponse.NOT_SERVING
+        with pytest.raises(SidecarError) as refused:
+            client.email_otp.start("latecomer", "late@example.com")
+        assert refused.value.status == "UNAVAILABLE"
+        results = [f.result(timeout=60) for f in in_flight]
+    assert all(r.reason is Reason.APPROVED for r in results)
+    assert process.proc.wait(timeout=30) == 0
