@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import grpc
 from google.rpc import error_details_pb2
@@ -23,13 +23,16 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_status import rpc_status
 
 from ._errors import InvalidInput, VerifyKitError
-from ._verdict import Verdict
+from ._verdict import Reason, Verdict
 from .otp import Challenge
-from .server._convert import challenge_from_proto, verdict_from_proto
-from .server._pb import email_otp_pb2, email_otp_pb2_grpc
+from .server._convert import challenge_from_proto, enum_from_proto, verdict_from_proto
+from .server._pb import email_otp_pb2, email_otp_pb2_grpc, face_pb2, face_pb2_grpc
 from .server._status import RETRY_AFTER, error_from_details
 
-__all__ = ["Client", "DeadlineExceeded", "EmailOTPClient", "SidecarError"]
+if TYPE_CHECKING:
+    from .face import Enrollment, FaceMatch
+
+__all__ = ["Client", "DeadlineExceeded", "EmailOTPClient", "FaceClient", "SidecarError"]
 
 DEFAULT_TARGET = "127.0.0.1:50051"
 MiB = 1024 * 1024
@@ -130,6 +133,64 @@ class EmailOTPClient(_Service):
         return challenge_from_proto(self._call(self._stub.GetEmailOtpStatus, request).challenge)
 
 
+class FaceClient(_Service):
+    """Face verification; the same methods as :class:`verifykit.face.FaceVerifier` and the index."""
+
+    def __init__(self, owner: Client, channel: grpc.Channel) -> None:
+        super().__init__(owner)
+        self._stub = face_pb2_grpc.FaceServiceStub(channel)  # type: ignore[no-untyped-call]
+
+    def enroll(self, subject: str, image: bytes) -> Enrollment:
+        from .face import Enrollment
+
+        response = self._call(self._stub.EnrollFace, face_pb2.EnrollFaceRequest(subject=subject, image=image))
+        reason = enum_from_proto(Reason, response.reason) or (
+            Reason.APPROVED if response.ok else Reason.DENIED
+        )
+        return Enrollment(
+            ok=response.ok,
+            reason=reason,
+            template=response.template or None,
+            faces=int(response.details.get("faces", "1" if response.ok else "0")),
+            details=dict(response.details),
+        )
+
+    def verify(self, subject: str, template: bytes, image: bytes, *, client: str | None = None) -> Verdict:
+        request = face_pb2.VerifyFaceRequest(
+            subject=subject, template=template, image=image, client_address=client or ""
+        )
+        return verdict_from_proto(self._call(self._stub.VerifyFace, request).verdict)
+
+    def index_add(self, subject: str, template: bytes) -> int:
+        """Add ``subject``'s template to the sidecar's index; returns the index size."""
+        request = face_pb2.AddToFaceIndexRequest(subject=subject, template=template)
+        return int(self._call(self._stub.AddToFaceIndex, request).size)
+
+    def index_remove(self, subject: str) -> bool:
+        """Remove ``subject`` from the index; False if it was not there."""
+        request = face_pb2.RemoveFromFaceIndexRequest(subject=subject)
+        return bool(self._call(self._stub.RemoveFromFaceIndex, request).removed)
+
+    def search(self, image: bytes, *, k: int = 5, threshold: float | None = None) -> list[FaceMatch]:
+        """Enrolled subjects whose face is within ``threshold`` of the face in ``image``, nearest first.
+
+        Raises :class:`~verifykit.InvalidInput` when the photo has no usable face (the reason is
+        in the message and ``field`` is ``"image"``).
+        """
+        from .face import FaceMatch
+
+        request = face_pb2.SearchFaceIndexRequest(image=image, top_k=k)
+        if threshold is not None:
+            request.max_distance = threshold
+        response = self._call(self._stub.SearchFaceIndex, request)
+        if not response.ok:
+            reason = enum_from_proto(Reason, response.reason)
+            raise InvalidInput(
+                f"no usable face in the photo ({reason.value if reason else 'unknown reason'})", field="image"
+            )
+        return [FaceMatch(m.subject, m.distance) for m in response.matches]
+
+
 class Client:
     """A connection to one sidecar.
 
@@ -164,6 +225,7 @@ class Client:
         self.timeout = timeout
         self.metadata: Sequence[tuple[str, str]] = (("authorization", f"Bearer {token}"),) if token else ()
         self.email_otp = EmailOTPClient(self, self.channel)
+        self.face = FaceClient(self, self.channel)
         self._health = health_pb2_grpc.HealthStub(self.channel)
 
     def health(self, service: str = "") -> str:

@@ -8,11 +8,12 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
+from sidecars import Running, Serve
+
 from verifykit import Reason
 from verifykit.client import Client
 from verifykit.store import ChallengeStatus, ChallengeStore
 from verifykit.testing import code_in
-from sidecars import Running, Serve
 
 CLIENTS = 100
 T = TypeVar("T")

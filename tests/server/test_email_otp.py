@@ -6,6 +6,7 @@ import grpc
 import pytest
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
+from sidecars import Running, Serve
 
 from verifykit import (
     ChallengeClosed,
@@ -19,8 +20,6 @@ from verifykit.otp import DeliveryStatus, OTPSettings
 from verifykit.server._pb import email_otp_pb2, email_otp_pb2_grpc
 from verifykit.store import ChallengeStatus, open_store
 from verifykit.testing import last_code
-
-from sidecars import Running, Serve
 
 UNKNOWN_ID = "a" * 26 + "." + "b" * 22
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import pytest
+from sidecars import REPO, Running
 
 from verifykit import ImageError, Reason, TemplateError
-from sidecars import REPO, Running
 
 PHOTOS = REPO / "examples" / "photos"
 

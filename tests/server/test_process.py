@@ -15,11 +15,11 @@ import cv2
 import numpy as np
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
+from sidecars import REPO, ServeProcess
 
 from verifykit import Reason
 from verifykit.client import Client, SidecarError
 from verifykit.testing import code_in
-from sidecars import REPO, ServeProcess
 
 PHOTO = REPO / "examples" / "photos" / "eileen_collins.jpg"
 
