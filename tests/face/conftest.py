@@ -50,7 +50,7 @@ def our_encodings(keyring: Keyring) -> Encodings:
 @pytest.fixture(scope="session")
 def reference_encodings() -> Encodings:
     """Plain face_recognition 1.3: load_image_file, HOG at full size, the largest face's encoding."""
-    import face_recognition
+    face_recognition = reference()
 
     out: Encodings = {}
     for name in single_person_files():

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import csv
 import struct
+import warnings
 from pathlib import Path
+from types import ModuleType
 
 DATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "faces"
 
@@ -42,3 +44,11 @@ def with_exif_orientation(jpeg: bytes, orientation: int) -> bytes:
 
 def single_person_files() -> list[str]:
     return sorted({name for a, b, _ in pairs() for name in (a, b)})
+
+
+def reference() -> ModuleType:
+    """Plain face_recognition, the reference pipeline (its model package warns about pkg_resources)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        import face_recognition
+    return face_recognition

@@ -5,7 +5,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import pytest
-from face_photos import DATA, files_with, photo, with_exif_orientation
+from face_photos import DATA, files_with, photo, reference, with_exif_orientation
 
 from verifykit import Reason
 from verifykit.face import FaceSettings, FaceVerifier, MultiFace
@@ -17,7 +17,7 @@ from verifykit.face._pipeline import decode, encode_face, find
     ["Barack_Obama__obama.jpg", "Kit_Harington__john1.jpg", "Diana_Krall__0004.jpg", "multi__two_people.jpg"],
 )
 def test_encodings_equal_face_recognition_for_the_same_image_and_box(name: str) -> None:
-    import face_recognition
+    face_recognition = reference()
 
     image = face_recognition.load_image_file(str(DATA / name))
     boxes = face_recognition.face_locations(image)
@@ -53,6 +53,15 @@ def test_the_largest_policy_takes_the_biggest_face() -> None:
     assert all(found.face.width >= other.width for other in found.faces)
 
 
+def test_between_faces_of_nearly_equal_size_the_largest_policy_takes_the_central_one() -> None:
+    # Antonio_Banderas__0005: the subject (centre) and someone at the top right, HOG boxes 90 and 91.
+    settings = FaceSettings()
+    found = find(decode(photo("Antonio_Banderas__0005.jpg"), settings), settings, MultiFace.LARGEST)
+    assert found.face is not None and len(found.faces) == 2
+    centre_x = (found.face.left + found.face.right) / 2
+    assert abs(centre_x - 125) < abs((found.faces[1].left + found.faces[1].right) / 2 - 125)
+
+
 def test_a_small_face_in_the_background_does_not_count_as_a_second_person() -> None:
     # Gonzalo_Sanchez_de_Lozada__0007 shows a bystander whose face is ~0.6 of the subject's width.
     settings = FaceSettings(background_face_ratio=0.7)
@@ -65,7 +74,7 @@ def test_a_small_face_in_the_background_does_not_count_as_a_second_person() -> N
 
 
 def test_boxes_are_reported_in_the_original_photos_pixels() -> None:
-    import face_recognition
+    face_recognition = reference()
 
     settings = FaceSettings()
     found = find(decode(photo("Barack_Obama__obama.jpg"), settings), settings, MultiFace.REJECT)

@@ -27,6 +27,7 @@ __all__ = ["Encoding", "FaceBox", "Found", "decode", "detect", "encode", "encode
 
 Encoding = npt.NDArray[np.float64]
 Rect = tuple[int, int, int, int]  # left, top, right, bottom in some image's pixels
+_NEAR_TIE = 0.9
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +82,18 @@ def _to_box(rect: Rect, scale: float) -> FaceBox:
     return FaceBox(*(round(v / scale) for v in rect))
 
 
+def _main_face(rects: list[Rect], width: int, height: int) -> Rect:
+    """The largest face; among faces within 10% of its width, the one nearest the centre.
+
+    HOG box sizes come in steps, so two faces of nearly equal size are a tie, and the person a
+    photo was taken of stands in the middle of it.
+    """
+    near = [r for r in rects if _width(r) >= _NEAR_TIE * _width(rects[0])]
+    return min(
+        near, key=lambda r: ((r[0] + r[2]) / 2 - width / 2) ** 2 + ((r[1] + r[3]) / 2 - height / 2) ** 2
+    )
+
+
 def decode(image: bytes | npt.NDArray[Any], settings: FaceSettings) -> DecodedImage:
     """Decode within the settings' limits; a large JPEG comes back reduced (see ``work_min_side``)."""
     return load_image(
@@ -121,12 +134,14 @@ def find(image: DecodedImage, settings: FaceSettings, policy: MultiFace) -> Foun
     rects = detect(image.rgb, settings)
     if not rects:
         return Found(image=image, faces=(), reason=Reason.NO_FACE)
-    largest = rects[0]
-    counted = [r for r in rects if _width(r) >= settings.background_face_ratio * _width(largest)]
+    main = _main_face(rects, image.rgb.shape[1], image.rgb.shape[0])
+    counted = [main] + [
+        r for r in rects if r != main and _width(r) >= settings.background_face_ratio * _width(main)
+    ]
     faces = tuple(_to_box(r, image.scale) for r in counted)
     if len(counted) > 1 and policy is MultiFace.REJECT:
         return Found(image=image, faces=faces, reason=Reason.MULTIPLE_FACES)
-    rect = largest
+    rect = main
     if image.reduced and _width(rect) < settings.encode_min_face:
         full = image.full()
         factor = full.scale / image.scale

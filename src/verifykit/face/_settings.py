@@ -29,7 +29,8 @@ class MultiFace(StrEnum):
     REJECT = "reject"
     """Refuse it with reason ``multiple_faces``: nobody can say which face was meant."""
     LARGEST = "largest"
-    """Use the largest face (for photos known to show one person, such as cropped ID photos)."""
+    """Use the main face: the largest, or among faces of nearly equal size the most central one
+    (for photos known to show one person, such as cropped ID photos)."""
 
 
 @dataclass(frozen=True, slots=True)
