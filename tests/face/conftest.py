@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from face_photos import DATA, photo, single_person_files
+from face_photos import DATA, photo, reference, single_person_files
 
 from verifykit import Keyring
 from verifykit.face import FaceVerifier, MultiFace

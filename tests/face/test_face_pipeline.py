@@ -23,10 +23,10 @@ def test_encodings_equal_face_recognition_for_the_same_image_and_box(name: str) 
     boxes = face_recognition.face_locations(image)
     assert boxes
     expected = face_recognition.face_encodings(image, boxes)
-    for (top, right, bottom, left), reference in zip(boxes, expected, strict=True):
+    for (top, right, bottom, left), theirs in zip(boxes, expected, strict=True):
         ours = encode_face(image, (left, top, right, bottom))
         assert ours.shape == (128,)
-        assert np.max(np.abs(ours - reference)) <= 1e-4
+        assert np.max(np.abs(ours - theirs)) <= 1e-4
 
 
 @pytest.mark.parametrize("name", files_with("__noface__"))

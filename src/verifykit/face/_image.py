@@ -24,9 +24,11 @@ import numpy.typing as npt
 
 from .._errors import ConfigurationError, ImageError
 
-__all__ = ["DecodedImage", "ImageInfo", "load_image", "probe"]
+__all__ = ["DecodedImage", "ImageInfo", "ImageInput", "load_image", "probe"]
 
 RGBImage = npt.NDArray[np.uint8]
+# What callers may pass as a photo: encoded bytes, or an RGB / RGBA / grey array.
+ImageInput = bytes | bytearray | memoryview | npt.NDArray[Any]
 
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 # Start-of-frame markers (baseline, extended, progressive, lossless; Huffman and arithmetic).
@@ -336,7 +338,7 @@ def _from_array(array: npt.NDArray[Any], max_pixels: int) -> DecodedImage:
 
 
 def load_image(
-    image: bytes | bytearray | memoryview | npt.NDArray[Any],
+    image: ImageInput,
     *,
     max_bytes: int,
     max_pixels: int,

@@ -27,7 +27,9 @@ import numpy.typing as npt
 
 from .._errors import InvalidInput, KeyringError, TemplateError
 from ..crypto import Keyring
+from ._image import ImageInput
 from ._models import MODEL_ID
+from ._pipeline import decode, encode, find
 from ._settings import FaceSettings
 from ._template import DIMENSIONS, Vector, check_encoding, open_template
 
@@ -158,15 +160,27 @@ class FaceIndex:
 
     # -- search ----------------------------------------------------------------------------------
 
-    def search(
-        self, query: npt.NDArray[np.floating], k: int = 5, threshold: float | None = None
-    ) -> list[FaceMatch]:
+    def _query(self, query: object) -> Vector:
+        """An encoding as is; a photo (bytes, or an image array) through the face pipeline."""
+        if isinstance(query, np.ndarray) and query.ndim == 1:
+            return check_encoding(query)
+        if not isinstance(query, bytes | bytearray | memoryview | np.ndarray):
+            raise InvalidInput("search takes a 128-d encoding or a photo", field="query")
+        settings = self._settings
+        found = find(decode(query, settings), settings, settings.enroll_multiple_faces)
+        if not found.usable:
+            reason = found.reason.value if found.reason is not None else "no_face"
+            raise InvalidInput(f"the photo has no usable face ({reason})", field="image")
+        return check_encoding(encode(found, settings))
+
+    def search(self, query: ImageInput, k: int = 5, threshold: float | None = None) -> list[FaceMatch]:
         """The up to ``k`` nearest keys within ``threshold`` (default: the settings'), nearest first.
 
-        ``query`` is a 128-d encoding (from :meth:`FaceVerifier.encode`, or a template opened
-        with :meth:`search_template`).
+        ``query`` is a 128-d encoding (from :meth:`FaceVerifier.encode`) or a photo. A photo
+        without a usable face raises :class:`InvalidInput` rather than returning no matches: a
+        duplicate check must never pass because the face was not found.
         """
-        q = check_encoding(query)
+        q = self._query(query)
         limit = self._settings.threshold if threshold is None else float(threshold)
         if not k >= 1:
             raise InvalidInput("k must be at least 1", field="k")

@@ -18,7 +18,7 @@ import numpy.typing as npt
 
 from .._errors import InvalidInput
 from .._verdict import Reason
-from ._image import DecodedImage, RGBImage, load_image
+from ._image import DecodedImage, ImageInput, RGBImage, load_image
 from ._models import detector, encoder, landmark_predictor
 from ._quality import FaceQuality, judge, measure
 from ._settings import FaceSettings, MultiFace
@@ -94,7 +94,7 @@ def _main_face(rects: list[Rect], width: int, height: int) -> Rect:
     )
 
 
-def decode(image: bytes | npt.NDArray[Any], settings: FaceSettings) -> DecodedImage:
+def decode(image: ImageInput, settings: FaceSettings) -> DecodedImage:
     """Decode within the settings' limits; a large JPEG comes back reduced (see ``work_min_side``)."""
     return load_image(
         image,

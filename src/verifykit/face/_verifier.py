@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -14,6 +13,7 @@ from .._subject import lockout_key, subject_tag, validate_subject
 from .._verdict import Fallback, Reason, Verdict
 from ..crypto import Keyring
 from ..store import ChallengeStore, FailureState, MemoryStore
+from ._image import ImageInput
 from ._pipeline import Encoding, FaceBox, Found, decode, encode, find
 from ._quality import FaceQuality
 from ._settings import FaceSettings, MultiFace
@@ -22,7 +22,7 @@ from ._template import open_template, seal_template
 __all__ = ["Enrollment", "FaceVerifier", "distance", "similarity"]
 
 _VERIFIER = "face"
-Image = bytes | npt.NDArray[Any]
+Image = ImageInput
 
 
 @dataclass(frozen=True, slots=True)

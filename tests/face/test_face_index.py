@@ -1,0 +1,247 @@
+"""FaceIndex: top-k search under a threshold agrees with brute force; sealed save and load."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from face_photos import photo, reference
+
+from conftest import Encodings
+from verifykit import InvalidInput, Keyring, TemplateError
+from verifykit.face import FaceIndex, FaceMatch, FaceVerifier
+from verifykit.face._template import seal_template
+
+
+def random_encodings(n: int, seed: int = 3) -> np.ndarray:
+    """Vectors spread like dlib encodings (norm around 1, typical distances 0.3-1.2)."""
+    rng = np.random.default_rng(seed)
+    return (rng.normal(0.0, 0.09, size=(n, 128))).astype(np.float32)
+
+
+def brute_force(
+    matrix: np.ndarray, keys: list[str], query: np.ndarray, k: int, threshold: float
+) -> list[str]:
+    d = np.linalg.norm(matrix.astype(np.float64) - query.astype(np.float64), axis=1)
+    order = [i for i in np.argsort(d, kind="stable") if d[i] <= threshold][:k]
+    return [keys[i] for i in order]
+
+
+@pytest.fixture
+def filled(keyring: Keyring) -> tuple[FaceIndex, np.ndarray, list[str]]:
+    matrix = random_encodings(3000)
+    keys = [f"subject-{i}" for i in range(len(matrix))]
+    index = FaceIndex(keyring)
+    index.add_matrix(keys, matrix)
+    return index, matrix, keys
+
+
+@pytest.mark.parametrize(("k", "threshold"), [(1, 0.6), (5, 0.9), (10, 1.0), (50, 1.2)])
+def test_search_returns_the_brute_force_top_k_under_the_threshold(
+    filled: tuple[FaceIndex, np.ndarray, list[str]], k: int, threshold: float
+) -> None:
+    index, matrix, keys = filled
+    rng = np.random.default_rng(11)
+    for row in rng.choice(len(matrix), size=20, replace=False):
+        query = matrix[row] + rng.normal(0, 0.03, 128).astype(np.float32)
+        hits = index.search(query, k=k, threshold=threshold)
+        assert [h.key for h in hits] == brute_force(matrix, keys, query, k, threshold)
+        assert all(h.distance <= threshold for h in hits)
+        assert [h.distance for h in hits] == sorted(h.distance for h in hits)
+
+
+def test_hits_carry_exact_float64_distances(filled: tuple[FaceIndex, np.ndarray, list[str]]) -> None:
+    index, matrix, keys = filled
+    query = matrix[7] + 0.01
+    (hit,) = index.search(query, k=1, threshold=2.0)
+    assert isinstance(hit, FaceMatch) and hit.key == keys[7]
+    assert hit.distance == pytest.approx(
+        float(np.linalg.norm(matrix[7].astype(np.float64) - (query))), abs=1e-9
+    )
+
+
+def test_nothing_under_the_threshold_gives_an_empty_list(keyring: Keyring) -> None:
+    index = FaceIndex(keyring)
+    index.add("ana", np.full(128, 0.1))
+    assert index.search(np.full(128, -0.1), threshold=0.6) == []
+
+
+def test_an_empty_index_finds_nothing(keyring: Keyring) -> None:
+    assert FaceIndex(keyring).search(np.zeros(128)) == []
+
+
+def test_removing_a_key_removes_only_that_key(filled: tuple[FaceIndex, np.ndarray, list[str]]) -> None:
+    index, matrix, keys = filled
+    assert index.remove(keys[5]) is True
+    assert index.remove(keys[5]) is False
+    assert keys[5] not in index and len(index) == len(keys) - 1
+    assert all(h.key != keys[5] for h in index.search(matrix[5], k=3, threshold=2.0))
+    # The row moved into the gap is still found under its own key.
+    (moved,) = index.search(matrix[-1], k=1, threshold=0.01)
+    assert moved.key == keys[-1] and moved.distance < 1e-6
+
+
+def test_adding_an_existing_key_replaces_its_encoding(keyring: Keyring) -> None:
+    index = FaceIndex(keyring)
+    index.add("ana", np.full(128, 0.1))
+    index.add("ana", np.full(128, -0.1))
+    assert len(index) == 1
+    assert index.search(np.full(128, -0.1), k=1)[0].key == "ana"
+
+
+def test_a_template_is_opened_with_its_key_as_subject(keyring: Keyring) -> None:
+    index = FaceIndex(keyring)
+    encoding = random_encodings(1)[0]
+    index.add("ana", seal_template(keyring, "ana", encoding))
+    assert index.search(encoding, k=1)[0].key == "ana"
+    with pytest.raises(TemplateError):
+        index.add("bob", seal_template(keyring, "ana", encoding))
+
+
+def test_search_template_finds_a_duplicate_enrolment(keyring: Keyring) -> None:
+    index = FaceIndex(keyring)
+    encoding = random_encodings(1)[0]
+    index.add("ana", encoding)
+    new_applicant = seal_template(keyring, "ana-again", encoding + 0.001)
+    assert [h.key for h in index.search_template("ana-again", new_applicant)] == ["ana"]
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [np.zeros(127), np.full(128, np.nan), np.zeros(128, dtype=np.int64), [0.0] * 128],
+    ids=["short", "nan", "integers", "list"],
+)
+def test_malformed_encodings_are_refused(keyring: Keyring, bad: object) -> None:
+    index = FaceIndex(keyring)
+    with pytest.raises(InvalidInput):
+        index.add("ana", bad)  # type: ignore[arg-type]
+    with pytest.raises(InvalidInput):
+        index.search(bad)  # type: ignore[arg-type]
+    assert len(index) == 0
+
+
+def test_a_bad_batch_adds_nothing(keyring: Keyring) -> None:
+    index = FaceIndex(keyring)
+    with pytest.raises(InvalidInput):
+        index.add_many([("ana", np.zeros(128)), ("bob", np.zeros(5))])
+    assert len(index) == 0
+
+
+def test_save_and_load_round_trip(
+    tmp_path: Path, filled: tuple[FaceIndex, np.ndarray, list[str]], keyring: Keyring
+) -> None:
+    index, matrix, keys = filled
+    index.remove(keys[0])
+    path = tmp_path / "faces.vkfi"
+    index.save(path)
+    loaded = FaceIndex.load(path, keyring)
+    assert sorted(loaded.keys()) == sorted(index.keys())
+    query = matrix[42]
+    assert loaded.search(query, k=5, threshold=1.0) == index.search(query, k=5, threshold=1.0)
+
+
+def test_a_saved_index_reveals_no_keys_or_encodings(tmp_path: Path, keyring: Keyring) -> None:
+    index = FaceIndex(keyring)
+    encoding = random_encodings(1)[0]
+    index.add("subject-with-a-name", encoding)
+    path = tmp_path / "faces.vkfi"
+    index.save(path)
+    raw = path.read_bytes()
+    assert b"subject-with-a-name" not in raw
+    assert encoding.tobytes()[:16] not in raw
+
+
+def test_an_altered_index_file_is_refused(
+    tmp_path: Path, filled: tuple[FaceIndex, np.ndarray, list[str]], keyring: Keyring
+) -> None:
+    index, _, _ = filled
+    path = tmp_path / "faces.vkfi"
+    index.save(path)
+    raw = bytearray(path.read_bytes())
+    raw[len(raw) // 2] ^= 0x01
+    path.write_bytes(bytes(raw))
+    with pytest.raises(TemplateError):
+        FaceIndex.load(path, keyring)
+
+
+def test_a_truncated_index_file_is_refused(
+    tmp_path: Path, filled: tuple[FaceIndex, np.ndarray, list[str]], keyring: Keyring
+) -> None:
+    index, _, _ = filled
+    path = tmp_path / "faces.vkfi"
+    index.save(path)
+    path.write_bytes(path.read_bytes()[:-100])
+    with pytest.raises(TemplateError):
+        FaceIndex.load(path, keyring)
+
+
+def test_chunks_from_another_index_file_cannot_be_spliced_in(
+    tmp_path: Path, keyring: Keyring, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from verifykit.face import _index
+
+    monkeypatch.setattr(_index, "_CHUNK", 4096)  # several chunks for a small index
+    first, second = FaceIndex(keyring), FaceIndex(keyring)
+    first.add_matrix([f"a{i}" for i in range(100)], random_encodings(100, seed=1))
+    second.add_matrix([f"b{i}" for i in range(100)], random_encodings(100, seed=2))
+    first.save(tmp_path / "first")
+    second.save(tmp_path / "second")
+    a, b = (tmp_path / "first").read_bytes(), (tmp_path / "second").read_bytes()
+    header = len(b"VKFI\x01") + 16 + 4
+    spliced = a[:header] + b[header:]
+    (tmp_path / "spliced").write_bytes(spliced)
+    with pytest.raises(TemplateError):
+        FaceIndex.load(tmp_path / "spliced", keyring)
+
+
+def test_an_index_opens_only_with_its_keyring(
+    tmp_path: Path, filled: tuple[FaceIndex, np.ndarray, list[str]]
+) -> None:
+    index, _, _ = filled
+    index.save(tmp_path / "faces.vkfi")
+    with pytest.raises(TemplateError):
+        FaceIndex.load(tmp_path / "faces.vkfi", Keyring.generate())
+
+
+@pytest.mark.slow
+def test_search_over_real_encodings_agrees_with_face_recognitions_distances(
+    keyring: Keyring, our_encodings: Encodings
+) -> None:
+    face_recognition = reference()
+    usable = {name: enc for name, enc in our_encodings.items() if enc is not None}
+    index = FaceIndex(keyring)
+    index.add_many(list(usable.items()))
+    names = list(usable)
+    stacked = np.array([usable[n].astype(np.float32) for n in names])
+    for name in names:
+        distances = face_recognition.face_distance(
+            stacked.astype(np.float64), usable[name].astype(np.float32)
+        )
+        expected = [names[i] for i in np.argsort(distances, kind="stable") if distances[i] <= 0.6][:5]
+        assert [h.key for h in index.search(usable[name], k=5, threshold=0.6)] == expected
+
+
+def test_the_verifier_encoding_feeds_the_index(verifier: FaceVerifier) -> None:
+    index = FaceIndex(verifier.keyring)
+    enrollment = verifier.enroll("obama", photo("Barack_Obama__obama.jpg"))
+    assert enrollment.template is not None
+    index.add("obama", enrollment.template)
+    _, probe = verifier.encode(photo("Barack_Obama__obama2.jpg"))
+    assert probe is not None
+    assert [h.key for h in index.search(probe)] == ["obama"]
+
+
+def test_a_photo_can_be_searched_directly(verifier: FaceVerifier) -> None:
+    index = FaceIndex(verifier.keyring)
+    _, encoding = verifier.encode(photo("Joe_Biden__biden.jpg"))
+    assert encoding is not None
+    index.add("biden", encoding)
+    assert [h.key for h in index.search(photo("Joe_Biden__biden2.jpg"))] == ["biden"]
+
+
+def test_searching_a_photo_without_a_face_is_an_error_not_an_empty_result(keyring: Keyring) -> None:
+    index = FaceIndex(keyring)
+    index.add("ana", np.zeros(128))
+    with pytest.raises(InvalidInput, match="no_face"):
+        index.search(photo("noface__rocket.jpg"))
