@@ -11,6 +11,7 @@ from ._report import BenchCase, BenchReport, Progress, percentile, time_calls
 BENCHES: dict[str, str] = {
     "store": "verifykit.bench._store",
     "otp": "verifykit.bench._otp",
+    "face": "verifykit.bench._face",
 }
 
 __all__ = ["BENCHES", "BenchCase", "BenchReport", "Progress", "percentile", "time_calls"]

@@ -18,6 +18,7 @@ __all__ = ["main"]
 _COMMAND_MODULES = [
     "verifykit.cli._demo",
     "verifykit.cli._bench",
+    "verifykit.cli._face",
     "verifykit.cli._serve",
 ]
 

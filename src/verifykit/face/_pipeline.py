@@ -129,9 +129,13 @@ def detect(rgb: RGBImage, settings: FaceSettings) -> list[Rect]:
     return rects
 
 
-def find(image: DecodedImage, settings: FaceSettings, policy: MultiFace) -> Found:
-    """Detect, apply the several-faces policy, and judge the chosen face's quality."""
-    rects = detect(image.rgb, settings)
+def find(
+    image: DecodedImage, settings: FaceSettings, policy: MultiFace, rects: list[Rect] | None = None
+) -> Found:
+    """Detect (unless ``rects`` from :func:`detect` are given), apply the several-faces policy,
+    and judge the chosen face's quality."""
+    if rects is None:
+        rects = detect(image.rgb, settings)
     if not rects:
         return Found(image=image, faces=(), reason=Reason.NO_FACE)
     main = _main_face(rects, image.rgb.shape[1], image.rgb.shape[0])
