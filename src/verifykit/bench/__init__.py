@@ -12,6 +12,7 @@ BENCHES: dict[str, str] = {
     "store": "verifykit.bench._store",
     "otp": "verifykit.bench._otp",
     "face": "verifykit.bench._face",
+    "grpc": "verifykit.bench._grpc",
 }
 
 __all__ = ["BENCHES", "BenchCase", "BenchReport", "Progress", "percentile", "time_calls"]

@@ -1,20 +1,45 @@
-"""``verifykit demo``: the email OTP flow on embedded defaults, step by step."""
+"""``verifykit demo``: the full tour through the gRPC sidecar; ``--in-process`` for the OTP flow alone.
+
+The tour starts ``verifykit serve`` on its embedded defaults (memory store; messages written
+to a temporary folder the demo reads as the applicant's mailbox), walks an applicant through
+an email code, a password signup and login, and a face enrolment and verification with the
+two sample photos, then stops the sidecar with SIGTERM.
+"""
 
 from __future__ import annotations
 
 import argparse
 import logging
+import os
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from pathlib import Path
 from typing import Any
 
-__all__ = ["register", "run_otp_tour"]
+__all__ = ["register", "run_otp_tour", "run_sidecar_tour"]
+
+_LISTENING = re.compile(r"listening on [\d.]+:(\d+)")
 
 
 def register(sub: Any) -> None:
     parser = sub.add_parser(
-        "demo", help="walk through an email OTP flow on the memory store and a local outbox"
+        "demo",
+        help="a tour through the gRPC sidecar: email code, password, face (--in-process: email code only)",
+    )
+    parser.add_argument(
+        "--in-process", action="store_true", help="the email OTP flow in this process, without the sidecar"
     )
     parser.add_argument("--store", default="memory://", help="store URL (default memory://)")
     parser.add_argument("--locale", default="en", choices=["en", "id"], help="message language")
+    parser.add_argument(
+        "--photos", type=Path, default=None, help="folder with the sample photos (default: examples/photos)"
+    )
     parser.set_defaults(func=_run)
 
 
@@ -73,5 +98,176 @@ def run_otp_tour(store_url: str = "memory://", locale: str = "en") -> int:
     return 0
 
 
+# -- the sidecar tour ------------------------------------------------------------------------------
+
+
+def _default_photos() -> Path:
+    for base in (Path.cwd(), Path(__file__).resolve().parents[3]):
+        candidate = base / "examples" / "photos"
+        if candidate.is_dir():
+            return candidate
+    return Path.cwd() / "examples" / "photos"
+
+
+class _Sidecar:
+    """``verifykit serve`` as a child process, the way a service would run it next to itself."""
+
+    def __init__(self, store: str, mail: Path, log: Path) -> None:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("VERIFYKIT_")}
+        self.log = log
+        with log.open("w") as sink:
+            self.proc = subprocess.Popen(  # noqa: S603 - this interpreter, fixed arguments
+                [sys.executable, "-m", "verifykit", "serve", "--listen", "127.0.0.1:0", "--store", store,
+                 "--mailer", f"file:{mail}", "--grace", "5"],
+                env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=sink,
+            )  # fmt: skip
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            found = _LISTENING.search(log.read_text(errors="replace"))
+            if found:
+                self.port = int(found.group(1))
+                return
+            if self.proc.poll() is not None:
+                break
+            time.sleep(0.05)
+        self.proc.kill()
+        raise RuntimeError("the sidecar did not start:\n" + log.read_text(errors="replace")[-2000:])
+
+    def stop(self) -> int:
+        """SIGTERM, as an orchestrator would: drain, then exit."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        return self.proc.wait(timeout=30)
+
+
+def _latest_code(mail: Path) -> str:
+    from ..testing import code_in
+
+    newest = max(mail.glob("*.eml"), key=lambda p: p.name)
+    message = message_from_bytes(newest.read_bytes(), policy=policy.default)
+    if not isinstance(message, EmailMessage):
+        raise RuntimeError("unreadable message")
+    return code_in(message)
+
+
+def _selfie(photo: bytes) -> bytes:
+    """A different picture of the same face: mirrored, re-lit, enlarged, re-encoded."""
+    import cv2
+    import numpy as np
+
+    image = cv2.imdecode(np.frombuffer(photo, np.uint8), cv2.IMREAD_COLOR)
+    if image is None:
+        raise RuntimeError("the sample photo does not decode")
+    changed = cv2.resize(cv2.convertScaleAbs(cv2.flip(image, 1), alpha=1.1, beta=10), None, fx=1.5, fy=1.5)
+    ok, encoded = cv2.imencode(".jpg", changed, [cv2.IMWRITE_JPEG_QUALITY, 80])
+    if not ok:
+        raise RuntimeError("could not encode the selfie")
+    return bytes(encoded.tobytes())
+
+
+def _verdict(v: Any) -> str:
+    parts = [f"approved={v.approved}", f"reason={v.reason.value}"]
+    if v.attempts_left is not None:
+        parts.append(f"attempts_left={v.attempts_left}")
+    if v.distance is not None:
+        parts.append(f"distance={v.distance:.3f} score={v.score:.2f}")
+    if v.fallbacks:
+        parts.append("fallbacks=" + ",".join(f.value for f in v.fallbacks))
+    return " ".join(parts)
+
+
+def _otp_steps(client: Any, mail: Path, locale: str) -> None:
+    otp = client.email_otp
+    _say(1, "Email code: the applicant asks for a code at ana.putri@example.co.id")
+    challenge = otp.start("applicant-0042", "ana.putri@example.co.id", locale=locale)
+    print(f"    StartEmailOtp -> challenge {challenge.id[:12]}…, sent to {challenge.destination}, "
+          f"delivery {challenge.delivery}, {challenge.attempts_left} attempts")  # fmt: skip
+    code = _latest_code(mail)
+    print(f"    (the applicant reads the code in the message the sidecar wrote: {code})")
+    wrong = f"{(int(code) + 1) % 10 ** len(code):0{len(code)}d}"
+    print(f"    CheckEmailOtp {wrong} -> {_verdict(otp.check(challenge.id, wrong))}")
+    spaced = f"{code[:3]} {code[3:]}"
+    print(f"    CheckEmailOtp '{spaced}' -> {_verdict(otp.check(challenge.id, spaced))}")
+    print(f"    CheckEmailOtp {code} again -> {_verdict(otp.check(challenge.id, code))}")
+    try:
+        otp.resend(challenge.id)
+    except Exception as exc:  # a library exception, rebuilt from the gRPC status
+        print(f"    ResendEmailOtp -> {type(exc).__name__}: {exc}")
+
+
+def _password_steps(client: Any) -> None:
+    from ..client import SidecarError
+
+    _say(2, "Password: signup, then login")
+    password = getattr(client, "password", None)
+    try:
+        if password is None:
+            raise SidecarError("this build has no password service", status="UNIMPLEMENTED")
+        weak = password.check_policy("password123", subject="applicant-0042")
+        print(f"    CheckPasswordPolicy 'password123' -> ok={weak.ok} rule={weak.rule}: {weak.message}")
+        stored = password.hash("correct horse battery staple", subject="applicant-0042")
+        print(f"    HashPassword -> {stored[:32]}… (the service stores this string, not the password)")
+        bad = password.verify("applicant-0042", stored, "correct horse battery stable")
+        print(f"    VerifyPassword (typo) -> {_verdict(bad)}")
+        good = password.verify("applicant-0042", stored, "correct horse battery staple")
+        print(f"    VerifyPassword -> {_verdict(good)}")
+    except SidecarError as exc:
+        print(f"    skipped: {exc.message} ({exc.status})")
+
+
+def _face_steps(client: Any, photos: Path) -> None:
+    _say(3, "Face: enrol the ID photo, then verify a selfie and someone else")
+    id_photo, other = photos / "eileen_collins.jpg", photos / "grace_hopper.jpg"
+    if not (id_photo.is_file() and other.is_file()):
+        print(f"    skipped: sample photos not found in {photos} (pass --photos)")
+        return
+    face = client.face
+    reference = id_photo.read_bytes()
+    enrollment = face.enroll("applicant-0042", reference)
+    print(f"    EnrollFace {id_photo.name} -> ok={enrollment.ok} reason={enrollment.reason.value}, "
+          f"sealed template of {len(enrollment.template or b'')} bytes")  # fmt: skip
+    if enrollment.template is None:
+        return
+    print("    (no second public-domain photo of her exists in the project, so the selfie is the")
+    print("     ID photo mirrored, re-lit and enlarged: this shows the flow, not the accuracy)")
+    template = enrollment.template
+    same = face.verify("applicant-0042", template, _selfie(reference))
+    print(f"    VerifyFace selfie -> {_verdict(same)}")
+    someone_else = face.verify("applicant-0042", template, other.read_bytes())
+    print(f"    VerifyFace {other.name} -> {_verdict(someone_else)}")
+    face.index_add("applicant-0042", enrollment.template)
+    matches = face.search(_selfie(reference))
+    print("    SearchFaceIndex selfie -> " + ", ".join(f"{m.key} at {m.distance:.3f}" for m in matches))
+
+
+def run_sidecar_tour(store_url: str = "memory://", locale: str = "en", photos: Path | None = None) -> int:
+    from ..client import Client
+
+    photos = photos if photos is not None else _default_photos()
+    with tempfile.TemporaryDirectory(prefix="verifykit-demo-") as tmp:
+        mail, log = Path(tmp) / "mail", Path(tmp) / "sidecar.log"
+        print(
+            f"verifykit demo: starting `verifykit serve` on 127.0.0.1 (store {store_url}, messages to {mail})"
+        )
+        sidecar = _Sidecar(store_url, mail, log)
+        try:
+            with Client(f"127.0.0.1:{sidecar.port}", timeout=60) as client:
+                print(f"    sidecar listening on port {sidecar.port}, health {client.health()}")
+                _otp_steps(client, mail, locale)
+                _password_steps(client)
+                _face_steps(client, photos)
+        finally:
+            status = sidecar.stop()
+            lines = log.read_text(errors="replace").splitlines()
+        calls = [line for line in lines if '"verifykit.access"' in line]
+        _say(4, f"Stopped the sidecar with SIGTERM: exit status {status}; it logged {len(calls)} calls, e.g.")
+        for line in calls[:2]:
+            print(f"    {line}")
+        print("    (method, status, duration and the subject's keyed tag: never codes, passwords or photos)")
+    return 0 if status == 0 else 1
+
+
 def _run(args: argparse.Namespace) -> int:
-    return run_otp_tour(args.store, args.locale)
+    if args.in_process:
+        return run_otp_tour(args.store, args.locale)
+    return run_sidecar_tour(args.store, args.locale, args.photos)

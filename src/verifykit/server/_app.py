@@ -18,7 +18,7 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from .._audit import AuditSink, LoggingAuditSink
+from .._audit import AuditEvent, AuditSink, LoggingAuditSink
 from .._errors import ConfigurationError
 from ..crypto import Keyring
 from ..delivery import ConsoleMailer, FileMailer, Mailer, SMTPMailer
@@ -173,7 +173,7 @@ def create_server(config: ServerConfig, components: Components | None = None) ->
     keyring = parts.keyring if parts.keyring is not None else _keyring(config)
     store = parts.store if parts.store is not None else open_store(config.store, namespace=config.namespace)
     mailer = parts.mailer if parts.mailer is not None else open_mailer(config.mailer)
-    audit: AuditSink = _no_audit
+    audit: AuditSink | None = None  # None: the verifiers skip building events at all
     if parts.audit is not None:
         audit = parts.audit
     elif config.audit_log:
@@ -243,7 +243,7 @@ def _add_face(
     config: ServerConfig,
     keyring: Keyring,
     store: ChallengeStore,
-    audit: AuditSink,
+    audit: AuditSink | None,
     pool: HeavyPool,
 ) -> list[Callable[[], None]]:
     """Serve FaceService when the face extra is installed; returns what to do at stop."""
@@ -253,7 +253,8 @@ def _add_face(
         _log.warning("face verification is off: the face extra is not installed (%s)", exc.name)
         return []
     settings = FaceSettings.preset(config.face_preset)
-    verifier = FaceVerifier(keyring=keyring, store=store, settings=settings, audit=audit)
+    # FaceVerifier reads audit=None as "the default sink"; an explicit no-op keeps the log off.
+    verifier = FaceVerifier(keyring=keyring, store=store, settings=settings, audit=audit or _discard)
     path = config.face_index
     if path is not None and path.exists():
         index = FaceIndex.load(path, keyring, settings=settings)
@@ -264,6 +265,10 @@ def _add_face(
     return [] if path is None else [lambda: index.save(path)]
 
 
+def _discard(_event: AuditEvent) -> None:
+    return None
+
+
 def _otp_settings(config: ServerConfig) -> OTPSettings:
     settings = OTPSettings()
     if config.sender is not None:
@@ -271,7 +276,3 @@ def _otp_settings(config: ServerConfig) -> OTPSettings:
     if config.service_name is not None:
         settings = dataclasses.replace(settings, service_name=config.service_name)
     return settings
-
-
-def _no_audit(_event: object) -> None:
-    return None

@@ -1,0 +1,232 @@
+"""``verifykit bench grpc``: what the sidecar adds to a call.
+
+In one run: the same library call in-process, the call through a sidecar (``verifykit serve``
+as its own process, access log on, as deployed), and the standard health ``Check`` to that
+sidecar as the trivial gRPC call. p50/p99 latency with 1 client and with 32 concurrent
+clients, and calls per second.
+
+Goals (docs/sidecar.md): an OTP check through the sidecar costs at most the trivial call plus
+the in-process check plus 0.2 ms at p50 (the case's baseline is that budget, so ratio <= 1
+meets it), and p99 stays under 3x p50 with 32 clients (baseline 3 x p50).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from ..crypto import Keyring
+from ..otp import EmailOTP, OTPSettings
+from ..store import WindowPolicy, open_store
+from ..testing import Outbox
+from ._report import BenchReport, Progress, percentile
+
+__all__ = ["add_arguments", "run"]
+
+_LISTENING = re.compile(r"listening on [\d.]+:(\d+)")
+_WRONG = "000000"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("-n", type=int, default=2000, help="calls per measurement (default 2000)")
+    parser.add_argument(
+        "--store", default="memory://", help="store URL for the sidecar and the in-process baseline"
+    )
+    parser.add_argument("--clients", type=int, default=32, help="concurrent clients (default 32)")
+
+
+@dataclass(frozen=True, slots=True)
+class Timing:
+    samples: list[float]  # ms per call
+    wall: float  # seconds for all calls
+
+    @property
+    def p50(self) -> float:
+        return percentile(self.samples, 50)
+
+    @property
+    def p99(self) -> float:
+        return percentile(self.samples, 99)
+
+    @property
+    def per_second(self) -> float:
+        return len(self.samples) / self.wall
+
+
+def _timed(calls: Sequence[Callable[[], object]]) -> Timing:
+    samples: list[float] = []
+    began = time.perf_counter()
+    for call in calls:
+        t0 = time.perf_counter()
+        call()
+        samples.append((time.perf_counter() - t0) * 1000)
+    return Timing(samples, time.perf_counter() - began)
+
+
+def _concurrently(per_client: Sequence[Sequence[Callable[[], object]]]) -> Timing:
+    """Each inner sequence runs on its own thread; all start together."""
+    gate = threading.Barrier(len(per_client) + 1)
+    results: list[list[float]] = [[] for _ in per_client]
+
+    def worker(index: int) -> None:
+        gate.wait()
+        out = results[index]
+        for call in per_client[index]:
+            t0 = time.perf_counter()
+            call()
+            out.append((time.perf_counter() - t0) * 1000)
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(len(per_client))]
+    for thread in threads:
+        thread.start()
+    gate.wait()
+    began = time.perf_counter()
+    for thread in threads:
+        thread.join()
+    return Timing([s for r in results for s in r], time.perf_counter() - began)
+
+
+def _wide_limits() -> OTPSettings:
+    # The bench measures calls, not limits: make the send limits wide enough never to trip.
+    wide = WindowPolicy(limit=10**9, window=1)
+    return OTPSettings(destination_limit=wide, subject_limit=wide)
+
+
+class _Sidecar:
+    """``verifykit serve`` as a child process on a free port."""
+
+    def __init__(self, store: str, keys: str, workdir: Path) -> None:
+        self.log = workdir / "sidecar.log"
+        env = {k: v for k, v in os.environ.items() if not k.startswith("VERIFYKIT_")}
+        env["VERIFYKIT_KEYS"] = keys
+        with self.log.open("w") as log:
+            self.proc = subprocess.Popen(  # noqa: S603 - this interpreter, fixed arguments
+                [
+                    sys.executable, "-m", "verifykit", "serve",
+                    "--listen", "127.0.0.1:0",
+                    "--store", store,
+                    "--namespace", f"bench{uuid.uuid4().hex[:8]}",
+                    "--mailer", f"file:{workdir / 'mail'}",
+                    "--no-audit-log",
+                    "--workers", "64",
+                ],
+                env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=log,
+            )  # fmt: skip
+        self.port = self._wait_port()
+
+    def _wait_port(self) -> int:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            match = _LISTENING.search(self.log.read_text(errors="replace"))
+            if match:
+                return int(match.group(1))
+            if self.proc.poll() is not None:
+                break
+            time.sleep(0.05)
+        self.stop()
+        raise RuntimeError("the sidecar did not start:\n" + self.log.read_text(errors="replace")[-2000:])
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(timeout=30)
+
+
+def _otp_cases(args: argparse.Namespace, progress: Progress, target: str, keyring: Keyring) -> dict[str, Any]:
+    from ..client import Client
+
+    n, clients = args.n, args.clients
+    out: dict[str, Any] = {}
+
+    # In-process: the library call on the same kind of store.
+    store = open_store(args.store, namespace=f"bench{uuid.uuid4().hex[:8]}")
+    try:
+        otp = EmailOTP(store=store, keyring=keyring, mailer=Outbox(), settings=_wide_limits(), audit=None)
+        progress.stage("otp: start challenges in-process", n)
+        ids = []
+        for i in range(n):
+            ids.append(otp.start(f"bench-{i}", f"bench{i}@example.com").id)
+            progress.step()
+        out["inproc"] = _timed([partial(otp.check, c, _WRONG) for c in ids])
+    finally:
+        store.close()
+
+    with Client(target, timeout=30) as client:
+        progress.stage("otp: start challenges via the sidecar", 2 * n)
+        remote = []
+        for i in range(2 * n):
+            remote.append(client.email_otp.start(f"bench-{i}", f"bench{i}@example.com").id)
+            progress.step()
+        progress.stage("health and otp check, 1 client", 2)
+        out["health_1"] = _timed([client.health] * n)
+        progress.step()
+        out["otp_1"] = _timed([partial(client.email_otp.check, c, _WRONG) for c in remote[:n]])
+        progress.step()
+
+    progress.stage(f"health and otp check, {clients} clients", 2)
+    channels = [Client(target, timeout=30) for _ in range(clients)]
+    try:
+        share = max(n // clients, 1)
+        out["health_n"] = _concurrently([[c.health] * share for c in channels])
+        progress.step()
+        chunks = [remote[n + i * share : n + (i + 1) * share] for i in range(clients)]
+        out["otp_n"] = _concurrently(
+            [
+                [partial(c.email_otp.check, cid, _WRONG) for cid in chunk]
+                for c, chunk in zip(channels, chunks, strict=True)
+            ]
+        )
+        progress.step()
+    finally:
+        for channel in channels:
+            channel.close()
+    return out
+
+
+def run(args: argparse.Namespace, progress: Progress) -> BenchReport:
+    report = BenchReport("grpc")
+    keys = Keyring.new_key_string("bench")
+    keyring = Keyring.from_string(keys)
+    with tempfile.TemporaryDirectory(prefix="verifykit-bench-") as tmp:
+        progress.stage("start the sidecar", 1)
+        sidecar = _Sidecar(args.store, keys, Path(tmp))
+        progress.step()
+        try:
+            t = _otp_cases(args, progress, f"127.0.0.1:{sidecar.port}", keyring)
+        finally:
+            sidecar.stop()
+
+    budget = t["health_1"].p50 + t["inproc"].p50 + 0.2
+    report.add("health Check p50, 1 client (trivial call)", "ms", t["health_1"].p50)
+    report.add("otp check p50, in-process", "ms", t["inproc"].p50)
+    report.add("otp check p50 via sidecar, 1 client (baseline: trivial + in-process + 0.2 ms)", "ms",
+               t["otp_1"].p50, budget)  # fmt: skip
+    report.add("otp check p99 via sidecar, 1 client (baseline: in-process p99)", "ms",
+               t["otp_1"].p99, t["inproc"].p99)  # fmt: skip
+    c = args.clients
+    report.add(
+        f"health Check p99, {c} clients (baseline: 3 x p50)", "ms", t["health_n"].p99, 3 * t["health_n"].p50
+    )
+    report.add(f"otp check p99 via sidecar, {c} clients (baseline: 3 x p50)", "ms",
+               t["otp_n"].p99, 3 * t["otp_n"].p50)  # fmt: skip
+    report.add(f"otp check per call via sidecar, {c} clients (baseline: health Check)", "ms",
+               1000 / t["otp_n"].per_second, 1000 / t["health_n"].per_second)  # fmt: skip
+    report.extra["store"] = args.store.split("@")[-1]
+    report.extra["calls"] = args.n
+    report.extra["p50_ms"] = {k: round(v.p50, 4) for k, v in t.items()}
+    report.extra["p99_ms"] = {k: round(v.p99, 4) for k, v in t.items()}
+    report.extra["calls_per_second"] = {k: round(v.per_second, 1) for k, v in t.items()}
+    report.extra["cpus"] = os.cpu_count()
+    return report
