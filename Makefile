@@ -16,8 +16,14 @@ $(STAMP): pyproject.toml scripts/requirements-ref.txt
 	rm -f $(VENV)/.installed-*
 	touch $(STAMP)
 
+# The full tour: starts `verifykit serve` on embedded defaults, walks an applicant through an email
+# code, a password signup and login, and a face enrolment and verification, then stops the sidecar.
 demo: $(STAMP)
 	$(PY) -m verifykit demo
+
+# Regenerate src/verifykit/server/_pb from the .proto files (tests/server/test_api.py fails when stale).
+proto: $(STAMP)
+	$(PY) -c 'from verifykit.server._codegen import main; main()'
 
 services:
 	bash scripts/services.sh
