@@ -51,9 +51,7 @@ def main() -> None:
     same = faces.verify("applicant-0001", template, selfie_from(PHOTOS / "eileen_collins.jpg"))
     print(f"same person:  {same.reason.value}, distance {same.distance:.3f}, score {same.score:.2f}")
     other = faces.verify("applicant-0001", template, (PHOTOS / "grace_hopper.jpg").read_bytes())
-    print(
-        f"someone else: {other.reason.value}, distance {other.distance:.3f}, attempts left {other.attempts_left}"
-    )
+    print(f"someone else: {other.reason.value}, distance {other.distance:.3f}, left {other.attempts_left}")
 
     # A photo without a face is a reason to show the person, not an error.
     blank = np.full((480, 640, 3), 200, np.uint8)
