@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from verifykit.server import PROTO_ROOT
-from verifykit.server._codegen import PB_DIR, generate, proto_files
+from verifykit.server._codegen import API_DOC, PB_DIR, api_reference, generate, proto_files
 from verifykit.server._convert import missing_members
 
 
@@ -20,6 +20,10 @@ def test_the_checked_in_generated_code_matches_the_protos(tmp_path: Path) -> Non
         name for name in fresh.keys() | checked_in.keys() if fresh.get(name) != checked_in.get(name)
     )
     assert not stale, f"generated code is stale, run `make proto`: {stale}"
+
+
+def test_the_api_reference_page_matches_the_protos() -> None:
+    assert API_DOC.read_text(encoding="utf-8") == api_reference(), "docs/api.md is stale, run `make proto`"
 
 
 def test_every_library_enum_member_has_a_proto_member() -> None:
