@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import json
 import math
 import re
 import secrets
@@ -75,6 +76,16 @@ _DRIVER_QUERY = {"db", "username", "password"}
 _CHALLENGE_ID = re.compile(r"^([A-Za-z0-9_-]{1,64})\.([A-Za-z0-9_-]{22,})$")
 _FIELDS = ("kind", "subject", "max_attempts", "destination", "delivery", "secret")
 _DATA = "d:"
+# Every challenge hash has these fields (the first six from NewChallenge, the rest stamped by
+# create.lua); any others are verifier data, "d:NAME".
+_HASH_FIELDS = (
+    *_FIELDS,
+    *("status", "created_at", "expires_at", "attempts_left", "sends", "resend_at", "delivery_reason"),
+    "retention",
+)
+_FIELD_COUNT = len(_HASH_FIELDS)
+_STATUS = {status.value: status for status in ChallengeStatus}
+_ATTEMPT = {outcome.value: outcome for outcome in AttemptOutcome}
 
 
 def redis_driver() -> ModuleType:
@@ -96,6 +107,7 @@ def script_source(name: str) -> str:
     return (lua / "common.lua").read_text("utf-8") + "\n" + (lua / f"{name}.lua").read_text("utf-8")
 
 
+@functools.cache
 def script_sha(name: str) -> str:
     """The SHA1 a script is known by to EVALSHA."""
     return hashlib.sha1(script_source(name).encode("utf-8"), usedforsecurity=False).hexdigest()
@@ -163,17 +175,12 @@ def split_query(url: str, options: Mapping[str, Any]) -> tuple[str, dict[str, An
     return urlunsplit(parts._replace(query=urlencode(kept))), merged
 
 
-def _pairs(reply: Sequence[str]) -> dict[str, str]:
-    return dict(zip(reply[::2], reply[1::2], strict=True))
-
-
-def _record(challenge_id: str, reply: Sequence[str]) -> ChallengeRecord:
-    f = _pairs(reply)
+def _record(challenge_id: str, f: Mapping[str, str]) -> ChallengeRecord:
     return ChallengeRecord(
         id=challenge_id,
         kind=f["kind"],
         subject=f["subject"],
-        status=ChallengeStatus(f["status"]),
+        status=_STATUS[f["status"]],
         created_at=float(f["created_at"]),
         expires_at=float(f["expires_at"]),
         attempts_left=int(f["attempts_left"]),
@@ -184,7 +191,9 @@ def _record(challenge_id: str, reply: Sequence[str]) -> ChallengeRecord:
         delivery=f["delivery"],
         delivery_reason=f["delivery_reason"],
         secret=f["secret"],
-        data={k[len(_DATA) :]: v for k, v in f.items() if k.startswith(_DATA)},
+        data={k[len(_DATA) :]: v for k, v in f.items() if k.startswith(_DATA)}
+        if len(f) > _FIELD_COUNT
+        else {},
     )
 
 
@@ -198,14 +207,15 @@ def _failure(reply: Sequence[str]) -> FailureState:
     )
 
 
-def _policy_args(policy: LockoutPolicy) -> list[str]:
-    return [
+@functools.lru_cache(maxsize=64)
+def _policy_args(policy: LockoutPolicy) -> tuple[str, ...]:
+    return (
         str(policy.threshold),
         repr(float(policy.lockout)),
         repr(float(policy.lockout_max)),
         str(policy.hard_cap),
         repr(float(policy.memory)),
-    ]
+    )
 
 
 class RedisStore(ChallengeStore):
@@ -233,7 +243,7 @@ class RedisStore(ChallengeStore):
             raise ConfigurationError("ssl_* store options need a rediss:// URL")
         self._lock = threading.Lock()
         self._client: Any = None
-        self._scripts: dict[str, Any] = {}
+        self._errors = (self._redis.RedisError, self._redis.exceptions.RedisClusterException, OSError)
         self._check_url()
 
     @classmethod
@@ -273,10 +283,9 @@ class RedisStore(ChallengeStore):
     # -- the one boundary where driver errors become StoreUnavailable -------------------------
 
     def _call(self, operation: str, fn: Callable[[Any], T]) -> T:
-        errors = (self._redis.RedisError, self._redis.exceptions.RedisClusterException, OSError)
         try:
             return fn(self._ready())
-        except errors as exc:
+        except self._errors as exc:
             # The driver's message can quote arguments (digests); name only the error's type.
             raise StoreUnavailable(
                 f"the Redis store did not answer {operation} ({type(exc).__name__}); nothing was approved"
@@ -287,16 +296,24 @@ class RedisStore(ChallengeStore):
         if client is None:
             with self._lock:
                 if self._client is None:
-                    connected = self._connect()
-                    self._scripts = {name: connected.register_script(script_source(name)) for name in SCRIPTS}
-                    self._client = connected
+                    self._client = self._connect()
                 client = self._client
         return client
 
-    def _run(self, script: str, keys: Sequence[str], args: Sequence[str | int | float]) -> Any:
-        # redis-py's Script sends EVALSHA and, on NOSCRIPT (a restarted or flushed server,
-        # a new cluster node), loads the script and retries: one round trip in the steady state.
-        return self._call(script, lambda _client: self._scripts[script](keys=list(keys), args=list(args)))
+    def _run(self, script: str, keys: Sequence[str], args: Sequence[str]) -> Any:
+        """EVALSHA a script: one round trip. Scripts answer with one JSON document (common.lua)."""
+        return json.loads(self._call(script, lambda client: self._evalsha(client, script, keys, args)))
+
+    def _evalsha(self, client: Any, script: str, keys: Sequence[str], args: Sequence[str]) -> Any:
+        # A server that has not seen the script (restarted, flushed, a new cluster node)
+        # answers NOSCRIPT: load it there (redis-py sends SCRIPT LOAD to every cluster
+        # master) and retry. redis-py's Script object does the same at a higher cost per call.
+        sha = script_sha(script)
+        try:
+            return client.evalsha(sha, len(keys), *keys, *args)
+        except self._redis.exceptions.NoScriptError:
+            client.script_load(script_source(script))
+            return client.evalsha(sha, len(keys), *keys, *args)
 
     def close(self) -> None:
         with self._lock:
@@ -361,7 +378,7 @@ class RedisStore(ChallengeStore):
             args += _policy_args(lockout)
         args += candidates
         reply = self._run("attempt", keys, args)
-        outcome = AttemptOutcome(reply[0])
+        outcome = _ATTEMPT[reply[0]]
         record = _record(challenge_id, reply[1]) if len(reply) > 1 else None
         failure = _failure(reply[2]) if len(reply) > 2 else None
         return outcome, record, failure

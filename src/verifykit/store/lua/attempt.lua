@@ -10,19 +10,19 @@ if lock_key then
   first = 6
 end
 if not c then
-  return { 'missing' }
+  return reply({ 'missing' })
 end
 expire_if_due(key, c, now)
 if c.status == 'expired' then
-  return { 'expired', flat(c) }
+  return reply({ 'expired', c })
 end
 if c.status ~= 'pending' then
-  return { 'closed', flat(c) }
+  return reply({ 'closed', c })
 end
 if lock then
   local view = lockout_view(lock, now)
   if view[1] == '0' then
-    return { 'locked', flat(c), view }
+    return reply({ 'locked', c, view })
   end
 end
 local left = tonumber(c.attempts_left) - 1
@@ -43,12 +43,14 @@ elseif left <= 0 then
 end
 redis.call('HSET', key, 'attempts_left', c.attempts_left, 'status', c.status)
 if not lock then
-  return { outcome, flat(c) }
+  return reply({ outcome, c })
 end
 if matched then
-  redis.call('DEL', lock_key)
+  if lock.failures > 0 or lock.hard then
+    redis.call('DEL', lock_key)
+  end
   lock = { failures = 0, locked_until = 0, hard = false, forget_at = 0 }
 else
   apply_failure(lock_key, lock, now, policy)
 end
-return { outcome, flat(c), lockout_view(lock, now) }
+return reply({ outcome, c, lockout_view(lock, now) })

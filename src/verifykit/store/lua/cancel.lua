@@ -3,12 +3,12 @@ local key = KEYS[1]
 local now = clock()
 local c = load_challenge(key, now)
 if not c then
-  return { 'missing' }
+  return reply({ 'missing' })
 end
 expire_if_due(key, c, now)
 if c.status ~= 'pending' then
-  return { 'unchanged', flat(c) }
+  return reply({ 'unchanged', c })
 end
 c.status = 'canceled'
 redis.call('HSET', key, 'status', c.status)
-return { 'canceled', flat(c) }
+return reply({ 'canceled', c })

@@ -1,8 +1,8 @@
 -- Shared by every store script: prepended to each one when it is loaded.
 -- It mirrors verifykit/store/_rules.py line for line; keep the two in step (the stateful
 -- property test holds them to the same model). Every value kept in Redis or returned to
--- Python is a string: floats as %.17g (exact round trip), because Redis would truncate a
--- Lua number in a reply to an integer.
+-- Python is a string, floats as %.17g (an exact round trip). Each script answers with one
+-- JSON document: one bulk string is far cheaper for the client to read than a nested reply.
 
 -- The one clock: Redis TIME, seconds + microseconds, as Python's RedisStore.now() computes it.
 local function clock()
@@ -17,6 +17,10 @@ end
 -- Seconds to a key TTL in milliseconds (never 0, which would delete the key at once).
 local function ms(seconds)
   return math.max(1, math.ceil(seconds * 1000))
+end
+
+local function reply(t)
+  return cjson.encode(t)
 end
 
 local function flat(t)

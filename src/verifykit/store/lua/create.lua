@@ -2,7 +2,7 @@
 local key = KEYS[1]
 local now = clock()
 if redis.call('EXISTS', key) == 1 then
-  return { 'collision' }
+  return reply({ 'collision' })
 end
 local c = {}
 for i = 4, #ARGV, 2 do
@@ -18,4 +18,4 @@ c.delivery_reason = ''
 c.retention = ARGV[3]
 redis.call('HSET', key, unpack(flat(c)))
 keep_challenge(key, c, now)
-return { 'ok', flat(c) }
+return reply({ 'ok', c })

@@ -1,2 +1,2 @@
 -- ChallengeStore.failure_state = _rules.lockout_view. KEYS[1] lockout. Reads only.
-return lockout_view(load_lockout(KEYS[1]), clock())
+return reply(lockout_view(load_lockout(KEYS[1]), clock()))

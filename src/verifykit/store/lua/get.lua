@@ -3,7 +3,7 @@ local key = KEYS[1]
 local now = clock()
 local c = load_challenge(key, now)
 if not c then
-  return { 'missing' }
+  return reply({ 'missing' })
 end
 expire_if_due(key, c, now)
-return { 'ok', flat(c) }
+return reply({ 'ok', c })

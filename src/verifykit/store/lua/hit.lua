@@ -13,7 +13,7 @@ if count + cost > limit then
     local event = redis.call('ZRANGE', key, must_leave - 1, must_leave - 1, 'WITHSCORES')
     retry = num(math.max(tonumber(event[2]) + window - now, 0))
   end
-  return { '0', tostring(count), retry }
+  return reply({ '0', tostring(count), retry })
 end
 if cost > 0 then
   local members = {}
@@ -24,4 +24,4 @@ if cost > 0 then
   redis.call('ZADD', key, unpack(members))
   redis.call('PEXPIRE', key, ms(window))
 end
-return { '1', tostring(count + cost), '0' }
+return reply({ '1', tostring(count + cost), '0' })

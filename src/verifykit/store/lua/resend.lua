@@ -4,22 +4,22 @@ local key = KEYS[1]
 local now = clock()
 local c = load_challenge(key, now)
 if not c then
-  return { 'missing', {}, '0' }
+  return reply({ 'missing', {}, '0' })
 end
 expire_if_due(key, c, now)
 if c.status == 'expired' then
-  return { 'expired', flat(c), '0' }
+  return reply({ 'expired', c, '0' })
 end
 if c.status ~= 'pending' then
-  return { 'closed', flat(c), '0' }
+  return reply({ 'closed', c, '0' })
 end
 local sends = tonumber(c.sends)
 if sends >= tonumber(ARGV[3]) then
-  return { 'max_sends', flat(c), num(math.max(tonumber(c.expires_at) - now, 0)) }
+  return reply({ 'max_sends', c, num(math.max(tonumber(c.expires_at) - now, 0)) })
 end
 local resend_at = tonumber(c.resend_at)
 if now < resend_at then
-  return { 'too_soon', flat(c), num(resend_at - now) }
+  return reply({ 'too_soon', c, num(resend_at - now) })
 end
 sends = sends + 1
 -- _rules.resend_delay
@@ -34,4 +34,4 @@ c.delivery_reason = ''
 redis.call('HSET', key, 'secret', c.secret, 'sends', c.sends, 'expires_at', c.expires_at,
   'resend_at', c.resend_at, 'delivery', c.delivery, 'delivery_reason', c.delivery_reason)
 keep_challenge(key, c, now)
-return { 'ok', flat(c), '0' }
+return reply({ 'ok', c, '0' })

@@ -3,10 +3,10 @@ local key = KEYS[1]
 local now = clock()
 local c = load_challenge(key, now)
 if not c then
-  return { 'missing' }
+  return reply({ 'missing' })
 end
 c.delivery = ARGV[1]
 c.delivery_reason = ARGV[2]
 redis.call('HSET', key, 'delivery', c.delivery, 'delivery_reason', c.delivery_reason)
 expire_if_due(key, c, now)
-return { 'ok', flat(c) }
+return reply({ 'ok', c })

@@ -1,0 +1,176 @@
+"""``verifykit bench store``: the store's check (``attempt``) on memory://, redis:// and, given
+``--cluster``, a Redis Cluster, beside raw baselines measured in the same run.
+
+The goal: a check is one round trip and costs at most 1.5x one raw EVALSHA of a trivial
+script at p50. Store and baseline calls alternate, so both see the same server and load.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import secrets
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from ..store import ChallengeStore, LockoutPolicy, NewChallenge, open_store
+from ..store._cluster import cluster_nodes
+from ..store._redis import redis_driver
+from ._report import BenchReport, Progress, percentile
+
+__all__ = ["add_arguments", "run"]
+
+_RIGHT = "k1:" + "ab" * 32  # shaped like a keyring digest
+_TAG = "benchbenchbenchbenchbenchb"
+_LOCKOUT_KEY = f"{{{_TAG}}}:fail:otp"
+_POLICY = LockoutPolicy()
+_TRIVIAL = "return redis.call('HGET', KEYS[1], 'status')"
+_WARMUP = 50
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("-n", type=int, default=2000, help="checks per backend (default 2000)")
+    parser.add_argument(
+        "--redis", default="redis://127.0.0.1:6379/0", help="Redis URL (default %(default)s; '' to skip)"
+    )
+    parser.add_argument("--cluster", default="", help="a redis+cluster:// URL to measure as well")
+
+
+def _challenges(store: ChallengeStore, n: int) -> list[str]:
+    ids = []
+    for _ in range(n):
+        new = NewChallenge(
+            id=f"{_TAG}.{secrets.token_urlsafe(16)}",
+            kind="bench",
+            subject="bench",
+            secret=_RIGHT,
+            ttl=600,
+            max_attempts=5,
+            resend_after=30,
+            destination="b***@example.com",
+        )
+        store.create(new, retention=60)
+        ids.append(new.id)
+    return ids
+
+
+def _check(store: ChallengeStore, challenge_id: str) -> None:
+    # What EmailOTP.check asks of the store: one attempt with the subject's lockout.
+    store.attempt(challenge_id, [_RIGHT], lockout_key=_LOCKOUT_KEY, lockout=_POLICY)
+
+
+def _timed(fn: Callable[[], object]) -> float:
+    t0 = time.perf_counter()
+    fn()
+    return (time.perf_counter() - t0) * 1000
+
+
+def _side_by_side(
+    n: int,
+    store: ChallengeStore,
+    baselines: dict[str, Callable[[], object]],
+    progress: Progress,
+    label: str,
+) -> tuple[list[float], dict[str, list[float]]]:
+    """Alternate one check with one call of each baseline, ``n`` times; latencies in ms."""
+    ids = _challenges(store, n + _WARMUP)
+    for cid in ids[:_WARMUP]:
+        _check(store, cid)
+        for fn in baselines.values():
+            fn()
+    checks: list[float] = []
+    raw: dict[str, list[float]] = {name: [] for name in baselines}
+    progress.stage(label, n)
+    for i, cid in enumerate(ids[_WARMUP:]):
+        if i % 2:  # alternate which goes first, so neither always finds a warmer cache
+            checks.append(_timed(functools.partial(_check, store, cid)))
+        for name, fn in baselines.items():
+            raw[name].append(_timed(fn))
+        if not i % 2:
+            checks.append(_timed(functools.partial(_check, store, cid)))
+        progress.step()
+    return checks, raw
+
+
+def _memory(report: BenchReport, n: int, progress: Progress) -> None:
+    lock = threading.Lock()
+    table: dict[str, dict[str, Any]] = {"c": {"attempts": 10**9, "secret": _RIGHT}}
+
+    def raw_check() -> None:
+        # The least an in-process check does: look up, compare, count down under a lock.
+        with lock:
+            entry = table["c"]
+            entry["attempts"] -= 1
+            _ = entry["secret"] == _RIGHT
+
+    with open_store("memory://") as store:
+        checks, raw = _side_by_side(n, store, {"raw": raw_check}, progress, "memory:// check")
+    _add(report, "memory", checks, raw["raw"], "raw dict update under a lock")
+
+
+def _redis(report: BenchReport, url: str, n: int, progress: Progress, *, cluster: bool) -> None:
+    redis = redis_driver()
+    name = "cluster" if cluster else "redis"
+    namespace = f"vkbench{secrets.token_hex(4)}"
+    key = f"{namespace}:raw:{{{_TAG}}}"
+    if cluster:
+        nodes, username, password = cluster_nodes(url)
+        client: Any = redis.cluster.RedisCluster(
+            startup_nodes=[redis.cluster.ClusterNode(h, p) for h, p in nodes],
+            username=username,
+            password=password,
+            decode_responses=True,
+        )
+    else:
+        client = redis.Redis.from_url(url, decode_responses=True)
+    try:
+        client.hset(key, mapping={"status": "pending", "attempts_left": 10**9})
+        sha = client.script_load(_TRIVIAL)
+        baselines = {
+            "EVALSHA": lambda: client.evalsha(sha, 1, key),
+            "HINCRBY": lambda: client.hincrby(key, "attempts_left", -1),
+        }
+        with open_store(url, namespace=namespace) as store:
+            checks, raw = _side_by_side(n, store, baselines, progress, f"{name} check")
+            store.reset_failures(_LOCKOUT_KEY)
+        _add(report, name, checks, raw["EVALSHA"], "raw EVALSHA")
+        report.add(
+            f"check p50, {name}, vs raw HINCRBY (one plain command)",
+            "ms",
+            percentile(checks, 50),
+            percentile(raw["HINCRBY"], 50),
+        )
+        report.extra[f"{name}_raw_evalsha_ops_per_s"] = round(1000 * n / sum(raw["EVALSHA"]), 1)
+    finally:
+        _drop(client, namespace, cluster=cluster)
+        client.close()
+
+
+def _drop(client: Any, namespace: str, *, cluster: bool) -> None:
+    if cluster:
+        for found in client.scan_iter(match=f"{namespace}:*", target_nodes=client.PRIMARIES):
+            client.delete(found)
+        return
+    keys = list(client.scan_iter(match=f"{namespace}:*"))
+    for i in range(0, len(keys), 500):
+        client.delete(*keys[i : i + 500])
+
+
+def _add(report: BenchReport, backend: str, checks: list[float], raw: list[float], what: str) -> None:
+    for p in (50, 99):
+        report.add(f"check p{p}, {backend}, vs {what}", "ms", percentile(checks, p), percentile(raw, p))
+    report.extra[f"{backend}_check_ops_per_s"] = round(1000 * len(checks) / sum(checks), 1)
+
+
+def run(args: argparse.Namespace, progress: Progress) -> BenchReport:
+    report = BenchReport("store")
+    n = max(int(args.n), 10)
+    _memory(report, n, progress)
+    if args.redis:
+        _redis(report, args.redis, n, progress, cluster=False)
+    if args.cluster:
+        _redis(report, args.cluster, n, progress, cluster=True)
+    report.extra["n"] = n
+    return report
