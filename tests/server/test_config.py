@@ -94,3 +94,10 @@ def test_a_port_already_taken_is_refused() -> None:
             create_server(ServerConfig(listen=f"127.0.0.1:{port}", audit_log=False))
     finally:
         first.stop(0)
+
+
+def test_the_sidecar_page_documents_every_option() -> None:
+    page = (Path(__file__).resolve().parents[2] / "docs" / "sidecar.md").read_text(encoding="utf-8")
+    for option in OPTIONS:
+        assert f"| `{option.name}` | `{option.flag}`" in page, option.name
+        assert f"`{option.env}`" in page, option.env

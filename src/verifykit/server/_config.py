@@ -58,7 +58,7 @@ class ServerConfig:
     metrics_port: int | None = None
     metrics_host: str = "127.0.0.1"
     grace: float = 10.0
-    workers: int = 32
+    workers: int = dataclasses.field(default_factory=lambda: max(32, 3 * _cpus() + 16))
     heavy_workers: int = dataclasses.field(default_factory=_cpus)
     heavy_queue: int | None = None
     password_preset: str | None = None
@@ -161,7 +161,7 @@ OPTIONS: tuple[Option, ...] = (
     Option("metrics_port", int, "serve Prometheus metrics on this port (off when unset)"),
     Option("metrics_host", str, "address the metrics port binds"),
     Option("grace", float, "seconds in-flight calls get to finish after SIGTERM"),
-    Option("workers", int, "threads serving calls"),
+    Option("workers", int, "threads serving calls (default: 32, or 3 per CPU + 16 when more)"),
     Option("heavy_workers", int, "threads for CPU-heavy work (argon2, dlib); default: one per CPU"),
     Option("heavy_queue", int, "heavy calls that may wait for a thread before new ones are refused as busy"),
     Option("password_preset", str, "argon2id preset for new hashes (default: the library's default)"),
