@@ -2,7 +2,7 @@
 -- (same hash tag); ARGV: the five lockout policy values when KEYS[2] is given, then candidates.
 local key, lock_key = KEYS[1], KEYS[2]
 local now = clock()
-local c = load_challenge(key, now)
+local c = current_challenge(key, now)
 local first, policy, lock = 1, nil, nil
 if lock_key then
   policy = read_policy(1)
@@ -12,7 +12,6 @@ end
 if not c then
   return reply({ 'missing' })
 end
-expire_if_due(key, c, now)
 if c.status == 'expired' then
   return reply({ 'expired', c })
 end

@@ -1,11 +1,10 @@
 -- ChallengeStore.cancel. KEYS[1] challenge.
 local key = KEYS[1]
 local now = clock()
-local c = load_challenge(key, now)
+local c = current_challenge(key, now)
 if not c then
   return reply({ 'missing' })
 end
-expire_if_due(key, c, now)
 if c.status ~= 'pending' then
   return reply({ 'unchanged', c })
 end

@@ -1,5 +1,5 @@
 -- Shared by every store script: prepended to each one when it is loaded.
--- It mirrors verifykit/store/_rules.py line for line; keep the two in step (the stateful
+-- It mirrors verifykit/store/_rules.py step for step; keep the two in step (the stateful
 -- property test holds them to the same model). Every value kept in Redis or returned to
 -- Python is a string, floats as %.17g (an exact round trip). Each script answers with one
 -- JSON document: one bulk string is far cheaper for the client to read than a nested reply.
@@ -55,6 +55,15 @@ local function expire_if_due(key, c, now)
     c.status = 'expired'
     redis.call('HSET', key, 'status', 'expired')
   end
+end
+
+-- The challenge as the rules see it at `now` (a pending one past expiry is expired), or nil.
+local function current_challenge(key, now)
+  local c = load_challenge(key, now)
+  if c then
+    expire_if_due(key, c, now)
+  end
+  return c
 end
 
 -- The key lives (expires_at - now) + retention seconds: status stays readable after expiry.

@@ -2,11 +2,10 @@
 -- ARGV: secret, ttl, max_sends, cooldown, cooldown_factor, cooldown_max.
 local key = KEYS[1]
 local now = clock()
-local c = load_challenge(key, now)
+local c = current_challenge(key, now)
 if not c then
   return reply({ 'missing', {}, '0' })
 end
-expire_if_due(key, c, now)
 if c.status == 'expired' then
   return reply({ 'expired', c, '0' })
 end
