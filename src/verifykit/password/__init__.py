@@ -1,0 +1,46 @@
+"""Passwords: argon2id hashes the caller stores, NIST SP 800-63B policy, throttled verification.
+
+>>> pv = PasswordVerifier(preset="cheap_tests_only", audit=None)
+>>> stored = pv.hash("correct horse battery staple")
+>>> pv.verify("user-1", stored, "correct horse battery staple").approved
+True
+"""
+
+from ._budget import MemoryBudget, default_memory_budget
+from ._calibrate import calibrate, measure_ms
+from ._hasher import PasswordHasher, Scheme, StoredHash, parse_hash
+from ._policy import MAX_PASSWORD_BYTES, PasswordPolicy, PolicyResult, PolicyViolation, Rule
+from ._profiles import (
+    CHEAP_TESTS_ONLY,
+    DEFAULT_PRESET,
+    OWASP_MINIMUM,
+    PRESETS,
+    RFC_9106_LOW_MEMORY,
+    HashParameters,
+)
+from ._verifier import DEFAULT_CLIENT_LIMIT, DEFAULT_LOCKOUT, PasswordVerifier
+
+__all__ = [
+    "CHEAP_TESTS_ONLY",
+    "DEFAULT_CLIENT_LIMIT",
+    "DEFAULT_LOCKOUT",
+    "DEFAULT_PRESET",
+    "MAX_PASSWORD_BYTES",
+    "OWASP_MINIMUM",
+    "PRESETS",
+    "RFC_9106_LOW_MEMORY",
+    "HashParameters",
+    "MemoryBudget",
+    "PasswordHasher",
+    "PasswordPolicy",
+    "PasswordVerifier",
+    "PolicyResult",
+    "PolicyViolation",
+    "Rule",
+    "Scheme",
+    "StoredHash",
+    "calibrate",
+    "default_memory_budget",
+    "measure_ms",
+    "parse_hash",
+]

@@ -1,0 +1,242 @@
+"""argon2id hashing and verification, with an optional pepper and legacy formats.
+
+No policy, throttling or memory admission here: :class:`PasswordHasher` is the building block
+that :class:`~verifykit.password.PasswordVerifier` and the command line share, so they can
+never disagree about what a hash means.
+
+A peppered hash is a standard argon2id PHC string with the pepper key's id written in front of
+it: ``$vkpepper$k=KID$argon2id$v=19$...``. The password is first turned into an HMAC-SHA256
+under that keyring key, so a stolen table of hashes is useless without the server's keys, and
+old hashes keep verifying after a new key is rotated in (the verdict then carries a rehash).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import threading
+from dataclasses import dataclass
+from enum import StrEnum
+
+from argon2 import Type
+from argon2.exceptions import VerificationError, VerifyMismatchError
+from argon2.low_level import hash_secret, verify_secret
+
+from .._errors import ConfigurationError, InvalidInput, KeyringError
+from ..crypto import Keyring
+from ._legacy import BCRYPT, PBKDF2, pbkdf2_iterations, verify_bcrypt, verify_pbkdf2_sha256
+from ._policy import normalize_password
+from ._profiles import KIB, RFC_9106_LOW_MEMORY, HashParameters
+
+__all__ = ["MAX_STORED_MEMORY", "PasswordHasher", "Scheme", "StoredHash", "parse_hash"]
+
+ARGON2_VERSION = 0x13
+#: A stored argon2 hash asking for more memory than this (4 GiB) is refused rather than run.
+MAX_STORED_MEMORY = 4 << 30
+#: ... or for more passes than this.
+MAX_STORED_TIME_COST = 100
+_MAX_STORED_HASH = 1024
+_PEPPER_PURPOSE = "password-pepper"
+_PEPPER_PREFIX = "$vkpepper$k="
+_KID = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
+_ARGON2 = re.compile(
+    r"^\$(argon2id|argon2i|argon2d)\$(?:v=(16|19)\$)?m=([0-9]{1,10}),t=([0-9]{1,10}),p=([0-9]{1,3})"
+    r"\$([A-Za-z0-9+/]{11,})\$([A-Za-z0-9+/]{6,})$"
+)
+_ARGON2_TYPES = {"argon2id": Type.ID, "argon2i": Type.I, "argon2d": Type.D}
+# bcrypt uses 4 KiB of state, PBKDF2 next to nothing: admission counts them at one page.
+_SMALL_COST = 4 * KIB
+
+
+class Scheme(StrEnum):
+    """Hash formats :meth:`PasswordHasher.verify` understands; only argon2id is ever produced."""
+
+    ARGON2ID = "argon2id"
+    ARGON2I = "argon2i"
+    ARGON2D = "argon2d"
+    BCRYPT = "bcrypt"
+    PBKDF2_SHA256 = "pbkdf2_sha256"
+
+
+@dataclass(frozen=True, slots=True)
+class StoredHash:
+    """A parsed stored hash. ``encoded`` is the hash without any pepper prefix."""
+
+    scheme: Scheme
+    encoded: str
+    pepper_kid: str | None = None
+    parameters: HashParameters | None = None
+    version: int | None = None
+
+    @property
+    def memory_bytes(self) -> int:
+        """What verifying this hash allocates."""
+        return self.parameters.memory_bytes if self.parameters is not None else _SMALL_COST
+
+
+def _b64_len(text: str) -> int:
+    return len(text) * 3 // 4
+
+
+def _parse_argon2(encoded: str, pepper_kid: str | None) -> StoredHash:
+    m = _ARGON2.match(encoded)
+    if m is None:
+        raise InvalidInput("stored argon2 hash is malformed", field="stored_hash")
+    kind, version, memory, time_cost, lanes, salt, digest = m.groups()
+    try:
+        parameters = HashParameters(
+            time_cost=int(time_cost),
+            memory_cost=int(memory),
+            parallelism=int(lanes),
+            hash_len=_b64_len(digest),
+            salt_len=_b64_len(salt),
+        )
+    except ConfigurationError as exc:
+        raise InvalidInput(f"stored argon2 hash is unusable: {exc.message}", field="stored_hash") from None
+    if parameters.memory_bytes > MAX_STORED_MEMORY or parameters.time_cost > MAX_STORED_TIME_COST:
+        raise InvalidInput(
+            f"stored argon2 hash asks for more than {MAX_STORED_MEMORY >> 30} GiB "
+            f"or {MAX_STORED_TIME_COST} passes",
+            field="stored_hash",
+        )
+    return StoredHash(Scheme(kind), encoded, pepper_kid, parameters, int(version) if version else 0x10)
+
+
+def parse_hash(stored: object) -> StoredHash:
+    """Recognise a stored hash, or raise :class:`~verifykit.InvalidInput` (the hash is never echoed)."""
+    if not isinstance(stored, str):
+        raise InvalidInput("stored hash must be a string", field="stored_hash")
+    if len(stored) > _MAX_STORED_HASH:
+        raise InvalidInput("stored hash is too long to be a password hash", field="stored_hash")
+    pepper_kid: str | None = None
+    encoded = stored
+    if stored.startswith(_PEPPER_PREFIX):
+        kid, sep, rest = stored[len(_PEPPER_PREFIX) :].partition("$")
+        if not sep or not _KID.match(kid) or not rest.startswith("argon2id$"):
+            raise InvalidInput("stored peppered hash is malformed", field="stored_hash")
+        pepper_kid, encoded = kid, "$" + rest
+    if encoded.startswith("$argon2"):
+        parsed = _parse_argon2(encoded, pepper_kid)
+        return parsed
+    if BCRYPT.match(encoded):
+        return StoredHash(Scheme.BCRYPT, encoded)
+    if PBKDF2.match(encoded):
+        pbkdf2_iterations(encoded)
+        return StoredHash(Scheme.PBKDF2_SHA256, encoded)
+    raise InvalidInput(
+        "stored hash is not argon2, bcrypt or Django PBKDF2-SHA256 in a recognised format",
+        field="stored_hash",
+    )
+
+
+class PasswordHasher:
+    """Make argon2id hashes with ``parameters``; verify those and legacy formats.
+
+    Passwords are NFKC-normalized before hashing. When verifying a hash that is not peppered
+    (it may come from a system that did not normalize), the password as typed is tried too if
+    it differs, and a match that way asks for a rehash of the normalized form.
+    """
+
+    def __init__(
+        self,
+        parameters: HashParameters = RFC_9106_LOW_MEMORY,
+        *,
+        keyring: Keyring | None = None,
+        pepper: bool = False,
+    ) -> None:
+        if not isinstance(parameters, HashParameters):
+            raise ConfigurationError("parameters must be HashParameters")
+        if pepper and keyring is None:
+            raise ConfigurationError("a pepper needs a keyring")
+        self.parameters = parameters
+        self.keyring = keyring
+        self.pepper = pepper
+        self._dummy: StoredHash | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def pepper_kid(self) -> str | None:
+        """The key id new hashes are peppered with (None without a pepper)."""
+        return self.keyring.current_id if self.pepper and self.keyring is not None else None
+
+    def _secret(self, normalized: str, kid: str | None) -> bytes:
+        data = normalized.encode("utf-8")
+        if kid is None:
+            return data
+        if self.keyring is None or kid not in self.keyring.key_ids:
+            raise KeyringError(f"the stored hash is peppered with key {kid!r}, which is not in the keyring")
+        return self.keyring.digest(_PEPPER_PURPOSE, data, kid).partition(":")[2].encode("ascii")
+
+    def hash(self, password: str) -> str:
+        """An argon2id PHC string for ``password`` (normalized; no policy check here)."""
+        return self.hash_normalized(normalize_password(password))
+
+    def hash_normalized(self, normalized: str) -> str:
+        p = self.parameters
+        kid = self.pepper_kid
+        encoded = hash_secret(
+            self._secret(normalized, kid),
+            os.urandom(p.salt_len),
+            time_cost=p.time_cost,
+            memory_cost=p.memory_cost,
+            parallelism=p.parallelism,
+            hash_len=p.hash_len,
+            type=Type.ID,
+            version=ARGON2_VERSION,
+        ).decode("ascii")
+        return f"{_PEPPER_PREFIX}{kid}{encoded}" if kid is not None else encoded
+
+    def check_key(self, stored: StoredHash) -> None:
+        """Raise :class:`~verifykit.KeyringError` before any work if the pepper key is missing."""
+        if stored.pepper_kid is not None:
+            self._secret("", stored.pepper_kid)
+
+    def candidates(self, stored: StoredHash, password: str) -> list[str]:
+        """The forms of ``password`` to try: normalized, then as typed when that differs."""
+        normalized = normalize_password(password)
+        if stored.pepper_kid is None and normalized != password:
+            return [normalized, password]
+        return [normalized]
+
+    def verify(self, stored: StoredHash | str, password: str) -> int | None:
+        """The index in :meth:`candidates` of the form that matched, or None on a mismatch."""
+        parsed = stored if isinstance(stored, StoredHash) else parse_hash(stored)
+        # Every candidate is always tried, so a match's position does not show in the timing.
+        found: int | None = None
+        for i, candidate in enumerate(self.candidates(parsed, password)):
+            if self._verify_one(parsed, candidate) and found is None:
+                found = i
+        return found
+
+    def _verify_one(self, stored: StoredHash, candidate: str) -> bool:
+        if stored.scheme is Scheme.BCRYPT:
+            return verify_bcrypt(stored.encoded, candidate)
+        if stored.scheme is Scheme.PBKDF2_SHA256:
+            return verify_pbkdf2_sha256(stored.encoded, candidate)
+        secret = self._secret(candidate, stored.pepper_kid)
+        try:
+            return verify_secret(stored.encoded.encode("ascii"), secret, _ARGON2_TYPES[stored.scheme.value])
+        except VerifyMismatchError:
+            return False
+        except VerificationError:
+            raise InvalidInput("stored argon2 hash could not be decoded", field="stored_hash") from None
+
+    def needs_rehash(self, stored: StoredHash) -> bool:
+        """True when a hash should be replaced after a successful verify: another scheme, an
+        older argon2 version, weaker parameters, or a pepper key that is not the current one."""
+        if stored.scheme is not Scheme.ARGON2ID or stored.version != ARGON2_VERSION:
+            return True
+        if stored.parameters is None or stored.parameters.weaker_than(self.parameters):
+            return True
+        return stored.pepper_kid != self.pepper_kid
+
+    def dummy(self) -> StoredHash:
+        """A hash of a random password with the current parameters (and pepper), made once.
+
+        Verifying an unknown subject against it spends the same work as a real verify."""
+        if self._dummy is None:
+            with self._lock:
+                if self._dummy is None:
+                    self._dummy = parse_hash(self.hash_normalized(secrets.token_urlsafe(24)))
+        return self._dummy

@@ -1,0 +1,224 @@
+"""PasswordVerifier: policy on set, argon2id with transparent upgrade on verify, throttling on
+the shared store, and a memory budget so a flood of logins cannot exhaust the machine."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from .._audit import DEFAULT_AUDIT_SINK, AuditEvent, AuditSink, emit
+from .._errors import ConfigurationError, InvalidInput
+from .._subject import lockout_key, subject_tag, validate_subject
+from .._verdict import Fallback, Reason, Verdict
+from ..crypto import Keyring
+from ..store import ChallengeStore, FailureState, LockoutPolicy, MemoryStore, WindowPolicy
+from ._blocklist import Blocklist
+from ._budget import MemoryBudget, default_memory_budget
+from ._hasher import PasswordHasher, StoredHash, parse_hash
+from ._policy import PasswordPolicy, PolicyResult, PolicyViolation, normalize_password
+from ._profiles import DEFAULT_PRESET, HashParameters, resolve_parameters
+
+__all__ = ["DEFAULT_CLIENT_LIMIT", "DEFAULT_LOCKOUT", "PasswordVerifier"]
+
+VERIFIER = "password"
+
+#: Per subject: from the 10th consecutive failure a pause of 60 s, doubling up to an hour; at 100
+#: consecutive failures the subject stays locked until a success another way in resets it
+#: (NIST SP 800-63B: no more than 100 consecutive failed attempts).
+DEFAULT_LOCKOUT = LockoutPolicy(threshold=10, lockout=60, lockout_max=3600, hard_cap=100)
+#: Per client address: 100 failed verifies per 10 minutes, across all subjects (a password spray
+#: from one address). Generous, because many people can share one address.
+DEFAULT_CLIENT_LIMIT = WindowPolicy(limit=100, window=600)
+DEFAULT_BUSY_TIMEOUT = 5.0
+
+WaysIn = Callable[[str], Sequence[Fallback]]
+
+
+def _default_ways_in(_subject: str) -> Sequence[Fallback]:
+    return (Fallback.RECOVERY_CODE, Fallback.ASSISTED_CHECK)
+
+
+class PasswordVerifier:
+    """Hash new passwords and verify them, the way NIST SP 800-63B and RFC 9106 ask.
+
+    verifykit owns no user table: :meth:`hash` returns a PHC string for the caller to store,
+    and :meth:`verify` takes it back. A wrong password is a :class:`~verifykit.Verdict`;
+    a password that breaks the policy raises :class:`PolicyViolation`; a flood beyond the
+    memory budget raises :class:`~verifykit.BusyError`; a store that does not answer raises
+    :class:`~verifykit.StoreUnavailable` (nothing is approved).
+
+    ``memory_budget`` (bytes) bounds the argon2 memory in flight in this process (default: a
+    quarter of physical memory); callers beyond it wait up to ``busy_timeout`` seconds.
+    ``ways_in(subject)`` names the other ways in a locked-out subject can be offered.
+    """
+
+    def __init__(
+        self,
+        *,
+        store: ChallengeStore | None = None,
+        keyring: Keyring | None = None,
+        preset: str | HashParameters = DEFAULT_PRESET,
+        policy: PasswordPolicy | None = None,
+        pepper: bool = False,
+        audit: AuditSink | None = DEFAULT_AUDIT_SINK,
+        memory_budget: int | None = None,
+        busy_timeout: float = DEFAULT_BUSY_TIMEOUT,
+        lockout: LockoutPolicy | None = None,
+        client_limit: WindowPolicy | None = DEFAULT_CLIENT_LIMIT,
+        service_name: str = "",
+        ways_in: WaysIn | None = None,
+        blocklist: Blocklist | None = None,
+    ) -> None:
+        if not busy_timeout >= 0:
+            raise ConfigurationError("busy_timeout must be a number of seconds >= 0")
+        if client_limit is not None and client_limit.limit < 2:
+            raise ConfigurationError("client_limit needs a limit of at least 2 failures")
+        self.store = store if store is not None else MemoryStore()
+        self.keyring = keyring if keyring is not None else Keyring.generate()
+        self.parameters = resolve_parameters(preset)
+        self.policy = policy if policy is not None else PasswordPolicy()
+        self.hasher = PasswordHasher(self.parameters, keyring=self.keyring, pepper=pepper)
+        self.audit = audit
+        self.budget = MemoryBudget(memory_budget if memory_budget is not None else default_memory_budget())
+        self.busy_timeout = float(busy_timeout)
+        self.lockout = lockout if lockout is not None else DEFAULT_LOCKOUT
+        self.client_limit = client_limit
+        # Asking "is this client over its limit?" without counting: a zero-cost hit against a
+        # limit one lower refuses exactly when the failures already counted reach the limit.
+        self._client_peek = (
+            WindowPolicy(client_limit.limit - 1, client_limit.window) if client_limit is not None else None
+        )
+        self.service_name = service_name
+        self._ways_in: WaysIn = ways_in if ways_in is not None else _default_ways_in
+        self._blocklist = blocklist
+
+    # -- policy ----------------------------------------------------------------------------------
+
+    def _context(self, subject: str | None, context: Sequence[str]) -> list[str]:
+        if isinstance(context, str):
+            raise InvalidInput("context must be a sequence of words, not one string", field="context")
+        words = list(context)
+        if subject is not None:
+            words.append(validate_subject(subject))
+        if self.service_name:
+            words.append(self.service_name)
+        return words
+
+    def check_policy(
+        self, password: str, *, subject: str | None = None, context: Sequence[str] = ()
+    ) -> PolicyResult:
+        """Whether ``password`` may be set for ``subject``; the result names the rule it fails."""
+        return self.policy.check(password, context=self._context(subject, context), blocklist=self._blocklist)
+
+    # -- hashing ---------------------------------------------------------------------------------
+
+    def hash(self, password: str, *, subject: str | None = None, context: Sequence[str] = ()) -> str:
+        """Check the policy, then return an argon2id PHC string to store.
+
+        Raises :class:`PolicyViolation` (``.rule``, ``.result``) when the policy refuses.
+        """
+        result = self.check_policy(password, subject=subject, context=context)
+        if not result.ok:
+            emit(
+                self.audit,
+                AuditEvent("set", VERIFIER, subject or "", "refused", reason=result.rule or ""),
+            )
+            raise PolicyViolation(result.message, rule=result.rule or "", result=result)
+        normalized = normalize_password(password)
+        with self.budget.reserve(self.parameters.memory_bytes, self.busy_timeout):
+            encoded = self.hasher.hash_normalized(normalized)
+        emit(self.audit, AuditEvent("set", VERIFIER, subject or "", "hashed"))
+        return encoded
+
+    # -- verifying -------------------------------------------------------------------------------
+
+    def verify(
+        self, subject: str, stored_hash: str | None, password: str, *, client: str | None = None
+    ) -> Verdict:
+        """Verify ``password`` for ``subject`` against the hash the caller stored.
+
+        Pass ``stored_hash=None`` for a subject that does not exist: the same work is spent on
+        a dummy hash and the answer is ``wrong_password``, so neither the verdict nor the time
+        it takes tells which accounts exist. A success whose hash is outdated carries
+        ``upgraded_hash``: store it in place of the old one.
+        """
+        subject = validate_subject(subject)
+        normalize_password(password)
+        parsed = parse_hash(stored_hash) if stored_hash is not None else None
+        target = parsed if parsed is not None else self.hasher.dummy()
+        self.hasher.check_key(target)
+        client_key = f"client:{VERIFIER}:{client}" if client is not None else None
+
+        if client_key is not None and self._client_peek is not None:
+            peek = self.store.hit(client_key, self._client_peek, cost=0)
+            if not peek.allowed:
+                verdict = Verdict(False, Reason.RATE_LIMITED, retry_after=peek.retry_after)
+                self._event(subject, verdict, client, parsed)
+                return verdict
+
+        key = lockout_key(VERIFIER, subject_tag(self.keyring, subject))
+        with self.budget.reserve(target.memory_bytes, self.busy_timeout):
+            # Charged before the work and reset on success: the NIST cap of 100 consecutive
+            # failures holds exactly however many verifies race.
+            state = self.store.charge(key, self.lockout)
+            if not state.allowed:
+                verdict = self._locked(subject, state)
+                self._event(subject, verdict, client, parsed)
+                return verdict
+            matched = self.hasher.verify(target, password)
+
+        if parsed is None or matched is None:
+            if client_key is not None and self.client_limit is not None:
+                self.store.hit(client_key, self.client_limit)
+            verdict = self._wrong(subject, state)
+            self._event(subject, verdict, client, parsed)
+            return verdict
+
+        self.store.reset_failures(key)
+        upgraded = None
+        if matched > 0 or self.hasher.needs_rehash(parsed):
+            with self.budget.reserve(self.parameters.memory_bytes, self.busy_timeout):
+                upgraded = self.hasher.hash_normalized(normalize_password(password))
+        verdict = Verdict(True, Reason.APPROVED, upgraded_hash=upgraded)
+        self._event(subject, verdict, client, parsed)
+        return verdict
+
+    def _locked(self, subject: str, state: FailureState) -> Verdict:
+        return Verdict(
+            False,
+            Reason.LOCKED_OUT,
+            attempts_left=0,
+            retry_after=None if state.hard_locked else state.retry_after,
+            fallbacks=tuple(self._ways_in(subject)),
+            details={"hard_locked": "true"} if state.hard_locked else {},
+        )
+
+    def _wrong(self, subject: str, state: FailureState) -> Verdict:
+        """A mismatch after ``state.failures`` consecutive failures (this one included)."""
+        attempts_left = max(self.lockout.threshold - state.failures, 0)
+        wait = self.lockout.delay(state.failures)
+        troubled = state.hard_locked or wait > 0 or attempts_left <= 1
+        return Verdict(
+            False,
+            Reason.WRONG_PASSWORD,
+            attempts_left=attempts_left,
+            retry_after=None if state.hard_locked else (wait if wait > 0 else None),
+            fallbacks=tuple(self._ways_in(subject)) if troubled else (),
+            details={"hard_locked": "true"} if state.hard_locked else {},
+        )
+
+    def _event(self, subject: str, verdict: Verdict, client: str | None, parsed: StoredHash | None) -> None:
+        details = {"scheme": parsed.scheme.value if parsed is not None else "none"}
+        if verdict.upgraded_hash is not None:
+            details["upgraded"] = "true"
+        emit(
+            self.audit,
+            AuditEvent(
+                action="verify",
+                verifier=VERIFIER,
+                subject=subject,
+                outcome="approved" if verdict.approved else "denied",
+                reason=verdict.reason.value,
+                client=client,
+                details=details,
+            ),
+        )
