@@ -17,6 +17,7 @@ from ._profiles import (
     PRESETS,
     RFC_9106_LOW_MEMORY,
     HashParameters,
+    resolve_parameters,
 )
 from ._verifier import DEFAULT_CLIENT_LIMIT, DEFAULT_LOCKOUT, PasswordVerifier
 
@@ -43,4 +44,5 @@ __all__ = [
     "default_memory_budget",
     "measure_ms",
     "parse_hash",
+    "resolve_parameters",
 ]
