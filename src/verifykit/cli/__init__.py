@@ -20,6 +20,7 @@ _COMMAND_MODULES = [
     "verifykit.cli._bench",
     "verifykit.cli._face",
     "verifykit.cli._serve",
+    "verifykit.cli._password",
 ]
 
 
