@@ -144,3 +144,30 @@ def test_a_face_too_small_in_a_reduced_decode_is_encoded_from_the_full_photo() -
     found = find(image, settings, MultiFace.REJECT)
     assert found.usable
     assert not found.image.reduced
+
+
+def biden_with_a_second_face(scale: float) -> bytes:
+    """Joe_Biden__biden2 (face box ~300 px of 800) with a second person's face pasted bottom left."""
+    main = cv2.imread(str(DATA / "Joe_Biden__biden2.jpg"))
+    lfw = cv2.imread(str(DATA / "Diana_Krall__0004.jpg"))
+    patch = cv2.resize(lfw[45:215, 45:205], None, fx=scale, fy=scale, interpolation=cv2.INTER_CUBIC)
+    height, width = patch.shape[:2]
+    main[main.shape[0] - height :, :width] = patch
+    ok, buf = cv2.imencode(".jpg", main, [cv2.IMWRITE_JPEG_QUALITY, 95])
+    assert ok
+    return buf.tobytes()
+
+
+def test_a_second_face_over_half_as_wide_as_a_large_main_face_counts() -> None:
+    settings = FaceSettings()
+    found = find(decode(biden_with_a_second_face(1.75), settings), settings, MultiFace.REJECT)
+    assert found.reason is Reason.MULTIPLE_FACES
+    assert found.faces[1].width > 0.5 * found.faces[0].width
+
+
+def test_a_second_face_under_half_as_wide_as_a_large_main_face_is_background() -> None:
+    settings = FaceSettings()
+    image = biden_with_a_second_face(1.3)
+    assert find(decode(image, settings), settings, MultiFace.REJECT).usable
+    every_face = FaceSettings(background_face_ratio=0.0)
+    assert find(decode(image, every_face), every_face, MultiFace.REJECT).reason is Reason.MULTIPLE_FACES
