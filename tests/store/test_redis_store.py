@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import shutil
 import socket
+import subprocess
 import sys
+import time
 import uuid
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -410,3 +414,41 @@ def test_a_redis_store_cannot_take_a_caller_clock() -> None:
 
     with pytest.raises(ConfigurationError, match="TIME"):
         open_store("redis://127.0.0.1:6379/0", clock=FakeClock())
+
+
+@pytest.fixture(scope="module")
+def unix_socket_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A Redis server listening on a Unix socket only, for this module."""
+    server = shutil.which("redis-server")
+    if server is None:
+        pytest.fail(
+            "redis-server is needed to test unix:// URLs (apt-get install redis-server)", pytrace=False
+        )
+    path: Path = tmp_path_factory.mktemp("redis-unix") / "redis.sock"
+    proc = subprocess.Popen(
+        [server, "--port", "0", "--unixsocket", str(path), "--save", "", "--appendonly", "no"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 10
+        while not path.exists():
+            if time.monotonic() > deadline or proc.poll() is not None:
+                pytest.fail("the Unix-socket Redis server did not start", pytrace=False)
+            time.sleep(0.02)
+        yield f"unix://{path}?db=1"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def test_a_unix_socket_url_opens_a_working_store(unix_socket_url: str, make_store: MakeStore) -> None:
+    store = _redis_store(make_store, unix_socket_url)
+    new = challenge()
+    store.create(new, retention=60)
+    assert store.attempt(new.id, [RIGHT])[0].value == "approved"
+    client = redis.Redis.from_url(unix_socket_url)
+    try:
+        assert client.exists(store.challenge_key(new.id)) == 1
+    finally:
+        client.close()

@@ -59,9 +59,6 @@ class RedisClusterStore(RedisStore):
 
     scheme_hint: ClassVar[str] = "redis+cluster://host:port[,host:port…]"
 
-    def __init__(self, url: str, *, namespace: str = "vk", **options: Any) -> None:
-        super().__init__(url, namespace=namespace, **options)
-
     def _check_url(self) -> None:
         scheme = urlsplit(self._url).scheme.lower()
         if scheme not in {"redis+cluster", "rediss+cluster"}:

@@ -27,7 +27,7 @@ from collections.abc import Callable, Mapping, Sequence
 from importlib import resources
 from types import ModuleType
 from typing import Any, ClassVar, TypeVar
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from .._errors import ConfigurationError, InvalidInput, StoreUnavailable
 from ._base import (
@@ -134,7 +134,8 @@ def _float(name: str, value: Any, *, minimum: float, allow_zero: bool = False) -
     except (TypeError, ValueError):
         raise ConfigurationError(f"store option {name} must be a number") from None
     if not math.isfinite(number) or number < minimum or (number == minimum and not allow_zero):
-        raise ConfigurationError(f"store option {name} must be a finite number above {minimum:g}")
+        bound = "at least" if allow_zero else "above"
+        raise ConfigurationError(f"store option {name} must be a finite number {bound} {minimum:g}")
     return number
 
 
@@ -167,12 +168,12 @@ def store_options(options: Mapping[str, Any]) -> dict[str, Any]:
 
 def split_query(url: str, options: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
     """The URL without store options in its query, and those options (keywords win over the URL)."""
-    parts = urlsplit(url)
-    query = parse_qsl(parts.query, keep_blank_values=True)
+    base, _, query_text = url.partition("?")  # not urlunsplit: it turns unix:///path into unix:/path
+    query = parse_qsl(query_text, keep_blank_values=True)
     kept = [(k, v) for k, v in query if k in _DRIVER_QUERY]
     merged: dict[str, Any] = {k: v for k, v in query if k not in _DRIVER_QUERY}
     merged.update(options)
-    return urlunsplit(parts._replace(query=urlencode(kept))), merged
+    return (f"{base}?{urlencode(kept)}" if kept else base), merged
 
 
 def _record(challenge_id: str, f: Mapping[str, str]) -> ChallengeRecord:
@@ -267,8 +268,9 @@ class RedisStore(ChallengeStore):
         """Validate the URL without connecting."""
         try:
             self._redis.connection.parse_url(self._url)
-        except ValueError as exc:
-            raise ConfigurationError(f"bad Redis URL: {exc} (expected {self.scheme_hint})") from None
+        except ValueError:
+            # redis-py's message may quote the URL, and with it a password.
+            raise ConfigurationError(f"bad Redis URL: expected {self.scheme_hint}") from None
 
     def _connect(self) -> Any:
         """Build the client (no I/O for a single server)."""
