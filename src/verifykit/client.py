@@ -26,13 +26,21 @@ from ._errors import InvalidInput, VerifyKitError
 from ._verdict import Reason, Verdict
 from .otp import Challenge
 from .server._convert import challenge_from_proto, enum_from_proto, verdict_from_proto
-from .server._pb import email_otp_pb2, email_otp_pb2_grpc, face_pb2, face_pb2_grpc
+from .server._pb import (
+    email_otp_pb2,
+    email_otp_pb2_grpc,
+    face_pb2,
+    face_pb2_grpc,
+    password_pb2,
+    password_pb2_grpc,
+)
 from .server._status import RETRY_AFTER, error_from_details
 
 if TYPE_CHECKING:
     from .face import Enrollment, FaceMatch
+    from .password import PolicyResult
 
-__all__ = ["Client", "DeadlineExceeded", "EmailOTPClient", "FaceClient", "SidecarError"]
+__all__ = ["Client", "DeadlineExceeded", "EmailOTPClient", "FaceClient", "PasswordClient", "SidecarError"]
 
 DEFAULT_TARGET = "127.0.0.1:50051"
 MiB = 1024 * 1024
@@ -133,6 +141,43 @@ class EmailOTPClient(_Service):
         return challenge_from_proto(self._call(self._stub.GetEmailOtpStatus, request).challenge)
 
 
+class PasswordClient(_Service):
+    """Passwords; the same methods as :class:`verifykit.password.PasswordVerifier`."""
+
+    def __init__(self, owner: Client, channel: grpc.Channel) -> None:
+        super().__init__(owner)
+        self._stub = password_pb2_grpc.PasswordServiceStub(channel)  # type: ignore[no-untyped-call]
+
+    def hash(self, password: str, *, subject: str | None = None, context: Sequence[str] = ()) -> str:
+        """Check the policy, then hash; raises the policy violation (an ``InvalidInput``) with its rule."""
+        request = password_pb2.HashPasswordRequest(
+            password=password, subject=subject or "", context=list(context)
+        )
+        return str(self._call(self._stub.HashPassword, request).hash)
+
+    def verify(
+        self, subject: str, stored_hash: str | None, password: str, *, client: str | None = None
+    ) -> Verdict:
+        """A verdict; ``verdict.upgraded_hash`` is the hash to store when the old one is outdated."""
+        request = password_pb2.VerifyPasswordRequest(
+            subject=subject, password=password, client_address=client or ""
+        )
+        if stored_hash is not None:
+            request.stored_hash = stored_hash
+        return verdict_from_proto(self._call(self._stub.VerifyPassword, request).verdict)
+
+    def check_policy(
+        self, password: str, *, subject: str | None = None, context: Sequence[str] = ()
+    ) -> PolicyResult:
+        from .password import PolicyResult
+
+        request = password_pb2.CheckPasswordPolicyRequest(
+            password=password, subject=subject or "", context=list(context)
+        )
+        response = self._call(self._stub.CheckPasswordPolicy, request)
+        return PolicyResult(ok=response.ok, rule=response.rule or None, message=response.message)
+
+
 class FaceClient(_Service):
     """Face verification; the same methods as :class:`verifykit.face.FaceVerifier` and the index."""
 
@@ -225,6 +270,7 @@ class Client:
         self.timeout = timeout
         self.metadata: Sequence[tuple[str, str]] = (("authorization", f"Bearer {token}"),) if token else ()
         self.email_otp = EmailOTPClient(self, self.channel)
+        self.password = PasswordClient(self, self.channel)
         self.face = FaceClient(self, self.channel)
         self._health = health_pb2_grpc.HealthStub(self.channel)
 

@@ -17,6 +17,10 @@ def test_the_tour_runs_each_step_through_the_sidecar_and_stops_it_cleanly(
     assert "approved=True reason=approved attempts_left=3" in out
     assert "reason=replayed" in out
     assert "ResendEmailOtp -> ChallengeClosed" in out
+    assert "CheckPasswordPolicy 'password123' -> ok=False rule=breached" in out
+    assert "HashPassword -> $argon2id$" in out
+    assert "VerifyPassword (typo) -> approved=False reason=wrong_password" in out
+    assert "VerifyPassword -> approved=True reason=approved" in out
     assert "EnrollFace eileen_collins.jpg -> ok=True" in out
     assert "VerifyFace selfie -> approved=True" in out
     assert "VerifyFace grace_hopper.jpg -> approved=False reason=mismatch" in out

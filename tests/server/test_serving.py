@@ -20,7 +20,7 @@ from verifykit.client import Client, DeadlineExceeded, SidecarError
 from verifykit.server import Components, ServerConfig, create_server
 from verifykit.testing import last_code
 
-SERVICES = ["verifykit.v1.EmailOtpService", "verifykit.v1.FaceService"]
+SERVICES = ["verifykit.v1.EmailOtpService", "verifykit.v1.PasswordService", "verifykit.v1.FaceService"]
 
 
 def test_health_reports_serving_for_the_server_and_each_service(sidecar: Running) -> None:

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from concurrent import futures
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import grpc
@@ -27,9 +28,9 @@ from ..store import ChallengeStore, open_store
 from ._config import ServerConfig
 from ._interceptors import AuthInterceptor, CallInterceptor
 from ._metrics import Metrics
-from ._pb import email_otp_pb2, email_otp_pb2_grpc, face_pb2, face_pb2_grpc
+from ._pb import email_otp_pb2, email_otp_pb2_grpc, face_pb2, face_pb2_grpc, password_pb2, password_pb2_grpc
 from ._pool import HeavyPool
-from ._services import EmailOtpServicer, FaceServicer
+from ._services import EmailOtpServicer, FaceServicer, PasswordServicer
 
 __all__ = ["Components", "Sidecar", "create_server", "open_mailer"]
 
@@ -125,7 +126,10 @@ class Sidecar:
             self.health.enter_graceful_shutdown()
             self.grpc_server.stop(self.config.grace if grace is None else grace).wait()
             for hook in self.on_stop:
-                hook()
+                try:
+                    hook()
+                except Exception:  # a failed save must not keep the store open or the process up
+                    _log.exception("a stop step failed")
             self.pool.shutdown()
             self.store.close()
             if self.metrics is not None:
@@ -207,6 +211,7 @@ def create_server(config: ServerConfig, components: Components | None = None) ->
     email_otp_pb2_grpc.add_EmailOtpServiceServicer_to_server(EmailOtpServicer(otp), server)  # type: ignore[no-untyped-call]
     services.append(email_otp_pb2.DESCRIPTOR.services_by_name["EmailOtpService"].full_name)
 
+    _add_password(server, services, config=config, keyring=keyring, store=store, audit=audit, pool=pool)
     face_hooks = _add_face(
         server, services, config=config, keyring=keyring, store=store, audit=audit, pool=pool
     )
@@ -263,6 +268,30 @@ def _add_face(
     face_pb2_grpc.add_FaceServiceServicer_to_server(FaceServicer(verifier, index, pool), server)  # type: ignore[no-untyped-call]
     services.append(face_pb2.DESCRIPTOR.services_by_name["FaceService"].full_name)
     return [] if path is None else [lambda: index.save(path)]
+
+
+def _add_password(
+    server: grpc.Server,
+    services: list[str],
+    *,
+    config: ServerConfig,
+    keyring: Keyring,
+    store: ChallengeStore,
+    audit: AuditSink | None,
+    pool: HeavyPool,
+) -> None:
+    """Serve PasswordService when the password verifier is available."""
+    try:
+        from ..password import PasswordVerifier
+    except ImportError as exc:
+        _log.warning("password verification is off: %s", exc)
+        return
+    options: dict[str, Any] = {}
+    if config.password_preset is not None:
+        options["preset"] = config.password_preset
+    verifier = PasswordVerifier(store=store, keyring=keyring, audit=audit or _discard, **options)
+    password_pb2_grpc.add_PasswordServiceServicer_to_server(PasswordServicer(verifier, pool), server)  # type: ignore[no-untyped-call]
+    services.append(password_pb2.DESCRIPTOR.services_by_name["PasswordService"].full_name)
 
 
 def _discard(_event: AuditEvent) -> None:

@@ -14,13 +14,22 @@ from .._subject import validate_subject
 from .._verdict import Reason
 from ..otp import EmailOTP
 from ._convert import challenge_to_proto, enum_to_proto, verdict_to_proto
-from ._pb import common_pb2, email_otp_pb2, email_otp_pb2_grpc, face_pb2, face_pb2_grpc
+from ._pb import (
+    common_pb2,
+    email_otp_pb2,
+    email_otp_pb2_grpc,
+    face_pb2,
+    face_pb2_grpc,
+    password_pb2,
+    password_pb2_grpc,
+)
 from ._pool import HeavyPool
 
 if TYPE_CHECKING:
     from ..face import FaceIndex, FaceVerifier
+    from ..password import PasswordVerifier
 
-__all__ = ["EmailOtpServicer", "FaceServicer"]
+__all__ = ["EmailOtpServicer", "FaceServicer", "PasswordServicer"]
 
 
 def _client(request: Any) -> str | None:
@@ -130,4 +139,47 @@ class FaceServicer(face_pb2_grpc.FaceServiceServicer):
             ok=True,
             reason=common_pb2.REASON_APPROVED,
             matches=[face_pb2.FaceMatch(subject=m.key, distance=m.distance) for m in matches],
+        )
+
+
+class PasswordServicer(password_pb2_grpc.PasswordServiceServicer):
+    """argon2 runs on the heavy pool; the policy check is cheap and stays on the handler thread."""
+
+    def __init__(self, verifier: PasswordVerifier, pool: HeavyPool) -> None:
+        self._verifier = verifier
+        self._pool = pool
+
+    def HashPassword(
+        self, request: password_pb2.HashPasswordRequest, context: grpc.ServicerContext
+    ) -> password_pb2.HashPasswordResponse:
+        hashed = self._pool.run(
+            context.time_remaining(),
+            self._verifier.hash,
+            request.password,
+            subject=request.subject or None,
+            context=tuple(request.context),
+        )
+        return password_pb2.HashPasswordResponse(hash=hashed)
+
+    def VerifyPassword(
+        self, request: password_pb2.VerifyPasswordRequest, context: grpc.ServicerContext
+    ) -> password_pb2.VerifyPasswordResponse:
+        verdict = self._pool.run(
+            context.time_remaining(),
+            self._verifier.verify,
+            request.subject,
+            request.stored_hash if request.HasField("stored_hash") else None,
+            request.password,
+            client=_client(request),
+        )
+        return password_pb2.VerifyPasswordResponse(verdict=verdict_to_proto(verdict))
+
+    def CheckPasswordPolicy(
+        self, request: password_pb2.CheckPasswordPolicyRequest, context: grpc.ServicerContext
+    ) -> password_pb2.CheckPasswordPolicyResponse:
+        result = self._verifier.check_policy(
+            request.password, subject=request.subject or None, context=tuple(request.context)
+        )
+        return password_pb2.CheckPasswordPolicyResponse(
+            ok=result.ok, rule=result.rule or "", message=result.message
         )
