@@ -286,7 +286,8 @@ def _add_password(
     except ImportError as exc:
         _log.warning("password verification is off: %s", exc)
         return
-    options: dict[str, Any] = {}
+    # The service's name is a context word a password may not contain, as in the messages it sends.
+    options: dict[str, Any] = {"service_name": _otp_settings(config).service_name}
     if config.password_preset is not None:
         options["preset"] = config.password_preset
     verifier = PasswordVerifier(store=store, keyring=keyring, audit=audit or _discard, **options)
