@@ -45,6 +45,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--store", default="memory://", help="store URL for the sidecar and the in-process baseline"
     )
     parser.add_argument("--clients", type=int, default=32, help="concurrent clients (default 32)")
+    parser.add_argument(
+        "--password-n", type=int, default=64, help="password verifies per measurement (default 64)"
+    )
+    parser.add_argument(
+        "--password-preset",
+        default="owasp_minimum",
+        help="argon2id preset for the password cases (default owasp_minimum)",
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,7 +115,7 @@ def _wide_limits() -> OTPSettings:
 class _Sidecar:
     """``verifykit serve`` as a child process on a free port."""
 
-    def __init__(self, store: str, keys: str, workdir: Path) -> None:
+    def __init__(self, store: str, keys: str, workdir: Path, args: argparse.Namespace) -> None:
         self.log = workdir / "sidecar.log"
         env = {k: v for k, v in os.environ.items() if not k.startswith("VERIFYKIT_")}
         env["VERIFYKIT_KEYS"] = keys
@@ -120,7 +128,9 @@ class _Sidecar:
                     "--namespace", f"bench{uuid.uuid4().hex[:8]}",
                     "--mailer", f"file:{workdir / 'mail'}",
                     "--no-audit-log",
-                    "--workers", "64",
+                    "--workers", str(2 * args.clients + 16),
+                    "--heavy-queue", str(args.clients),
+                    "--password-preset", args.password_preset,
                 ],
                 env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=log,
             )  # fmt: skip
@@ -195,16 +205,54 @@ def _otp_cases(args: argparse.Namespace, progress: Progress, target: str, keyrin
     return out
 
 
+def _password_cases(
+    args: argparse.Namespace, progress: Progress, target: str, keyring: Keyring
+) -> dict[str, Timing]:
+    from ..client import Client
+    from ..password import PasswordVerifier
+
+    n, clients, secret = args.password_n, args.clients, "correct horse battery staple"
+    out: dict[str, Timing] = {}
+    store = open_store(args.store, namespace=f"bench{uuid.uuid4().hex[:8]}")
+    try:
+        verifier = PasswordVerifier(store=store, keyring=keyring, preset=args.password_preset, audit=None)
+        stored = verifier.hash(secret)
+        progress.stage("password verify in-process", 1)
+        out["inproc"] = _timed([partial(verifier.verify, "bench-user", stored, secret)] * n)
+        progress.step()
+    finally:
+        store.close()
+    progress.stage(f"password verify via the sidecar, 1 and {clients} clients", 2)
+    with Client(target, timeout=120) as client:
+        out["one"] = _timed([partial(client.password.verify, "bench-user", stored, secret)] * n)
+    progress.step()
+    channels = [Client(target, timeout=120) for _ in range(clients)]
+    try:
+        share = max(n // clients, 1)
+        out["many"] = _concurrently(
+            [
+                [partial(c.password.verify, f"bench-user-{i}", stored, secret)] * share
+                for i, c in enumerate(channels)
+            ]
+        )
+    finally:
+        for channel in channels:
+            channel.close()
+    progress.step()
+    return out
+
+
 def run(args: argparse.Namespace, progress: Progress) -> BenchReport:
     report = BenchReport("grpc")
     keys = Keyring.new_key_string("bench")
     keyring = Keyring.from_string(keys)
     with tempfile.TemporaryDirectory(prefix="verifykit-bench-") as tmp:
         progress.stage("start the sidecar", 1)
-        sidecar = _Sidecar(args.store, keys, Path(tmp))
+        sidecar = _Sidecar(args.store, keys, Path(tmp), args)
         progress.step()
         try:
             t = _otp_cases(args, progress, f"127.0.0.1:{sidecar.port}", keyring)
+            p = _password_cases(args, progress, f"127.0.0.1:{sidecar.port}", keyring)
         finally:
             sidecar.stop()
 
@@ -223,6 +271,15 @@ def run(args: argparse.Namespace, progress: Progress) -> BenchReport:
                t["otp_n"].p99, 3 * t["otp_n"].p50)  # fmt: skip
     report.add(f"otp check per call via sidecar, {c} clients (baseline: health Check)", "ms",
                1000 / t["otp_n"].per_second, 1000 / t["health_n"].per_second)  # fmt: skip
+    report.add("password verify p50, in-process", "ms", p["inproc"].p50)
+    report.add("password verify p50 via sidecar, 1 client (baseline: in-process)", "ms",
+               p["one"].p50, p["inproc"].p50)  # fmt: skip
+    report.add(f"password verify per call via sidecar, {c} clients (baseline: 1 client)", "ms",
+               1000 / p["many"].per_second, 1000 / p["one"].per_second)  # fmt: skip
+    report.add(f"password verify p99 via sidecar, {c} clients (baseline: 3 x p50)", "ms",
+               p["many"].p99, 3 * p["many"].p50)  # fmt: skip
+    t.update({f"password_{k}": v for k, v in p.items()})
+    report.extra["password_preset"] = args.password_preset
     report.extra["store"] = args.store.split("@")[-1]
     report.extra["calls"] = args.n
     report.extra["p50_ms"] = {k: round(v.p50, 4) for k, v in t.items()}
