@@ -2,8 +2,8 @@
 
 - ``serve(**config)``: an in-process sidecar on 127.0.0.1:0 with a capturing outbox; returns a
   :class:`Running` with the port, a connected client and the outbox. Stopped after the test.
-- ``serve_process(*args, env=)``: ``python -m verifykit serve`` as a subprocess; waits for its
-  "listening on" line and returns the process and port. Killed after the test if still running.
+- ``serve_process(*args, env=)``: ``verifykit serve`` as a child process (:class:`SidecarProcess`,
+  its JSON log in a file); killed after the test if still running.
 - ``pki``: a CA, a server certificate for 127.0.0.1/localhost and a client certificate, made
   with ``cryptography`` for this test run.
 """
@@ -12,11 +12,6 @@ from __future__ import annotations
 
 import datetime
 import ipaddress
-import os
-import re
-import subprocess
-import sys
-import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,10 +28,10 @@ from verifykit.client import Client
 from verifykit.delivery import Outbox
 from verifykit.otp import OTPSettings
 from verifykit.server import Components, ServerConfig, Sidecar, create_server
+from verifykit.server._process import SidecarProcess
 from verifykit.store import ChallengeStore
 
 REPO = Path(__file__).resolve().parents[2]
-LISTENING = re.compile(r"listening on ([\d.]+):(\d+)")
 
 
 @dataclass
@@ -97,63 +92,23 @@ def sidecar(serve: Serve) -> Running:
     return serve()
 
 
-@dataclass
-class Process:
-    proc: subprocess.Popen[str]
-    port: int
-    stderr_lines: list[str]
-
-    @property
-    def target(self) -> str:
-        return f"127.0.0.1:{self.port}"
-
-
-ServeProcess = Callable[..., Process]
+ServeProcess = Callable[..., SidecarProcess]
 
 
 @pytest.fixture
-def serve_process() -> Iterator[ServeProcess]:
-    procs: list[subprocess.Popen[str]] = []
+def serve_process(tmp_path: Path) -> Iterator[ServeProcess]:
+    started: list[SidecarProcess] = []
 
-    def start(*args: str, env: dict[str, str] | None = None) -> Process:
-        environ = {k: v for k, v in os.environ.items() if not k.startswith("VERIFYKIT_")}
-        environ.update(env or {})
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "verifykit", "serve", "--listen", "127.0.0.1:0", *args],
-            cwd=REPO,
-            env=environ,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        procs.append(proc)
-        assert proc.stderr is not None
-        lines: list[str] = []
-        port: int | None = None
-        for line in proc.stderr:
-            lines.append(line)
-            match = LISTENING.search(line)
-            if match:
-                port = int(match.group(2))
-                break
-        if port is None:
-            proc.wait(timeout=10)
-            pytest.fail("the sidecar did not start:\n" + "".join(lines))
-
-        def drain() -> None:  # keep reading so the pipe never fills and blocks the server
-            assert proc.stderr is not None
-            for line in proc.stderr:
-                lines.append(line)
-
-        threading.Thread(target=drain, daemon=True).start()
-        return Process(proc, port, lines)
+    def start(*args: str, env: dict[str, str] | None = None) -> SidecarProcess:
+        process = SidecarProcess(args, tmp_path / f"sidecar-{len(started)}.log", env=env)
+        started.append(process)
+        return process
 
     yield start
-    for proc in procs:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(timeout=10)
+    for process in started:
+        if process.proc.poll() is None:
+            process.proc.kill()
+            process.proc.wait(timeout=10)
 
 
 @dataclass(frozen=True)

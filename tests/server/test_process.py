@@ -42,14 +42,15 @@ def test_the_command_serves_the_otp_flow_and_logs_json_lines(
         assert client.email_otp.check(challenge.id, code).reason is Reason.APPROVED
     process.proc.send_signal(signal.SIGTERM)
     assert process.proc.wait(timeout=20) == 0
-    records = [json.loads(line) for line in process.stderr_lines if line.startswith("{")]
+    log = process.log.read_text()
+    records = [json.loads(line) for line in log.splitlines() if line.startswith("{")]
     access = [r for r in records if r["logger"] == "verifykit.access"]
     assert [(r["method"], r["status"]) for r in access] == [
         ("EmailOtpService/StartEmailOtp", "OK"),
         ("EmailOtpService/CheckEmailOtp", "OK"),
     ]
-    assert code not in "".join(process.stderr_lines)
-    assert "ana@example.com" not in "".join(process.stderr_lines)
+    assert code not in log
+    assert "ana@example.com" not in log
 
 
 def big_photo() -> bytes:
@@ -75,8 +76,9 @@ def test_sigterm_drains_in_flight_calls_then_exits_zero(serve_process: ServeProc
         assert not all(f.done() for f in in_flight)
         process.proc.send_signal(signal.SIGTERM)
         assert next(watch).status == health_pb2.HealthCheckResponse.NOT_SERVING
-        # New calls are refused once the server stops accepting (one that slips in between the
-        # health change and the stop is served in full: accepted means answered).
+        # New calls are refused once the server stops accepting: UNAVAILABLE, or CANCELLED for one
+        # that reached the server in the instant it stopped (it never reached a handler). One that
+        # slips in between the health change and the stop is served in full.
         refused: SidecarError | None = None
         for n in range(100):
             try:
@@ -85,7 +87,7 @@ def test_sigterm_drains_in_flight_calls_then_exits_zero(serve_process: ServeProc
                 refused = error
                 break
             time.sleep(0.05)
-        assert refused is not None and refused.status == "UNAVAILABLE"
+        assert refused is not None and refused.status in {"UNAVAILABLE", "CANCELLED"}
         results = [f.result(timeout=60) for f in in_flight]
     assert all(r.reason is Reason.APPROVED for r in results)
     assert process.proc.wait(timeout=30) == 0

@@ -14,9 +14,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
-import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -29,13 +26,13 @@ from typing import Any
 
 from ..crypto import Keyring
 from ..otp import EmailOTP, OTPSettings
+from ..server._process import SidecarProcess
 from ..store import WindowPolicy, open_store
 from ..testing import Outbox
 from ._report import BenchReport, Progress, percentile
 
 __all__ = ["add_arguments", "run"]
 
-_LISTENING = re.compile(r"listening on [\d.]+:(\d+)")
 _WRONG = "000000"
 
 
@@ -112,46 +109,20 @@ def _wide_limits() -> OTPSettings:
     return OTPSettings(destination_limit=wide, subject_limit=wide)
 
 
-class _Sidecar:
-    """``verifykit serve`` as a child process on a free port."""
-
-    def __init__(self, store: str, keys: str, workdir: Path, args: argparse.Namespace) -> None:
-        self.log = workdir / "sidecar.log"
-        env = {k: v for k, v in os.environ.items() if not k.startswith("VERIFYKIT_")}
-        env["VERIFYKIT_KEYS"] = keys
-        with self.log.open("w") as log:
-            self.proc = subprocess.Popen(  # noqa: S603 - this interpreter, fixed arguments
-                [
-                    sys.executable, "-m", "verifykit", "serve",
-                    "--listen", "127.0.0.1:0",
-                    "--store", store,
-                    "--namespace", f"bench{uuid.uuid4().hex[:8]}",
-                    "--mailer", f"file:{workdir / 'mail'}",
-                    "--no-audit-log",
-                    "--workers", str(2 * args.clients + 16),
-                    "--heavy-queue", str(args.clients),
-                    "--password-preset", args.password_preset,
-                ],
-                env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=log,
-            )  # fmt: skip
-        self.port = self._wait_port()
-
-    def _wait_port(self) -> int:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            match = _LISTENING.search(self.log.read_text(errors="replace"))
-            if match:
-                return int(match.group(1))
-            if self.proc.poll() is not None:
-                break
-            time.sleep(0.05)
-        self.stop()
-        raise RuntimeError("the sidecar did not start:\n" + self.log.read_text(errors="replace")[-2000:])
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            self.proc.wait(timeout=30)
+def _sidecar(args: argparse.Namespace, keys: str, workdir: Path) -> SidecarProcess:
+    return SidecarProcess(
+        [
+            "--store", args.store,
+            "--namespace", f"bench{uuid.uuid4().hex[:8]}",
+            "--mailer", f"file:{workdir / 'mail'}",
+            "--no-audit-log",
+            "--workers", str(2 * args.clients + 16),
+            "--heavy-queue", str(args.clients),
+            "--password-preset", args.password_preset,
+        ],
+        workdir / "sidecar.log",
+        env={"VERIFYKIT_KEYS": keys},
+    )  # fmt: skip
 
 
 def _otp_cases(args: argparse.Namespace, progress: Progress, target: str, keyring: Keyring) -> dict[str, Any]:
@@ -248,7 +219,7 @@ def run(args: argparse.Namespace, progress: Progress) -> BenchReport:
     keyring = Keyring.from_string(keys)
     with tempfile.TemporaryDirectory(prefix="verifykit-bench-") as tmp:
         progress.stage("start the sidecar", 1)
-        sidecar = _Sidecar(args.store, keys, Path(tmp), args)
+        sidecar = _sidecar(args, keys, Path(tmp))
         progress.step()
         try:
             t = _otp_cases(args, progress, f"127.0.0.1:{sidecar.port}", keyring)

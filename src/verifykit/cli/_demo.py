@@ -10,21 +10,13 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
-import re
-import signal
-import subprocess
-import sys
 import tempfile
-import time
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
 __all__ = ["register", "run_otp_tour", "run_sidecar_tour"]
-
-_LISTENING = re.compile(r"listening on [\d.]+:(\d+)")
 
 
 def register(sub: Any) -> None:
@@ -107,37 +99,6 @@ def _default_photos() -> Path:
         if candidate.is_dir():
             return candidate
     return Path.cwd() / "examples" / "photos"
-
-
-class _Sidecar:
-    """``verifykit serve`` as a child process, the way a service would run it next to itself."""
-
-    def __init__(self, store: str, mail: Path, log: Path) -> None:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("VERIFYKIT_")}
-        self.log = log
-        with log.open("w") as sink:
-            self.proc = subprocess.Popen(  # noqa: S603 - this interpreter, fixed arguments
-                [sys.executable, "-m", "verifykit", "serve", "--listen", "127.0.0.1:0", "--store", store,
-                 "--mailer", f"file:{mail}", "--grace", "5"],
-                env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=sink,
-            )  # fmt: skip
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            found = _LISTENING.search(log.read_text(errors="replace"))
-            if found:
-                self.port = int(found.group(1))
-                return
-            if self.proc.poll() is not None:
-                break
-            time.sleep(0.05)
-        self.proc.kill()
-        raise RuntimeError("the sidecar did not start:\n" + log.read_text(errors="replace")[-2000:])
-
-    def stop(self) -> int:
-        """SIGTERM, as an orchestrator would: drain, then exit."""
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-        return self.proc.wait(timeout=30)
 
 
 def _latest_code(mail: Path) -> str:
@@ -242,6 +203,7 @@ def _face_steps(client: Any, photos: Path) -> None:
 
 def run_sidecar_tour(store_url: str = "memory://", locale: str = "en", photos: Path | None = None) -> int:
     from ..client import Client
+    from ..server._process import SidecarProcess
 
     photos = photos if photos is not None else _default_photos()
     with tempfile.TemporaryDirectory(prefix="verifykit-demo-") as tmp:
@@ -249,7 +211,7 @@ def run_sidecar_tour(store_url: str = "memory://", locale: str = "en", photos: P
         print(
             f"verifykit demo: starting `verifykit serve` on 127.0.0.1 (store {store_url}, messages to {mail})"
         )
-        sidecar = _Sidecar(store_url, mail, log)
+        sidecar = SidecarProcess(["--store", store_url, "--mailer", f"file:{mail}", "--grace", "5"], log)
         try:
             with Client(f"127.0.0.1:{sidecar.port}", timeout=60) as client:
                 print(f"    sidecar listening on port {sidecar.port}, health {client.health()}")
