@@ -18,6 +18,7 @@ from verifykit.store import (
 )
 
 SHORT = 0.3  # a real TTL on Redis: long enough to act within, short enough to wait out
+EPSILON = 1e-6  # float rounding of times near 1.7e9 seconds
 RESEND = {"max_sends": 5, "cooldown": 30.0, "cooldown_factor": 2.0, "cooldown_max": 300.0}
 
 
@@ -158,10 +159,10 @@ def test_a_closed_challenge_keeps_its_status_past_expiry(backend: Backend) -> No
 
 def test_a_challenge_is_purged_once_retention_has_passed(backend: Backend) -> None:
     new = challenge(ttl=SHORT)
-    backend.store.create(new, retention=SHORT)
+    backend.store.create(new, retention=3 * SHORT)
     backend.advance(SHORT)
     assert backend.store.get(new.id) is not None  # expired, still readable for status
-    backend.advance(SHORT)
+    backend.advance(3 * SHORT)
     assert backend.store.get(new.id) is None
     assert backend.store.attempt(new.id, [RIGHT])[0] is AttemptOutcome.MISSING
 
@@ -176,7 +177,7 @@ def test_resend_before_the_cooldown_is_refused_with_the_wait(backend: Backend) -
 
 
 def test_resend_replaces_the_secret_and_restarts_the_expiry(backend: Backend) -> None:
-    new = challenge(ttl=SHORT * 2, resend_after=SHORT)
+    new = challenge(ttl=600, resend_after=SHORT)
     backend.store.create(new, retention=60)
     backend.advance(SHORT)
     outcome, record, wait = backend.store.resend(new.id, "k1:second", ttl=600, **RESEND)
@@ -286,8 +287,8 @@ def test_retry_after_is_when_enough_old_events_leave_the_window(backend: Backend
     backend.advance(SHORT)
     backend.store.hit("dest:a", policy)
     refused = backend.store.hit("dest:a", policy)
-    # The first event leaves first: about 3 * SHORT from now.
-    assert 2 * SHORT < refused.retry_after < 3 * SHORT + 0.01
+    # The first event leaves first, 3 * SHORT from now at most; the second would take 4 * SHORT.
+    assert 0 < refused.retry_after <= 3 * SHORT + EPSILON
     backend.advance(refused.retry_after)
     assert backend.store.hit("dest:a", policy).allowed
 
@@ -367,27 +368,38 @@ def test_a_refused_charge_is_not_counted(backend: Backend) -> None:
     assert backend.store.failure_state("sub").failures == 3
 
 
+def _lockout_after_one_charge(backend: Backend, key: str, policy: LockoutPolicy) -> tuple[float, float]:
+    """Bounds on how long one allowed charge locked ``key``, read on the store's own clock.
+
+    On Redis time runs while the test reads it; the bounds widen by exactly that much.
+    """
+    before = backend.store.now()
+    assert backend.store.charge(key, policy).allowed
+    wait = backend.store.failure_state(key).retry_after
+    after = backend.store.now()
+    return wait, wait + (after - before)
+
+
 def test_the_lockout_doubles_with_each_failure_up_to_its_maximum(backend: Backend) -> None:
     policy = LockoutPolicy(threshold=1, lockout=SHORT, lockout_max=2 * SHORT, memory=3600)
-    waits = []
+    durations = []
     for _ in range(3):
-        charged = backend.store.charge("sub", policy)
-        assert charged.allowed
-        waits.append(backend.store.failure_state("sub").retry_after)
-        backend.advance(waits[-1])
-    assert waits[0] <= SHORT < waits[1] <= 2 * SHORT
-    assert SHORT < waits[2] <= 2 * SHORT  # capped at lockout_max
+        low, high = _lockout_after_one_charge(backend, "sub", policy)
+        durations.append((low, high))
+        backend.advance(high)
+    for (low, high), expected in zip(durations, [SHORT, 2 * SHORT, 2 * SHORT], strict=True):
+        assert low - EPSILON <= expected <= high + EPSILON  # the third is capped at lockout_max
 
 
 def test_the_hard_cap_locks_until_reset_and_is_never_exceeded(backend: Backend) -> None:
-    policy = LockoutPolicy(threshold=100, lockout=1, lockout_max=1, hard_cap=100, memory=SHORT)
+    policy = LockoutPolicy(threshold=100, lockout=1, lockout_max=1, hard_cap=100, memory=3 * SHORT)
     states = [backend.store.charge("sub", policy) for _ in range(100)]
     assert all(s.allowed for s in states)
     assert states[-1].hard_locked and not states[-2].hard_locked
     for _ in range(3):
         refused = backend.store.charge("sub", policy)
         assert (refused.allowed, refused.failures, refused.hard_locked) == (False, 100, True)
-    backend.advance(SHORT)  # a hard lock outlives the failure memory
+    backend.advance(3 * SHORT)  # a hard lock outlives the failure memory
     assert backend.store.failure_state("sub") == FailureState(False, 100, 0.0, hard_locked=True)
 
 

@@ -83,7 +83,7 @@ REAL_CLOCK = Timing(
     window=WindowPolicy(limit=3, window=600.0),
     lockout=LockoutPolicy(threshold=2, lockout=300.0, lockout_max=1200.0, hard_cap=6, memory=3600.0),
     cooldown=0.0,
-    tolerance=0.5,
+    tolerance=2.0,
 )
 
 
