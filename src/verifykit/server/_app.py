@@ -211,10 +211,17 @@ def create_server(config: ServerConfig, components: Components | None = None) ->
     email_otp_pb2_grpc.add_EmailOtpServiceServicer_to_server(EmailOtpServicer(otp), server)  # type: ignore[no-untyped-call]
     services.append(email_otp_pb2.DESCRIPTOR.services_by_name["EmailOtpService"].full_name)
 
-    _add_password(server, services, config=config, keyring=keyring, store=store, audit=audit, pool=pool)
-    face_hooks = _add_face(
-        server, services, config=config, keyring=keyring, store=store, audit=audit, pool=pool
-    )
+    shared = _Shared(config, keyring, store, audit, pool)
+    password = _password_service(shared)
+    if password is not None:
+        password_pb2_grpc.add_PasswordServiceServicer_to_server(password, server)  # type: ignore[no-untyped-call]
+        services.append(password_pb2.DESCRIPTOR.services_by_name["PasswordService"].full_name)
+    face = _face_service(shared)
+    stop_hooks: list[Callable[[], None]] = []
+    if face is not None:
+        face_pb2_grpc.add_FaceServiceServicer_to_server(face[0], server)  # type: ignore[no-untyped-call]
+        services.append(face_pb2.DESCRIPTOR.services_by_name["FaceService"].full_name)
+        stop_hooks = face[1]
     health_servicer = health.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection(
@@ -237,62 +244,58 @@ def create_server(config: ServerConfig, components: Components | None = None) ->
         metrics=metrics,
         config=config,
     )
-    sidecar.on_stop.extend(face_hooks)
+    sidecar.on_stop.extend(stop_hooks)
     return sidecar, port
 
 
-def _add_face(
-    server: grpc.Server,
-    services: list[str],
-    *,
-    config: ServerConfig,
-    keyring: Keyring,
-    store: ChallengeStore,
-    audit: AuditSink | None,
-    pool: HeavyPool,
-) -> list[Callable[[], None]]:
-    """Serve FaceService when the face extra is installed; returns what to do at stop."""
+@dataclass(frozen=True, slots=True)
+class _Shared:
+    """What every verifier of one sidecar shares."""
+
+    config: ServerConfig
+    keyring: Keyring
+    store: ChallengeStore
+    audit: AuditSink | None
+    pool: HeavyPool
+
+
+def _face_service(shared: _Shared) -> tuple[FaceServicer, list[Callable[[], None]]] | None:
+    """The face service, and what to do at stop; None when the face extra is not installed."""
     try:
         from ..face import FaceIndex, FaceSettings, FaceVerifier
     except ImportError as exc:
         _log.warning("face verification is off: the face extra is not installed (%s)", exc.name)
-        return []
+        return None
+    config, keyring = shared.config, shared.keyring
     settings = FaceSettings.preset(config.face_preset)
     # FaceVerifier reads audit=None as "the default sink"; an explicit no-op keeps the log off.
-    verifier = FaceVerifier(keyring=keyring, store=store, settings=settings, audit=audit or _discard)
+    verifier = FaceVerifier(
+        keyring=keyring, store=shared.store, settings=settings, audit=shared.audit or _discard
+    )
     path = config.face_index
     if path is not None and path.exists():
         index = FaceIndex.load(path, keyring, settings=settings)
     else:
         index = FaceIndex(keyring, settings=settings)
-    face_pb2_grpc.add_FaceServiceServicer_to_server(FaceServicer(verifier, index, pool), server)  # type: ignore[no-untyped-call]
-    services.append(face_pb2.DESCRIPTOR.services_by_name["FaceService"].full_name)
-    return [] if path is None else [lambda: index.save(path)]
+    return FaceServicer(verifier, index, shared.pool), ([] if path is None else [lambda: index.save(path)])
 
 
-def _add_password(
-    server: grpc.Server,
-    services: list[str],
-    *,
-    config: ServerConfig,
-    keyring: Keyring,
-    store: ChallengeStore,
-    audit: AuditSink | None,
-    pool: HeavyPool,
-) -> None:
-    """Serve PasswordService when the password verifier is available."""
+def _password_service(shared: _Shared) -> PasswordServicer | None:
+    """The password service; None when the password verifier is not available."""
     try:
         from ..password import PasswordVerifier
     except ImportError as exc:
         _log.warning("password verification is off: %s", exc)
-        return
+        return None
+    config = shared.config
     # The service's name is a context word a password may not contain, as in the messages it sends.
     options: dict[str, Any] = {"service_name": _otp_settings(config).service_name}
     if config.password_preset is not None:
         options["preset"] = config.password_preset
-    verifier = PasswordVerifier(store=store, keyring=keyring, audit=audit or _discard, **options)
-    password_pb2_grpc.add_PasswordServiceServicer_to_server(PasswordServicer(verifier, pool), server)  # type: ignore[no-untyped-call]
-    services.append(password_pb2.DESCRIPTOR.services_by_name["PasswordService"].full_name)
+    verifier = PasswordVerifier(
+        store=shared.store, keyring=shared.keyring, audit=shared.audit or _discard, **options
+    )
+    return PasswordServicer(verifier, shared.pool)
 
 
 def _discard(_event: AuditEvent) -> None:
