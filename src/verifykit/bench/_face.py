@@ -41,6 +41,7 @@ RESOLUTIONS = {"vga": 640 * 480, "1080p": 1920 * 1080, "12mp": 12_000_000}
 STAGES = ("decode", "detect", "encode", "match")
 DATA_ENV = "VERIFYKIT_FACE_DATA"
 THRESHOLD = 0.6
+PARTS = ("stages", "throughput", "accuracy", "index")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -53,6 +54,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data", type=Path, default=None, help=f"the faces folder (or ${DATA_ENV})")
     parser.add_argument(
         "--index-sizes", default="10000,100000,1000000", help="FaceIndex sizes to search (comma-separated)"
+    )
+    parser.add_argument(
+        "--parts",
+        default=",".join(PARTS),
+        help=f"which parts to run (comma-separated; default all: {','.join(PARTS)})",
     )
 
 
@@ -373,10 +379,19 @@ def run(args: argparse.Namespace, progress: Progress) -> BenchReport:
     pairs_12mp = pairs if full else _spread(genuine, per_kind) + _spread(impostor, per_kind)
     accuracy_pairs = _spread(genuine, 30) + _spread(impostor, 30) if quick else pairs
 
-    report.extra["machine"] = {"cpus": os.cpu_count()}
-    _stage_timings(report, progress, folder=folder, photos=photos, pairs_12mp=pairs_12mp, keyring=keyring)
-    _throughput(report, progress, folder, photos, 6 if quick else 16)
-    _accuracy(report, progress, folder, accuracy_pairs, keyring)
-    sizes = [int(s) for s in str(args.index_sizes).split(",") if s.strip()]
-    _index(report, progress, sizes, 10 if quick else 40)
+    parts = {p.strip() for p in str(args.parts).split(",") if p.strip()}
+    if not parts <= set(PARTS):
+        raise ConfigurationError(
+            f"unknown --parts {sorted(parts - set(PARTS))}; choose from {', '.join(PARTS)}"
+        )
+    report.extra["machine"] = {"cpus": os.cpu_count(), "load_average_1m": round(os.getloadavg()[0], 2)}
+    if "stages" in parts:
+        _stage_timings(report, progress, folder=folder, photos=photos, pairs_12mp=pairs_12mp, keyring=keyring)
+    if "throughput" in parts:
+        _throughput(report, progress, folder, photos, 6 if quick else 16)
+    if "accuracy" in parts:
+        _accuracy(report, progress, folder, accuracy_pairs, keyring)
+    if "index" in parts:
+        sizes = [int(s) for s in str(args.index_sizes).split(",") if s.strip()]
+        _index(report, progress, sizes, 10 if quick else 40)
     return report

@@ -8,7 +8,7 @@ never stored. Needs the ``face`` extra.
 from ._image import ImageInfo, probe
 from ._index import FaceIndex, FaceMatch
 from ._models import MODEL_ID
-from ._pipeline import FaceBox
+from ._pipeline import FaceBox, Found
 from ._quality import FaceQuality
 from ._settings import THRESHOLD_PRESETS, FaceSettings, MultiFace
 from ._verifier import Enrollment, FaceVerifier
@@ -23,6 +23,7 @@ __all__ = [
     "FaceQuality",
     "FaceSettings",
     "FaceVerifier",
+    "Found",
     "ImageInfo",
     "MultiFace",
     "probe",
