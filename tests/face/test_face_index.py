@@ -152,28 +152,63 @@ def test_a_saved_index_reveals_no_keys_or_encodings(tmp_path: Path, keyring: Key
     assert encoding.tobytes()[:16] not in raw
 
 
-def test_an_altered_index_file_is_refused(
-    tmp_path: Path, filled: tuple[FaceIndex, np.ndarray, list[str]], keyring: Keyring
-) -> None:
-    index, _, _ = filled
+HEADER = len(b"VKFI\x01") + 16 + 4  # magic, file id, chunk count
+
+
+@pytest.fixture
+def saved(
+    tmp_path: Path, filled: tuple[FaceIndex, np.ndarray, list[str]], monkeypatch: pytest.MonkeyPatch
+) -> Path:
+    """The filled index saved in chunks of 64 KiB (several chunks, as a large index has)."""
+    from verifykit.face import _index
+
+    monkeypatch.setattr(_index, "_CHUNK", 64 * 1024)
     path = tmp_path / "faces.vkfi"
-    index.save(path)
-    raw = bytearray(path.read_bytes())
+    filled[0].save(path)
+    return path
+
+
+def split_chunks(raw: bytes) -> list[bytes]:
+    """The length-prefixed sealed chunks after the header, each with its prefix."""
+    out, pos = [], HEADER
+    while pos < len(raw):
+        size = int.from_bytes(raw[pos : pos + 4], "little")
+        out.append(raw[pos : pos + 4 + size])
+        pos += 4 + size
+    return out
+
+
+def test_an_altered_index_file_is_refused(saved: Path, keyring: Keyring) -> None:
+    raw = bytearray(saved.read_bytes())
     raw[len(raw) // 2] ^= 0x01
-    path.write_bytes(bytes(raw))
+    saved.write_bytes(bytes(raw))
     with pytest.raises(TemplateError):
-        FaceIndex.load(path, keyring)
+        FaceIndex.load(saved, keyring)
 
 
-def test_a_truncated_index_file_is_refused(
-    tmp_path: Path, filled: tuple[FaceIndex, np.ndarray, list[str]], keyring: Keyring
-) -> None:
-    index, _, _ = filled
-    path = tmp_path / "faces.vkfi"
-    index.save(path)
-    path.write_bytes(path.read_bytes()[:-100])
+def test_a_truncated_index_file_is_refused(saved: Path, keyring: Keyring) -> None:
+    saved.write_bytes(saved.read_bytes()[:-100])
     with pytest.raises(TemplateError):
-        FaceIndex.load(path, keyring)
+        FaceIndex.load(saved, keyring)
+
+
+def test_reordered_chunks_are_refused(saved: Path, keyring: Keyring) -> None:
+    raw = saved.read_bytes()
+    chunks = split_chunks(raw)
+    assert len(chunks) >= 3
+    chunks[1], chunks[2] = chunks[2], chunks[1]
+    saved.write_bytes(raw[:HEADER] + b"".join(chunks))
+    with pytest.raises(TemplateError):
+        FaceIndex.load(saved, keyring)
+
+
+def test_a_dropped_last_chunk_is_refused_even_with_the_count_rewritten(saved: Path, keyring: Keyring) -> None:
+    raw = saved.read_bytes()
+    chunks = split_chunks(raw)[:-1]
+    count = len(chunks).to_bytes(4, "little")
+    saved.write_bytes(raw[: HEADER - 4] + count + b"".join(chunks))
+    with pytest.raises(TemplateError):
+        FaceIndex.load(saved, keyring)
 
 
 def test_chunks_from_another_index_file_cannot_be_spliced_in(
@@ -188,20 +223,15 @@ def test_chunks_from_another_index_file_cannot_be_spliced_in(
     first.save(tmp_path / "first")
     second.save(tmp_path / "second")
     a, b = (tmp_path / "first").read_bytes(), (tmp_path / "second").read_bytes()
-    header = len(b"VKFI\x01") + 16 + 4
-    spliced = a[:header] + b[header:]
+    spliced = a[:HEADER] + b[HEADER:]
     (tmp_path / "spliced").write_bytes(spliced)
     with pytest.raises(TemplateError):
         FaceIndex.load(tmp_path / "spliced", keyring)
 
 
-def test_an_index_opens_only_with_its_keyring(
-    tmp_path: Path, filled: tuple[FaceIndex, np.ndarray, list[str]]
-) -> None:
-    index, _, _ = filled
-    index.save(tmp_path / "faces.vkfi")
+def test_an_index_opens_only_with_its_keyring(saved: Path) -> None:
     with pytest.raises(TemplateError):
-        FaceIndex.load(tmp_path / "faces.vkfi", Keyring.generate())
+        FaceIndex.load(saved, Keyring.generate())
 
 
 @pytest.mark.slow
