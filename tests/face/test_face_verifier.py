@@ -351,3 +351,16 @@ def test_bad_settings_are_refused_once_at_construction(bad: dict[str, object]) -
 
 def test_a_deliberate_zero_is_not_replaced_by_a_default() -> None:
     assert FaceSettings(background_face_ratio=0.0, min_sharpness=0.0).background_face_ratio == 0.0
+
+
+def test_concurrent_verifies_on_threads_give_the_same_distances_as_one_at_a_time(
+    verifier: FaceVerifier, obama_template: bytes
+) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    photos = [photo(OBAMA_OTHER), photo(BIDEN), photo("Barack_Obama__obama1.jpg"), photo(OBAMA_OTHER)]
+    fv = FaceVerifier(keyring=verifier.keyring, audit=None)  # a store of its own: no lockout interplay
+    alone = [fv.verify("obama", obama_template, p).distance for p in photos]
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        together = list(pool.map(lambda p: fv.verify("obama", obama_template, p).distance, photos))
+    assert together == alone
