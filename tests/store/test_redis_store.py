@@ -173,7 +173,9 @@ def _commands_from(store_name: str, redis_url: str, action: Callable[[], object]
         seen: list[str] = []
         with raw.monitor() as monitor:
             action()
-            redis.Redis.from_url(redis_url).echo(marker)
+            other = redis.Redis.from_url(redis_url)
+            other.echo(marker)
+            other.close()
             for event in monitor.listen():
                 if marker in event["command"]:
                     break
