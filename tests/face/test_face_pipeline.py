@@ -9,7 +9,7 @@ from face_photos import DATA, files_with, photo, reference, with_exif_orientatio
 
 from verifykit import Reason
 from verifykit.face import FaceSettings, FaceVerifier, MultiFace
-from verifykit.face._pipeline import decode, encode_face, find
+from verifykit.face._pipeline import decode, detect, encode_face, find
 
 
 @pytest.mark.parametrize(
@@ -171,3 +171,18 @@ def test_a_second_face_under_half_as_wide_as_a_large_main_face_is_background() -
     assert find(decode(image, settings), settings, MultiFace.REJECT).usable
     every_face = FaceSettings(background_face_ratio=0.0)
     assert find(decode(image, every_face), every_face, MultiFace.REJECT).reason is Reason.MULTIPLE_FACES
+
+
+def test_a_face_too_small_for_the_first_look_is_found_by_the_second() -> None:
+    # A 250-pixel LFW photo (face box ~110 px) on a 2400-pixel canvas: ~22 px on the 480-pixel
+    # copy, below what HOG finds there; the second look at 960 pixels finds it.
+    canvas = np.full((1800, 2400, 3), 127, np.uint8)
+    canvas[900:1150, 1100:1350] = cv2.imread(str(DATA / "Diana_Krall__0004.jpg"))
+    ok, buf = cv2.imencode(".jpg", canvas, [cv2.IMWRITE_JPEG_QUALITY, 95])
+    assert ok
+    settings = FaceSettings()
+    image = decode(buf.tobytes(), settings)
+    assert detect(image.rgb, settings) == []
+    found = find(image, settings, MultiFace.REJECT)
+    assert found.usable and found.face is not None
+    assert 1100 <= found.face.left < found.face.right <= 1350

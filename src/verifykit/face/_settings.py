@@ -43,8 +43,9 @@ class FaceSettings:
     - ``max_bytes=15 MiB`` and ``max_pixels=40 MP``: checked before decoding (decompression bombs).
     - ``detect_max_side=480`` with ``detect_upsample=1``: faces are found on a copy whose longer side
       is at most 480 px, upsampled once inside the detector as face_recognition does, so the
-      smallest face found spans about 1/12 of the photo's longer side. Landmarks and the encoding
-      then use the photo itself.
+      smallest face found spans about 1/12 of the photo's longer side; when none is found, a
+      second look at twice the size goes down to 1/24. Landmarks and the encoding then use the
+      photo itself.
     - ``work_min_side=960``: a large JPEG is decoded reduced (by 2, 4 or 8) while its longer side
       stays at least this long; ``encode_min_face=150`` px re-decodes at full size when the face
       in the reduced copy is smaller than that (the encoder's face crop is 150 px).
