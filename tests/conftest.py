@@ -193,10 +193,12 @@ def unique_namespace() -> str:
     return f"vkt{uuid.uuid4().hex[:12]}"
 
 
-def _purge_namespace(url: str, namespace: str) -> None:
-    """Remove every key a test left under ``namespace`` (lockouts live for a day otherwise)."""
-    if url.startswith("memory:"):
-        return
+# The shared test server may hold many keys: scan in large steps to keep teardown quick.
+_SCAN_COUNT = 10_000
+
+
+def _purge(url: str, pattern: str) -> None:
+    """Remove every key matching ``pattern`` (lockouts would otherwise live for a day)."""
     import redis
 
     if "+cluster://" in url:
@@ -204,16 +206,19 @@ def _purge_namespace(url: str, namespace: str) -> None:
         first = rest.split("/", 1)[0].split("?", 1)[0].split(",")[0]
         cluster = redis.RedisCluster.from_url(f"{scheme}://{first}")
         try:
-            for key in cluster.scan_iter(match=f"{namespace}:*", target_nodes=redis.RedisCluster.PRIMARIES):
+            found = cluster.scan_iter(
+                match=pattern, count=_SCAN_COUNT, target_nodes=redis.RedisCluster.PRIMARIES
+            )
+            for key in list(found):
                 cluster.delete(key)
         finally:
             cluster.close()
         return
     client = redis.Redis.from_url(url)
     try:
-        keys = list(client.scan_iter(match=f"{namespace}:*"))
-        if keys:
-            client.delete(*keys)
+        keys = list(client.scan_iter(match=pattern, count=_SCAN_COUNT))
+        for start in range(0, len(keys), 1000):
+            client.delete(*keys[start : start + 1000])
     finally:
         client.close()
 
@@ -227,18 +232,23 @@ def make_store() -> Iterator[MakeStore]:
 
     Every store it opened is closed after the test and its keys are removed.
     """
+    prefix = unique_namespace()
     opened: list[tuple[str, str, ChallengeStore]] = []
 
     def make(url: str, **options: Any) -> ChallengeStore:
-        namespace = options.pop("namespace", None) or unique_namespace()
+        namespace = options.pop("namespace", None) or f"{prefix}-{len(opened)}"
         new = open_store(url, namespace=namespace, **options)
         opened.append((url, namespace, new))
         return new
 
     yield make
+    purges: set[tuple[str, str]] = set()
     for url, namespace, each in opened:
         each.close()
-        _purge_namespace(url, namespace)
+        if not url.startswith("memory:"):
+            purges.add((url, f"{prefix}-*" if namespace.startswith(prefix) else f"{namespace}:*"))
+    for url, pattern in purges:
+        _purge(url, pattern)
 
 
 @pytest.fixture
