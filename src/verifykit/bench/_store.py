@@ -2,9 +2,9 @@
 ``--cluster``, a Redis Cluster, beside raw baselines measured in the same run.
 
 The goal: a check is one round trip and costs at most 1.5x one raw EVALSHA of a trivial
-script at p50. Store and baseline calls alternate, so both see the same server and load. A second
-baseline does a check's minimal work with plain commands (HGETALL, then HSET): two round
-trips and no atomicity, which is what the script saves.
+script at p50. Store and baseline calls alternate, so both see the same server and load.
+A second baseline does a check's minimal work with plain commands (HGETALL, then HSET):
+two round trips and no atomicity, which is what the script saves.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from typing import Any
 
 from ..store import ChallengeStore, LockoutPolicy, NewChallenge, open_store
 from ..store._cluster import cluster_nodes
-from ..store._redis import redis_driver
+from ..store._redis import redis_driver, split_query
 from ._report import BenchReport, Progress, percentile
 
 __all__ = ["add_arguments", "run"]
@@ -112,54 +112,63 @@ def _memory(report: BenchReport, n: int, progress: Progress) -> None:
     _add(report, "memory", checks, raw["raw"], "raw dict update under a lock")
 
 
-def _redis(report: BenchReport, url: str, n: int, progress: Progress, *, cluster: bool) -> None:
+def _raw_client(url: str, *, cluster: bool) -> Any:
+    """A plain redis-py client on the server or cluster the store uses."""
     redis = redis_driver()
+    base, _options = split_query(url, {})
+    if not cluster:
+        return redis.Redis.from_url(base, decode_responses=True)
+    nodes, username, password = cluster_nodes(base)
+    return redis.cluster.RedisCluster(
+        startup_nodes=[redis.cluster.ClusterNode(host, port) for host, port in nodes],
+        username=username,
+        password=password,
+        ssl=base.startswith("rediss"),
+        decode_responses=True,
+    )
+
+
+def _redis(report: BenchReport, url: str, n: int, progress: Progress, *, cluster: bool) -> None:
     name = "cluster" if cluster else "redis"
     namespace = f"vkbench{secrets.token_hex(4)}"
     key = f"{namespace}:raw:{{{_TAG}}}"
-    if cluster:
-        nodes, username, password = cluster_nodes(url)
-        client: Any = redis.cluster.RedisCluster(
-            startup_nodes=[redis.cluster.ClusterNode(h, p) for h, p in nodes],
-            username=username,
-            password=password,
-            decode_responses=True,
-        )
-    else:
-        client = redis.Redis.from_url(url, decode_responses=True)
-    try:
-        client.hset(key, mapping={"status": "pending", "attempts_left": 10**9})
-        sha = client.script_load(_TRIVIAL)
+    with open_store(url, namespace=namespace) as store:
+        store.now()  # a server that does not answer stops the bench here, as StoreUnavailable
+        client = _raw_client(url, cluster=cluster)
+        try:
+            client.hset(key, mapping={"status": "pending", "attempts_left": 10**9})
+            sha = client.script_load(_TRIVIAL)
 
-        def plain_commands() -> None:
-            # The check without a script: read, decide, write back. Two round trips, and not
-            # atomic (two racing checks could both approve): the floor a script replaces.
-            fields = client.hgetall(key)
-            client.hset(key, mapping={"attempts_left": int(fields["attempts_left"]) - 1, "status": "pending"})
+            def plain_commands() -> None:
+                # The check without a script: read, decide, write back. Two round trips, and
+                # not atomic (two racing checks could both approve): what a script replaces.
+                fields = client.hgetall(key)
+                left = int(fields["attempts_left"]) - 1
+                client.hset(key, mapping={"attempts_left": left, "status": "pending"})
 
-        baselines = {"EVALSHA": lambda: client.evalsha(sha, 1, key), "HGETALL+HSET": plain_commands}
-        with open_store(url, namespace=namespace) as store:
+            baselines = {"EVALSHA": lambda: client.evalsha(sha, 1, key), "HGETALL+HSET": plain_commands}
             checks, raw = _side_by_side(n, store, baselines, progress, f"{name} check")
-            store.reset_failures(_LOCKOUT_KEY)
-        _add(report, name, checks, raw["EVALSHA"], "raw EVALSHA")
-        report.add(
-            f"check p50, {name}, vs raw HGETALL then HSET (no script, not atomic)",
-            "ms",
-            percentile(checks, 50),
-            percentile(raw["HGETALL+HSET"], 50),
-        )
-        report.extra[f"{name}_raw_evalsha_ops_per_s"] = round(1000 * n / sum(raw["EVALSHA"]), 1)
-    finally:
-        _drop(client, namespace, cluster=cluster)
-        client.close()
+        finally:
+            _drop(client, namespace, cluster=cluster)
+            client.close()
+    _add(report, name, checks, raw["EVALSHA"], "raw EVALSHA")
+    report.add(
+        f"check p50, {name}, vs raw HGETALL then HSET (no script, not atomic)",
+        "ms",
+        percentile(checks, 50),
+        percentile(raw["HGETALL+HSET"], 50),
+    )
+    report.extra[f"{name}_raw_evalsha_ops_per_s"] = round(1000 * n / sum(raw["EVALSHA"]), 1)
 
 
 def _drop(client: Any, namespace: str, *, cluster: bool) -> None:
+    """Remove the bench's keys (challenges, the lockout, the raw baseline's hash)."""
+    pattern, step = f"{namespace}:*", 10_000
     if cluster:
-        for found in client.scan_iter(match=f"{namespace}:*", target_nodes=client.PRIMARIES):
+        for found in list(client.scan_iter(match=pattern, count=step, target_nodes=client.PRIMARIES)):
             client.delete(found)
         return
-    keys = list(client.scan_iter(match=f"{namespace}:*"))
+    keys = list(client.scan_iter(match=pattern, count=step))
     for i in range(0, len(keys), 500):
         client.delete(*keys[i : i + 500])
 
