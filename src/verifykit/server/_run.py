@@ -9,6 +9,7 @@ import sys
 import threading
 import time
 from types import FrameType
+from urllib.parse import urlsplit, urlunsplit
 
 from ._app import Components, create_server
 from ._config import ServerConfig
@@ -29,6 +30,13 @@ class _JSONFormatter(logging.Formatter):
             # Splice rather than parse and re-encode: access lines are written on every call.
             return head + ("," + message[1:] if len(message) > 2 else "}")
         return head + ',"message":' + json.dumps(message) + "}"
+
+
+def _without_credentials(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.password is None and parts.username is None:
+        return url
+    return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
 
 
 def configure_logging(level: str) -> None:
@@ -54,15 +62,16 @@ def serve(config: ServerConfig, components: Components | None = None) -> int:
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
         sidecar.start()
-        _log.info(
-            "serving on %s:%d (%s) with store %s%s",
-            config.host,
-            port,
-            "TLS" if config.tls_cert else "plaintext",
-            config.store.split("@")[-1],
-            f", metrics on port {sidecar.metrics_port}" if sidecar.metrics_port is not None else "",
-        )
-        print(f"verifykit sidecar listening on {config.host}:{port}", file=sys.stderr, flush=True)
+        # Written whatever the log level: orchestrators and tests wait for this line.
+        metrics = f", metrics on port {sidecar.metrics_port}" if sidecar.metrics_port is not None else ""
+        announce = {
+            "ts": round(time.time(), 6),
+            "level": "info",
+            "logger": _log.name,
+            "message": f"listening on {config.host}:{port} ({'TLS' if config.tls_cert else 'plaintext'}), "
+            f"store {_without_credentials(config.store)}{metrics}",
+        }
+        print(json.dumps(announce, separators=(",", ":")), file=sys.stderr, flush=True)
         while not stop.wait(0.5):
             pass
         started = time.monotonic()
