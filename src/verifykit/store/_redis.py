@@ -3,7 +3,8 @@
 Each operation that reads and then writes is one Lua script (``lua/*.lua``), so it is
 atomic and costs one round trip. The scripts mirror :mod:`verifykit.store._rules` and take
 the time from Redis ``TIME``, never from the caller. Every driver error is turned into
-:class:`~verifykit.StoreUnavailable` at one boundary (:meth:`RedisStore._call`).
+:class:`~verifykit.StoreUnavailable` at one boundary (:meth:`RedisStore._run` for scripts,
+:meth:`RedisStore._call` for the rest).
 
 Key layout (``NS`` is the namespace)::
 
@@ -208,6 +209,13 @@ def _failure(reply: Sequence[str]) -> FailureState:
     )
 
 
+def _unavailable(operation: str, exc: BaseException) -> StoreUnavailable:
+    # The driver's message can quote arguments (digests); name only the error's type.
+    return StoreUnavailable(
+        f"the Redis store did not answer {operation} ({type(exc).__name__}); nothing was approved"
+    )
+
+
 @functools.lru_cache(maxsize=64)
 def _policy_args(policy: LockoutPolicy) -> tuple[str, ...]:
     return (
@@ -245,6 +253,7 @@ class RedisStore(ChallengeStore):
         self._lock = threading.Lock()
         self._client: Any = None
         self._errors = (self._redis.RedisError, self._redis.exceptions.RedisClusterException, OSError)
+        self._noscript = self._redis.exceptions.NoScriptError
         self._check_url()
 
     @classmethod
@@ -282,16 +291,30 @@ class RedisStore(ChallengeStore):
         )
         return self._redis.Redis(connection_pool=pool)
 
-    # -- the one boundary where driver errors become StoreUnavailable -------------------------
+    # -- the boundary where driver errors become StoreUnavailable -----------------------------
+    # Every call into redis-py goes through _run (scripts, the hot path, kept flat) or _call.
+
+    def _run(self, script: str, keys: Sequence[str], args: Sequence[str]) -> Any:
+        """EVALSHA a script: one round trip. Scripts answer with one JSON document (common.lua)."""
+        sha = script_sha(script)
+        try:
+            client = self._client if self._client is not None else self._ready()
+            try:
+                reply = client.evalsha(sha, len(keys), *keys, *args)
+            except self._noscript:
+                # The server has not seen the script (restarted, flushed, a new cluster node):
+                # load it there (redis-py sends SCRIPT LOAD to every cluster master), retry once.
+                client.script_load(script_source(script))
+                reply = client.evalsha(sha, len(keys), *keys, *args)
+        except self._errors as exc:
+            raise _unavailable(script, exc) from exc
+        return json.loads(reply)
 
     def _call(self, operation: str, fn: Callable[[Any], T]) -> T:
         try:
             return fn(self._ready())
         except self._errors as exc:
-            # The driver's message can quote arguments (digests); name only the error's type.
-            raise StoreUnavailable(
-                f"the Redis store did not answer {operation} ({type(exc).__name__}); nothing was approved"
-            ) from exc
+            raise _unavailable(operation, exc) from exc
 
     def _ready(self) -> Any:
         client = self._client
@@ -301,21 +324,6 @@ class RedisStore(ChallengeStore):
                     self._client = self._connect()
                 client = self._client
         return client
-
-    def _run(self, script: str, keys: Sequence[str], args: Sequence[str]) -> Any:
-        """EVALSHA a script: one round trip. Scripts answer with one JSON document (common.lua)."""
-        return json.loads(self._call(script, lambda client: self._evalsha(client, script, keys, args)))
-
-    def _evalsha(self, client: Any, script: str, keys: Sequence[str], args: Sequence[str]) -> Any:
-        # A server that has not seen the script (restarted, flushed, a new cluster node)
-        # answers NOSCRIPT: load it there (redis-py sends SCRIPT LOAD to every cluster
-        # master) and retry. redis-py's Script object does the same at a higher cost per call.
-        sha = script_sha(script)
-        try:
-            return client.evalsha(sha, len(keys), *keys, *args)
-        except self._redis.exceptions.NoScriptError:
-            client.script_load(script_source(script))
-            return client.evalsha(sha, len(keys), *keys, *args)
 
     def close(self) -> None:
         with self._lock:
