@@ -79,12 +79,12 @@ def _free_port() -> int:
     pytest.fail("found no free loopback port pair for a Redis Cluster node", pytrace=False)
 
 
-def _wait_until(what: str, ready: object, timeout: float = STARTUP_TIMEOUT) -> None:
+def _wait_until(what: str, ready: Callable[[], bool], timeout: float = STARTUP_TIMEOUT) -> None:
     deadline = time.monotonic() + timeout
     last: Exception | None = None
     while time.monotonic() < deadline:
         try:
-            if callable(ready) and ready():
+            if ready():
                 return
         except Exception as exc:
             last = exc
@@ -119,7 +119,11 @@ def redis_cluster_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]
             pytrace=False,
         )
     workdir: Path = tmp_path_factory.mktemp("redis-cluster")
-    ports = [_free_port() for _ in range(CLUSTER_MASTERS)]
+    ports: list[int] = []
+    while len(ports) < CLUSTER_MASTERS:
+        port = _free_port()
+        if port not in ports:
+            ports.append(port)
     processes: list[subprocess.Popen[bytes]] = []
     try:
         for port in ports:
