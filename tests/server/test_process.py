@@ -91,3 +91,24 @@ def test_sigterm_drains_in_flight_calls_then_exits_zero(serve_process: ServeProc
         results = [f.result(timeout=60) for f in in_flight]
     assert all(r.reason is Reason.APPROVED for r in results)
     assert process.proc.wait(timeout=30) == 0
+
+
+def test_the_command_reads_the_toml_file_and_variables_win_over_it(
+    serve_process: ServeProcess, tmp_path: Path
+) -> None:
+    config = tmp_path / "verifykit.toml"
+    config.write_text(
+        'access_log = false\naudit_log = false\nmailer = "file:' + str(tmp_path / "mail") + '"\n'
+    )
+    quiet = serve_process("--config", str(config))
+    with Client(quiet.target) as client:
+        client.email_otp.start("applicant-1", "ana@example.com")
+    assert quiet.stop() == 0
+    assert "verifykit.access" not in quiet.log.read_text()
+    assert len(list((tmp_path / "mail").glob("*.eml"))) == 1  # the file's mailer
+
+    logged = serve_process("--config", str(config), env={"VERIFYKIT_ACCESS_LOG": "true"})
+    with Client(logged.target) as client:
+        client.email_otp.start("applicant-2", "ana@example.com")
+    assert logged.stop() == 0
+    assert '"method":"EmailOtpService/StartEmailOtp"' in logged.log.read_text()
