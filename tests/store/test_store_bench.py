@@ -28,6 +28,9 @@ def test_the_store_bench_compares_each_backend_with_its_raw_baselines(
         assert f"check p50, {backend}, vs raw EVALSHA" in names
         assert f"check p99, {backend}, vs raw EVALSHA" in names
         assert f"check p50, {backend}, vs raw HGETALL then HSET (no script, not atomic)" in names
+        assert (
+            f"check p50, {backend}, vs raw EVALSHA of the same script (verifykit's client-side cost)" in names
+        )
     assert "check p50, memory, vs raw dict update under a lock" in names
     for case in doc["cases"]:
         assert case["unit"] == "ms" and case["value"] > 0 and case["baseline"] > 0

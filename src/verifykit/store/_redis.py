@@ -45,7 +45,7 @@ from ._base import (
 )
 from ._rules import check_cost, check_new_challenge
 
-__all__ = ["RedisStore", "hash_tag", "script_sha", "script_source"]
+__all__ = ["RedisStore", "hash_tag", "policy_args", "script_sha", "script_source"]
 
 T = TypeVar("T")
 
@@ -217,7 +217,8 @@ def _unavailable(operation: str, exc: BaseException) -> StoreUnavailable:
 
 
 @functools.lru_cache(maxsize=64)
-def _policy_args(policy: LockoutPolicy) -> tuple[str, ...]:
+def policy_args(policy: LockoutPolicy) -> tuple[str, ...]:
+    """A lockout policy as the five ARGV values the scripts read (``read_policy`` in common.lua)."""
     return (
         str(policy.threshold),
         repr(float(policy.lockout)),
@@ -385,7 +386,7 @@ class RedisStore(ChallengeStore):
                     "lockout_key must share the challenge id's hash tag ({TAG}:… for an id TAG.RANDOM)",
                     field="lockout_key",
                 )
-            args += _policy_args(lockout)
+            args += policy_args(lockout)
         args += candidates
         reply = self._run("attempt", keys, args)
         outcome = _ATTEMPT[reply[0]]
@@ -435,7 +436,7 @@ class RedisStore(ChallengeStore):
         )
 
     def charge(self, key: str, policy: LockoutPolicy) -> FailureState:
-        return _failure(self._run("charge", [self.lockout_key(key)], _policy_args(policy)))
+        return _failure(self._run("charge", [self.lockout_key(key)], policy_args(policy)))
 
     def failure_state(self, key: str) -> FailureState:
         return _failure(self._run("failure_state", [self.lockout_key(key)], []))
