@@ -10,13 +10,13 @@ import secrets
 import threading
 import time
 import uuid
-from typing import Any
 
 from ..crypto import Keyring
 from ..otp import EmailOTP, OTPSettings
 from ..store import open_store
 from ..testing import Outbox, last_code
 from ._report import BenchReport, Progress, percentile
+from ._store import drop_namespace, raw_client
 
 __all__ = ["add_arguments", "run"]
 
@@ -76,11 +76,9 @@ def _raw_memory_check(n: int) -> list[float]:
 def _raw_redis(url: str, n: int, progress: Progress) -> tuple[list[float], list[float]]:
     """Raw redis-py: one EVALSHA of a trivial script (the check floor) and one HSET+PEXPIRE
     pipeline (the least a start must write), on the same server in the same run."""
-    import redis
-
-    client: Any = redis.Redis.from_url(url)
+    client = raw_client(url, cluster=False)
     sha = client.script_load("return redis.call('HGET', KEYS[1], 'status')")
-    key = f"vkbench:{uuid.uuid4().hex}"
+    key = f"vkbench{uuid.uuid4().hex[:8]}"
     client.hset(key, mapping={"status": "pending"})
     evals: list[float] = []
     writes: list[float] = []
@@ -97,7 +95,8 @@ def _raw_redis(url: str, n: int, progress: Progress) -> tuple[list[float], list[
         evals.append((t1 - t0) * 1000)
         writes.append((t2 - t1) * 1000)
         progress.step()
-    client.delete(key, *[f"{key}:{i}" for i in range(n)])
+    client.delete(key)
+    drop_namespace(client, key, cluster=False)
     client.close()
     return evals, writes
 
@@ -129,7 +128,8 @@ def run(args: argparse.Namespace, progress: Progress) -> BenchReport:
     report.extra["memory_start_check_pairs_per_s"] = round(1000 * n / (sum(starts) + sum(checks)), 1)
 
     if args.redis:
-        store = open_store(args.redis, namespace=f"vkbench{uuid.uuid4().hex[:8]}")
+        namespace = f"vkbench{uuid.uuid4().hex[:8]}"
+        store = open_store(args.redis, namespace=namespace)
         outbox = Outbox()
         otp = EmailOTP(store=store, keyring=keyring, mailer=outbox, settings=_unlimited(), audit=None)
         starts, checks = _measure(otp, outbox, n, progress, "redis:// start+check")
@@ -145,5 +145,8 @@ def run(args: argparse.Namespace, progress: Progress) -> BenchReport:
         report.extra["redis_start_check_pairs_per_s"] = round(1000 * n / (sum(starts) + sum(checks)), 1)
         report.extra["redis_check_ops_per_s"] = round(1000 * n / sum(checks), 1)
         store.close()
+        client = raw_client(args.redis, cluster=False)
+        drop_namespace(client, namespace, cluster=False)
+        client.close()
     report.extra["n"] = n
     return report

@@ -113,7 +113,7 @@ def _memory(report: BenchReport, n: int, progress: Progress) -> None:
     _add(report, "memory", checks, raw["raw"], "raw dict update under a lock")
 
 
-def _raw_client(url: str, *, cluster: bool) -> Any:
+def raw_client(url: str, *, cluster: bool) -> Any:
     """A plain redis-py client on the server or cluster the store uses."""
     redis = redis_driver()
     base, _options = split_query(url, {})
@@ -135,7 +135,7 @@ def _redis(report: BenchReport, url: str, n: int, progress: Progress, *, cluster
     key = f"{namespace}:raw:{{{_TAG}}}"
     with open_store(url, namespace=namespace) as store:
         store.now()  # a server that does not answer stops the bench here, as StoreUnavailable
-        client = _raw_client(url, cluster=cluster)
+        client = raw_client(url, cluster=cluster)
         try:
             client.hset(key, mapping={"status": "pending", "attempts_left": 10**9})
             sha = client.script_load(_TRIVIAL)
@@ -167,7 +167,7 @@ def _redis(report: BenchReport, url: str, n: int, progress: Progress, *, cluster
             }
             checks, raw = _side_by_side(n, store, baselines, progress, f"{name} check")
         finally:
-            _drop(client, namespace, cluster=cluster)
+            drop_namespace(client, namespace, cluster=cluster)
             client.close()
     _add(report, name, checks, raw["EVALSHA"], "raw EVALSHA")
     report.add(
@@ -185,7 +185,7 @@ def _redis(report: BenchReport, url: str, n: int, progress: Progress, *, cluster
     report.extra[f"{name}_raw_evalsha_ops_per_s"] = round(1000 * n / sum(raw["EVALSHA"]), 1)
 
 
-def _drop(client: Any, namespace: str, *, cluster: bool) -> None:
+def drop_namespace(client: Any, namespace: str, *, cluster: bool) -> None:
     """Remove the bench's keys (challenges, the lockout, the raw baseline's hash)."""
     pattern, step = f"{namespace}:*", 10_000
     if cluster:
