@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import grpc
 import pytest
 from sidecars import Running, Serve
@@ -70,3 +72,18 @@ def test_a_hash_with_weaker_parameters_is_upgraded_on_a_successful_verify(serve:
     assert "m=19456,t=2,p=1" in verdict.upgraded_hash
     again = running.client.password.verify("applicant-1", verdict.upgraded_hash, PASSWORD)
     assert (again.approved, again.upgraded_hash) == (True, None)
+
+
+def test_passwords_and_hashes_never_reach_the_access_log(
+    serve: Serve, caplog: pytest.LogCaptureFixture
+) -> None:
+    running = serve(password_preset="cheap_tests_only", access_log=True)
+    with caplog.at_level(logging.INFO, logger="verifykit.access"):
+        stored = running.client.password.hash(PASSWORD, subject="applicant-1")
+        running.client.password.verify("applicant-1", stored, PASSWORD)
+        running.client.password.check_policy("qwertyuiop")
+    lines = [r.getMessage() for r in caplog.records if r.name == "verifykit.access"]
+    assert len(lines) == 3
+    for line in lines:
+        assert PASSWORD not in line and stored not in line and "qwertyuiop" not in line
+        assert "applicant-1" not in line
