@@ -66,6 +66,12 @@ class MemoryBudget:
             return self._in_flight
 
     @property
+    def waiting(self) -> int:
+        """Callers queued for room right now."""
+        with self._cond:
+            return len(self._queue)
+
+    @property
     def peak(self) -> int:
         """The most bytes ever admitted at once (for benchmarks and monitoring)."""
         with self._cond:
