@@ -1,0 +1,29 @@
+"""``verifykit bench hash`` runs end to end and reports in the shared format."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+import pytest
+
+from verifykit.bench import BENCHES, Progress
+from verifykit.bench._hash import add_arguments, run
+
+
+@pytest.mark.slow
+def test_the_hash_bench_reports_every_case_and_keeps_the_flood_within_its_budget() -> None:
+    assert BENCHES["hash"] == "verifykit.bench._hash"
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    args = parser.parse_args(["--quick", "-n", "1", "--flood", "6", "--threads", "2", "--flood-budget", "2"])
+    report = run(args, Progress(enabled=False))
+    doc = json.loads(report.to_json())
+    names = [c["name"] for c in doc["cases"]]
+    for expected in ("verify p50, rfc9106_low_memory", "unknown subject p50", "blocklist lookup", "flood 6"):
+        assert any(name.startswith(expected) for name in names), expected
+    assert all(c["value"] > 0 for c in doc["cases"])
+    flood = doc["flood"]
+    assert flood["bounded"]["approved"] == flood["unbounded"]["approved"] == 6
+    assert flood["bounded"]["argon2_memory_peak_mib"] <= flood["budget_mib"] == 128
+    assert flood["unbounded"]["argon2_memory_peak_mib"] > flood["budget_mib"]
