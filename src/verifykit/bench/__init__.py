@@ -13,6 +13,7 @@ BENCHES: dict[str, str] = {
     "otp": "verifykit.bench._otp",
     "face": "verifykit.bench._face",
     "grpc": "verifykit.bench._grpc",
+    "hash": "verifykit.bench._hash",
 }
 
 __all__ = ["BENCHES", "BenchCase", "BenchReport", "Progress", "percentile", "time_calls"]
