@@ -1,0 +1,67 @@
+"""Password signup and login with verifykit: policy on signup, verify with transparent upgrade,
+an unknown account answered like a wrong password, and a lockout offering other ways in.
+
+verifykit owns no user table: this example keeps one in a dict.
+
+Run: python examples/password_signup_login.py
+"""
+
+from __future__ import annotations
+
+from verifykit import Fallback, Keyring, LockoutPolicy, Reason
+from verifykit.password import PasswordVerifier, PolicyViolation
+
+USERS: dict[str, str] = {}  # account id -> stored hash; your database in real life
+
+
+def signup(pv: PasswordVerifier, account: str, email: str, password: str) -> bool:
+    try:
+        USERS[account] = pv.hash(password, subject=account, context=[email])
+    except PolicyViolation as refused:
+        # Tell the person which rule failed; never echo the password.
+        print(f"  signup refused ({refused.rule}): {refused.message}")
+        return False
+    print(f"  signed up {account}")
+    return True
+
+
+def login(pv: PasswordVerifier, account: str, password: str, client: str) -> bool:
+    # An unknown account passes None: same work, same answer as a wrong password.
+    verdict = pv.verify(account, USERS.get(account), password, client=client)
+    if verdict.upgraded_hash is not None:
+        USERS[account] = verdict.upgraded_hash  # store the stronger hash in place of the old one
+        print("  (stored hash upgraded)")
+    if verdict.approved:
+        print(f"  welcome back, {account}")
+    elif verdict.reason is Reason.LOCKED_OUT:
+        ways = ", ".join(f.value for f in verdict.fallbacks)
+        print(f"  locked out; try again in {verdict.retry_after or 0:.0f} s, or use: {ways}")
+    else:
+        print(f"  {verdict.reason.value}; {verdict.attempts_left} tries before a pause")
+    return verdict.approved
+
+
+def main() -> None:
+    pv = PasswordVerifier(
+        keyring=Keyring.generate(),  # production: Keyring.from_env("VERIFYKIT_KEYS")
+        pepper=True,
+        service_name="M-Paspor",
+        lockout=LockoutPolicy(threshold=3, lockout=30, lockout_max=3600),
+        ways_in=lambda account: (Fallback.RECOVERY_CODE, Fallback.ASSISTED_CHECK),
+        audit=None,
+    )
+    print("signup")
+    signup(pv, "budi", "budi.santoso@example.co.id", "password123")
+    signup(pv, "budi", "budi.santoso@example.co.id", "santoso1980!")
+    signup(pv, "budi", "budi.santoso@example.co.id", "kopi tubruk di pagi hari")
+
+    print("login")
+    login(pv, "budi", "kopi tubruk di pagi hari", client="203.0.113.9")
+    login(pv, "nobody", "kopi tubruk di pagi hari", client="203.0.113.9")
+    for _ in range(3):
+        login(pv, "budi", "teh manis", client="198.51.100.4")
+    login(pv, "budi", "kopi tubruk di pagi hari", client="198.51.100.4")
+
+
+if __name__ == "__main__":
+    main()
