@@ -10,7 +10,8 @@ EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "password_signup_lo
 
 
 def test_the_signup_and_login_example_runs_through() -> None:
-    done = subprocess.run([sys.executable, str(EXAMPLE)], capture_output=True, text=True, check=True, timeout=120)
+    command = [sys.executable, str(EXAMPLE)]
+    done = subprocess.run(command, capture_output=True, text=True, check=True, timeout=120)
     assert "signup refused (breached)" in done.stdout
     assert "signup refused (context)" in done.stdout
     assert "welcome back, budi" in done.stdout
