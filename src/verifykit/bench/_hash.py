@@ -274,6 +274,16 @@ def _flood(preset: str, n: int, budget: int | None, stored: str) -> dict[str, An
     return result
 
 
+def _summary(result: dict[str, Any], n: int) -> dict[str, Any]:
+    return {
+        "base_rss_mib": round(result["base_kib"] / 1024, 1),
+        "peak_rss_mib": round(result["peak_kib"] / 1024, 1),
+        "argon2_memory_peak_mib": result["budget_peak"] // MIB,
+        "verifies_per_s": round(n / result["elapsed_s"], 2),
+        "approved": result["approved"],
+    }
+
+
 def _flood_cases(report: BenchReport, n: int, hashes: int, progress: Progress) -> None:
     preset = "rfc9106_low_memory"
     params = PRESETS[preset]
@@ -297,20 +307,8 @@ def _flood_cases(report: BenchReport, n: int, hashes: int, progress: Progress) -
     report.extra["flood"] = {
         "verifies": n,
         "budget_mib": budget // MIB,
-        "bounded": {
-            "base_rss_mib": round(bounded["base_kib"] / 1024, 1),
-            "peak_rss_mib": round(bounded["peak_kib"] / 1024, 1),
-            "argon2_memory_peak_mib": bounded["budget_peak"] // MIB,
-            "verifies_per_s": round(n / bounded["elapsed_s"], 2),
-            "approved": bounded["approved"],
-        },
-        "unbounded": {
-            "base_rss_mib": round(unbounded["base_kib"] / 1024, 1),
-            "peak_rss_mib": round(unbounded["peak_kib"] / 1024, 1),
-            "argon2_memory_peak_mib": unbounded["budget_peak"] // MIB,
-            "verifies_per_s": round(n / unbounded["elapsed_s"], 2),
-            "approved": unbounded["approved"],
-        },
+        "bounded": _summary(bounded, n),
+        "unbounded": _summary(unbounded, n),
     }
 
 
