@@ -22,9 +22,15 @@ def test_it_uses_the_whole_memory_cap_and_adds_passes_up_to_the_target() -> None
     assert (params.time_cost, params.memory_cost, params.parallelism) == (15, 64 * 1024, 4)
 
 
-def test_it_halves_the_memory_when_one_pass_at_the_cap_is_too_slow() -> None:
+def test_it_shrinks_the_memory_when_one_pass_at_the_cap_is_too_slow() -> None:
     params = calibrate(250, 256 * MIB, parallelism=4, timer=one_ms_per_mib_per_pass)
-    assert (params.time_cost, params.memory_cost) == (1, 128 * 1024)
+    # 256 MiB takes 256 ms: scaled to the target with a 5 % margin, in whole MiB.
+    assert (params.time_cost, params.memory_cost) == (1, 237 * 1024)
+
+
+def test_when_even_the_least_memory_is_too_slow_it_returns_the_least() -> None:
+    params = calibrate(0.001, 64 * MIB, parallelism=1, timer=one_ms_per_mib_per_pass)
+    assert (params.time_cost, params.memory_cost) == (1, 8)
 
 
 def test_a_target_met_exactly_is_accepted() -> None:

@@ -2,8 +2,8 @@
 
 The same approach as the reference ``argon2`` tool's benchmark and libsodium's guidance:
 spend as much memory as the cap allows (memory is what makes guessing on GPUs expensive), then
-add passes until the target time is reached. If even one pass at the cap is too slow, halve the
-memory until it fits.
+add passes until the target time is reached. If even one pass at the cap is too slow, shrink the
+memory in proportion until one pass fits.
 """
 
 from __future__ import annotations
@@ -72,10 +72,13 @@ def calibrate(
     def params(t: int, m: int) -> HashParameters:
         return HashParameters(t, m, lanes, hash_len=hash_len, salt_len=salt_len)
 
-    # One pass at the memory cap; halve the memory while even that is too slow.
-    while measure(params(1, memory)) > target_ms and memory // 2 >= 8 * lanes:
-        memory //= 2
+    # One pass at the memory cap; while even that is too slow, shrink the memory in proportion
+    # (time is close to linear in memory), with a 5 % margin, to whole MiB where possible.
     one_pass = measure(params(1, memory))
+    while one_pass > target_ms and memory > 8 * lanes:
+        scaled = min(int(memory * target_ms / one_pass * 0.95), memory - 1)
+        memory = max(8 * lanes, scaled // KIB * KIB if scaled >= KIB else scaled)
+        one_pass = measure(params(1, memory))
     if one_pass > target_ms:
         return params(1, memory)
     # Time grows about linearly with passes: start at the estimate, then settle on the largest
