@@ -191,3 +191,17 @@ def test_verifying_an_absurdly_long_password_is_refused_before_any_work() -> Non
 def test_a_malformed_subject_is_invalid_input(subject: object) -> None:
     with pytest.raises(InvalidInput):
         cheap().verify(subject, None, GOOD)  # type: ignore[arg-type]
+
+
+def test_a_hash_whose_pepper_key_is_gone_charges_no_failure() -> None:
+    stored = cheap(keyring=Keyring.generate("gone"), pepper=True).hash(GOOD)
+    pv = cheap(keyring=Keyring.generate("other"))
+    with pytest.raises(KeyringError):
+        pv.verify("u", stored, GOOD)
+    assert pv.verify("u", None, GOOD).attempts_left == pv.lockout.threshold - 1
+
+
+@pytest.mark.parametrize("client", ["", "x" * 300, 42])
+def test_a_malformed_client_address_is_invalid_input(client: object) -> None:
+    with pytest.raises(InvalidInput):
+        cheap().verify("u", None, GOOD, client=client)  # type: ignore[arg-type]

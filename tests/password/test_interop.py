@@ -6,6 +6,7 @@ import base64
 import hashlib
 import shutil
 import subprocess
+import sys
 
 import argon2
 import bcrypt
@@ -117,3 +118,14 @@ def test_the_replacement_hash_verifies_with_the_new_password_form() -> None:
     upgraded = cheap().verify("u", encoded, GOOD).upgraded_hash
     assert upgraded is not None
     assert PasswordHasher(CHEAP_TESTS_ONLY).verify(upgraded, GOOD) == 0
+
+
+def test_without_the_bcrypt_extra_a_bcrypt_hash_is_a_configuration_error_naming_it(monkeypatch) -> None:
+    from verifykit import ConfigurationError
+
+    encoded = bcrypt.hashpw(GOOD.encode(), bcrypt.gensalt(rounds=4)).decode()
+    monkeypatch.setitem(sys.modules, "bcrypt", None)
+    pv = cheap()
+    with pytest.raises(ConfigurationError, match=r"verifykit\[bcrypt\]"):
+        pv.verify("u", encoded, GOOD)
+    assert pv.verify("u", None, GOOD).attempts_left == pv.lockout.threshold - 1

@@ -25,7 +25,7 @@ from argon2.low_level import hash_secret, verify_secret
 
 from .._errors import ConfigurationError, InvalidInput, KeyringError
 from ..crypto import Keyring
-from ._legacy import BCRYPT, PBKDF2, pbkdf2_iterations, verify_bcrypt, verify_pbkdf2_sha256
+from ._legacy import BCRYPT, PBKDF2, pbkdf2_iterations, require_bcrypt, verify_bcrypt, verify_pbkdf2_sha256
 from ._policy import normalize_password
 from ._profiles import KIB, RFC_9106_LOW_MEMORY, HashParameters
 
@@ -187,10 +187,14 @@ class PasswordHasher:
         ).decode("ascii")
         return f"{_PEPPER_PREFIX}{kid}{encoded}" if kid is not None else encoded
 
-    def check_key(self, stored: StoredHash) -> None:
-        """Raise :class:`~verifykit.KeyringError` before any work if the pepper key is missing."""
+    def check_usable(self, stored: StoredHash) -> None:
+        """Raise before any work (and before any failure is charged) if this hash cannot be
+        verified here: :class:`~verifykit.KeyringError` when its pepper key is missing,
+        :class:`~verifykit.ConfigurationError` when bcrypt is not installed."""
         if stored.pepper_kid is not None:
             self._secret("", stored.pepper_kid)
+        if stored.scheme is Scheme.BCRYPT:
+            require_bcrypt()
 
     def candidates(self, stored: StoredHash, password: str) -> list[str]:
         """The forms of ``password`` to try: normalized, then as typed when that differs."""

@@ -12,6 +12,7 @@ import binascii
 import hashlib
 import hmac
 import re
+from typing import Any
 
 from .._errors import ConfigurationError, InvalidInput
 
@@ -20,6 +21,7 @@ __all__ = [
     "MAX_PBKDF2_ITERATIONS",
     "PBKDF2",
     "pbkdf2_iterations",
+    "require_bcrypt",
     "verify_bcrypt",
     "verify_pbkdf2_sha256",
 ]
@@ -33,13 +35,19 @@ MAX_PBKDF2_ITERATIONS = 10_000_000
 _BCRYPT_MAX_BYTES = 72
 
 
-def verify_bcrypt(encoded: str, password: str) -> bool:
+def require_bcrypt() -> Any:
+    """The bcrypt module, or a ConfigurationError naming the extra that provides it."""
     try:
         import bcrypt
     except ImportError:
         raise ConfigurationError(
             "verifying bcrypt hashes needs the bcrypt extra: pip install 'verifykit[bcrypt]'"
         ) from None
+    return bcrypt
+
+
+def verify_bcrypt(encoded: str, password: str) -> bool:
+    bcrypt = require_bcrypt()
     secret = password.encode("utf-8")[:_BCRYPT_MAX_BYTES]
     try:
         return bool(bcrypt.checkpw(secret, encoded.encode("ascii")))

@@ -29,8 +29,15 @@ DEFAULT_LOCKOUT = LockoutPolicy(threshold=10, lockout=60, lockout_max=3600, hard
 #: from one address). Generous, because many people can share one address.
 DEFAULT_CLIENT_LIMIT = WindowPolicy(limit=100, window=600)
 DEFAULT_BUSY_TIMEOUT = 5.0
+_MAX_CLIENT = 256
 
 WaysIn = Callable[[str], Sequence[Fallback]]
+
+
+def _client(client: object) -> str:
+    if not isinstance(client, str) or not 0 < len(client) <= _MAX_CLIENT:
+        raise InvalidInput(f"client must be a string of 1-{_MAX_CLIENT} characters", field="client")
+    return client
 
 
 def _default_ways_in(_subject: str) -> Sequence[Fallback]:
@@ -145,8 +152,8 @@ class PasswordVerifier:
         normalize_password(password)
         parsed = parse_hash(stored_hash) if stored_hash is not None else None
         target = parsed if parsed is not None else self.hasher.dummy()
-        self.hasher.check_key(target)
-        client_key = f"client:{VERIFIER}:{client}" if client is not None else None
+        self.hasher.check_usable(target)
+        client_key = f"client:{VERIFIER}:{_client(client)}" if client is not None else None
 
         if client_key is not None and self._client_peek is not None:
             peek = self.store.hit(client_key, self._client_peek, cost=0)
