@@ -125,3 +125,14 @@ def test_a_verify_beyond_the_budget_is_busy_and_charges_nothing() -> None:
         with pytest.raises(BusyError):
             pv.hash(GOOD)
     assert pv.verify("ana", stored, "wrong password").attempts_left == pv.lockout.threshold - 1
+
+
+def test_a_success_whose_rehash_finds_no_room_is_approved_without_an_upgrade() -> None:
+    old = PasswordVerifier(preset="cheap_tests_only", audit=None).hash(GOOD)
+    stronger = HashParameters(time_cost=1, memory_cost=1024, parallelism=1)
+    pv = PasswordVerifier(preset=stronger, memory_budget=1024 * 1024, busy_timeout=0, audit=None)
+    # Room for verifying the cheap hash, not for making a 1 MiB one beside what is held.
+    with pv.budget.reserve(1024 * 1024 - 64 * 1024, timeout=0):
+        verdict = pv.verify("ana", old, GOOD)
+    assert verdict.approved and verdict.upgraded_hash is None
+    assert pv.verify("ana", old, GOOD).upgraded_hash is not None

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from .._audit import DEFAULT_AUDIT_SINK, AuditEvent, AuditSink, emit
-from .._errors import ConfigurationError, InvalidInput
+from .._errors import BusyError, ConfigurationError, InvalidInput
 from .._subject import lockout_key, subject_tag, validate_subject
 from .._verdict import Fallback, Reason, Verdict
 from ..crypto import Keyring
@@ -183,8 +183,12 @@ class PasswordVerifier:
         self.store.reset_failures(key)
         upgraded = None
         if matched > 0 or self.hasher.needs_rehash(parsed):
-            with self.budget.reserve(self.parameters.memory_bytes, self.busy_timeout):
-                upgraded = self.hasher.hash_normalized(normalize_password(password))
+            try:
+                with self.budget.reserve(self.parameters.memory_bytes, self.busy_timeout):
+                    upgraded = self.hasher.hash_normalized(normalize_password(password))
+            except BusyError:
+                # The person is who they say; the rehash can wait for their next login.
+                upgraded = None
         verdict = Verdict(True, Reason.APPROVED, upgraded_hash=upgraded)
         self._event(subject, verdict, client, parsed)
         return verdict
