@@ -27,7 +27,9 @@ from typing import Any
 
 import pytest
 
+from verifykit import AuditEvent, Keyring
 from verifykit.store import ChallengeStore, open_store
+from verifykit.testing import FakeClock
 
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 REDIS_URL_ENV = "VERIFYKIT_TEST_REDIS_URL"
@@ -259,3 +261,21 @@ def make_store() -> Iterator[MakeStore]:
 def store(store_url: str, make_store: MakeStore) -> ChallengeStore:
     """A store on each backend, with a namespace no other test shares; closed afterwards."""
     return make_store(store_url)
+
+
+@pytest.fixture
+def keyring() -> Keyring:
+    """A fresh in-memory keyring for one test."""
+    return Keyring.generate()
+
+
+@pytest.fixture
+def events() -> list[AuditEvent]:
+    """Audit events a verifier under test emitted (pass ``audit=events.append``)."""
+    return []
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    """A clock that moves only when the test advances it (for ``MemoryStore(clock=...)``)."""
+    return FakeClock()

@@ -19,16 +19,6 @@ def outbox() -> Outbox:
 
 
 @pytest.fixture
-def keyring() -> Keyring:
-    return Keyring.generate()
-
-
-@pytest.fixture
-def events() -> list[AuditEvent]:
-    return []
-
-
-@pytest.fixture
 def make_otp(store: ChallengeStore, keyring: Keyring, outbox: Outbox, events: list[AuditEvent]) -> MakeOTP:
     """An EmailOTP on the parametrized store; keyword arguments override settings."""
 
@@ -38,11 +28,6 @@ def make_otp(store: ChallengeStore, keyring: Keyring, outbox: Outbox, events: li
         )
 
     return make
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
 
 
 @pytest.fixture

@@ -14,16 +14,6 @@ MakeVerifier = Callable[..., PasswordVerifier]
 
 
 @pytest.fixture
-def keyring() -> Keyring:
-    return Keyring.generate()
-
-
-@pytest.fixture
-def events() -> list[AuditEvent]:
-    return []
-
-
-@pytest.fixture
 def make_verifier(store: ChallengeStore, keyring: Keyring, events: list[AuditEvent]) -> MakeVerifier:
     """A PasswordVerifier on the parametrized store with the cheap preset; keywords override."""
 
@@ -32,11 +22,6 @@ def make_verifier(store: ChallengeStore, keyring: Keyring, events: list[AuditEve
         return PasswordVerifier(store=store, keyring=keyring, audit=events.append, **options)
 
     return make
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
 
 
 @pytest.fixture
