@@ -1,0 +1,44 @@
+"""Verdicts the code-based fallbacks share: locked out, or wrong after some failures.
+
+Both TOTP and recovery codes charge one failure per check before comparing, so the failure
+count behind a wrong answer already includes it; these helpers turn that count into the
+facts a caller needs (tries left, when to retry, other ways in).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from .._verdict import Fallback, Reason, Verdict
+from ..store import FailureState, LockoutPolicy
+
+__all__ = ["locked_verdict", "wrong_verdict"]
+
+
+def locked_verdict(state: FailureState, fallbacks: Sequence[Fallback]) -> Verdict:
+    """The subject is locked out: a hard lock waits for another way in, not for time."""
+    return Verdict(
+        False,
+        Reason.LOCKED_OUT,
+        attempts_left=0,
+        retry_after=None if state.hard_locked else state.retry_after,
+        fallbacks=tuple(fallbacks),
+        details={"hard_locked": "true"} if state.hard_locked else {},
+    )
+
+
+def wrong_verdict(
+    reason: Reason, state: FailureState, policy: LockoutPolicy, fallbacks: Sequence[Fallback]
+) -> Verdict:
+    """A refusal after ``state.failures`` consecutive failures (this one included)."""
+    attempts_left = max(policy.threshold - state.failures, 0)
+    wait = policy.delay(state.failures)
+    troubled = state.hard_locked or wait > 0 or attempts_left <= 1
+    return Verdict(
+        False,
+        reason,
+        attempts_left=attempts_left,
+        retry_after=None if state.hard_locked else (wait if wait > 0 else None),
+        fallbacks=tuple(fallbacks) if troubled else (),
+        details={"hard_locked": "true"} if state.hard_locked else {},
+    )
