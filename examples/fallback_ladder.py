@@ -1,0 +1,76 @@
+"""The fallback ladder with the memory store: the email never arrives, so the person climbs
+down to an authenticator app, then recovery codes, then a counter.
+
+Run: python examples/fallback_ladder.py
+"""
+
+from __future__ import annotations
+
+import pyotp
+
+from verifykit import AuditEvent, Keyring, Reason
+from verifykit.assisted import AssistedCheck
+from verifykit.recovery import RecoveryCodes
+from verifykit.store import LockoutPolicy, MemoryStore
+from verifykit.totp import TOTPSettings, TOTPVerifier
+
+
+def main() -> None:
+    store = MemoryStore()  # production: verifykit.store.open_store("redis://...")
+    keyring = Keyring.generate()  # production: Keyring.from_env("VERIFYKIT_KEYS")
+    audit = print_event
+    subject = "application-2023-000123"
+
+    # Enrolment, once: the caller keeps the sealed secret and the digests with the account.
+    totp = TOTPVerifier(
+        store=store,
+        keyring=keyring,
+        audit=audit,
+        issuer="M-Paspor",
+        settings=TOTPSettings(lockout=LockoutPolicy(threshold=3, lockout=60, hard_cap=3)),
+    )
+    enrollment = totp.enroll(subject, "budi@example.co.id")
+    print("scan this as a QR code:", enrollment.provisioning_uri.split("?")[0], "...")
+    recovery = RecoveryCodes(store=store, keyring=keyring, audit=audit, count=5)
+    issued = recovery.generate(subject)
+    print("print these once:", ", ".join(issued.codes))
+    saved_digests = issued.digests
+
+    # Rung 1: the authenticator app. The phone computes the code; here pyotp stands in for it.
+    phone = pyotp.TOTP(enrollment.secret_base32)
+    verdict = totp.verify(subject, enrollment.sealed_secret, phone.now())
+    print("authenticator app:", verdict.reason.value)
+    again = totp.verify(subject, enrollment.sealed_secret, phone.now())
+    print("same code again:", again.reason.value)
+
+    # Rung 2: a recovery code, typed sloppily; the caller saves the shortened list.
+    result = recovery.redeem(subject, issued.codes[0].upper().replace("-", " "), saved_digests)
+    print("recovery code:", result.verdict.reason.value, f"({len(result.remaining_digests)} left)")
+    saved_digests = result.remaining_digests
+
+    # Someone guesses at the app (the replay above counted as a failure too) until the
+    # subject is hard-locked at this demo's cap of 3; even the right code is refused then.
+    for _ in range(2):
+        totp.verify(subject, enrollment.sealed_secret, "000000")
+    locked = totp.verify(subject, enrollment.sealed_secret, phone.now())
+    print("after three failures:", locked.reason.value, dict(locked.details))
+
+    # Rung 3: the counter. An operator checks the passport and records it; the lockouts clear.
+    counter = AssistedCheck(store=store, keyring=keyring, audit=audit)
+    decision = counter.record(
+        subject, operator="op-siti", evidence="passport", document_ref_hint="4821", approved=True
+    )
+    print("assisted check:", decision.reason.value, "unlocked", decision.details["unlocked"])
+    # A fresh step's code works again (the one used above stays spent).
+    later = phone.at(store.now() + 30)
+    verdict = totp.verify(subject, enrollment.sealed_secret, later, at=store.now() + 30)
+    assert verdict.reason is Reason.APPROVED
+    print("authenticator app again:", verdict.reason.value)
+
+
+def print_event(event: AuditEvent) -> None:
+    print("  audit:", event.verifier, event.action, event.outcome, event.reason, dict(event.details))
+
+
+if __name__ == "__main__":
+    main()
