@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pyotp
 import pytest
 
-from verifykit import AuditEvent, ConfigurationError, InvalidInput, Keyring, RateLimited, Reason
+from verifykit import AuditEvent, ConfigurationError, InvalidInput, Keyring, RateLimited, Reason, Verdict
 from verifykit.assisted import DEFAULT_UNLOCKS, AssistedCheck
 from verifykit.otp import EmailOTP, OTPSettings
 from verifykit.store import ChallengeStore, LockoutPolicy
@@ -13,6 +15,20 @@ from verifykit.testing import Outbox, last_code
 from verifykit.totp import TOTPSettings, TOTPVerifier
 
 HARD_AFTER_TWO = LockoutPolicy(threshold=2, lockout=60, lockout_max=60, hard_cap=2)
+
+
+def hard_locked_totp_subject(store: ChallengeStore, keyring: Keyring) -> Callable[[], Verdict]:
+    """Lock user-1 out of TOTP for good; return a function that tries the right code."""
+    totp = TOTPVerifier(
+        store=store, keyring=keyring, settings=TOTPSettings(lockout=HARD_AFTER_TWO), audit=None
+    )
+    enrollment = totp.enroll("user-1", "ana")
+    at = 1_700_000_015.0
+    right = pyotp.TOTP(enrollment.secret_base32).at(at)
+    wrong = f"{(int(right) + 1) % 1_000_000:06d}"
+    for _ in range(2):
+        totp.verify("user-1", enrollment.sealed_secret, wrong, at=at)
+    return lambda: totp.verify("user-1", enrollment.sealed_secret, right, at=at)
 
 
 def test_an_approval_is_an_approved_verdict_naming_what_it_unlocked(assisted: AssistedCheck) -> None:
@@ -84,56 +100,32 @@ def test_an_approval_reopens_a_hard_locked_email_otp_subject(
 def test_an_approval_reopens_a_hard_locked_totp_subject(
     assisted: AssistedCheck, store: ChallengeStore, keyring: Keyring
 ) -> None:
-    totp = TOTPVerifier(
-        store=store, keyring=keyring, settings=TOTPSettings(lockout=HARD_AFTER_TWO), audit=None
-    )
-    enrollment = totp.enroll("user-1", "ana")
-    at = 1_700_000_015.0
-    right = pyotp.TOTP(enrollment.secret_base32).at(at)
-    wrong = f"{(int(right) + 1) % 1_000_000:06d}"
-    totp.verify("user-1", enrollment.sealed_secret, wrong, at=at)
-    totp.verify("user-1", enrollment.sealed_secret, wrong, at=at)
-    assert totp.verify("user-1", enrollment.sealed_secret, right, at=at).reason is Reason.LOCKED_OUT
+    try_right_code = hard_locked_totp_subject(store, keyring)
+    assert try_right_code().reason is Reason.LOCKED_OUT
 
     assisted.record("user-1", operator="op-siti", evidence="passport", approved=True)
 
-    assert totp.verify("user-1", enrollment.sealed_secret, right, at=at).approved
+    assert try_right_code().approved
 
 
 def test_a_refusal_leaves_a_lockout_in_place(
     assisted: AssistedCheck, store: ChallengeStore, keyring: Keyring
 ) -> None:
-    totp = TOTPVerifier(
-        store=store, keyring=keyring, settings=TOTPSettings(lockout=HARD_AFTER_TWO), audit=None
-    )
-    enrollment = totp.enroll("user-1", "ana")
-    at = 1_700_000_015.0
-    right = pyotp.TOTP(enrollment.secret_base32).at(at)
-    wrong = f"{(int(right) + 1) % 1_000_000:06d}"
-    totp.verify("user-1", enrollment.sealed_secret, wrong, at=at)
-    totp.verify("user-1", enrollment.sealed_secret, wrong, at=at)
+    try_right_code = hard_locked_totp_subject(store, keyring)
 
     assisted.record("user-1", operator="op-siti", evidence="passport", approved=False)
 
-    assert totp.verify("user-1", enrollment.sealed_secret, right, at=at).reason is Reason.LOCKED_OUT
+    assert try_right_code().reason is Reason.LOCKED_OUT
 
 
 def test_only_the_listed_verifiers_are_unlocked(store: ChallengeStore, keyring: Keyring) -> None:
-    totp = TOTPVerifier(
-        store=store, keyring=keyring, settings=TOTPSettings(lockout=HARD_AFTER_TWO), audit=None
-    )
-    enrollment = totp.enroll("user-1", "ana")
-    at = 1_700_000_015.0
-    right = pyotp.TOTP(enrollment.secret_base32).at(at)
-    wrong = f"{(int(right) + 1) % 1_000_000:06d}"
-    totp.verify("user-1", enrollment.sealed_secret, wrong, at=at)
-    totp.verify("user-1", enrollment.sealed_secret, wrong, at=at)
+    try_right_code = hard_locked_totp_subject(store, keyring)
 
     only_otp = AssistedCheck(store=store, keyring=keyring, audit=None, unlocks=("otp",))
     assert only_otp.record("user-1", operator="op-siti", evidence="passport", approved=True).details == {
         "unlocked": "otp"
     }
-    assert totp.verify("user-1", enrollment.sealed_secret, right, at=at).reason is Reason.LOCKED_OUT
+    assert try_right_code().reason is Reason.LOCKED_OUT
 
 
 @pytest.mark.parametrize(

@@ -174,11 +174,16 @@ def test_malformed_code_is_invalid_input_and_spends_nothing(
     )
 
 
-def test_consecutive_failures_lock_the_subject_out_even_for_the_right_code(make_totp: MakeTOTP) -> None:
+def capped_at_three(make_totp: MakeTOTP) -> tuple[TOTPVerifier, TOTPEnrollment, str, str]:
+    """A verifier that hard-locks after 3 failures, an enrolment, its right code and a wrong one."""
     totp = make_totp(lockout=LockoutPolicy(threshold=3, lockout=60, lockout_max=60, hard_cap=3))
     enrollment = totp.enroll("user-1", "ana")
     right = app(enrollment).at(T0)
-    wrong = f"{(int(right) + 1) % 1_000_000:06d}"
+    return totp, enrollment, right, f"{(int(right) + 1) % 1_000_000:06d}"
+
+
+def test_consecutive_failures_lock_the_subject_out_even_for_the_right_code(make_totp: MakeTOTP) -> None:
+    totp, enrollment, right, wrong = capped_at_three(make_totp)
     for _ in range(3):
         assert totp.verify("user-1", enrollment.sealed_secret, wrong, at=T0).reason is Reason.WRONG_CODE
     locked = totp.verify("user-1", enrollment.sealed_secret, right, at=T0)
@@ -188,10 +193,7 @@ def test_consecutive_failures_lock_the_subject_out_even_for_the_right_code(make_
 
 
 def test_success_resets_the_failure_count(make_totp: MakeTOTP) -> None:
-    totp = make_totp(lockout=LockoutPolicy(threshold=3, lockout=60, lockout_max=60, hard_cap=3))
-    enrollment = totp.enroll("user-1", "ana")
-    right = app(enrollment).at(T0)
-    wrong = f"{(int(right) + 1) % 1_000_000:06d}"
+    totp, enrollment, right, wrong = capped_at_three(make_totp)
     for _ in range(2):
         totp.verify("user-1", enrollment.sealed_secret, wrong, at=T0)
     assert totp.verify("user-1", enrollment.sealed_secret, right, at=T0).approved

@@ -5,13 +5,13 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from .._audit import DEFAULT_AUDIT_SINK, AuditEvent, AuditSink, emit
+from .._audit import DEFAULT_AUDIT_SINK, AuditSink
 from .._errors import ConfigurationError, InvalidInput
 from .._subject import lockout_key, subject_tag, validate_subject
 from .._verdict import Fallback, Reason, Verdict
 from ..crypto import Keyring
 from ..store import ChallengeStore, LockoutPolicy, MemoryStore, WindowPolicy
-from ..totp._verdicts import locked_verdict, wrong_verdict
+from ..totp._common import decision_event, locked_verdict, wrong_verdict
 from ._codes import generate, normalize
 
 __all__ = ["RecoveryCodeSet", "RecoveryCodes", "RecoveryResult"]
@@ -82,17 +82,15 @@ class RecoveryCodes:
     def _event(
         self, action: str, subject: str, outcome: str, reason: Reason, client: str | None, **details: str
     ) -> None:
-        emit(
+        decision_event(
             self.audit,
-            AuditEvent(
-                action=action,
-                verifier=_VERIFIER,
-                subject=subject,
-                outcome=outcome,
-                reason=reason.value,
-                client=client,
-                details=details,
-            ),
+            _VERIFIER,
+            action,
+            subject,
+            outcome,
+            reason=reason,
+            client=client,
+            **details,
         )
 
     def generate(self, subject: str) -> RecoveryCodeSet:

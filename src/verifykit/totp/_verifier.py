@@ -9,15 +9,15 @@ from dataclasses import dataclass, field
 
 import pyotp
 
-from .._audit import DEFAULT_AUDIT_SINK, AuditEvent, AuditSink, emit
+from .._audit import DEFAULT_AUDIT_SINK, AuditSink
 from .._errors import InvalidInput, KeyringError, TemplateError
 from .._subject import lockout_key, subject_tag, validate_subject
 from .._verdict import Fallback, Reason, Verdict
 from ..crypto import Keyring
 from ..otp._codes import normalize_code
 from ..store import ChallengeStore, MemoryStore, WindowPolicy
+from ._common import decision_event, locked_verdict, wrong_verdict
 from ._settings import TOTPSettings
-from ._verdicts import locked_verdict, wrong_verdict
 
 __all__ = ["TOTPEnrollment", "TOTPVerifier"]
 
@@ -84,16 +84,14 @@ class TOTPVerifier:
         return pyotp.TOTP(secret, digits=self.settings.digits, interval=self.settings.interval)
 
     def _event(self, action: str, subject: str, outcome: str, reason: Reason, client: str | None) -> None:
-        emit(
+        decision_event(
             self.audit,
-            AuditEvent(
-                action=action,
-                verifier=_VERIFIER,
-                subject=subject,
-                outcome=outcome,
-                reason=reason.value,
-                client=client,
-            ),
+            _VERIFIER,
+            action,
+            subject,
+            outcome,
+            reason=reason,
+            client=client,
         )
 
     def _open(self, subject: str, sealed_secret: object) -> str:

@@ -1,18 +1,45 @@
-"""Verdicts the code-based fallbacks share: locked out, or wrong after some failures.
+"""What the code-based fallbacks (TOTP, recovery codes) share: their verdicts and audit events.
 
-Both TOTP and recovery codes charge one failure per check before comparing, so the failure
-count behind a wrong answer already includes it; these helpers turn that count into the
-facts a caller needs (tries left, when to retry, other ways in).
+Both charge one failure per check before comparing, so the failure count behind a wrong
+answer already includes it; these helpers turn that count into the facts a caller needs
+(tries left, when to retry, other ways in).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
+from .._audit import AuditEvent, AuditSink, emit
 from .._verdict import Fallback, Reason, Verdict
 from ..store import FailureState, LockoutPolicy
 
-__all__ = ["locked_verdict", "wrong_verdict"]
+__all__ = ["decision_event", "locked_verdict", "wrong_verdict"]
+
+
+def decision_event(
+    audit: AuditSink | None,
+    verifier: str,
+    action: str,
+    subject: str,
+    outcome: str,
+    *,
+    reason: Reason,
+    client: str | None,
+    **details: str,
+) -> None:
+    """One audit event for a decision; callers pass only counts and names, never codes."""
+    emit(
+        audit,
+        AuditEvent(
+            action=action,
+            verifier=verifier,
+            subject=subject,
+            outcome=outcome,
+            reason=reason.value,
+            client=client,
+            details=details,
+        ),
+    )
 
 
 def locked_verdict(state: FailureState, fallbacks: Sequence[Fallback]) -> Verdict:
