@@ -6,11 +6,12 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from .._audit import DEFAULT_AUDIT_SINK, AuditEvent, AuditSink, emit
+from .._charged import locked_verdict, wrong_verdict
 from .._errors import BusyError, ConfigurationError, InvalidInput
 from .._subject import lockout_key, subject_tag, validate_subject
 from .._verdict import Fallback, Reason, Verdict
 from ..crypto import Keyring
-from ..store import ChallengeStore, FailureState, LockoutPolicy, MemoryStore, WindowPolicy
+from ..store import ChallengeStore, LockoutPolicy, MemoryStore, WindowPolicy
 from ._blocklist import Blocklist
 from ._budget import MemoryBudget, default_memory_budget
 from ._hasher import PasswordHasher, StoredHash, parse_hash
@@ -168,7 +169,7 @@ class PasswordVerifier:
             # failures holds exactly however many verifies race.
             state = self.store.charge(key, self.lockout)
             if not state.allowed:
-                verdict = self._locked(subject, state)
+                verdict = locked_verdict(state, self._ways_in(subject))
                 self._event(subject, verdict, client, parsed)
                 return verdict
             matched = self.hasher.verify(target, password)
@@ -176,7 +177,7 @@ class PasswordVerifier:
         if parsed is None or matched is None:
             if client_key is not None and self.client_limit is not None:
                 self.store.hit(client_key, self.client_limit)
-            verdict = self._wrong(subject, state)
+            verdict = wrong_verdict(Reason.WRONG_PASSWORD, state, self.lockout, self._ways_in(subject))
             self._event(subject, verdict, client, parsed)
             return verdict
 
@@ -192,30 +193,6 @@ class PasswordVerifier:
         verdict = Verdict(True, Reason.APPROVED, upgraded_hash=upgraded)
         self._event(subject, verdict, client, parsed)
         return verdict
-
-    def _locked(self, subject: str, state: FailureState) -> Verdict:
-        return Verdict(
-            False,
-            Reason.LOCKED_OUT,
-            attempts_left=0,
-            retry_after=None if state.hard_locked else state.retry_after,
-            fallbacks=tuple(self._ways_in(subject)),
-            details={"hard_locked": "true"} if state.hard_locked else {},
-        )
-
-    def _wrong(self, subject: str, state: FailureState) -> Verdict:
-        """A mismatch after ``state.failures`` consecutive failures (this one included)."""
-        attempts_left = max(self.lockout.threshold - state.failures, 0)
-        wait = self.lockout.delay(state.failures)
-        troubled = state.hard_locked or wait > 0 or attempts_left <= 1
-        return Verdict(
-            False,
-            Reason.WRONG_PASSWORD,
-            attempts_left=attempts_left,
-            retry_after=None if state.hard_locked else (wait if wait > 0 else None),
-            fallbacks=tuple(self._ways_in(subject)) if troubled else (),
-            details={"hard_locked": "true"} if state.hard_locked else {},
-        )
 
     def _event(self, subject: str, verdict: Verdict, client: str | None, parsed: StoredHash | None) -> None:
         details = {"scheme": parsed.scheme.value if parsed is not None else "none"}

@@ -6,12 +6,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from .._audit import DEFAULT_AUDIT_SINK, AuditSink
+from .._charged import decision_event, locked_verdict, wrong_verdict
 from .._errors import ConfigurationError, InvalidInput
 from .._subject import lockout_key, subject_tag, validate_subject
 from .._verdict import Fallback, Reason, Verdict
 from ..crypto import Keyring
 from ..store import ChallengeStore, LockoutPolicy, MemoryStore, WindowPolicy
-from ..totp._common import decision_event, locked_verdict, wrong_verdict
 from ._codes import generate, normalize
 
 __all__ = ["RecoveryCodeSet", "RecoveryCodes", "RecoveryResult"]

@@ -10,13 +10,13 @@ from dataclasses import dataclass, field
 import pyotp
 
 from .._audit import DEFAULT_AUDIT_SINK, AuditSink
+from .._charged import decision_event, locked_verdict, wrong_verdict
 from .._errors import InvalidInput, KeyringError, TemplateError
 from .._subject import lockout_key, subject_tag, validate_subject
 from .._verdict import Fallback, Reason, Verdict
 from ..crypto import Keyring
 from ..otp._codes import normalize_code
 from ..store import ChallengeStore, MemoryStore, WindowPolicy
-from ._common import decision_event, locked_verdict, wrong_verdict
 from ._settings import TOTPSettings
 
 __all__ = ["TOTPEnrollment", "TOTPVerifier"]

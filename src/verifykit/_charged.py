@@ -1,17 +1,17 @@
-"""What the code-based fallbacks (TOTP, recovery codes) share: their verdicts and audit events.
+"""Verdicts and audit events for verifiers that charge a failure before they compare (password,
+TOTP, recovery codes): one place for what a lockout or a wrong answer tells the caller.
 
-Both charge one failure per check before comparing, so the failure count behind a wrong
-answer already includes it; these helpers turn that count into the facts a caller needs
-(tries left, when to retry, other ways in).
+The failure count behind a wrong answer already includes it; these helpers turn that count
+into the facts a caller needs (tries left, when to retry, other ways in).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from .._audit import AuditEvent, AuditSink, emit
-from .._verdict import Fallback, Reason, Verdict
-from ..store import FailureState, LockoutPolicy
+from ._audit import AuditEvent, AuditSink, emit
+from ._verdict import Fallback, Reason, Verdict
+from .store import FailureState, LockoutPolicy
 
 __all__ = ["decision_event", "locked_verdict", "wrong_verdict"]
 
