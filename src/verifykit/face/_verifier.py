@@ -8,7 +8,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
-from .._audit import AuditEvent, AuditSink, LoggingAuditSink, emit
+from .._audit import DEFAULT_AUDIT_SINK, AuditSink
+from .._charged import decision_event
 from .._subject import lockout_key, subject_tag, validate_subject
 from .._verdict import Fallback, Reason, Verdict
 from ..crypto import Keyring
@@ -93,29 +94,20 @@ class FaceVerifier:
         keyring: Keyring,
         store: ChallengeStore | None = None,
         settings: FaceSettings | None = None,
-        audit: AuditSink | None = None,
+        audit: AuditSink | None = DEFAULT_AUDIT_SINK,
     ) -> None:
         self.keyring = keyring
         self.store = store if store is not None else MemoryStore()
         self.settings = settings if settings is not None else FaceSettings()
-        self.audit: AuditSink | None = audit if audit is not None else LoggingAuditSink()
+        self.audit = audit
 
     # -- helpers ---------------------------------------------------------------------------------
 
     def _event(
         self, action: str, subject: str, outcome: str, reason: Reason, client: str | None, **details: str
     ) -> None:
-        emit(
-            self.audit,
-            AuditEvent(
-                action=action,
-                verifier=_VERIFIER,
-                subject=subject,
-                outcome=outcome,
-                reason=reason.value,
-                client=client,
-                details=details,
-            ),
+        decision_event(
+            self.audit, _VERIFIER, action, subject, outcome, reason=reason, client=client, **details
         )
 
     def _attempts_left(self, state: FailureState) -> int:
