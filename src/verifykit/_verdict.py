@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-__all__ = ["Fallback", "Reason", "Verdict"]
+__all__ = ["Fallback", "Reason", "Verdict", "WaysIn", "assisted_check_only"]
 
 
 class Reason(StrEnum):
@@ -41,6 +41,15 @@ class Fallback(StrEnum):
     AUTHENTICATOR_APP = "authenticator_app"
     RECOVERY_CODE = "recovery_code"
     ASSISTED_CHECK = "assisted_check"
+
+
+WaysIn = Callable[[str], Sequence[Fallback]]
+"""Which other ways in a subject has, for verdicts to offer (the caller knows; verifykit does not)."""
+
+
+def assisted_check_only(_subject: str) -> tuple[Fallback, ...]:
+    """The default answer to ``ways_in``: every subject can be checked by a person at a counter."""
+    return (Fallback.ASSISTED_CHECK,)
 
 
 @dataclass(frozen=True, slots=True)

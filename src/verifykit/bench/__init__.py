@@ -5,7 +5,7 @@ Each bench module offers ``add_arguments(parser)`` and ``run(args, progress) -> 
 
 from __future__ import annotations
 
-from ._report import BenchCase, BenchReport, Progress, percentile, time_calls
+from ._report import BenchCase, BenchReport, Progress, percentile, time_call
 
 # name -> module; loaded only when that bench runs, so a missing extra affects only its bench.
 BENCHES: dict[str, str] = {
@@ -16,4 +16,4 @@ BENCHES: dict[str, str] = {
     "hash": "verifykit.bench._hash",
 }
 
-__all__ = ["BENCHES", "BenchCase", "BenchReport", "Progress", "percentile", "time_calls"]
+__all__ = ["BENCHES", "BenchCase", "BenchReport", "Progress", "percentile", "time_call"]

@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import resource
@@ -29,7 +30,7 @@ from ..crypto import Keyring
 from ..password import PRESETS, HashParameters, PasswordVerifier
 from ..password._blocklist import default_blocklist
 from ..store import LockoutPolicy, MemoryStore
-from ._report import BenchReport, Progress, percentile
+from ._report import BenchReport, Progress, percentile, time_call
 
 __all__ = ["add_arguments", "flood_child", "run"]
 
@@ -69,12 +70,6 @@ def _raw(params: HashParameters) -> argon2.PasswordHasher:
     )
 
 
-def _timed(fn: Any) -> float:
-    t0 = time.perf_counter()
-    fn()
-    return (time.perf_counter() - t0) * 1000
-
-
 def _latency(report: BenchReport, name: str, n: int, progress: Progress) -> None:
     params = PRESETS[name]
     pv, raw = _verifier(params), _raw(params)
@@ -86,10 +81,10 @@ def _latency(report: BenchReport, name: str, n: int, progress: Progress) -> None
     progress.stage(f"{name}: hash and verify", n)
     # Interleaved, so drift in machine load hits both sides alike.
     for i in range(n):
-        ours_hash.append(_timed(lambda: pv.hash(PASSWORD)))
-        raw_hash.append(_timed(lambda: raw.hash(PASSWORD)))
-        ours_verify.append(_timed(lambda i=i: pv.verify(f"user-{i}", stored, PASSWORD)))
-        raw_verify.append(_timed(lambda: raw.verify(stored, PASSWORD)))
+        ours_hash.append(time_call(lambda: pv.hash(PASSWORD)))
+        raw_hash.append(time_call(lambda: raw.hash(PASSWORD)))
+        ours_verify.append(time_call(functools.partial(pv.verify, f"user-{i}", stored, PASSWORD)))
+        raw_verify.append(time_call(lambda: raw.verify(stored, PASSWORD)))
         progress.step()
     report.add(
         f"hash p50, {name}, vs raw PasswordHasher.hash",
@@ -157,8 +152,8 @@ def _enumeration(report: BenchReport, n: int, progress: Progress) -> None:
     wrong: list[float] = []
     progress.stage("unknown subject vs wrong password", n)
     for i in range(n):
-        unknown.append(_timed(lambda i=i: pv.verify(f"ghost-{i}", None, "a wrong guess")))
-        wrong.append(_timed(lambda i=i: pv.verify(f"user-{i}", stored, "a wrong guess")))
+        unknown.append(time_call(functools.partial(pv.verify, f"ghost-{i}", None, "a wrong guess")))
+        wrong.append(time_call(functools.partial(pv.verify, f"user-{i}", stored, "a wrong guess")))
         progress.step()
     report.add(
         "unknown subject p50 vs wrong password p50, rfc9106_low_memory",
@@ -207,8 +202,8 @@ def _blocklist(report: BenchReport, progress: Progress) -> None:
     report.add("blocklist lookup (goal well under 50 us) vs frozenset of str", "us", ours, theirs)
     report.add("blocklist memory vs frozenset of str", "KiB", blocklist.nbytes / 1024, set_bytes / 1024)
     pv = PasswordVerifier(audit=None)
-    check = [_timed(lambda: pv.check_policy(PASSWORD, subject="ana", context=["ana@example.com"])) * 1000]
-    check += [_timed(lambda: pv.check_policy(PASSWORD, subject="ana")) * 1000 for _ in range(200)]
+    check = [time_call(lambda: pv.check_policy(PASSWORD, subject="ana", context=["ana@example.com"])) * 1000]
+    check += [time_call(lambda: pv.check_policy(PASSWORD, subject="ana")) * 1000 for _ in range(200)]
     report.add("check_policy p50 (whole policy, no baseline)", "us", percentile(check, 50))
 
 

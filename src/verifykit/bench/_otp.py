@@ -16,7 +16,7 @@ from ..crypto import Keyring
 from ..otp import EmailOTP, OTPSettings
 from ..store import open_store
 from ..testing import Outbox, last_code
-from ._report import BenchReport, Progress, percentile
+from ._report import BenchReport, Progress, percentile, time_call
 from ._store import drop_namespace, raw_client
 
 __all__ = ["add_arguments", "run"]
@@ -36,12 +36,6 @@ def _unlimited() -> OTPSettings:
 
 
 Timed = Callable[[], object]
-
-
-def _timed(fn: Timed) -> float:
-    t0 = time.perf_counter()
-    fn()
-    return (time.perf_counter() - t0) * 1000
 
 
 def _measure(
@@ -69,7 +63,7 @@ def _measure(
         t0 = time.perf_counter()
         ch = otp.start(f"bench-{i}", f"bench{i}@example.com")
         starts.append((time.perf_counter() - t0) * 1000)
-        raw_starts.append(_timed(start_base))
+        raw_starts.append(time_call(start_base))
         pending.append((ch.id, last_code(outbox)))
         outbox.clear()
         progress.step()
@@ -78,7 +72,7 @@ def _measure(
         t0 = time.perf_counter()
         verdict = otp.check(challenge_id, code)
         checks.append((time.perf_counter() - t0) * 1000)
-        raw_checks.append(_timed(check_base))
+        raw_checks.append(time_call(check_base))
         if not verdict.approved:
             raise RuntimeError("benchmark check was not approved")
         progress.step()

@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import json
 import math
-import statistics
 import sys
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-__all__ = ["BenchCase", "BenchReport", "Progress", "percentile", "time_calls"]
+__all__ = ["BenchCase", "BenchReport", "Progress", "percentile", "time_call"]
 
 T = TypeVar("T")
 
@@ -111,20 +110,11 @@ def percentile(samples: list[float], p: float) -> float:
     return ordered[lo] + (ordered[hi] - ordered[lo]) * (rank - lo)
 
 
-def time_calls(fn: Callable[[], object], n: int, progress: Progress | None = None) -> list[float]:
-    """Latency of ``n`` calls, in milliseconds."""
-    out: list[float] = []
-    for _ in range(n):
-        t0 = time.perf_counter()
-        fn()
-        out.append((time.perf_counter() - t0) * 1000)
-        if progress is not None:
-            progress.step()
-    return out
-
-
-def median(samples: list[float]) -> float:
-    return statistics.median(samples)
+def time_call(fn: Callable[[], object]) -> float:
+    """The latency of one call, in milliseconds."""
+    t0 = time.perf_counter()
+    fn()
+    return (time.perf_counter() - t0) * 1000
 
 
 class Progress:

@@ -13,7 +13,6 @@ import argparse
 import functools
 import secrets
 import threading
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -21,7 +20,7 @@ from .._errors import ConfigurationError
 from ..store import ChallengeStore, LockoutPolicy, NewChallenge, open_store
 from ..store._cluster import cluster_nodes
 from ..store._redis import RedisStore, policy_args, redis_driver, script_sha, script_source, split_query
-from ._report import BenchReport, Progress, percentile
+from ._report import BenchReport, Progress, percentile, time_call
 
 __all__ = ["add_arguments", "run"]
 
@@ -64,12 +63,6 @@ def _check(store: ChallengeStore, challenge_id: str) -> None:
     store.attempt(challenge_id, [_RIGHT], lockout_key=_LOCKOUT_KEY, lockout=_POLICY)
 
 
-def _timed(fn: Callable[[], object]) -> float:
-    t0 = time.perf_counter()
-    fn()
-    return (time.perf_counter() - t0) * 1000
-
-
 def _side_by_side(
     n: int,
     store: ChallengeStore,
@@ -88,11 +81,11 @@ def _side_by_side(
     progress.stage(label, n)
     for i, cid in enumerate(ids[_WARMUP:]):
         if i % 2:  # alternate which goes first, so neither always finds a warmer cache
-            checks.append(_timed(functools.partial(_check, store, cid)))
+            checks.append(time_call(functools.partial(_check, store, cid)))
         for name, fn in baselines.items():
-            raw[name].append(_timed(fn))
+            raw[name].append(time_call(fn))
         if not i % 2:
-            checks.append(_timed(functools.partial(_check, store, cid)))
+            checks.append(time_call(functools.partial(_check, store, cid)))
         progress.step()
     return checks, raw
 

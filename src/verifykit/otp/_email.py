@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import re
 import secrets
-from collections.abc import Callable, Sequence
 
 from .._audit import DEFAULT_AUDIT_SINK, AuditEvent, AuditSink, emit
 from .._errors import (
@@ -16,7 +15,7 @@ from .._errors import (
     RateLimited,
 )
 from .._subject import lockout_key, stable_tag, subject_tag, validate_subject
-from .._verdict import Fallback, Reason, Verdict
+from .._verdict import Reason, Verdict, WaysIn, assisted_check_only
 from ..crypto import Keyring
 from ..delivery import SUPPORTED_LOCALES, Mailer, Outbox, mask_email, normalize_email, render_otp_email
 from ..store import ChallengeRecord, ChallengeStatus, ChallengeStore, MemoryStore, NewChallenge, ResendOutcome
@@ -31,8 +30,6 @@ _VERIFIER = "otp"
 _ID = re.compile(r"^([a-z2-7]{26})\.([A-Za-z0-9_-]{22,64})$")
 _DIGEST_PURPOSE = "otp-code"
 _SEAL_PURPOSE = "otp-destination"
-
-WaysIn = Callable[[str], Sequence[Fallback]]
 
 
 def _parse_id(challenge_id: object) -> tuple[str, str]:
@@ -73,9 +70,7 @@ class EmailOTP:
         if self.settings.default_locale not in SUPPORTED_LOCALES:
             raise InvalidInput(f"default_locale must be one of {sorted(SUPPORTED_LOCALES)}", field="locale")
         self.audit = audit
-        self._ways_in: WaysIn = (
-            ways_in if ways_in is not None else (lambda _subject: (Fallback.ASSISTED_CHECK,))
-        )
+        self._ways_in: WaysIn = ways_in if ways_in is not None else assisted_check_only
 
     # -- helpers ---------------------------------------------------------------------------------
 

@@ -3,13 +3,13 @@ the shared store, and a memory budget so a flood of logins cannot exhaust the ma
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 from .._audit import DEFAULT_AUDIT_SINK, AuditEvent, AuditSink, emit
 from .._charged import locked_verdict, wrong_verdict
 from .._errors import BusyError, ConfigurationError, InvalidInput
 from .._subject import lockout_key, subject_tag, validate_subject
-from .._verdict import Fallback, Reason, Verdict
+from .._verdict import Fallback, Reason, Verdict, WaysIn
 from ..crypto import Keyring
 from ..store import ChallengeStore, LockoutPolicy, MemoryStore, WindowPolicy
 from ._blocklist import Blocklist
@@ -31,8 +31,6 @@ DEFAULT_LOCKOUT = LockoutPolicy(threshold=10, lockout=60, lockout_max=3600, hard
 DEFAULT_CLIENT_LIMIT = WindowPolicy(limit=100, window=600)
 DEFAULT_BUSY_TIMEOUT = 5.0
 _MAX_CLIENT = 256
-
-WaysIn = Callable[[str], Sequence[Fallback]]
 
 
 def _client(client: object) -> str:

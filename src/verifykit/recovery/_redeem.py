@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from .._audit import DEFAULT_AUDIT_SINK, AuditSink
 from .._charged import decision_event, locked_verdict, wrong_verdict
 from .._errors import ConfigurationError, InvalidInput
 from .._subject import lockout_key, subject_tag, validate_subject
-from .._verdict import Fallback, Reason, Verdict
+from .._verdict import Reason, Verdict, WaysIn, assisted_check_only
 from ..crypto import Keyring
 from ..store import ChallengeStore, LockoutPolicy, MemoryStore, WindowPolicy
 from ._codes import generate, normalize
@@ -21,8 +21,6 @@ _PURPOSE = "recovery-code"
 _MAX_DIGESTS = 100
 # A used code stays marked longer than any code set is kept.
 _USED = WindowPolicy(limit=1, window=10 * 365 * 86400.0)
-
-WaysIn = Callable[[str], Sequence[Fallback]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,9 +70,7 @@ class RecoveryCodes:
             if lockout is not None
             else LockoutPolicy(threshold=10, lockout=60, lockout_max=3600, hard_cap=100)
         )
-        self._ways_in: WaysIn = (
-            ways_in if ways_in is not None else (lambda _subject: (Fallback.ASSISTED_CHECK,))
-        )
+        self._ways_in: WaysIn = ways_in if ways_in is not None else assisted_check_only
 
     def _data(self, subject: str, code: str) -> bytes:
         return f"{subject}\x00{code}".encode()

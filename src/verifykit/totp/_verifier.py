@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hmac
 import unicodedata
-from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import pyotp
@@ -13,7 +12,7 @@ from .._audit import DEFAULT_AUDIT_SINK, AuditSink
 from .._charged import decision_event, locked_verdict, wrong_verdict
 from .._errors import InvalidInput, KeyringError, TemplateError
 from .._subject import lockout_key, subject_tag, validate_subject
-from .._verdict import Fallback, Reason, Verdict
+from .._verdict import Reason, Verdict, WaysIn, assisted_check_only
 from ..crypto import Keyring
 from ..otp._codes import normalize_code
 from ..store import ChallengeStore, MemoryStore, WindowPolicy
@@ -24,8 +23,6 @@ __all__ = ["TOTPEnrollment", "TOTPVerifier"]
 _VERIFIER = "totp"
 _SEAL_PURPOSE = "totp-secret"
 _MAX_LABEL = 256
-
-WaysIn = Callable[[str], Sequence[Fallback]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,9 +73,7 @@ class TOTPVerifier:
         self.settings = settings if settings is not None else TOTPSettings()
         self.audit = audit
         self.issuer = _label(issuer, "issuer")
-        self._ways_in: WaysIn = (
-            ways_in if ways_in is not None else (lambda _subject: (Fallback.ASSISTED_CHECK,))
-        )
+        self._ways_in: WaysIn = ways_in if ways_in is not None else assisted_check_only
 
     def _totp(self, secret: str) -> pyotp.TOTP:
         return pyotp.TOTP(secret, digits=self.settings.digits, interval=self.settings.interval)
