@@ -15,7 +15,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from verifykit import Keyring
+from verifykit import AuditEvent, Keyring
 from verifykit.face import FaceIndex, FaceVerifier
 
 PHOTOS = Path(__file__).resolve().parent / "photos"
@@ -34,10 +34,11 @@ def selfie_from(path: Path) -> bytes:
 
 def main() -> None:
     keyring = Keyring.generate()  # production: Keyring.from_env("VERIFYKIT_KEYS")
-    faces = FaceVerifier(
-        keyring=keyring,
-        audit=lambda event: print("  audit:", event.action, event.outcome, event.reason),
-    )
+
+    def show(event: AuditEvent) -> None:
+        print("  audit:", event.action, event.outcome, event.reason, dict(event.details))
+
+    faces = FaceVerifier(keyring=keyring, audit=show)
 
     # 1. Enrol the reference photo (an ID photo, say). Store the sealed template with the account.
     enrollment = faces.enroll("applicant-0001", (PHOTOS / "eileen_collins.jpg").read_bytes())
@@ -47,18 +48,20 @@ def main() -> None:
     template = enrollment.template
     print(f"enrolled: {len(template)}-byte sealed template, face {enrollment.face}")
 
-    # 2. Verify a new photo of the same person, then a photo of someone else.
+    # 2. Verify a new photo of the same person, then a photo of someone else. A verdict says
+    #    whether and why, not how close: the distance is in the audit event only (a trusted tool
+    #    can ask for it in verdicts with FaceSettings(expose_scores=True)).
     same = faces.verify("applicant-0001", template, selfie_from(PHOTOS / "eileen_collins.jpg"))
-    print(f"same person:  {same.reason.value}, distance {same.distance:.3f}, score {same.score:.2f}")
+    print(f"same person:  {same.reason.value}")
     other = faces.verify("applicant-0001", template, (PHOTOS / "grace_hopper.jpg").read_bytes())
-    print(f"someone else: {other.reason.value}, distance {other.distance:.3f}, left {other.attempts_left}")
+    print(f"someone else: {other.reason.value}, attempts left {other.attempts_left}")
 
     # A photo without a face is a reason to show the person, not an error.
     blank = np.full((480, 640, 3), 200, np.uint8)
     print("blank photo: ", faces.verify("applicant-0001", template, blank).reason.value)
 
     # 3. 1:N: is a new applicant already enrolled under another identity?
-    index = FaceIndex(keyring)
+    index = FaceIndex(keyring, audit=show)
     index.add("applicant-0001", template)
     newcomer = faces.enroll("applicant-0002", selfie_from(PHOTOS / "eileen_collins.jpg"))
     if newcomer.template is not None:

@@ -1,19 +1,96 @@
-"""Verdicts and audit events for verifiers that charge a failure before they compare (password,
-TOTP, recovery codes): one place for what a lockout or a wrong answer tells the caller.
+"""Charged verifiers: every limit is charged *before* the work it guards, atomically on the
+shared store, so no number of concurrent callers can get more work done than the limit allows.
 
-The failure count behind a wrong answer already includes it; these helpers turn that count
-into the facts a caller needs (tries left, when to retry, other ways in).
+- Per subject (password, TOTP, recovery codes, face): one failure is charged to the subject's
+  lockout before comparing and reset on success; :func:`locked_verdict` and
+  :func:`wrong_verdict` turn the count (which already includes this try) into the facts a
+  caller needs (tries left, when to retry, other ways in).
+- Per client address (password, face, email OTP): :func:`charge_client` takes one event from
+  the client's sliding window before the work and answers whether it fit; a verifier whose
+  limit counts only failures gives it back with :meth:`ClientCharge.refund` when the try turns
+  out not to be one. Peeking at the window and counting after the work instead lets every
+  concurrent caller through the peek before any of them is counted.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from ._audit import AuditEvent, AuditSink, emit
+from ._errors import InvalidInput
 from ._verdict import Fallback, Reason, Verdict
-from .store import FailureState, LockoutPolicy
+from .store import ChallengeStore, FailureState, LockoutPolicy, WindowPolicy, WindowResult
 
-__all__ = ["decision_event", "locked_verdict", "wrong_verdict"]
+__all__ = [
+    "MAX_CLIENT_LENGTH",
+    "ClientCharge",
+    "charge_client",
+    "client_key",
+    "decision_event",
+    "locked_verdict",
+    "validate_client",
+    "wrong_verdict",
+]
+
+#: A client address is an IP address or a caller's label for one; store keys carry it, so its
+#: length is bounded.
+MAX_CLIENT_LENGTH = 256
+
+
+def validate_client(client: object) -> str:
+    """Return ``client`` if it is a string of 1-256 characters; raise :class:`InvalidInput`."""
+    if not isinstance(client, str) or not 0 < len(client) <= MAX_CLIENT_LENGTH:
+        raise InvalidInput(f"client must be a string of 1-{MAX_CLIENT_LENGTH} characters", field="client")
+    return client
+
+
+def client_key(verifier: str, client: str) -> str:
+    """The store key of one verifier's window for a client address."""
+    return f"client:{verifier}:{validate_client(client)}"
+
+
+@dataclass(frozen=True, slots=True)
+class ClientCharge:
+    """One event taken from a client's window before the work it limits.
+
+    ``refused`` when the window was full (nothing was taken: answer ``rate_limited`` with
+    ``retry_after``). With no client or no limit there is nothing to charge, and it is never
+    refused.
+    """
+
+    store: ChallengeStore | None = None
+    key: str = ""
+    policy: WindowPolicy | None = None
+    result: WindowResult | None = None
+
+    @property
+    def refused(self) -> bool:
+        return self.result is not None and not self.result.allowed
+
+    @property
+    def retry_after(self) -> float | None:
+        return self.result.retry_after if self.refused and self.result is not None else None
+
+    def refund(self) -> None:
+        """Give the event back: the try it was charged for does not count against the client."""
+        taken = self.result is not None and self.result.allowed
+        if taken and self.store is not None and self.policy is not None:
+            self.store.refund(self.key, self.policy)
+
+    def verdict(self, *, challenge_id: str | None = None) -> Verdict:
+        """The ``rate_limited`` verdict for a refused charge."""
+        return Verdict(False, Reason.RATE_LIMITED, retry_after=self.retry_after, challenge_id=challenge_id)
+
+
+def charge_client(
+    store: ChallengeStore, verifier: str, client: str | None, policy: WindowPolicy | None
+) -> ClientCharge:
+    """Charge one event to ``client``'s window for ``verifier`` before the work: one atomic hit."""
+    if client is None or policy is None:
+        return ClientCharge()
+    key = client_key(verifier, client)
+    return ClientCharge(store, key, policy, store.hit(key, policy))
 
 
 def decision_event(

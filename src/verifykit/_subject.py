@@ -27,7 +27,10 @@ def validate_subject(subject: object) -> str:
 
 
 def stable_tag(keyring: Keyring, purpose: str, value: str) -> str:
-    """A keyed 128-bit tag of ``value`` that does not change when a new key is rotated in."""
+    """A keyed 128-bit tag of ``value`` under the keyring's tag key.
+
+    Sealing keys may be added or retired freely; the tag changes only when the tag key does.
+    """
     key = keyring.purpose_key_for_tags()
     mac = hmac.new(key, f"{purpose}\x00{value}".encode(), hashlib.sha256).digest()[:16]
     return base64.b32encode(mac).decode("ascii").rstrip("=").lower()
@@ -38,7 +41,8 @@ def subject_tag(keyring: Keyring, subject: str) -> str:
 
     Store keys use it instead of the subject itself (no account ids in Redis key names),
     and as a Redis Cluster hash tag so a subject's counters and challenges share a slot.
-    It is derived from the *first* key so it survives key rotation.
+    It comes from the keyring's dedicated tag key, so it survives rotating or retiring any
+    sealing key; changing the tag key starts every subject's counters afresh.
     """
     return stable_tag(keyring, "subject", subject)
 

@@ -22,10 +22,11 @@ from google.rpc import error_details_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_status import rpc_status
 
-from ._errors import InvalidInput, VerifyKitError
+from ._errors import ConfigurationError, InvalidInput, VerifyKitError
 from ._verdict import Reason, Verdict
 from .otp import Challenge
 from .server._convert import challenge_from_proto, enum_from_proto, verdict_from_proto
+from .server._net import is_loopback_target
 from .server._pb import (
     email_otp_pb2,
     email_otp_pb2_grpc,
@@ -102,7 +103,7 @@ class _Service:
 
     def _call(self, method: Callable[..., R], request: Any) -> R:
         try:
-            return method(request, timeout=self._owner.timeout, metadata=self._owner.metadata)
+            return method(request, timeout=self._owner.timeout, metadata=self._owner._metadata)
         except grpc.RpcError as error:
             raise _translate(error) from None
 
@@ -201,6 +202,7 @@ class FaceClient(_Service):
         )
 
     def verify(self, subject: str, template: bytes, image: bytes, *, client: str | None = None) -> Verdict:
+        """The verdict carries a distance and score only if the sidecar runs with ``face_scores``."""
         request = face_pb2.VerifyFaceRequest(
             subject=subject, template=template, image=image, client_address=client or ""
         )
@@ -220,7 +222,9 @@ class FaceClient(_Service):
         """Enrolled subjects whose face is within ``threshold`` of the face in ``image``, nearest first.
 
         Raises :class:`~verifykit.InvalidInput` when the photo has no usable face (the reason is
-        in the message and ``field`` is ``"image"``).
+        in the message and ``field`` is ``"image"``), or when ``k`` or ``threshold`` is beyond the
+        sidecar's caps (``threshold`` at most the verification threshold); and
+        :class:`~verifykit.RateLimited` when this service has searched too often.
         """
         from .face import FaceMatch
 
@@ -240,8 +244,13 @@ class Client:
     """A connection to one sidecar.
 
     ``target`` is ``host:port``. Pass ``root_certificates`` (PEM) for TLS, plus
-    ``certificate_chain`` and ``private_key`` for mutual TLS, and ``token`` when the sidecar
-    requires a bearer token. ``timeout`` is every call's deadline in seconds (None: none).
+    ``certificate_chain`` and ``private_key`` for mutual TLS, or ``tls=True`` for TLS checked
+    against the system's trusted CAs; ``token`` when the sidecar requires a bearer token.
+    ``timeout`` is every call's deadline in seconds (None: none).
+
+    A token is refused (:class:`~verifykit.ConfigurationError`) on a plaintext channel to
+    anything but loopback (127.0.0.0/8, ``::1``, ``localhost``, a Unix socket): whoever sees
+    it in transit could make calls as this service.
     """
 
     def __init__(
@@ -249,6 +258,7 @@ class Client:
         target: str = DEFAULT_TARGET,
         *,
         token: str | None = None,
+        tls: bool | None = None,
         root_certificates: bytes | None = None,
         certificate_chain: bytes | None = None,
         private_key: bytes | None = None,
@@ -262,13 +272,24 @@ class Client:
         ]
         if server_name is not None:
             options.append(("grpc.ssl_target_name_override", server_name))
-        if root_certificates is not None or certificate_chain is not None:
+        certificates = root_certificates is not None or certificate_chain is not None
+        if tls is None:
+            tls = certificates
+        elif not tls and certificates:
+            raise ConfigurationError("certificates were given but tls=False")
+        if token and not tls and not is_loopback_target(target):
+            raise ConfigurationError(
+                "a bearer token would cross the network in clear text: use TLS "
+                "(root_certificates or tls=True) or a loopback target"
+            )
+        if tls:
             credentials = grpc.ssl_channel_credentials(root_certificates, private_key, certificate_chain)
             self.channel = grpc.secure_channel(target, credentials, options=options)
         else:
             self.channel = grpc.insecure_channel(target, options=options)
+        self.target = target
         self.timeout = timeout
-        self.metadata: Sequence[tuple[str, str]] = (("authorization", f"Bearer {token}"),) if token else ()
+        self._metadata: Sequence[tuple[str, str]] = (("authorization", f"Bearer {token}"),) if token else ()
         self.email_otp = EmailOTPClient(self, self.channel)
         self.password = PasswordClient(self, self.channel)
         self.face = FaceClient(self, self.channel)
@@ -278,7 +299,7 @@ class Client:
         """The sidecar's health for ``service`` ("" for the whole server): "SERVING", "NOT_SERVING", …"""
         request = health_pb2.HealthCheckRequest(service=service)
         try:
-            response = self._health.Check(request, timeout=self.timeout, metadata=self.metadata)
+            response = self._health.Check(request, timeout=self.timeout, metadata=self._metadata)
         except grpc.RpcError as error:
             raise _translate(error) from None
         return str(health_pb2.HealthCheckResponse.ServingStatus.Name(response.status))
@@ -292,6 +313,9 @@ class Client:
 
     def close(self) -> None:
         self.channel.close()
+
+    def __repr__(self) -> str:
+        return f"Client({self.target!r})"  # never the token
 
     def __enter__(self) -> Client:
         return self

@@ -1,13 +1,16 @@
-"""normalize_email and mask_email: what a destination may be, and how it is shown."""
+"""normalize_email, canonical_mailbox and mask_email: what a destination may be, which mailbox it
+reaches, and how it is shown."""
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from verifykit import InvalidInput
-from verifykit.delivery import mask_email, normalize_email
+from verifykit import ConfigurationError, InvalidInput
+from verifykit.delivery import MailboxRules, ProviderRule, canonical_mailbox, mask_email, normalize_email
 
 
 @pytest.mark.parametrize(
@@ -156,3 +159,113 @@ def test_mask_email_hides_the_local_part_and_anything_unsafe(address, masked):
 def test_mask_email_never_returns_whitespace_or_control_characters(text):
     masked = mask_email(text)
     assert not any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 for ch in masked)
+
+
+# canonical_mailbox: one name per mailbox, for limit keys (mail still goes to the address as given)
+
+
+@pytest.mark.parametrize(
+    ("spelling", "mailbox"),
+    [
+        ("alice@example.com", "alice@example.com"),
+        ("ALICE@Example.COM", "alice@example.com"),
+        ("alice+news@example.com", "alice@example.com"),
+        ("alice+a+b@example.com", "alice@example.com"),
+        ("alice.+news@example.com", "alice@example.com"),
+        ("\uff41\uff4c\uff49\uff43\uff45@example.com", "alice@example.com"),  # full-width letters
+        ("alice@\uff45\uff58\uff41\uff4d\uff50\uff4c\uff45\uff0e\uff43\uff4f\uff4d", "alice@example.com"),
+        ("\ufb01le@example.com", "file@example.com"),  # the "fi" ligature
+        ("jose\u0301@example.com", "jos\u00e9@example.com"),  # decomposed and composed
+        ("STRASSE@example.com", "strasse@example.com"),
+        ("stra\u00dfe@example.com", "strasse@example.com"),  # case folding, not just lower-casing
+        ("alice@b\u00fccher.de", "alice@xn--bcher-kva.de"),
+        ("alice@xn--bcher-kva.de", "alice@xn--bcher-kva.de"),
+        ("a.l.i.c.e@gmail.com", "alice@gmail.com"),
+        ("Alice.Smith+otp@googlemail.com", "alicesmith@gmail.com"),
+        ("a.lice@example.com", "a.lice@example.com"),  # dots matter outside Gmail
+        ("alice-news@example.com", "alice-news@example.com"),  # "-" separates tags only by rule
+        ("+alice@example.com", "+alice@example.com"),  # a leading separator starts no tag
+    ],
+)
+def test_canonical_mailbox_names_every_spelling_of_one_mailbox_alike(spelling: str, mailbox: str) -> None:
+    assert canonical_mailbox(spelling) == mailbox
+
+
+def test_canonical_mailbox_applies_provider_rules_given_in_any_domain_spelling() -> None:
+    rules = MailboxRules(
+        tag_separators="+",
+        providers={
+            "B\u00fccher.DE": ProviderRule(tag_separators="-", ignore_dots=True, same_as="example.com")
+        },
+    )
+    assert canonical_mailbox("a.lice-shop@xn--bcher-kva.de", rules) == "alice@example.com"
+    assert canonical_mailbox("a.lice-shop@example.org", rules) == "a.lice-shop@example.org"
+
+
+def test_canonical_mailbox_without_provider_rules_keeps_gmail_dots() -> None:
+    assert canonical_mailbox("a.lice@gmail.com", MailboxRules(providers={})) == "a.lice@gmail.com"
+
+
+@pytest.mark.parametrize(
+    "look_alike",
+    [
+        "alice\uff20evil.example@example.com",  # full-width at sign
+        "alice\uff0ceve@example.com",  # full-width comma
+        "alice\ufe6beve@example.com",  # small commercial at
+        "a\u00a8b@example.com",  # diaeresis, whose compatibility form holds a space
+        "\ufdfa" * 4 + "@example.com",  # expands 18-fold past the 64-byte local-part limit
+        "alice\uff0e\uff0ebob@example.com",  # two full-width full stops make ".."
+        "\u3392" * 21 + "@" + ".".join(["b" * 63] * 3) + ".co",  # "MHz" squares push it past 254
+    ],
+    ids=repr,
+)
+def test_canonical_mailbox_refuses_addresses_that_only_look_like_others(look_alike: str) -> None:
+    with pytest.raises(InvalidInput) as caught:
+        canonical_mailbox(look_alike)
+    assert caught.value.field == "email"
+
+
+@pytest.mark.parametrize(
+    "bad_rules",
+    [
+        lambda: MailboxRules(tag_separators="."),
+        lambda: MailboxRules(tag_separators="a"),
+        lambda: MailboxRules(tag_separators="@"),
+        lambda: MailboxRules(tag_separators=None),  # type: ignore[arg-type]
+        lambda: MailboxRules(providers={"not a domain": ProviderRule()}),
+        lambda: ProviderRule(same_as="localhost"),
+    ],
+)
+def test_malformed_mailbox_rules_are_configuration_errors(bad_rules: Callable[[], object]) -> None:
+    with pytest.raises(ConfigurationError):
+        bad_rules()
+
+
+@given(st.text(max_size=300))
+def test_canonical_mailbox_refuses_what_normalize_refuses_and_is_stable(text: str) -> None:
+    try:
+        normalize_email(text)
+    except InvalidInput:
+        with pytest.raises(InvalidInput):
+            canonical_mailbox(text)
+        return
+    try:
+        mailbox = canonical_mailbox(text)
+    except InvalidInput:
+        return
+    assert mailbox.count("@") == 1 and not any(ch.isspace() for ch in mailbox)
+    assert canonical_mailbox(mailbox) == mailbox
+
+
+@given(st.emails())
+def test_the_canonical_form_of_a_plain_address_is_its_own_canonical_form(address: str) -> None:
+    mailbox = canonical_mailbox(address)
+    assert canonical_mailbox(mailbox) == mailbox
+
+
+@given(st.emails(), st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789", min_size=1, max_size=10))
+def test_a_plus_tag_never_changes_the_mailbox(address: str, tag: str) -> None:
+    local, domain = address.split("@")
+    if len(local) + 1 + len(tag) > 64 or local.startswith("+"):
+        return
+    assert canonical_mailbox(f"{local}+{tag}@{domain}") == canonical_mailbox(f"{local}@{domain}")

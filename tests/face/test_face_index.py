@@ -1,4 +1,5 @@
-"""FaceIndex: top-k search under a threshold agrees with brute force; sealed save and load."""
+"""FaceIndex: top-k search under a threshold agrees with brute force; sealed save and load;
+searches and changes capped, limited per client and audited."""
 
 from __future__ import annotations
 
@@ -9,9 +10,14 @@ import pytest
 from face_photos import photo, reference
 
 from conftest import Encodings
-from verifykit import InvalidInput, Keyring, TemplateError
-from verifykit.face import FaceIndex, FaceMatch, FaceVerifier
+from verifykit import AuditEvent, InvalidInput, Keyring, RateLimited, TemplateError, WindowPolicy
+from verifykit.face import FaceIndex, FaceMatch, FaceSettings, FaceVerifier
 from verifykit.face._template import seal_template
+from verifykit.store import ChallengeStore, MemoryStore
+from verifykit.testing import FakeClock
+
+# Wider than a deployment allows, to hold the search against brute force far from the threshold.
+WIDE = FaceSettings(max_search_distance=1.99, max_search_results=50)
 
 
 def random_encodings(n: int, seed: int = 3) -> np.ndarray:
@@ -32,7 +38,7 @@ def brute_force(
 def filled(keyring: Keyring) -> tuple[FaceIndex, np.ndarray, list[str]]:
     matrix = random_encodings(3000)
     keys = [f"subject-{i}" for i in range(len(matrix))]
-    index = FaceIndex(keyring)
+    index = FaceIndex(keyring, settings=WIDE, audit=None)
     index.add_matrix(keys, matrix)
     return index, matrix, keys
 
@@ -54,7 +60,7 @@ def test_search_returns_the_brute_force_top_k_under_the_threshold(
 def test_hits_carry_exact_float64_distances(filled: tuple[FaceIndex, np.ndarray, list[str]]) -> None:
     index, matrix, keys = filled
     query = matrix[7] + 0.01
-    (hit,) = index.search(query, k=1, threshold=2.0)
+    (hit,) = index.search(query, k=1, threshold=1.99)
     assert isinstance(hit, FaceMatch) and hit.key == keys[7]
     assert hit.distance == pytest.approx(
         float(np.linalg.norm(matrix[7].astype(np.float64) - (query))), abs=1e-9
@@ -76,7 +82,7 @@ def test_removing_a_key_removes_only_that_key(filled: tuple[FaceIndex, np.ndarra
     assert index.remove(keys[5]) is True
     assert index.remove(keys[5]) is False
     assert keys[5] not in index and len(index) == len(keys) - 1
-    assert all(h.key != keys[5] for h in index.search(matrix[5], k=3, threshold=2.0))
+    assert all(h.key != keys[5] for h in index.search(matrix[5], k=3, threshold=1.99))
     # The row moved into the gap is still found under its own key.
     (moved,) = index.search(matrix[-1], k=1, threshold=0.01)
     assert moved.key == keys[-1] and moved.distance < 1e-6
@@ -135,7 +141,7 @@ def test_save_and_load_round_trip(
     index.remove(keys[0])
     path = tmp_path / "faces.vkfi"
     index.save(path)
-    loaded = FaceIndex.load(path, keyring)
+    loaded = FaceIndex.load(path, keyring, settings=WIDE)
     assert sorted(loaded.keys()) == sorted(index.keys())
     query = matrix[42]
     assert loaded.search(query, k=5, threshold=1.0) == index.search(query, k=5, threshold=1.0)
@@ -275,3 +281,160 @@ def test_searching_a_photo_without_a_face_is_an_error_not_an_empty_result(keyrin
     index.add("ana", np.zeros(128))
     with pytest.raises(InvalidInput, match="no_face"):
         index.search(photo("noface__rocket.jpg"))
+
+
+# -- limits and audit ------------------------------------------------------------------------------
+
+
+def one_face_index(keyring: Keyring, **options: object) -> FaceIndex:
+    index = FaceIndex(keyring, **options)  # type: ignore[arg-type]
+    index.add("ana", np.full(128, 0.05, dtype=np.float32))
+    return index
+
+
+NEAR_ANA = np.full(128, 0.051, dtype=np.float32)
+
+
+@pytest.mark.parametrize("threshold", [0.61, 1.0, 2.0, float("inf")])
+def test_a_search_wider_than_the_verification_threshold_is_refused(
+    keyring: Keyring, threshold: float
+) -> None:
+    index = one_face_index(keyring, audit=None)
+    with pytest.raises(InvalidInput) as refused:
+        index.search(NEAR_ANA, threshold=threshold)
+    assert refused.value.field == "threshold"
+
+
+def test_a_search_may_go_as_wide_as_the_threshold_by_default(keyring: Keyring) -> None:
+    index = one_face_index(keyring, audit=None)
+    assert [h.key for h in index.search(NEAR_ANA, threshold=0.6)] == ["ana"]
+
+
+def test_the_widest_search_is_a_setting(keyring: Keyring) -> None:
+    index = one_face_index(keyring, audit=None, settings=FaceSettings(max_search_distance=0.8))
+    assert [h.key for h in index.search(NEAR_ANA, threshold=0.8)] == ["ana"]
+    with pytest.raises(InvalidInput):
+        index.search(NEAR_ANA, threshold=0.81)
+
+
+def test_a_cap_below_the_threshold_also_narrows_the_default_search(keyring: Keyring) -> None:
+    index = FaceIndex(keyring, audit=None, settings=FaceSettings(max_search_distance=0.3))
+    index.add("ana", np.zeros(128, dtype=np.float32))
+    index.add("bob", np.full(128, 0.4 / np.sqrt(128), dtype=np.float32))  # 0.4 from ana
+    assert [h.key for h in index.search(np.zeros(128, dtype=np.float32))] == ["ana"]
+
+
+@pytest.mark.parametrize("k", [0, 11, 1000])
+def test_more_results_than_the_cap_are_refused(keyring: Keyring, k: int) -> None:
+    index = one_face_index(keyring, audit=None)
+    with pytest.raises(InvalidInput) as refused:
+        index.search(NEAR_ANA, k=k)
+    assert refused.value.field == "k"
+
+
+def test_searches_over_a_clients_limit_are_refused_on_every_backend(
+    keyring: Keyring, store: ChallengeStore
+) -> None:
+    settings = FaceSettings(search_limit=WindowPolicy(limit=2, window=60))
+    index = one_face_index(keyring, audit=None, settings=settings, store=store)
+    for _ in range(2):
+        assert index.search(NEAR_ANA, client="service-a") != []
+    with pytest.raises(RateLimited) as refused:
+        index.search(NEAR_ANA, client="service-a")
+    assert refused.value.reason == "search_limit" and 0 < refused.value.retry_after <= 60
+    assert index.search(NEAR_ANA, client="service-b") != []  # per client
+
+
+def test_the_search_limit_is_shared_by_every_index_on_the_store(
+    keyring: Keyring, store: ChallengeStore
+) -> None:
+    settings = FaceSettings(search_limit=WindowPolicy(limit=1, window=60))
+    one = one_face_index(keyring, audit=None, settings=settings, store=store)
+    two = one_face_index(keyring, audit=None, settings=settings, store=store)
+    one.search(NEAR_ANA, client="service-a")
+    with pytest.raises(RateLimited):
+        two.search(NEAR_ANA, client="service-a")
+
+
+def test_the_search_window_slides_with_the_stores_clock(keyring: Keyring) -> None:
+    clock = FakeClock()
+    settings = FaceSettings(search_limit=WindowPolicy(limit=1, window=60))
+    index = one_face_index(keyring, audit=None, settings=settings, store=MemoryStore(clock=clock))
+    index.search(NEAR_ANA, client="service-a")
+    with pytest.raises(RateLimited):
+        index.search(NEAR_ANA, client="service-a")
+    clock.advance(61)
+    assert index.search(NEAR_ANA, client="service-a") != []
+
+
+def test_additions_and_removals_share_a_clients_change_limit_on_every_backend(
+    keyring: Keyring, store: ChallengeStore
+) -> None:
+    settings = FaceSettings(index_change_limit=WindowPolicy(limit=2, window=60))
+    index = FaceIndex(keyring, audit=None, settings=settings, store=store)
+    index.add("ana", np.zeros(128), client="service-a")
+    assert index.remove("ana", client="service-a") is True
+    with pytest.raises(RateLimited) as refused:
+        index.add("bob", np.zeros(128), client="service-a")
+    assert refused.value.reason == "index_change_limit"
+    with pytest.raises(RateLimited):
+        index.remove("ana", client="service-a")
+    assert "bob" not in index
+
+
+def test_a_batch_counts_whole_against_the_change_limit(keyring: Keyring) -> None:
+    settings = FaceSettings(index_change_limit=WindowPolicy(limit=2, window=60))
+    index = FaceIndex(keyring, audit=None, settings=settings)
+    with pytest.raises(RateLimited):
+        index.add_many([(f"s{i}", np.zeros(128)) for i in range(3)], client="service-a")
+    assert len(index) == 0
+
+
+def test_a_limit_of_none_turns_it_off(keyring: Keyring) -> None:
+    index = one_face_index(keyring, audit=None, settings=FaceSettings(search_limit=None))
+    for _ in range(FaceSettings().search_limit.limit + 1):  # type: ignore[union-attr]
+        index.search(NEAR_ANA, client="service-a")
+
+
+def test_changes_and_searches_are_audited_with_who_what_and_how_many(keyring: Keyring) -> None:
+    events: list[AuditEvent] = []
+    index = FaceIndex(keyring, audit=events.append)
+    encoding = random_encodings(1)[0]
+    index.add("ana", seal_template(keyring, "ana", encoding), client="service-a")
+    index.add("ana", encoding, client="service-a")
+    index.search(encoding, k=3, client="service-b")
+    index.remove("ana", client="service-c")
+    index.remove("ana", client="service-c")
+    assert [(e.action, e.subject, e.outcome, e.client) for e in events] == [
+        ("index_add", "ana", "added", "service-a"),
+        ("index_add", "ana", "replaced", "service-a"),
+        ("search", "", "searched", "service-b"),
+        ("index_remove", "ana", "removed", "service-c"),
+        ("index_remove", "ana", "absent", "service-c"),
+    ]
+    assert events[2].details == {"matches": "1", "k": "3", "max_distance": "0.6"}
+    for event in events:
+        text = event.to_json()
+        assert encoding.tobytes()[:16].hex() not in text
+        assert all(len(value) < 40 for value in event.details.values())
+
+
+def test_a_refused_search_is_audited(keyring: Keyring) -> None:
+    events: list[AuditEvent] = []
+    settings = FaceSettings(search_limit=WindowPolicy(limit=1, window=60))
+    index = one_face_index(keyring, audit=events.append, settings=settings)
+    index.search(NEAR_ANA, client="service-a")
+    with pytest.raises(RateLimited):
+        index.search(NEAR_ANA, client="service-a")
+    assert (events[-1].action, events[-1].outcome, events[-1].reason, events[-1].client) == (
+        "search",
+        "refused",
+        "rate_limited",
+        "service-a",
+    )
+
+
+def test_a_bulk_load_is_audited_once_with_its_count(keyring: Keyring) -> None:
+    events: list[AuditEvent] = []
+    FaceIndex(keyring, audit=events.append).add_matrix(["a", "b", "c"], random_encodings(3))
+    assert [(e.action, e.outcome, e.details) for e in events] == [("index_add", "added", {"count": "3"})]

@@ -47,6 +47,12 @@ def altered(name: str, change: str) -> bytes:
     raise AssertionError(change)
 
 
+@pytest.fixture(scope="module")
+def scoring(keyring: Keyring) -> FaceVerifier:
+    """A verifier for a trusted caller: verdicts carry the distance and score."""
+    return FaceVerifier(keyring=keyring, audit=None, settings=FaceSettings(expose_scores=True))
+
+
 # -- enrolment -----------------------------------------------------------------------------------
 
 
@@ -84,18 +90,35 @@ def test_an_invalid_subject_is_refused_before_any_work(verifier: FaceVerifier) -
 # -- verdicts ------------------------------------------------------------------------------------
 
 
-def test_another_photo_of_the_same_person_is_approved(verifier: FaceVerifier, obama_template: bytes) -> None:
-    verdict = verifier.verify("obama", obama_template, photo(OBAMA_OTHER))
+def test_another_photo_of_the_same_person_is_approved(scoring: FaceVerifier, obama_template: bytes) -> None:
+    verdict = scoring.verify("obama", obama_template, photo(OBAMA_OTHER))
     assert verdict.approved and verdict.reason is Reason.APPROVED
     assert verdict.distance is not None and verdict.distance <= 0.6
     assert verdict.score is not None and 0.5 <= verdict.score <= 1.0
 
 
-def test_a_photo_of_someone_else_is_a_mismatch(verifier: FaceVerifier, obama_template: bytes) -> None:
-    verdict = verifier.verify("obama", obama_template, photo(BIDEN))
+def test_a_photo_of_someone_else_is_a_mismatch(scoring: FaceVerifier, obama_template: bytes) -> None:
+    verdict = scoring.verify("obama", obama_template, photo(BIDEN))
     assert not verdict.approved and verdict.reason is Reason.MISMATCH
     assert verdict.distance is not None and verdict.distance > 0.6
     assert verdict.score is not None and verdict.score < 0.5
+
+
+@pytest.mark.parametrize(
+    ("probe", "approved"), [(OBAMA_OTHER, True), (BIDEN, False)], ids=["match", "mismatch"]
+)
+def test_by_default_a_verdict_says_only_whether_and_why_never_how_close(
+    verifier: FaceVerifier, obama_template: bytes, probe: str, approved: bool
+) -> None:
+    verdict = verifier.verify("obama", obama_template, photo(probe))
+    assert verdict.approved is approved
+    assert (verdict.distance, verdict.score) == (None, None)
+    assert not {"distance", "score", "threshold"} & set(verdict.details)
+
+
+def test_scores_are_off_unless_a_trusted_caller_turns_them_on() -> None:
+    assert FaceSettings().expose_scores is False
+    assert FaceSettings(expose_scores=True).expose_scores is True
 
 
 def test_a_numpy_rgb_array_is_accepted(verifier: FaceVerifier, obama_template: bytes) -> None:
@@ -104,10 +127,9 @@ def test_a_numpy_rgb_array_is_accepted(verifier: FaceVerifier, obama_template: b
 
 
 def test_a_stricter_preset_rejects_what_the_standard_one_accepts(
-    keyring: Keyring, obama_template: bytes
+    scoring: FaceVerifier, keyring: Keyring, obama_template: bytes
 ) -> None:
-    standard = FaceVerifier(keyring=keyring, audit=None)
-    loose_match = standard.verify("obama", obama_template, photo(OBAMA_OTHER))
+    loose_match = scoring.verify("obama", obama_template, photo(OBAMA_OTHER))
     assert loose_match.approved and loose_match.distance is not None
     threshold = loose_match.distance - 0.01
     strict = FaceVerifier(keyring=keyring, audit=None, settings=FaceSettings(threshold=threshold))
@@ -146,12 +168,18 @@ def test_the_largest_face_policy_verifies_the_main_person(keyring: Keyring) -> N
     assert verdict.reason in (Reason.APPROVED, Reason.MISMATCH)  # decided, not refused
 
 
-def test_compare_gives_distance_and_decision() -> None:
-    fv = FaceVerifier(keyring=Keyring.generate(), audit=None)
-    same = fv.compare(photo(OBAMA), photo(OBAMA_OTHER))
-    other = fv.compare(photo(OBAMA), photo(BIDEN))
+def test_compare_gives_distance_and_decision(scoring: FaceVerifier) -> None:
+    same = scoring.compare(photo(OBAMA), photo(OBAMA_OTHER))
+    other = scoring.compare(photo(OBAMA), photo(BIDEN))
     assert same.approved and other.reason is Reason.MISMATCH
     assert same.distance is not None and other.distance is not None and same.distance < other.distance
+    assert other.details["threshold"] == "0.6"
+
+
+def test_compare_gives_only_the_decision_unless_scores_are_exposed(verifier: FaceVerifier) -> None:
+    other = verifier.compare(photo(OBAMA), photo(BIDEN))
+    assert other.reason is Reason.MISMATCH
+    assert (other.distance, other.score, dict(other.details)) == (None, None, {})
 
 
 def test_compare_says_which_photo_had_no_face() -> None:
@@ -187,7 +215,7 @@ def test_a_template_still_opens_after_a_new_key_is_rotated_in() -> None:
     old = Keyring.generate("k1")
     encoding = np.linspace(-0.2, 0.2, 128)
     template = seal_template(old, "ana", encoding)
-    rotated = Keyring({"k1": old._keys["k1"], "k2": b"\x07" * 32})
+    rotated = Keyring({"k1": old._keys["k1"], "k2": b"\x07" * 32}, tag_key=b"\x08" * 32)
     assert np.allclose(open_template(rotated, "ana", template), encoding, atol=1e-7)
 
 
@@ -316,7 +344,8 @@ def test_every_decision_is_audited_without_templates_or_pixels(keyring: Keyring)
         ("verify", "denied", "mismatch"),
         ("verify", "rejected", "no_face"),
     ]
-    assert events[1].client == "10.0.0.9" and "distance" in events[1].details
+    # The audit sink is trusted: it keeps the distance that the verdict (scores off) leaves out.
+    assert events[1].client == "10.0.0.9" and float(events[1].details["distance"]) > 0.6
     for event in events:
         text = event.to_json()
         assert enrollment.template.hex()[:32] not in text
@@ -342,6 +371,9 @@ def test_presets_name_thresholds() -> None:
         {"multiple_faces": "sometimes"},
         {"background_face_ratio": 1.0},
         {"num_jitters": 0},
+        {"max_search_distance": 0.0},
+        {"max_search_distance": float("inf")},
+        {"max_search_results": 0},
     ],
 )
 def test_bad_settings_are_refused_once_at_construction(bad: dict[str, object]) -> None:
@@ -354,13 +386,15 @@ def test_a_deliberate_zero_is_not_replaced_by_a_default() -> None:
 
 
 def test_concurrent_verifies_on_threads_give_the_same_distances_as_one_at_a_time(
-    verifier: FaceVerifier, obama_template: bytes
+    keyring: Keyring, obama_template: bytes
 ) -> None:
     from concurrent.futures import ThreadPoolExecutor
 
     photos = [photo(OBAMA_OTHER), photo(BIDEN), photo("Barack_Obama__obama1.jpg"), photo(OBAMA_OTHER)]
-    fv = FaceVerifier(keyring=verifier.keyring, audit=None)  # a store of its own: no lockout interplay
+    # A store of its own (no lockout interplay), and scores on so there are distances to compare.
+    fv = FaceVerifier(keyring=keyring, audit=None, settings=FaceSettings(expose_scores=True))
     alone = [fv.verify("obama", obama_template, p).distance for p in photos]
+    assert None not in alone
     with ThreadPoolExecutor(max_workers=2) as pool:
         together = list(pool.map(lambda p: fv.verify("obama", obama_template, p).distance, photos))
     assert together == alone

@@ -163,7 +163,7 @@ def test_success_resets_the_failure_count(recovery: RecoveryCodes) -> None:
 
 
 def test_codes_still_redeem_after_a_key_rotation(store: ChallengeStore) -> None:
-    k1, k2 = Keyring.new_key_string("k1"), Keyring.new_key_string("k2")
+    k1, k2 = Keyring.new_keyring_string("k1"), Keyring.new_key_string("k2")
     issued = RecoveryCodes(store=store, keyring=Keyring.from_string(k1), audit=None).generate("user-1")
     rotated = RecoveryCodes(store=store, keyring=Keyring.from_string(f"{k1},{k2}"), audit=None)
     assert rotated.redeem("user-1", issued.codes[0], issued.digests).verdict.approved

@@ -357,7 +357,7 @@ def test_the_callers_ways_in_are_offered(store, keyring, outbox) -> None:
 def test_codes_still_verify_after_a_new_key_is_rotated_in(store, outbox) -> None:
     from verifykit import Keyring
 
-    old = Keyring.new_key_string("k1")
+    old = Keyring.new_keyring_string("k1")
     before = EmailOTP(store=store, keyring=Keyring.from_string(old), mailer=outbox, audit=None)
     ch = before.start("user-1", "a@example.com")
     after = EmailOTP(

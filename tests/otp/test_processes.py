@@ -36,7 +36,7 @@ def test_wrong_codes_from_several_processes_never_overspend_attempts(
 ) -> None:
     url = request.getfixturevalue(url_fixture)
     namespace = f"t{uuid.uuid4().hex[:12]}"
-    keys = Keyring.new_key_string("k1")
+    keys = Keyring.new_keyring_string("k1")
     outbox = Outbox()
     otp = EmailOTP(
         store=open_store(url, namespace=namespace),

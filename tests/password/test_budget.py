@@ -3,6 +3,7 @@ wait their turn and then get BusyError."""
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import Callable
@@ -127,12 +128,22 @@ def test_a_verify_beyond_the_budget_is_busy_and_charges_nothing() -> None:
     assert pv.verify("ana", stored, "wrong password").attempts_left == pv.lockout.threshold - 1
 
 
-def test_a_success_whose_rehash_finds_no_room_is_approved_without_an_upgrade() -> None:
+def test_a_success_whose_rehash_finds_no_room_is_approved_without_an_upgrade(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     old = PasswordVerifier(preset="cheap_tests_only", audit=None).hash(GOOD)
     stronger = HashParameters(time_cost=1, memory_cost=1024, parallelism=1)
     pv = PasswordVerifier(preset=stronger, memory_budget=1024 * 1024, busy_timeout=0, audit=None)
-    # Room for verifying the cheap hash, not for making a 1 MiB one beside what is held.
-    with pv.budget.reserve(1024 * 1024 - 64 * 1024, timeout=0):
+    reset = pv.store.reset_failures
+    with contextlib.ExitStack() as other_logins:
+
+        def reset_then_fill(key: str) -> None:
+            # Another login takes the whole budget between the verify and the rehash.
+            reset(key)
+            other_logins.enter_context(pv.budget.reserve(1024 * 1024, timeout=0))
+
+        monkeypatch.setattr(pv.store, "reset_failures", reset_then_fill)
         verdict = pv.verify("ana", old, GOOD)
     assert verdict.approved and verdict.upgraded_hash is None
+    monkeypatch.undo()
     assert pv.verify("ana", old, GOOD).upgraded_hash is not None

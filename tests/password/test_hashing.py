@@ -122,7 +122,7 @@ def test_a_peppered_hash_records_its_key_id_and_needs_the_key() -> None:
 
 
 def test_rotating_the_pepper_key_keeps_old_hashes_verifying_and_upgrades_them() -> None:
-    old_entry = Keyring.new_key_string("old")
+    old_entry = Keyring.new_keyring_string("old")
     stored = cheap(keyring=Keyring.from_string(old_entry), pepper=True).hash(GOOD)
     # The old key stays in the keyring; a new one is appended and becomes current.
     rotated = Keyring.from_string(",".join([old_entry, Keyring.new_key_string("new")]))

@@ -13,6 +13,7 @@ from password_support import GOOD
 
 from verifykit import Fallback, Keyring, Reason, StoreUnavailable
 from verifykit.password import PasswordVerifier
+from verifykit.password._hasher import StoredHash
 from verifykit.store import LockoutPolicy, WindowPolicy, open_store
 
 MakeVerifier = Callable[..., PasswordVerifier]
@@ -140,6 +141,76 @@ def test_a_rate_limited_client_does_not_charge_the_subject(make_verifier: MakeVe
     for _ in range(3):
         assert pv.verify("ana", stored, WRONG, client="192.0.2.1").reason is Reason.RATE_LIMITED
     assert pv.verify("ana", stored, GOOD, client="192.0.2.2").approved
+
+
+def _count_hashing(pv: PasswordVerifier, monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Wrap the verifier's hasher so each argon2 verification is counted (the real work still runs)."""
+    calls: list[int] = []
+    real = pv.hasher.verify
+
+    def counted(stored: StoredHash | str, password: str) -> int | None:
+        calls.append(1)
+        return real(stored, password)
+
+    monkeypatch.setattr(pv.hasher, "verify", counted)
+    return calls
+
+
+def test_fifty_racing_wrong_passwords_from_one_client_hash_at_most_its_limit(
+    make_verifier: MakeVerifier, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A password spray: one address, a different subject each time, all released together.
+    pv = make_verifier(client_limit=WindowPolicy(limit=3, window=600))
+    stored = pv.hash(GOOD)
+    hashed = _count_hashing(pv, monkeypatch)
+    start = threading.Barrier(50)
+    reasons: list[Reason] = []
+    lock = threading.Lock()
+
+    def guess(n: int) -> None:
+        start.wait()
+        verdict = pv.verify(f"user-{n}", stored, WRONG, client="203.0.113.9")
+        with lock:
+            reasons.append(verdict.reason)
+
+    threads = [threading.Thread(target=guess, args=(n,)) for n in range(50)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(hashed) <= 3
+    assert reasons.count(Reason.WRONG_PASSWORD) == len(hashed)
+    assert reasons.count(Reason.RATE_LIMITED) == 50 - len(hashed)
+
+
+def test_a_rate_limited_verify_does_no_hashing(
+    make_verifier: MakeVerifier, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pv = make_verifier(client_limit=WindowPolicy(limit=1, window=600))
+    stored = pv.hash(GOOD)
+    pv.verify("ana", stored, WRONG, client="192.0.2.1")
+    hashed = _count_hashing(pv, monkeypatch)
+    assert pv.verify("bea", stored, GOOD, client="192.0.2.1").reason is Reason.RATE_LIMITED
+    assert hashed == []
+
+
+def test_a_lockout_refusal_does_not_use_up_a_client_window(make_verifier: MakeVerifier) -> None:
+    pv = make_verifier(
+        client_limit=WindowPolicy(limit=2, window=600),
+        lockout=LockoutPolicy(threshold=1, lockout=30, lockout_max=600),
+    )
+    stored = pv.hash(GOOD)
+    pv.verify("ana", stored, WRONG, client="192.0.2.1")
+    for _ in range(3):
+        assert pv.verify("ana", stored, GOOD, client="192.0.2.1").reason is Reason.LOCKED_OUT
+    assert pv.verify("bea", stored, WRONG, client="192.0.2.1").reason is Reason.WRONG_PASSWORD
+
+
+def test_a_client_limit_of_one_failure_is_allowed(make_verifier: MakeVerifier) -> None:
+    pv = make_verifier(client_limit=WindowPolicy(limit=1, window=600))
+    stored = pv.hash(GOOD)
+    assert pv.verify("ana", stored, WRONG, client="192.0.2.1").reason is Reason.WRONG_PASSWORD
+    assert pv.verify("bea", stored, GOOD, client="192.0.2.1").reason is Reason.RATE_LIMITED
 
 
 def test_an_unreachable_store_fails_closed(keyring: Keyring) -> None:

@@ -3,12 +3,19 @@ errors for settings that cannot work."""
 
 from __future__ import annotations
 
+import logging
+import uuid
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from verifykit import ConfigurationError
+from verifykit import ConfigurationError, Keyring
 from verifykit.server import OPTIONS, ServerConfig, create_server, load_config
+
+SMTP = "smtp://smtp.example.org:587"
+TOKEN = "s3cret-token-for-tests-0123456789"
+PASSWORD = "pw-Zq8vX1-never-shown"
 
 
 def test_the_defaults_run_with_no_set_up() -> None:
@@ -83,8 +90,9 @@ def test_every_option_has_a_flag_a_variable_and_help() -> None:
 
 
 def test_a_shared_store_without_shared_keys_is_refused() -> None:
+    config = ServerConfig(listen="127.0.0.1:0", store="redis://127.0.0.1:6379/0", mailer=SMTP)
     with pytest.raises(ConfigurationError, match="VERIFYKIT_KEYS"):
-        create_server(ServerConfig(listen="127.0.0.1:0", store="redis://127.0.0.1:6379/0"))
+        create_server(config)
 
 
 def test_a_port_already_taken_is_refused() -> None:
@@ -101,3 +109,165 @@ def test_the_sidecar_page_documents_every_option() -> None:
     for option in OPTIONS:
         assert f"| `{option.name}` | `{option.flag}`" in page, option.name
         assert f"`{option.env}`" in page, option.env
+
+
+# -- plaintext only on loopback ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "listen", ["0.0.0.0:50051", "[::]:50051", "10.1.2.3:50051", "sidecar.internal:50051"]
+)
+def test_plaintext_beyond_loopback_is_refused(listen: str) -> None:
+    with pytest.raises(ConfigurationError, match="without TLS"):
+        ServerConfig(listen=listen)
+
+
+@pytest.mark.parametrize("listen", ["127.0.0.1:50051", "127.9.8.7:50051", "localhost:50051", "[::1]:50051"])
+def test_plaintext_on_loopback_needs_no_switch(listen: str) -> None:
+    assert ServerConfig(listen=listen).risks("console") == []
+
+
+def test_tls_may_listen_on_any_address(tmp_path: Path) -> None:
+    config = ServerConfig(listen="0.0.0.0:50051", tls_cert=tmp_path / "c.pem", tls_key=tmp_path / "k.pem")
+    assert config.risks("console") == []
+
+
+def test_the_insecure_plaintext_switch_allows_it_and_names_the_risk() -> None:
+    config = load_config({"listen": "0.0.0.0:50051", "insecure_plaintext": True}, environ={})
+    assert [risk.split(":")[0] for risk in config.risks("console")] == ["insecure_plaintext"]
+
+
+@pytest.mark.parametrize("token", [{"token": TOKEN}, {"token_file": Path("/run/secrets/token")}])
+def test_a_token_over_plaintext_beyond_loopback_is_refused_even_with_the_switch(
+    token: dict[str, Any],
+) -> None:
+    with pytest.raises(ConfigurationError, match="clear text"):
+        ServerConfig(listen="0.0.0.0:50051", insecure_plaintext=True, **token)
+
+
+def test_a_token_over_tls_may_listen_on_any_address(tmp_path: Path) -> None:
+    ServerConfig(listen="0.0.0.0:50051", tls_cert=tmp_path / "c.pem", tls_key=tmp_path / "k.pem", token=TOKEN)
+
+
+# -- mailers that print codes only with the memory store ---------------------------------------
+
+
+@pytest.mark.parametrize("mailer", ["console", "file:/var/spool/verifykit"])
+def test_a_mailer_that_prints_codes_is_refused_with_a_shared_store(mailer: str) -> None:
+    config = ServerConfig(store="redis://127.0.0.1:6379/0", mailer=mailer)
+    with pytest.raises(ConfigurationError, match="insecure_dev_mailer"):
+        config.mailer_url()
+
+
+def test_a_mailer_that_prints_codes_is_refused_before_the_store_is_opened() -> None:
+    keys = Keyring.new_keyring_string()
+    config = ServerConfig(listen="127.0.0.1:0", store="redis://127.0.0.1:1/0", keys=keys)
+    with pytest.raises(ConfigurationError, match="insecure_dev_mailer"):
+        create_server(config)
+
+
+def test_a_mailer_file_cannot_bring_a_printing_mailer_past_the_rule(tmp_path: Path) -> None:
+    (tmp_path / "mailer").write_text("console\n")
+    config = ServerConfig(store="redis://127.0.0.1:6379/0", mailer_file=tmp_path / "mailer")
+    with pytest.raises(ConfigurationError, match="insecure_dev_mailer"):
+        config.mailer_url()
+
+
+@pytest.mark.parametrize(("store", "mailer"), [("memory://", "console"), ("redis://127.0.0.1:6379/0", SMTP)])
+def test_printing_mailers_with_the_memory_store_and_smtp_with_any_store_need_no_switch(
+    store: str, mailer: str
+) -> None:
+    config = ServerConfig(store=store, mailer=mailer)
+    assert config.risks(config.mailer_url()) == []
+
+
+def test_the_development_switch_allows_a_printing_mailer_and_names_the_risk() -> None:
+    environ = {"VERIFYKIT_STORE": "redis://127.0.0.1:6379/0", "VERIFYKIT_INSECURE_DEV_MAILER": "true"}
+    config = load_config({}, environ=environ)
+    assert config.mailer_url() == "console"
+    assert [risk.split(":")[0] for risk in config.risks("console")] == ["insecure_dev_mailer"]
+
+
+def test_the_sidecar_warns_at_start_when_a_development_switch_is_used(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    config = ServerConfig(
+        listen="127.0.0.1:0",
+        store="redis://127.0.0.1:6379/0",
+        namespace=f"warn-{uuid.uuid4().hex}",
+        keys=Keyring.new_keyring_string(),
+        insecure_dev_mailer=True,
+        audit_log=False,
+    )
+    with caplog.at_level(logging.WARNING, logger="verifykit.server"):
+        sidecar, _ = create_server(config)
+    sidecar.stop(0)
+    assert any("insecure_dev_mailer" in r.getMessage() for r in caplog.records)
+
+
+# -- secrets: never on the command line, never shown --------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("flags", "secret"),
+    [
+        ({"token": TOKEN}, TOKEN),
+        ({"keys": "k1:" + PASSWORD}, PASSWORD),
+        ({"mailer": f"smtp://sender:{PASSWORD}@smtp.example.org:587"}, PASSWORD),
+        ({"store": f"redis://:{PASSWORD}@127.0.0.1:6379/0"}, PASSWORD),
+        ({"store": f"redis://127.0.0.1:6379/0?password={PASSWORD}"}, PASSWORD),
+    ],
+)
+def test_a_secret_given_as_a_flag_is_refused_without_repeating_it(flags: dict[str, str], secret: str) -> None:
+    with pytest.raises(ConfigurationError, match="process lists") as caught:
+        load_config(flags, environ={})
+    assert secret not in str(caught.value)
+
+
+def test_urls_without_a_password_are_fine_as_flags() -> None:
+    flags = {"mailer": "smtp://smtp.example.org:587", "store": "redis://127.0.0.1:6379/0"}
+    config = load_config(flags | {"keys": None}, environ={"VERIFYKIT_KEYS": "unused"})
+    assert (config.mailer, config.store) == (flags["mailer"], flags["store"])
+
+
+def test_secrets_are_taken_from_variables() -> None:
+    mailer = f"smtp://sender:{PASSWORD}@smtp.example.org:587"
+    config = load_config({}, environ={"VERIFYKIT_TOKEN": TOKEN, "VERIFYKIT_MAILER": mailer})
+    assert (config.bearer_token(), config.mailer_url()) == (TOKEN, mailer)
+
+
+def test_secrets_are_taken_from_their_files(tmp_path: Path) -> None:
+    mailer = f"smtp://sender:{PASSWORD}@smtp.example.org:587"
+    keys = Keyring.new_keyring_string()
+    for name, value in (("token", TOKEN), ("mailer", mailer), ("keys", keys)):
+        (tmp_path / name).write_text(value + "\n")
+    flags = {f"{name}_file": str(tmp_path / name) for name in ("token", "mailer", "keys")}
+    config = load_config(flags, environ={})
+    assert (config.bearer_token(), config.mailer_url(), config.keyring_string()) == (TOKEN, mailer, keys)
+
+
+def test_a_value_and_its_file_twin_are_one_setting_ruled_by_precedence(tmp_path: Path) -> None:
+    (tmp_path / "mailer").write_text(SMTP)
+    file = tmp_path / "verifykit.toml"
+    file.write_text('mailer = "console"\n')
+    config = load_config({}, environ={"VERIFYKIT_MAILER_FILE": str(tmp_path / "mailer")}, config_file=file)
+    assert config.mailer_url() == SMTP  # the variable's file, over the TOML file's value
+
+
+def test_a_value_and_its_file_twin_in_one_source_are_refused(tmp_path: Path) -> None:
+    environ = {"VERIFYKIT_TOKEN": TOKEN, "VERIFYKIT_TOKEN_FILE": str(tmp_path / "token")}
+    with pytest.raises(ConfigurationError, match="not both"):
+        load_config({}, environ=environ)
+
+
+def test_the_configuration_shows_no_secret() -> None:
+    config = ServerConfig(
+        token=TOKEN,
+        keys="k1:" + PASSWORD,
+        mailer=f"smtp://sender:{PASSWORD}@smtp.example.org:587",
+        store=f"redis://:{PASSWORD}@127.0.0.1:6379/0?password={PASSWORD}",
+    )
+    shown = repr(config)
+    assert PASSWORD not in shown
+    assert TOKEN not in shown
+    assert "smtp://sender:***@smtp.example.org:587" in shown

@@ -7,6 +7,7 @@ import json
 import logging
 import threading
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 from email.message import EmailMessage
 
 import grpc
@@ -18,6 +19,7 @@ from sidecars import PKI, Running, Serve
 from verifykit import BusyError, InvalidInput
 from verifykit.client import Client, DeadlineExceeded, SidecarError
 from verifykit.server import Components, ServerConfig, create_server
+from verifykit.server._interceptors import AuthInterceptor
 from verifykit.testing import last_code
 
 SERVICES = ["verifykit.v1.EmailOtpService", "verifykit.v1.PasswordService", "verifykit.v1.FaceService"]
@@ -104,6 +106,92 @@ def test_health_checks_need_no_token(serve: Serve) -> None:
     assert running.client.health() == "SERVING"
 
 
+NOT_PROTOBUF = b"\xff\xff\xff\xff"
+
+
+def raw_check(channel: grpc.Channel) -> grpc.UnaryUnaryMultiCallable:
+    """CheckEmailOtp taking and returning bytes, so any body can be sent."""
+    return channel.unary_unary(
+        "/verifykit.v1.EmailOtpService/CheckEmailOtp",
+        request_serializer=lambda b: b,
+        response_deserializer=lambda b: b,
+    )
+
+
+@pytest.mark.parametrize("authorization", [None, "Bearer wrong-token-0123456789"])
+def test_a_call_without_the_token_is_refused_before_its_body_is_parsed(
+    serve: Serve, authorization: str | None
+) -> None:
+    running = serve(token=TOKEN)
+    metadata = [("authorization", authorization)] if authorization else None
+    with pytest.raises(grpc.RpcError) as caught:
+        raw_check(running.client.channel)(NOT_PROTOBUF, timeout=10, metadata=metadata)
+    assert caught.value.code() is grpc.StatusCode.UNAUTHENTICATED
+
+
+def test_the_same_body_with_the_token_reaches_the_parser(serve: Serve) -> None:
+    running = serve(token=TOKEN)
+    metadata = [("authorization", f"Bearer {TOKEN}")]
+    with pytest.raises(grpc.RpcError) as caught:
+        raw_check(running.client.channel)(NOT_PROTOBUF, timeout=10, metadata=metadata)
+    assert caught.value.code() is grpc.StatusCode.INVALID_ARGUMENT
+
+
+class CountingParser:
+    """A request deserializer that counts the bodies it was given."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def __call__(self, data: bytes) -> bytes:
+        self.calls += 1
+        return data
+
+
+def echo_server(parser: CountingParser) -> tuple[grpc.Server, int]:
+    """A bare gRPC server behind the sidecar's token check, with one method that echoes."""
+    handler = grpc.unary_unary_rpc_method_handler(
+        lambda request, _context: request, request_deserializer=parser, response_serializer=bytes
+    )
+    server = grpc.server(ThreadPoolExecutor(max_workers=2), interceptors=[AuthInterceptor(TOKEN)])
+    server.add_generic_rpc_handlers([grpc.method_handlers_generic_handler("test.Echo", {"Echo": handler})])
+    port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    return server, port
+
+
+def call_echo(port: int, authorization: str | None) -> bytes:
+    with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+        echo = channel.unary_unary("/test.Echo/Echo", request_serializer=bytes, response_deserializer=bytes)
+        metadata = [("authorization", authorization)] if authorization else None
+        return bytes(echo(b"body", timeout=10, metadata=metadata))
+
+
+@pytest.mark.parametrize("authorization", [None, "Bearer nope-0123456789abcdef", TOKEN])
+def test_the_token_check_keeps_unauthenticated_bodies_from_the_deserializer(
+    authorization: str | None,
+) -> None:
+    parser = CountingParser()
+    server, port = echo_server(parser)
+    try:
+        with pytest.raises(grpc.RpcError) as caught:
+            call_echo(port, authorization)
+        assert caught.value.code() is grpc.StatusCode.UNAUTHENTICATED
+        assert parser.calls == 0
+    finally:
+        server.stop(0)
+
+
+def test_the_token_check_passes_authenticated_bodies_to_the_deserializer() -> None:
+    parser = CountingParser()
+    server, port = echo_server(parser)
+    try:
+        assert call_echo(port, f"Bearer {TOKEN}") == b"body"
+        assert parser.calls == 1
+    finally:
+        server.stop(0)
+
+
 def test_a_request_over_the_size_limit_is_refused_and_the_server_keeps_serving(serve: Serve) -> None:
     running = serve(max_message_bytes=64 * 1024)
     with pytest.raises(SidecarError) as caught:
@@ -113,13 +201,8 @@ def test_a_request_over_the_size_limit_is_refused_and_the_server_keeps_serving(s
 
 
 def test_a_request_that_is_not_a_protobuf_message_is_invalid_argument(sidecar: Running) -> None:
-    raw = sidecar.client.channel.unary_unary(
-        "/verifykit.v1.EmailOtpService/CheckEmailOtp",
-        request_serializer=lambda b: b,
-        response_deserializer=lambda b: b,
-    )
     with pytest.raises(grpc.RpcError) as caught:
-        raw(b"\xff\xff\xff\xff", timeout=10)
+        raw_check(sidecar.client.channel)(NOT_PROTOBUF, timeout=10)
     assert caught.value.code() is grpc.StatusCode.INVALID_ARGUMENT
 
 

@@ -139,6 +139,53 @@ def test_a_lockout_key_lives_for_the_failure_memory_and_persists_when_hard_locke
     assert raw.pttl(store.lockout_key("sub")) == -1  # hard-locked: kept until reset
 
 
+def _keys(raw: Any, store: RedisStore) -> list[str]:
+    if isinstance(raw, redis.RedisCluster):
+        found = raw.scan_iter(match=f"{store.namespace}:*", target_nodes=redis.RedisCluster.PRIMARIES)
+    else:
+        found = raw.scan_iter(match=f"{store.namespace}:*")
+    return sorted(found)
+
+
+def test_checks_of_unknown_challenges_leave_no_key(
+    redis_backend_url: str, make_store: MakeStore, raw: Any
+) -> None:
+    store = _redis_store(make_store, redis_backend_url)
+    for _ in range(20):
+        cid = new_id()
+        store.attempt(cid, [WRONG], lockout_key=lock_key(cid), lockout=LOCKOUT)
+        store.resend(cid, "k1:x", ttl=60, max_sends=3, cooldown=1, cooldown_factor=2, cooldown_max=9)
+        store.set_delivery(cid, "sent")
+        store.cancel(cid)
+        store.hit(f"client:{cid}", WindowPolicy(1, 60), cost=0)
+        store.refund(f"client:{cid}", WindowPolicy(1, 60))
+        store.failure_state(lock_key(cid))
+    assert _keys(raw, store) == []
+
+
+def test_every_key_expires_except_a_hard_lock(
+    redis_backend_url: str, make_store: MakeStore, raw: Any
+) -> None:
+    store = _redis_store(make_store, redis_backend_url)
+    new = challenge()
+    store.create(new, retention=60)
+    store.attempt(new.id, [WRONG], lockout_key=lock_key(new.id), lockout=LOCKOUT)
+    store.resend(new.id, "k1:x", ttl=60, max_sends=3, cooldown=0, cooldown_factor=2, cooldown_max=9)
+    store.set_delivery(new.id, "sent")
+    store.hit("client:a", WindowPolicy(3, 60), cost=2)
+    store.refund("client:a", WindowPolicy(3, 60))
+    store.charge("subject:soft", LOCKOUT)
+    hard = LockoutPolicy(threshold=1, hard_cap=1)
+    store.charge("subject:hard", hard)
+    keys = _keys(raw, store)
+    assert len(keys) == 5
+    for key in keys:
+        if key == store.lockout_key("subject:hard"):
+            assert raw.pttl(key) == -1  # kept until reset: see docs/store.md
+        else:
+            assert raw.pttl(key) > 0, key
+
+
 def test_a_window_key_lives_for_one_window(redis_backend_url: str, make_store: MakeStore, raw: Any) -> None:
     store = _redis_store(make_store, redis_backend_url)
     store.hit("dest:a", WindowPolicy(limit=5, window=600))
@@ -282,6 +329,7 @@ def _every_operation(store: ChallengeStore) -> list[Callable[[], object]]:
         lambda: store.set_delivery(cid, "sent"),
         lambda: store.cancel(cid),
         lambda: store.hit("k", WindowPolicy(1, 60)),
+        lambda: store.refund("k", WindowPolicy(1, 60)),
         lambda: store.charge("k", LOCKOUT),
         lambda: store.failure_state("k"),
         lambda: store.reset_failures("k"),

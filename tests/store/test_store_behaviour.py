@@ -343,6 +343,43 @@ def test_a_bad_cost_is_rejected_and_counts_nothing(backend: Backend, cost: objec
     assert backend.store.hit("dest:a", policy, cost=0).count == 0
 
 
+def test_a_refund_gives_a_charge_back_to_the_window(backend: Backend) -> None:
+    policy = WindowPolicy(limit=2, window=60)
+    backend.store.hit("client:a", policy)
+    backend.store.hit("client:a", policy)
+    refunded = backend.store.refund("client:a", policy)
+    assert (refunded.allowed, refunded.count) == (True, 1)
+    assert backend.store.hit("client:a", policy).allowed
+
+
+def test_a_refund_gives_back_the_newest_event(backend: Backend) -> None:
+    policy = WindowPolicy(limit=1, window=4 * SHORT)
+    backend.store.hit("client:a", policy)
+    backend.advance(SHORT)
+    backend.store.hit("client:a", WindowPolicy(limit=2, window=4 * SHORT))
+    backend.store.refund("client:a", policy)
+    # The older event is the one kept: it leaves the window 3 * SHORT from now at most.
+    refused = backend.store.hit("client:a", policy)
+    assert not refused.allowed and 0 < refused.retry_after <= 3 * SHORT + EPSILON
+
+
+def test_a_refund_never_goes_below_zero_nor_creates_a_window(backend: Backend) -> None:
+    policy = WindowPolicy(limit=2, window=60)
+    assert backend.store.refund("client:none", policy, cost=3).count == 0
+    backend.store.hit("client:a", policy)
+    assert backend.store.refund("client:a", policy, cost=3).count == 0
+    assert [backend.store.hit("client:a", policy).allowed for _ in range(3)] == [True, True, False]
+
+
+@pytest.mark.parametrize("cost", [-1, True, 1.5])
+def test_a_bad_refund_cost_is_rejected_and_changes_nothing(backend: Backend, cost: object) -> None:
+    policy = WindowPolicy(limit=5, window=60)
+    backend.store.hit("client:a", policy)
+    with pytest.raises(InvalidInput):
+        backend.store.refund("client:a", policy, cost=cost)  # type: ignore[arg-type]
+    assert backend.store.hit("client:a", policy, cost=0).count == 1
+
+
 # -- lockouts -----------------------------------------------------------------------------------
 
 LOCKOUT = LockoutPolicy(threshold=3, lockout=30, lockout_max=100, hard_cap=100, memory=3600)

@@ -29,6 +29,7 @@ from hypothesis.stateful import (
 from store_support import lock_key, new_id
 
 from verifykit.store import (
+    AttemptOutcome,
     ChallengeRecord,
     ChallengeStatus,
     ChallengeStore,
@@ -47,6 +48,7 @@ from verifykit.store._rules import (
     expire_if_due,
     lockout_view,
     window_hit,
+    window_refund,
 )
 from verifykit.testing import FakeClock
 
@@ -290,6 +292,22 @@ class StoreMachine(RuleBasedStateMachine):
         got = self.store.hit(key, self.timing.window, cost)
         want = window_hit(self.windows.setdefault(key, []), now, self.timing.window, cost)
         self.same_window(got, want)
+
+    @rule(key=st.sampled_from(["dest:a", "dest:b"]), cost=st.integers(0, 3))
+    def refund(self, key: str, cost: int) -> None:
+        now = self.now()
+        got = self.store.refund(key, self.timing.window, cost)
+        want = window_refund(self.windows.setdefault(key, []), now, self.timing.window, cost)
+        self.same_window(got, want)
+
+    @rule(tag=st.sampled_from(TAGS), secret=st.sampled_from(SECRETS))
+    def attempt_unknown(self, tag: str, secret: str) -> None:
+        """A guessed id is missing, and charges nothing to the subject it names."""
+        cid = new_id(tag)
+        outcome, record, failure = self.store.attempt(
+            cid, [secret], lockout_key=lock_key(cid), lockout=self.timing.lockout
+        )
+        assert (outcome, record, failure) == (AttemptOutcome.MISSING, None, None)
 
     @rule(tag=st.sampled_from([*TAGS, "client:x"]))
     def charge(self, tag: str) -> None:

@@ -112,16 +112,16 @@ def _wide_limits() -> OTPSettings:
 def _sidecar(args: argparse.Namespace, keys: str, workdir: Path) -> SidecarProcess:
     return SidecarProcess(
         [
-            "--store", args.store,
             "--namespace", f"bench{uuid.uuid4().hex[:8]}",
             "--mailer", f"file:{workdir / 'mail'}",
+            "--insecure-dev-mailer",  # a measuring setup, whatever the store
             "--no-audit-log",
             "--workers", str(2 * args.clients + 16),
             "--heavy-queue", str(args.clients),
             "--password-preset", args.password_preset,
         ],
         workdir / "sidecar.log",
-        env={"VERIFYKIT_KEYS": keys},
+        env={"VERIFYKIT_KEYS": keys, "VERIFYKIT_STORE": args.store},  # secrets by variable, not argv
     )  # fmt: skip
 
 
@@ -215,7 +215,7 @@ def _password_cases(
 
 def run(args: argparse.Namespace, progress: Progress) -> BenchReport:
     report = BenchReport("grpc")
-    keys = Keyring.new_key_string("bench")
+    keys = Keyring.new_keyring_string("bench")
     keyring = Keyring.from_string(keys)
     with tempfile.TemporaryDirectory(prefix="verifykit-bench-") as tmp:
         progress.stage("start the sidecar", 1)

@@ -3,7 +3,10 @@
 - hash and verify latency per preset against argon2-cffi's ``PasswordHasher`` with identical
   parameters (verify overhead goal: at most 3 %);
 - verifies per second with 1, 2 and N threads, and the scaling ratio;
-- unknown-subject and wrong-password verify times side by side (they must match);
+- unknown-subject and wrong-password verify times side by side (they must match), for every
+  stored form an existing subject may have (peppered, from before the pepper, older argon2
+  parameters, argon2i/argon2d, bcrypt, PBKDF2): within 5 % at p50 for each form that costs no
+  more than the preset; a form that costs more is reported as the residual it is;
 - blocklist lookup time and memory against a plain ``frozenset`` of the same entries;
 - a flood of concurrent verifies at 64 MiB each in a fresh process: peak RSS above the process's
   base against the memory budget, and throughput against the same flood with no budget.
@@ -25,10 +28,12 @@ import unicodedata
 from typing import Any
 
 import argon2
+from argon2.low_level import Type, hash_secret
 
 from ..crypto import Keyring
-from ..password import PRESETS, HashParameters, PasswordVerifier
+from ..password import PRESETS, HashParameters, PasswordHasher, PasswordVerifier, parse_hash
 from ..password._blocklist import default_blocklist
+from ..password._padding import WorkMeter
 from ..store import LockoutPolicy, MemoryStore
 from ._report import BenchReport, Progress, percentile, time_call
 
@@ -36,6 +41,11 @@ __all__ = ["add_arguments", "flood_child", "run"]
 
 PASSWORD = "correct horse battery staple"  # noqa: S105 - a benchmark input
 MIB = 1 << 20
+WRONG = "a wrong guess"
+# NFKC folds these full-width letters to ASCII: the password is checked in two forms.
+WRONG_UNNORMALIZED = "ａ ｗｒｏｎｇ ｇｕｅｓｓ"  # noqa: RUF001
+# Goal for forms that cost no more than the preset: p50 within 5 % of an unknown subject's.
+_ENUMERATION_TOLERANCE = 0.05
 # The bench measures hashing, not lockouts: wide enough never to trip.
 _WIDE = LockoutPolicy(threshold=100, lockout=1, lockout_max=1, hard_cap=100)
 
@@ -144,29 +154,115 @@ def _scaling(report: BenchReport, total: int, n_threads: int, progress: Progress
     report.extra["cores"] = os.cpu_count()
 
 
+def _argon2(params: HashParameters, kind: Type = Type.ID, **changes: int) -> str:
+    values = {
+        "time_cost": params.time_cost,
+        "memory_cost": params.memory_cost,
+        "parallelism": params.parallelism,
+    }
+    values.update(changes)
+    salt = os.urandom(params.salt_len)
+    return hash_secret(PASSWORD.encode(), salt, hash_len=params.hash_len, type=kind, **values).decode("ascii")
+
+
+def _pbkdf2(iterations: int) -> str:
+    import base64
+    import hashlib
+
+    digest = hashlib.pbkdf2_hmac("sha256", PASSWORD.encode(), b"benchsalt", iterations)
+    return f"pbkdf2_sha256${iterations}$benchsalt${base64.b64encode(digest).decode('ascii')}"
+
+
+def _stored_forms(pv: PasswordVerifier) -> list[tuple[str, str, str]]:
+    """(label, stored hash, wrong guess) for each form an existing subject's hash may be in."""
+    params = pv.parameters
+    forms = [
+        ("argon2id, the preset, peppered", pv.hash(PASSWORD), WRONG),
+        ("argon2id, the preset, made before the pepper", PasswordHasher(params).hash(PASSWORD), WRONG),
+        (
+            "argon2id, the preset, made before the pepper, guess changed by NFKC",
+            PasswordHasher(params).hash(PASSWORD),
+            WRONG_UNNORMALIZED,
+        ),
+        ("argon2id, half the preset's memory", _argon2(params, memory_cost=params.memory_cost // 2), WRONG),
+        ("argon2id, one pass fewer", _argon2(params, time_cost=max(params.time_cost - 1, 1)), WRONG),
+        (
+            "argon2id, owasp_minimum (an older preset)",
+            PasswordHasher(PRESETS["owasp_minimum"]).hash(PASSWORD),
+            WRONG,
+        ),
+        ("argon2i, the preset's parameters", _argon2(params, Type.I), WRONG),
+        ("argon2d, the preset's parameters", _argon2(params, Type.D), WRONG),
+        ("PBKDF2-SHA256, 260,000 iterations (Django 3.2)", _pbkdf2(260_000), WRONG),
+    ]
+    try:
+        import bcrypt
+    except ImportError:
+        return forms
+    for cost in (10, 12):
+        forms.append(
+            (f"bcrypt, cost {cost}", bcrypt.hashpw(PASSWORD.encode(), bcrypt.gensalt(cost)).decode(), WRONG)
+        )
+    return forms
+
+
 def _enumeration(report: BenchReport, n: int, progress: Progress) -> None:
-    pv = _verifier(PRESETS["rfc9106_low_memory"])
-    stored = pv.hash(PASSWORD)
-    pv.verify("warm-up", None, "x")  # makes the dummy hash once, as a running service would have
-    unknown: list[float] = []
-    wrong: list[float] = []
-    progress.stage("unknown subject vs wrong password", n)
-    for i in range(n):
-        unknown.append(time_call(functools.partial(pv.verify, f"ghost-{i}", None, "a wrong guess")))
-        wrong.append(time_call(functools.partial(pv.verify, f"user-{i}", stored, "a wrong guess")))
+    """An unknown subject against an existing one in each stored form, pepper on (the worst case)."""
+    pv = _verifier(PRESETS["rfc9106_low_memory"], pepper=True)
+    forms = _stored_forms(pv)
+    preset_shape = pv.hasher.dummy().shape  # made once, as a running service has it
+    counter = iter(range(1 << 62))
+
+    def unknown(guess: str) -> float:
+        return time_call(functools.partial(pv.verify, f"ghost-{next(counter)}", None, guess))
+
+    def existing(stored: str, guess: str) -> float:
+        return time_call(functools.partial(pv.verify, f"user-{next(counter)}", stored, guess))
+
+    # Enough checks of each form for the meter to measure it and learn its top-up, as a
+    # running service would have.
+    costs = pv.hasher.costs
+    warm = costs.min_samples + costs.top_up_window + 1 if isinstance(costs, WorkMeter) else 20
+    progress.stage("stored forms: measuring each check, as a running service has", len(forms))
+    for _label, stored, guess in forms:
+        for _ in range(warm):
+            existing(stored, guess)
+            unknown(guess)
         progress.step()
-    report.add(
-        "unknown subject p50 vs wrong password p50, rfc9106_low_memory",
-        "ms",
-        percentile(unknown, 50),
-        percentile(wrong, 50),
-    )
-    report.add(
-        "unknown subject p90 vs wrong password p90, rfc9106_low_memory",
-        "ms",
-        percentile(unknown, 90),
-        percentile(wrong, 90),
-    )
+    samples: dict[str, tuple[list[float], list[float]]] = {label: ([], []) for label, _, _ in forms}
+    progress.stage("unknown subject vs each stored form", n)
+    # Interleaved, taking turns at going first, so drift in machine load hits both sides alike.
+    for i in range(n):
+        for label, stored, guess in forms:
+            ghost, real = samples[label]
+            if i % 2:
+                real.append(existing(stored, guess))
+                ghost.append(unknown(guess))
+            else:
+                ghost.append(unknown(guess))
+                real.append(existing(stored, guess))
+        progress.step()
+    details: dict[str, Any] = {}
+    for label, stored, _guess in forms:
+        ghost, real = samples[label]
+        relative = pv.hasher.costs.relative_cost(parse_hash(stored).shape, preset_shape)
+        cheaper = relative <= 1.0
+        goal = (
+            f"goal {1 - _ENUMERATION_TOLERANCE:.2f}-{1 + _ENUMERATION_TOLERANCE:.2f}"
+            if cheaper
+            else "costs more: residual"
+        )
+        case = report.add(
+            f"unknown subject p50 vs {label} p50 ({goal})", "ms", percentile(ghost, 50), percentile(real, 50)
+        )
+        details[label] = {
+            "check_cost_vs_preset": round(relative, 3),
+            "unknown_p50_ms": round(percentile(ghost, 50), 2),
+            "existing_p50_ms": round(percentile(real, 50), 2),
+            "ratio": round(case.ratio or 0, 3),
+            "within_goal": (abs((case.ratio or 0) - 1) <= _ENUMERATION_TOLERANCE) if cheaper else None,
+        }
+    report.extra["stored_forms"] = details
 
 
 def _blocklist(report: BenchReport, progress: Progress) -> None:

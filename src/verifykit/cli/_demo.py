@@ -203,15 +203,26 @@ def _face_steps(client: Any, photos: Path) -> None:
 
 def run_sidecar_tour(store_url: str = "memory://", locale: str = "en", photos: Path | None = None) -> int:
     from ..client import Client
+    from ..crypto import Keyring
+    from ..server._config import mask_password
     from ..server._process import SidecarProcess
 
     photos = photos if photos is not None else _default_photos()
     with tempfile.TemporaryDirectory(prefix="verifykit-demo-") as tmp:
         mail, log = Path(tmp) / "mail", Path(tmp) / "sidecar.log"
         print(
-            f"verifykit demo: starting `verifykit serve` on 127.0.0.1 (store {store_url}, messages to {mail})"
+            f"verifykit demo: starting `verifykit serve` on 127.0.0.1 "
+            f"(store {mask_password(store_url)}, messages to {mail})"
         )
-        sidecar = SidecarProcess(["--store", store_url, "--mailer", f"file:{mail}", "--grace", "5"], log)
+        args = ["--mailer", f"file:{mail}", "--grace", "5"]
+        # Secrets by variable: a command line is shown to every user of the host.
+        env = {"VERIFYKIT_STORE": store_url}
+        if not store_url.startswith("memory:"):
+            # The demo reads codes from files it wrote: a development setup, whatever the store,
+            # with a keyring of its own so that it never reads challenges it did not make.
+            args.append("--insecure-dev-mailer")
+            env["VERIFYKIT_KEYS"] = Keyring.new_keyring_string("demo")
+        sidecar = SidecarProcess(args, log, env=env)
         try:
             with Client(f"127.0.0.1:{sidecar.port}", timeout=60) as client:
                 print(f"    sidecar listening on port {sidecar.port}, health {client.health()}")

@@ -38,8 +38,10 @@ def _compare(args: argparse.Namespace) -> int:
     from ..crypto import Keyring
     from ..face import FaceSettings, FaceVerifier
 
-    # compare opens no template, so a throwaway key is enough.
-    verifier = FaceVerifier(keyring=Keyring.generate(), settings=FaceSettings.preset(args.preset), audit=None)
+    # compare opens no template, so a throwaway key is enough; the operator at the terminal is
+    # trusted with the distance.
+    settings = FaceSettings.preset(args.preset, expose_scores=True)
+    verifier = FaceVerifier(keyring=Keyring.generate(), settings=settings, audit=None)
     verdict = verifier.compare(_read(args.image_a), _read(args.image_b))
     threshold = verifier.settings.threshold
     result = {

@@ -1,7 +1,9 @@
 """``verifykit serve``: run the gRPC sidecar until SIGTERM, then drain and exit 0.
 
 Every option is a flag, a ``VERIFYKIT_*`` variable and a key of the ``--config`` TOML file;
-flags win over variables, variables over the file.
+flags win over variables, variables over the file. Secrets (``token``, ``keys``, a mailer or
+store URL with a password) are refused as flags, since process lists show command lines: give
+them by variable, by the file, or by ``--token-file``, ``--keys-file``, ``--mailer-file``.
 """
 
 from __future__ import annotations
@@ -34,7 +36,9 @@ def register(sub: Any) -> None:
     for option in OPTIONS:
         text = f"{option.help} [{option.env}]"
         if option.secret:
-            text += " (prefer the variable: flags show in process lists)"
+            text += " (refused as a flag, which process lists show: use the variable or a file)"
+        elif option.password_url:
+            text += " (refused as a flag when it carries a password: use the variable or a file)"
         if option.kind is bool:
             parser.add_argument(
                 option.flag, dest=option.name, action=argparse.BooleanOptionalAction, help=text

@@ -2,6 +2,10 @@
 
 Every use derives its own purpose key with HKDF, so one leaked digest key never opens
 a sealed template, and a key can be rotated without invalidating what is stored.
+
+Subject tags (the names of every lockout, limit window and replay marker in the store) come
+from a separate *tag key*. Rotating or retiring a sealing key, even in a hurry after a leak,
+therefore never moves a subject's counters; changing the tag key is a deliberate act of its own.
 """
 
 from __future__ import annotations
@@ -24,9 +28,14 @@ from .._errors import ConfigurationError, KeyringError
 
 __all__ = ["Keyring"]
 
+TAG_ENTRY = "tag"
+"""The reserved id of the tag key's entry in a keyring string (``tag:base64url``)."""
+
 _KID = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
 _SEAL_VERSION = b"\x01"
 _NONCE_BYTES = 12
+_MIN_KEY_BYTES = 32
+_TAG_PURPOSE = "subject-tag"
 
 
 def _b64decode(text: str) -> bytes:
@@ -37,58 +46,103 @@ def _b64decode(text: str) -> bytes:
         raise ConfigurationError("a keyring key is not valid base64") from exc
 
 
-class Keyring:
-    """A set of 32-byte master keys by id, one of them current.
+def _hkdf(master: bytes, purpose: str) -> bytes:
+    return HKDF(
+        algorithm=hashes.SHA256(), length=32, salt=None, info=b"verifykit/" + purpose.encode()
+    ).derive(master)
 
-    ``Keyring.generate()`` is for tests and demos only: its key lives in memory, so
+
+class Keyring:
+    """A set of 32-byte master keys by id, one of them current, and one tag key.
+
+    ``Keyring.generate()`` is for tests and demos only: its keys live in memory, so
     anything it sealed is lost when the process ends. Production loads keys with
-    :meth:`from_string` (``"kid1:base64,kid2:base64"``, newest last) or :meth:`from_env`.
+    :meth:`from_string` (``"tag:base64,kid1:base64,kid2:base64"``, sealing keys newest last)
+    or :meth:`from_env`; :meth:`new_keyring_string` makes a first one.
+
+    ``tag_key`` keys the subject tags and nothing else. It is required, never taken from a
+    sealing key implicitly, so that no rotation of sealing keys can reset lockouts by accident.
     """
 
-    def __init__(self, keys: Mapping[str, bytes], current: str | None = None) -> None:
+    def __init__(self, keys: Mapping[str, bytes], current: str | None = None, *, tag_key: bytes) -> None:
         if not keys:
             raise ConfigurationError("a keyring needs at least one key")
         for kid, key in keys.items():
             if not _KID.match(kid):
                 raise ConfigurationError(f"key id {kid!r} must be 1-32 characters of A-Z a-z 0-9 _ -")
-            if len(key) < 32:
-                raise ConfigurationError(f"key {kid!r} must be at least 32 bytes")
+            if kid == TAG_ENTRY:
+                raise ConfigurationError(f"key id {TAG_ENTRY!r} is reserved for the tag key")
+            if len(key) < _MIN_KEY_BYTES:
+                raise ConfigurationError(f"key {kid!r} must be at least {_MIN_KEY_BYTES} bytes")
+        if not isinstance(tag_key, bytes) or len(tag_key) < _MIN_KEY_BYTES:
+            raise ConfigurationError(f"the tag key must be at least {_MIN_KEY_BYTES} bytes")
         self._keys = dict(keys)
         self._current = current if current is not None else list(keys)[-1]
         if self._current not in self._keys:
             raise ConfigurationError(f"current key id {self._current!r} is not in the keyring")
+        self._tag_key = _hkdf(tag_key, _TAG_PURPOSE)
         self._derived: dict[tuple[str, str], bytes] = {}
         self._lock = threading.Lock()
 
     @classmethod
     def generate(cls, kid: str = "k1") -> Keyring:
         """A fresh random keyring (tests and demos only: nothing sealed survives a restart)."""
-        return cls({kid: secrets.token_bytes(32)})
+        return cls({kid: secrets.token_bytes(32)}, tag_key=secrets.token_bytes(32))
 
     @classmethod
     def from_string(cls, text: str) -> Keyring:
-        """Parse ``"kid:base64url,kid:base64url"``; the last key is the current one."""
+        """Parse ``"tag:base64url,kid:base64url,kid:base64url"``; the last sealing key is current.
+
+        The ``tag`` entry may stand anywhere and must appear exactly once; a key id given twice
+        is refused rather than letting the later entry silently replace the earlier one.
+        """
         keys: dict[str, bytes] = {}
+        tag_key: bytes | None = None
         for part in (p.strip() for p in text.split(",")):
             if not part:
                 continue
             kid, sep, b64 = part.partition(":")
+            kid = kid.strip()
             if not sep:
                 raise ConfigurationError("keyring entries look like 'kid:base64url-key'")
-            keys[kid] = _b64decode(b64)
-        return cls(keys)
+            if kid == TAG_ENTRY:
+                if tag_key is not None:
+                    raise ConfigurationError("the keyring string has more than one tag entry")
+                tag_key = _b64decode(b64.strip())
+                continue
+            if kid in keys:
+                raise ConfigurationError(f"key id {kid!r} appears more than once in the keyring string")
+            keys[kid] = _b64decode(b64.strip())
+        if not keys:
+            raise ConfigurationError("a keyring needs at least one key")
+        if tag_key is None:
+            raise ConfigurationError(
+                "the keyring string has no tag key: add an entry 'tag:<base64url of 32 random bytes>' "
+                "(make one with Keyring.new_key_string('tag')). Subject tags come from it alone, so "
+                "lockouts and limits survive retiring any sealing key. A keyring already in use keeps "
+                "its existing tags by giving the tag entry the same base64 as its oldest key, "
+                f"{next(iter(keys))!r}"
+            )
+        return cls(keys, tag_key=tag_key)
 
     @classmethod
     def from_env(cls, name: str = "VERIFYKIT_KEYS") -> Keyring:
         text = os.environ.get(name)
         if not text:
-            raise ConfigurationError(f"set {name} to 'kid:base64url-key' (32 random bytes)")
+            raise ConfigurationError(
+                f"set {name} to a keyring string (make one with Keyring.new_keyring_string())"
+            )
         return cls.from_string(text)
 
     @staticmethod
     def new_key_string(kid: str) -> str:
-        """A new ``kid:base64url`` entry to append to a keyring string."""
+        """A new ``kid:base64url`` entry to append to a keyring string (``"tag"`` makes a tag entry)."""
         return f"{kid}:{base64.urlsafe_b64encode(secrets.token_bytes(32)).decode().rstrip('=')}"
+
+    @classmethod
+    def new_keyring_string(cls, kid: str = "k1") -> str:
+        """A complete new keyring string: a tag key and one sealing key ``kid``."""
+        return f"{cls.new_key_string(TAG_ENTRY)},{cls.new_key_string(kid)}"
 
     @property
     def current_id(self) -> str:
@@ -96,6 +150,7 @@ class Keyring:
 
     @property
     def key_ids(self) -> tuple[str, ...]:
+        """The sealing keys' ids, oldest first (the tag key is not among them)."""
         return tuple(self._keys)
 
     def _purpose_key(self, kid: str, purpose: str) -> bytes:
@@ -106,17 +161,18 @@ class Keyring:
                 master = self._keys[kid]
             except KeyError:
                 raise KeyringError(f"unknown key id {kid!r}") from None
-            derived = HKDF(
-                algorithm=hashes.SHA256(), length=32, salt=None, info=b"verifykit/" + purpose.encode()
-            ).derive(master)
+            derived = _hkdf(master, purpose)
             with self._lock:
                 self._derived[cache_key] = derived
         return derived
 
     def purpose_key_for_tags(self) -> bytes:
-        """The key for stable identifiers (subject tags): derived from the oldest key, so that
-        rotating in a new key does not move every subject's counters to new store keys."""
-        return self._purpose_key(next(iter(self._keys)), "subject-tag")
+        """The key for stable identifiers (subject tags), derived from the tag key only.
+
+        It is the same HKDF derivation earlier releases applied to the oldest sealing key, so a
+        tag key equal to that key's bytes reproduces the tags those releases made.
+        """
+        return self._tag_key
 
     # -- digests ---------------------------------------------------------------------------------
 

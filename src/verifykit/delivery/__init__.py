@@ -4,12 +4,13 @@ Mailers share one protocol (:class:`Mailer`): :class:`SMTPMailer` for production
 :class:`FallbackMailer` to chain a second route, and :class:`Outbox`,
 :class:`ConsoleMailer` and :class:`FileMailer` for tests and development.
 :func:`render_otp_email` builds the message in every :data:`SUPPORTED_LOCALES`;
-:func:`normalize_email` and :func:`mask_email` handle destinations.
+:func:`normalize_email` and :func:`mask_email` handle destinations, and
+:func:`canonical_mailbox` names the mailbox behind one (under :class:`MailboxRules`) for limits.
 """
 
 from __future__ import annotations
 
-from ._address import mask_email, normalize_email
+from ._address import MailboxRules, ProviderRule, canonical_mailbox, mask_email, normalize_email
 from ._mailers import ConsoleMailer, FallbackMailer, FileMailer, Mailer, Outbox
 from ._smtp import SMTPMailer
 from ._templates import SUPPORTED_LOCALES, render_otp_email
@@ -19,9 +20,12 @@ __all__ = [
     "ConsoleMailer",
     "FallbackMailer",
     "FileMailer",
+    "MailboxRules",
     "Mailer",
     "Outbox",
+    "ProviderRule",
     "SMTPMailer",
+    "canonical_mailbox",
     "mask_email",
     "normalize_email",
     "render_otp_email",

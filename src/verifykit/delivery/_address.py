@@ -4,16 +4,34 @@ An address reaches SMTP commands and message headers, so anything that could smu
 second recipient or a header (CR/LF, ``<``, ``,``, quotes, control characters) is refused
 rather than escaped. Error messages describe the problem without repeating the address,
 so they are safe to log.
+
+Two forms come out of an address. :func:`normalize_email` is where mail goes: the address as
+given, with only its domain encoded. :func:`canonical_mailbox` names the *mailbox* behind it,
+for counting: every spelling that reaches one inbox (case, Unicode compatibility forms,
+``+tags``, a provider's own rules such as Gmail ignoring dots) gets one name, so a send limit
+keyed on it cannot be walked around by respelling the victim's address.
 """
 
 from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
 
-from .._errors import InvalidInput
+from .._errors import ConfigurationError, InvalidInput
 
-__all__ = ["MAX_ADDRESS_LENGTH", "MAX_LOCAL_LENGTH", "is_unsafe_char", "mask_email", "normalize_email"]
+__all__ = [
+    "MAX_ADDRESS_LENGTH",
+    "MAX_LOCAL_LENGTH",
+    "MailboxRules",
+    "ProviderRule",
+    "canonical_mailbox",
+    "is_unsafe_char",
+    "mask_email",
+    "normalize_email",
+]
 
 MAX_ADDRESS_LENGTH = 254  # RFC 5321 path limit (256) less the angle brackets
 MAX_LOCAL_LENGTH = 64  # RFC 5321, in octets
@@ -99,6 +117,115 @@ def normalize_email(address: str) -> str:
     return normalized
 
 
+def _check_separators(separators: object) -> None:
+    if not isinstance(separators, str):
+        raise ConfigurationError("tag separators are a string of symbols, e.g. '+' or '+-'")
+    for ch in separators:
+        if ch not in _LOCAL_ASCII or ch == "." or ch.isalnum():
+            raise ConfigurationError(
+                f"a tag separator must be a symbol allowed before the '@' (not a dot): {ch!r}"
+            )
+
+
+def _rule_domain(domain: str) -> str:
+    try:
+        return _normalize_domain(domain.strip())
+    except InvalidInput:
+        raise ConfigurationError(f"mailbox rule domain {domain!r} is not a valid domain") from None
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderRule:
+    """How one mail domain maps addresses onto mailboxes.
+
+    - ``tag_separators``: characters that start a sub-address (``alice+news`` reaches ``alice``).
+    - ``ignore_dots``: dots in the local part do not matter (Gmail: ``a.lice`` reaches ``alice``).
+    - ``same_as``: another domain that delivers to the same mailboxes (``googlemail.com`` is
+      ``gmail.com``); that domain is what the canonical form names.
+    """
+
+    tag_separators: str = "+"
+    ignore_dots: bool = False
+    same_as: str | None = None
+
+    def __post_init__(self) -> None:
+        _check_separators(self.tag_separators)
+        if self.same_as is not None:
+            object.__setattr__(self, "same_as", _rule_domain(self.same_as))
+
+
+def _default_providers() -> Mapping[str, ProviderRule]:
+    return {
+        "gmail.com": ProviderRule(ignore_dots=True),
+        "googlemail.com": ProviderRule(ignore_dots=True, same_as="gmail.com"),
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class MailboxRules:
+    """Which spellings of an address count as one mailbox, for limits (never for delivery).
+
+    ``tag_separators`` (default ``"+"``) applies to every domain without a rule of its own;
+    ``providers`` maps a domain (any spelling: Unicode or ``xn--``, any case) to its
+    :class:`ProviderRule`. The default knows Gmail (dots ignored, ``googlemail.com`` is
+    ``gmail.com``). Add rules for the providers your users have, keeping the default ones with
+    ``providers={**MailboxRules().providers, "example.org": ProviderRule(tag_separators="+-")}``;
+    pass ``providers={}`` to keep only ``tag_separators``.
+
+    Erring towards merging is safe here: two spellings wrongly merged share one limit, while
+    two wrongly kept apart double what an attacker may send to one inbox.
+    """
+
+    tag_separators: str = "+"
+    providers: Mapping[str, ProviderRule] = field(default_factory=_default_providers)
+
+    def __post_init__(self) -> None:
+        _check_separators(self.tag_separators)
+        providers: dict[str, ProviderRule] = {}
+        for domain, rule in self.providers.items():
+            if not isinstance(rule, ProviderRule):
+                raise ConfigurationError("mailbox rules map a domain to a ProviderRule")
+            providers[_rule_domain(domain)] = rule
+        object.__setattr__(self, "providers", MappingProxyType(providers))
+
+
+def canonical_mailbox(address: str, rules: MailboxRules | None = None) -> str:
+    """The one name of the mailbox ``address`` reaches, for keying send limits.
+
+    The address is validated as :func:`normalize_email` does, then its local part is
+    NFKC-normalized and case-folded (full-width letters are ASCII ones; mail servers treat
+    local parts case-insensitively in practice), a sub-address tag is cut off, and the domain's
+    :class:`ProviderRule` applies. The domain is the IDNA form mail is sent to (Python's
+    ``idna`` codec, IDNA 2003 with nameprep), so ``bücher.de``, ``BÜCHER.DE``, full-width
+    spellings and ``xn--bcher-kva.de`` are one domain. The result is itself a valid address
+    that canonicalizes to itself, but it names a mailbox for counting: never send mail to it.
+
+    A local part whose compatibility form holds a character refused in addresses (a
+    full-width at sign or comma, a space) is refused with :class:`~verifykit.InvalidInput`:
+    such an address only looks like another one.
+    """
+    rules = rules if rules is not None else _DEFAULT_RULES
+    local, _, domain = normalize_email(address).rpartition("@")
+    folded = unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", local).casefold())
+    if any(is_unsafe_char(ch) for ch in folded):
+        raise _bad("the part before the '@' contains a character that reads as a space or control")
+    _check_local(folded)
+    rule = rules.providers.get(domain)
+    separators = rules.tag_separators if rule is None else rule.tag_separators
+    # A separator in first place starts no tag (nothing would be left to name the mailbox).
+    cut = min((i for i in (folded.find(sep, 1) for sep in separators) if i > 0), default=len(folded))
+    # A dot left last by the cut is dropped: "a.+x" is "a", and the result stays a valid address.
+    mailbox = folded[:cut].rstrip(".")
+    if rule is not None:
+        if rule.ignore_dots:
+            mailbox = mailbox.replace(".", "")
+        domain = rule.same_as or domain
+    canonical = f"{mailbox}@{domain}"
+    if len(canonical) > MAX_ADDRESS_LENGTH:  # compatibility forms may be longer than the original
+        raise _bad(f"its canonical form is longer than {MAX_ADDRESS_LENGTH} characters")
+    return canonical
+
+
 def mask_email(address: str) -> str:
     """Show a destination without revealing it: ``alice@example.com`` -> ``a***@example.com``.
 
@@ -112,3 +239,6 @@ def mask_email(address: str) -> str:
     if not domain or len(domain) > _MAX_DOMAIN_LENGTH or any(is_unsafe_char(ch) for ch in domain):
         domain = "***"
     return f"{first}***@{domain}"
+
+
+_DEFAULT_RULES = MailboxRules()

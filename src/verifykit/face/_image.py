@@ -1,9 +1,20 @@
 """Decoding photos safely and cheaply with OpenCV.
 
-Limits come first: the byte size, then the pixel count read from the file header, both before
-any pixel is decoded, so a decompression bomb (a small file declaring a huge image) costs nothing.
+Limits come first: the byte size, then what the header declares (the pixel count, and the bytes
+the decoder will hold for them), all before any pixel is decoded, so a decompression bomb (a small
+file declaring a huge image) costs nothing. The header is read the way the decoder reads it
+(libjpeg-turbo, libpng and OpenCV's own chunk walk, libwebp): the first frame header, IHDR as the
+first chunk, VP8X only as the first chunk. Any layout that a decoder could read differently from
+us (a second frame header, a header out of place, a canvas that disagrees with its bitstream, an
+animation) is refused instead of guessed at, so the size we check is the size that gets decoded.
 Only JPEG, PNG and WebP are accepted: every other decoder OpenCV carries is attack surface that a
 face photo does not need. Truncated files are refused rather than decoded into half-grey images.
+
+Memory is bounded by what is decoded, not by the pixel count alone: the decoder's output
+(pixels x channels x bytes per sample) plus any full-size buffer it keeps while decoding (a
+progressive JPEG's coefficients, a lossless WebP's ARGB image). Images without transparency are
+decoded straight to 8-bit RGB; 16-bit samples and alpha are reduced to 8-bit RGB in strips, with
+alpha composited in integers, so no full-size temporary of another type is ever made.
 
 EXIF orientation is read here and applied to the pixels, the same way for every format and
 OpenCV version: a phone photo taken sideways must find its face. A large JPEG is decoded at a
@@ -14,7 +25,9 @@ size for the rare photo whose face turns out to be small.
 
 from __future__ import annotations
 
+import re
 import struct
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -27,26 +40,63 @@ from .._errors import ConfigurationError, ImageError
 __all__ = ["DecodedImage", "ImageInfo", "ImageInput", "load_image", "probe"]
 
 RGBImage = npt.NDArray[np.uint8]
-# What callers may pass as a photo: encoded bytes, or an RGB / RGBA / grey array.
+# What callers may pass as a photo: encoded bytes, or an RGB / RGBA / grey numpy array.
 ImageInput = bytes | bytearray | memoryview | npt.NDArray[Any]
 
-_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-# Start-of-frame markers (baseline, extended, progressive, lossless; Huffman and arithmetic).
-_SOF_MARKERS = frozenset({0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF})
 _EXIF_HEADER = b"Exif\x00\x00"
 _ORIENTATION_TAG = 0x0112
 _MAX_IFD_ENTRIES = 1024
 _REDUCTIONS = (8, 4, 2)
+# 16-bit samples and alpha are reduced to 8-bit RGB this many pixels at a time, so the
+# temporaries of the conversion stay a few MiB whatever the image's size.
+_STRIP_PIXELS = 1 << 20
+
+# JPEG (ITU T.81 and libjpeg-turbo's jdmarker.c). Every start-of-frame marker; C4 (DHT), C8 (JPG)
+# and CC (DAC) share the range but are not frame headers.
+_JPEG_SOF = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
+# The frames libjpeg-turbo decodes to 8-bit samples: baseline, extended and progressive, Huffman
+# or arithmetic coded. Lossless and hierarchical frames are refused.
+_JPEG_SOF_DECODED = frozenset({0xC0, 0xC1, 0xC2, 0xC9, 0xCA})
+_JPEG_PROGRESSIVE = frozenset({0xC2, 0xCA})
+_JPEG_MAX_SIDE = 65500  # libjpeg's JPEG_MAX_DIMENSION
+_JPEG_COMPONENTS = frozenset({1, 3, 4})  # grey, YCbCr/RGB, CMYK/YCCK: what OpenCV converts to RGB
+_JPEG_BLOCK_BYTES = 64 * 2  # one 8x8 block of 16-bit DCT coefficients
+# After a scan's entropy-coded data, the next marker: 0xFF followed by anything but a stuffed
+# zero, a restart marker (both belong to the data) or another 0xFF (a fill byte: the marker
+# follows the last one).
+_JPEG_NEXT_MARKER = re.compile(rb"\xff[^\x00\xd0-\xd7\xff]")
+
+# PNG (ISO 15948, libpng, OpenCV's APNG chunk walk).
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+_PNG_DEPTHS = {0: (1, 2, 4, 8, 16), 2: (8, 16), 3: (1, 2, 4, 8), 4: (8, 16), 6: (8, 16)}
+_PNG_ANIMATION = frozenset({b"acTL", b"fcTL", b"fdAT"})
+_PNG_MAX_UINT31 = 0x7FFFFFFF  # chunk lengths, widths and heights are at most 2**31 - 1
+
+# WebP (RIFF container, libwebp's webp_dec.c).
+_WEBP_IMAGES = frozenset({b"VP8 ", b"VP8L"})
+_WEBP_ANIMATION = frozenset({b"ANIM", b"ANMF"})
+_WEBP_VP8X_ANIMATION = 0x02
+_WEBP_VP8X_ALPHA = 0x10
+_WEBP_MAX_CHUNK = 0xFFFFFFF6  # libwebp's MAX_CHUNK_PAYLOAD
+_WEBP_ARGB_CACHE_ROWS = 16  # libwebp's NUM_ARGB_CACHE_ROWS
 
 
 @dataclass(frozen=True, slots=True)
 class ImageInfo:
-    """What the header says: format, stored size, and the EXIF orientation (1 = upright)."""
+    """What the header says: format, stored size, EXIF orientation (1 = upright), whether the
+    decoder returns an alpha channel, and ``decoded_bytes``: the memory the decoder holds to decode
+    it at full size (its output plus any full-size working buffer)."""
 
     format: str
     width: int
     height: int
     orientation: int = 1
+    alpha: bool = False
+    decoded_bytes: int = 0
+
+    @property
+    def pixels(self) -> int:
+        return self.width * self.height
 
     @property
     def upright_size(self) -> tuple[int, int]:
@@ -91,7 +141,7 @@ def _cv2() -> Any:
     return cv2
 
 
-# -- header parsing ------------------------------------------------------------------------------
+# -- EXIF ----------------------------------------------------------------------------------------
 
 
 def _orientation_from_tiff(tiff: bytes) -> int:
@@ -127,112 +177,276 @@ def _exif_orientation(block: bytes) -> int:
     return _orientation_from_tiff(block[len(_EXIF_HEADER) :] if block.startswith(_EXIF_HEADER) else block)
 
 
-def _jpeg_segments(data: bytes) -> Iterator[tuple[int, int, int]]:
-    """(marker, payload start, payload end) for each header segment, up to and including the
-    first start-of-scan; stops quietly at a cut-off segment (the caller notices what is missing)."""
-    n = len(data)
-    i = 2
-    while i < n:
-        if data[i] != 0xFF:
-            raise ImageError("corrupt JPEG: expected a marker")
-        while i < n and data[i] == 0xFF:
-            i += 1
-        if i >= n:
-            return
-        marker = data[i]
+# -- JPEG ----------------------------------------------------------------------------------------
+
+
+def _jpeg_marker(data: bytes, i: int) -> tuple[int, int]:
+    """The marker at ``i`` (after any fill bytes) and the position after it."""
+    if i < len(data) and data[i] != 0xFF:
+        raise ImageError("corrupt JPEG: expected a marker")
+    while i < len(data) and data[i] == 0xFF:
         i += 1
-        if marker == 0x01 or 0xD0 <= marker <= 0xD8:
+    if i >= len(data):
+        raise ImageError("truncated JPEG: no end-of-image marker")
+    return data[i], i + 1
+
+
+def _jpeg_segments(data: bytes) -> Iterator[tuple[int, int, int]]:
+    """(marker, payload start, payload end) for every marker segment up to end-of-image.
+
+    Entropy-coded data after each start-of-scan is skipped the way libjpeg finds its end, so
+    markers between scans (a second frame header, say) are seen too. Raises when the file ends
+    before the end-of-image marker (truncated) or holds anything but markers between segments
+    (libjpeg skips such bytes with a warning; we refuse them).
+    """
+    i = 2
+    while True:
+        marker, i = _jpeg_marker(data, i)
+        if marker == 0xD9:
+            return
+        if marker == 0x01 or 0xD0 <= marker <= 0xD7:
             continue  # markers without a length
-        if marker == 0xD9 or i + 2 > n:
-            return
+        if marker in (0x00, 0xD8):
+            raise ImageError("corrupt JPEG: misplaced marker")
         length = int.from_bytes(data[i : i + 2], "big")
-        if length < 2 or i + length > n:
-            return
+        if i + 2 > len(data) or i + length > len(data):
+            raise ImageError("truncated JPEG: cut off inside a marker segment")
+        if length < 2:
+            raise ImageError("corrupt JPEG: bad segment length")
         yield marker, i + 2, i + length
-        if marker == 0xDA:
-            return
         i += length
+        if marker == 0xDA:
+            found = _JPEG_NEXT_MARKER.search(data, i)
+            if found is None:
+                raise ImageError("truncated JPEG: no end-of-image marker")
+            i = found.start()
+
+
+def _jpeg_headers(data: bytes) -> tuple[int, bytes, int, int]:
+    """(frame marker, frame header, components in the first scan, orientation)."""
+    frame_marker, frame = 0, b""
+    scan_components = 0
+    orientation = 0
+    for marker, start, end in _jpeg_segments(data):
+        segment = data[start:end]
+        if marker in _JPEG_SOF:
+            # libjpeg sizes its buffers from the first frame header and fails on a second one
+            # (after it allocated): refuse before, whatever a second one would say.
+            if frame_marker:
+                raise ImageError("corrupt JPEG: more than one frame header")
+            frame_marker, frame = marker, segment
+        elif marker == 0xDA and not scan_components:
+            if not frame_marker:
+                raise ImageError("corrupt JPEG: image data before the frame header")
+            if not segment or not 1 <= segment[0] <= 4 or len(segment) != 4 + 2 * segment[0]:
+                raise ImageError("corrupt JPEG: bad scan header")
+            scan_components = segment[0]
+        elif marker == 0xE1 and not orientation and segment.startswith(_EXIF_HEADER):
+            orientation = _exif_orientation(segment)
+    if not frame_marker or not scan_components:
+        raise ImageError("truncated or corrupt JPEG: no image data")
+    return frame_marker, frame, scan_components, orientation or 1
 
 
 def _probe_jpeg(data: bytes) -> ImageInfo:
-    size: tuple[int, int] | None = None
-    orientation = 1
-    scan_start = -1
-    for marker, start, end in _jpeg_segments(data):
-        segment = data[start:end]
-        if marker in _SOF_MARKERS:
-            if len(segment) < 6:
-                raise ImageError("corrupt JPEG: short frame header")
-            size = (int.from_bytes(segment[3:5], "big"), int.from_bytes(segment[1:3], "big"))
-        elif marker == 0xE1 and segment.startswith(_EXIF_HEADER):
-            orientation = _exif_orientation(segment)
-        elif marker == 0xDA:
-            scan_start = end
-    if size is None or scan_start < 0:
-        raise ImageError("truncated or corrupt JPEG: no image data")
-    # 0xFFD9 cannot occur inside entropy-coded data (0xFF is stuffed as 0xFF00), so its absence
-    # after the first scan means the file was cut short.
-    if data.find(b"\xff\xd9", scan_start) < 0:
-        raise ImageError("truncated JPEG: no end-of-image marker")
-    return ImageInfo("jpeg", size[0], size[1], orientation)
+    marker, frame, scan_components, orientation = _jpeg_headers(data)
+    if marker not in _JPEG_SOF_DECODED:
+        raise ImageError("unsupported JPEG: lossless or hierarchical coding")
+    if len(frame) < 6 or len(frame) != 6 + 3 * frame[5]:
+        raise ImageError("corrupt JPEG: bad frame header")
+    precision, components = frame[0], frame[5]
+    height, width = int.from_bytes(frame[1:3], "big"), int.from_bytes(frame[3:5], "big")
+    if precision != 8:
+        raise ImageError(f"unsupported JPEG: {precision}-bit samples")
+    if components not in _JPEG_COMPONENTS:
+        raise ImageError(f"unsupported JPEG: {components} colour components")
+    if not (1 <= width <= _JPEG_MAX_SIDE and 1 <= height <= _JPEG_MAX_SIDE):
+        raise ImageError("the image header declares an empty or oversized image")
+    sampling = [(b >> 4, b & 0x0F) for b in frame[7 : 6 + 3 * components : 3]]
+    if any(not (1 <= h <= 4 and 1 <= v <= 4) for h, v in sampling):
+        raise ImageError("corrupt JPEG: bad sampling factors")
+    decoded = 3 * width * height  # decoded to RGB whatever the components
+    # A progressive file, or one whose first scan leaves components out, is decoded from a
+    # buffer of every component's DCT coefficients (libjpeg's full-image coefficient controller),
+    # padded to whole MCUs: the same size at every DCT scaling.
+    if marker in _JPEG_PROGRESSIVE or scan_components < components:
+        mcu_cols = -(-width // (8 * max(h for h, _ in sampling)))
+        mcu_rows = -(-height // (8 * max(v for _, v in sampling)))
+        blocks = sum(mcu_cols * h * mcu_rows * v for h, v in sampling)
+        decoded += blocks * _JPEG_BLOCK_BYTES
+    return ImageInfo("jpeg", width, height, orientation, alpha=False, decoded_bytes=decoded)
+
+
+# -- PNG -----------------------------------------------------------------------------------------
+
+
+def _png_chunks(data: bytes) -> Iterator[tuple[bytes, int, int, bool]]:
+    """(type, body start, body end, CRC valid) for each chunk after the signature, up to IEND."""
+    n = len(data)
+    pos = len(_PNG_SIGNATURE)
+    while True:
+        if pos + 12 > n:
+            raise ImageError("truncated PNG: no end chunk")
+        (length,) = struct.unpack(">I", data[pos : pos + 4])
+        kind = data[pos + 4 : pos + 8]
+        if length > _PNG_MAX_UINT31 or not kind.isalpha():
+            raise ImageError("corrupt PNG: bad chunk header")
+        end = pos + 8 + length
+        if end + 4 > n:
+            raise ImageError("truncated PNG: cut off inside a chunk")
+        (crc,) = struct.unpack(">I", data[end : end + 4])
+        yield kind, pos + 8, end, zlib.crc32(data[pos + 4 : end]) == crc
+        if kind == b"IEND":
+            return
+        pos = end + 4
+
+
+def _png_header(data: bytes, chunk: tuple[bytes, int, int, bool]) -> tuple[int, int, int, int]:
+    """(width, height, bit depth, colour type) from the first chunk, which must be IHDR.
+
+    libpng and OpenCV's own chunk walk both take the first chunk as the header: anything else
+    first, or a header that fails its CRC, is refused rather than read some other way.
+    """
+    kind, start, end, crc_ok = chunk
+    if kind != b"IHDR" or end - start != 13:
+        raise ImageError("corrupt PNG: the first chunk must be the header")
+    if not crc_ok:
+        raise ImageError("corrupt PNG: header checksum mismatch")
+    width, height, depth, colour, compression, filtering, interlace = struct.unpack(
+        ">IIBBBBB", data[start:end]
+    )
+    if depth not in _PNG_DEPTHS.get(colour, ()) or compression or filtering or interlace > 1:
+        raise ImageError("corrupt PNG: invalid header")
+    if not (1 <= width <= _PNG_MAX_UINT31 and 1 <= height <= _PNG_MAX_UINT31):
+        raise ImageError("the image header declares an empty or oversized image")
+    return width, height, depth, colour
 
 
 def _probe_png(data: bytes) -> ImageInfo:
-    n = len(data)
-    if n < 33 or data[12:16] != b"IHDR":
-        raise ImageError("corrupt PNG: no header chunk")
-    width, height = struct.unpack(">II", data[16:24])
-    orientation = 1
-    pos = 8
-    while pos + 12 <= n:
-        (length,) = struct.unpack(">I", data[pos : pos + 4])
-        kind = data[pos + 4 : pos + 8]
-        end = pos + 12 + length
-        if end > n:
-            break
-        if kind == b"eXIf":
-            orientation = _exif_orientation(data[pos + 8 : pos + 8 + length])
-        elif kind == b"IEND":
-            return ImageInfo("png", width, height, orientation)
-        pos = end
-    raise ImageError("truncated PNG: no end chunk")
+    chunks = _png_chunks(data)
+    width, height, depth, colour = _png_header(data, next(chunks))
+    transparency = False
+    image_data = False
+    orientation = 0
+    for kind, start, end, crc_ok in chunks:
+        if kind == b"IHDR":
+            raise ImageError("corrupt PNG: more than one header")
+        if kind in _PNG_ANIMATION:
+            raise ImageError("animated PNG is not accepted")
+        if not crc_ok:
+            if kind[0] & 0x20 == 0:  # critical chunk: libpng stops with an error
+                raise ImageError(f"corrupt PNG: {kind.decode()} checksum mismatch")
+            continue  # libpng discards an ancillary chunk with a bad checksum
+        image_data = image_data or kind == b"IDAT"
+        transparency = transparency or kind == b"tRNS"
+        if kind == b"eXIf" and not orientation:
+            orientation = _exif_orientation(data[start:end])
+    if not image_data:
+        raise ImageError("corrupt PNG: no image data")
+    # OpenCV decodes colour with transparency (an alpha channel, or a tRNS chunk on RGB or
+    # palette images) to 4 channels at the file's depth; anything else straight to 8-bit RGB,
+    # libpng dropping the low byte of 16-bit samples as it reads.
+    alpha = colour in (4, 6) or (colour in (2, 3) and transparency)
+    decoded = width * height * (4 * (2 if depth == 16 else 1) if alpha else 3)
+    return ImageInfo("png", width, height, orientation or 1, alpha=alpha, decoded_bytes=decoded)
+
+
+# -- WebP ----------------------------------------------------------------------------------------
+
+
+def _webp_bitstream_size(kind: bytes, body: bytes) -> tuple[int, int, bool]:
+    """(width, height, alpha hint) from a VP8 or VP8L bitstream header, as libwebp's
+    VP8GetInfo and VP8LGetInfo read them."""
+    if kind == b"VP8 ":
+        if len(body) < 10 or body[3:6] != b"\x9d\x01\x2a":
+            raise ImageError("corrupt WebP: bad VP8 header")
+        bits = int.from_bytes(body[0:3], "little")
+        key_frame, profile, shown, partition = not bits & 1, (bits >> 1) & 7, (bits >> 4) & 1, bits >> 5
+        if not key_frame or profile > 3 or not shown or partition >= len(body):
+            raise ImageError("corrupt WebP: bad VP8 frame tag")
+        width = int.from_bytes(body[6:8], "little") & 0x3FFF
+        height = int.from_bytes(body[8:10], "little") & 0x3FFF
+        return width, height, False
+    if len(body) < 5 or body[0] != 0x2F:
+        raise ImageError("corrupt WebP: bad VP8L header")
+    bits = int.from_bytes(body[1:5], "little")
+    if bits >> 29:
+        raise ImageError("corrupt WebP: unknown VP8L version")
+    return (bits & 0x3FFF) + 1, ((bits >> 14) & 0x3FFF) + 1, bool((bits >> 28) & 1)
+
+
+def _webp_chunks(data: bytes) -> list[tuple[bytes, bytes]]:
+    """(type, body) of every chunk inside the RIFF size, as libwebp bounds them."""
+    (riff_size,) = struct.unpack("<I", data[4:8])
+    if riff_size < 12 or riff_size > _WEBP_MAX_CHUNK:
+        raise ImageError("corrupt WebP: bad RIFF size")
+    end = riff_size + 8
+    if end > len(data):
+        raise ImageError("truncated WebP")
+    chunks: list[tuple[bytes, bytes]] = []
+    pos = 12
+    while pos < end:
+        if pos + 8 > end:
+            raise ImageError("corrupt WebP: a chunk header runs past the RIFF size")
+        (length,) = struct.unpack("<I", data[pos + 4 : pos + 8])
+        if pos + 8 + length > end:
+            raise ImageError("truncated WebP chunk")
+        chunks.append((data[pos : pos + 4], data[pos + 8 : pos + 8 + length]))
+        pos += 8 + length + (length & 1)
+    return chunks
+
+
+def _webp_image_chunk(kinds: list[bytes]) -> int:
+    """The index of the one image chunk, once the layout is one libwebp reads as we do.
+
+    libwebp honours VP8X only as the first chunk, decodes the first VP8/VP8L after it, and
+    takes a file whose first chunk is neither for a bare bitstream. Every layout where that
+    reading and ours could part is refused: an unknown first chunk, any repeated header, alpha
+    outside the extended format, an animation.
+    """
+    if not kinds or kinds[0] not in {b"VP8X", *_WEBP_IMAGES}:
+        raise ImageError("corrupt WebP: the first chunk must be VP8, VP8L or VP8X")
+    if _WEBP_ANIMATION.intersection(kinds):
+        raise ImageError("animated WebP is not accepted")
+    images = [i for i, kind in enumerate(kinds) if kind in _WEBP_IMAGES]
+    extended = kinds[0] == b"VP8X"
+    if len(images) != 1 or kinds.count(b"VP8X") > extended or kinds.count(b"ALPH") > extended:
+        raise ImageError("corrupt WebP: repeated or misplaced image headers")
+    return images[0]
 
 
 def _probe_webp(data: bytes) -> ImageInfo:
-    n = len(data)
-    (riff_size,) = struct.unpack("<I", data[4:8])
-    if riff_size + 8 > n:
-        raise ImageError("truncated WebP")
-    end = riff_size + 8
-    size: tuple[int, int] | None = None
-    orientation = 1
-    pos = 12
-    while pos + 8 <= end:
-        kind = data[pos : pos + 4]
-        (length,) = struct.unpack("<I", data[pos + 4 : pos + 8])
-        body = data[pos + 8 : pos + 8 + length]
-        if len(body) < length:
-            raise ImageError("truncated WebP chunk")
-        if kind == b"VP8X" and length >= 10:
-            size = (int.from_bytes(body[4:7], "little") + 1, int.from_bytes(body[7:10], "little") + 1)
-        elif kind == b"VP8 " and size is None and length >= 10 and body[3:6] == b"\x9d\x01\x2a":
-            size = (
-                int.from_bytes(body[6:8], "little") & 0x3FFF,
-                int.from_bytes(body[8:10], "little") & 0x3FFF,
-            )
-        elif kind == b"VP8L" and size is None and length >= 5 and body[0] == 0x2F:
-            bits = int.from_bytes(body[1:5], "little")
-            size = ((bits & 0x3FFF) + 1, ((bits >> 14) & 0x3FFF) + 1)
-        elif kind == b"EXIF":
-            orientation = _exif_orientation(body)
-        pos += 8 + length + (length & 1)
-    if size is None:
-        raise ImageError("corrupt WebP: no image header")
-    return ImageInfo("webp", size[0], size[1], orientation)
+    chunks = _webp_chunks(data)
+    kinds = [kind for kind, _ in chunks]
+    kind, body = chunks[_webp_image_chunk(kinds)]
+    width, height, alpha = _webp_bitstream_size(kind, body)
+    if kinds[0] == b"VP8X":
+        header = chunks[0][1]
+        if len(header) != 10:
+            raise ImageError("corrupt WebP: bad VP8X chunk")
+        if header[0] & _WEBP_VP8X_ANIMATION:
+            raise ImageError("animated WebP is not accepted")
+        canvas = (int.from_bytes(header[4:7], "little") + 1, int.from_bytes(header[7:10], "little") + 1)
+        # OpenCV allocates from the canvas, libwebp decodes the bitstream: they must agree.
+        if canvas != (width, height):
+            raise ImageError("corrupt WebP: the canvas size differs from the image's size")
+        alpha = alpha or bool(header[0] & _WEBP_VP8X_ALPHA) or b"ALPH" in kinds
+    if width < 1 or height < 1:
+        raise ImageError("the image header declares an empty image")
+    pixels = width * height
+    decoded = pixels * (4 if alpha else 3)
+    if kind == b"VP8L":
+        # The lossless decoder keeps the whole image as 32-bit ARGB, plus a few cache rows.
+        decoded += 4 * (pixels + width * (_WEBP_ARGB_CACHE_ROWS + 1))
+    elif alpha:
+        decoded += 2 * pixels  # the alpha plane and its lossless decoder's buffer
+    orientation = next((_exif_orientation(b) for k, b in chunks if k == b"EXIF"), 1)
+    return ImageInfo("webp", width, height, orientation, alpha=alpha, decoded_bytes=decoded)
 
 
 def probe(data: bytes) -> ImageInfo:
-    """Read format, size and orientation from the header without decoding any pixels."""
+    """Read format, size, orientation and decoding cost from the header without decoding any
+    pixels. Raises :class:`ImageError` for a layout the decoder could read differently."""
     if data.startswith(b"\xff\xd8\xff"):
         info = _probe_jpeg(data)
     elif data.startswith(_PNG_SIGNATURE):
@@ -271,60 +485,106 @@ def _orient(img: RGBImage, orientation: int) -> RGBImage:
     return np.ascontiguousarray(out)
 
 
+def _over_white(colour: npt.NDArray[np.uint8], alpha: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint16]:
+    """``colour`` composited over white, rounded to nearest, in 16-bit integers:
+    c*a + 255*(255-a) + 127 never exceeds 65152."""
+    weight = alpha[..., None].astype(np.uint16)
+    out = colour.astype(np.uint16) * weight
+    out += (255 - weight) * 255 + 127
+    out //= 255
+    return out
+
+
+def _strip_to_rgb(strip: npt.NDArray[Any], channels: int, bgr: bool) -> npt.NDArray[Any]:
+    """Rows of any layout as 8-bit RGB (or a grey column that broadcasts to it)."""
+    if strip.dtype == np.uint16:
+        strip = (strip >> 8).astype(np.uint8)
+    if channels == 1:
+        return strip[:, :, None]
+    if channels == 2:
+        colour, alpha = strip[:, :, :1], strip[:, :, 1]
+    else:
+        colour = strip[:, :, 2::-1] if bgr else strip[:, :, :3]
+        if channels == 3:
+            return colour
+        alpha = strip[:, :, 3]
+    return _over_white(colour, alpha) if alpha.min() < 255 else colour
+
+
 def _to_rgb(pixels: npt.NDArray[Any], *, bgr: bool) -> RGBImage:
     """Any decoded layout (grey, grey+alpha, colour, colour+alpha; 8 or 16 bit) as 8-bit RGB.
 
     Transparent pixels are composited over white, so a cut-out portrait does not turn into a
-    face on whatever colour the transparent pixels happened to hold.
+    face on whatever colour the transparent pixels happened to hold (and nothing hidden under
+    transparency is what gets verified). 16-bit samples keep their high byte. Both happen a strip
+    at a time, so the only full-size array made is the 8-bit RGB result.
     """
     cv2 = _cv2()
-    if pixels.dtype == np.uint16:
-        pixels = (pixels >> 8).astype(np.uint8)
-    elif pixels.dtype != np.uint8:
+    if pixels.dtype not in (np.uint8, np.uint16):
         raise ImageError("only 8- and 16-bit images are supported")
     if pixels.ndim == 3 and pixels.shape[2] == 1:
         pixels = pixels[:, :, 0]
-    if pixels.ndim == 3 and pixels.shape[2] == 2:  # grey + alpha
-        grey = pixels[:, :, 0]
-        pixels = np.dstack([grey, grey, grey, pixels[:, :, 1]])
-    if pixels.ndim == 2:
-        return np.ascontiguousarray(cv2.cvtColor(pixels, cv2.COLOR_GRAY2RGB))
-    if pixels.ndim != 3 or pixels.shape[2] not in (3, 4):
+    channels = 1 if pixels.ndim == 2 else pixels.shape[2] if pixels.ndim == 3 else 0
+    if channels not in (1, 2, 3, 4):
         raise ImageError("an image must be greyscale, RGB or RGBA")
-    if pixels.shape[2] == 4:
-        alpha = pixels[:, :, 3]
-        colour = pixels[:, :, :3]
-        if alpha.min() < 255:
-            weight = alpha[:, :, None].astype(np.float32) / 255.0
-            colour = (colour.astype(np.float32) * weight + 255.0 * (1.0 - weight) + 0.5).astype(np.uint8)
-        pixels = colour
-    if bgr:
-        return np.ascontiguousarray(cv2.cvtColor(pixels, cv2.COLOR_BGR2RGB))
-    return np.ascontiguousarray(pixels)
+    if pixels.dtype == np.uint8 and channels == 1:
+        return np.ascontiguousarray(cv2.cvtColor(pixels, cv2.COLOR_GRAY2RGB))
+    if pixels.dtype == np.uint8 and channels == 3:
+        return np.ascontiguousarray(cv2.cvtColor(pixels, cv2.COLOR_BGR2RGB) if bgr else pixels)
+    height, width = pixels.shape[:2]
+    out = np.empty((height, width, 3), np.uint8)
+    rows = max(1, _STRIP_PIXELS // width)
+    for top in range(0, height, rows):
+        np.copyto(
+            out[top : top + rows], _strip_to_rgb(pixels[top : top + rows], channels, bgr), casting="unsafe"
+        )
+    return out
+
+
+def _read_flag(cv2: Any, info: ImageInfo, reduction: int) -> tuple[int, bool]:
+    """The imdecode flag for this image, and whether it returns BGR(A) rather than RGB."""
+    if info.alpha:
+        # The only way OpenCV returns alpha is as the file stores it (BGRA, 8 or 16 bit); the
+        # header check counted that. Orientation is ours to apply in every case.
+        return cv2.IMREAD_UNCHANGED, True
+    rgb = getattr(cv2, "IMREAD_COLOR_RGB", 0)  # OpenCV 4.11 and later decode straight to RGB
+    flag = (rgb or cv2.IMREAD_COLOR) | cv2.IMREAD_IGNORE_ORIENTATION
+    if info.format == "jpeg" and reduction > 1:
+        # libjpeg's DCT scaling. The REDUCED_COLOR flags also carry the BGR bit, which OpenCV
+        # refuses next to the RGB one, so only their scaling bits are taken.
+        reduced = {
+            2: cv2.IMREAD_REDUCED_COLOR_2,
+            4: cv2.IMREAD_REDUCED_COLOR_4,
+            8: cv2.IMREAD_REDUCED_COLOR_8,
+        }
+        flag |= reduced[reduction] & ~cv2.IMREAD_COLOR
+    return flag, not rgb
 
 
 def _decode(data: bytes, info: ImageInfo, reduction: int) -> DecodedImage:
     cv2 = _cv2()
-    buffer = np.frombuffer(data, dtype=np.uint8)
-    if info.format == "jpeg":
-        flag = {
-            1: cv2.IMREAD_COLOR,
-            2: cv2.IMREAD_REDUCED_COLOR_2,
-            4: cv2.IMREAD_REDUCED_COLOR_4,
-            8: cv2.IMREAD_REDUCED_COLOR_8,
-        }[reduction]
-        expected = (-(-info.width // reduction), -(-info.height // reduction))
-        decoded = cv2.imdecode(buffer, flag | cv2.IMREAD_IGNORE_ORIENTATION)
-    else:
-        expected = (info.width, info.height)
-        decoded = cv2.imdecode(buffer, cv2.IMREAD_UNCHANGED)
+    flag, bgr = _read_flag(cv2, info, reduction)
+    try:
+        decoded = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), flag)
+    except cv2.error as exc:
+        raise ImageError(f"corrupt {info.format.upper()} image: it could not be decoded") from exc
     if decoded is None:
         raise ImageError(f"corrupt {info.format.upper()} image: it could not be decoded")
-    if (decoded.shape[1], decoded.shape[0]) != expected:
+    if info.format != "jpeg":
+        reduction = 1  # OpenCV would shrink other formats only after decoding them in full
+    if (decoded.shape[1], decoded.shape[0]) != (-(-info.width // reduction), -(-info.height // reduction)):
         raise ImageError(f"corrupt {info.format.upper()} image: decoded size differs from its header")
-    rgb = _orient(_to_rgb(decoded, bgr=True), info.orientation)
+    if bgr and decoded.dtype == np.uint8 and decoded.ndim == 3 and decoded.shape[2] == 3:
+        cv2.cvtColor(decoded, cv2.COLOR_BGR2RGB, dst=decoded)  # in place: the array is ours
+        bgr = False
+    rgb = _to_rgb(decoded, bgr=bgr)
+    del decoded  # before orienting, which copies: never three full-size arrays at once
     return DecodedImage(
-        rgb=rgb, scale=1.0 / reduction, original_size=info.upright_size, source=data, info=info
+        rgb=_orient(rgb, info.orientation),
+        scale=1.0 / reduction,
+        original_size=info.upright_size,
+        source=data,
+        info=info,
     )
 
 
@@ -342,12 +602,16 @@ def load_image(
     *,
     max_bytes: int,
     max_pixels: int,
+    max_decoded_bytes: int,
     work_min_side: int = 0,
 ) -> DecodedImage:
     """Check limits, then decode to upright RGB.
 
-    A JPEG whose longer side exceeds ``work_min_side`` by a factor of 2, 4 or 8 is decoded that
-    much smaller; 0 always decodes at full size. Raises :class:`ImageError` for anything unusable.
+    ``max_decoded_bytes`` bounds what decoding holds at full size (see :class:`ImageInfo`); it is
+    checked for the full size even when a reduced decode is enough, because
+    :meth:`DecodedImage.full` may need it. A JPEG whose longer side exceeds ``work_min_side`` by
+    a factor of 2, 4 or 8 is decoded that much smaller; 0 always decodes at full size. Raises
+    :class:`ImageError` for anything unusable.
     """
     if isinstance(image, np.ndarray):
         return _from_array(image, max_pixels)
@@ -360,8 +624,12 @@ def load_image(
         raise ImageError(f"image is {size:,} bytes; the limit is {max_bytes:,}")
     data = bytes(image)
     info = probe(data)
-    if info.width * info.height > max_pixels:
-        raise ImageError(f"image has {info.width * info.height:,} pixels; the limit is {max_pixels:,}")
+    if info.pixels > max_pixels:
+        raise ImageError(f"image has {info.pixels:,} pixels; the limit is {max_pixels:,}")
+    if info.decoded_bytes > max_decoded_bytes:
+        raise ImageError(
+            f"decoding the image takes {info.decoded_bytes:,} bytes; the limit is {max_decoded_bytes:,}"
+        )
     reduction = 1
     if info.format == "jpeg" and work_min_side > 0:
         longest = max(info.width, info.height)

@@ -7,6 +7,11 @@ avoids materialising the N x 128 difference matrix (that alone costs more than t
 Candidates are then re-checked exactly in float64, so float32 rounding cannot move a face
 across the threshold.
 
+Searches and changes are policed like verifications: ``threshold`` and ``k`` are capped by the
+settings (a search names faces that would pass verification, not the nearest strangers), each is
+limited per client on the shared store when a client is named, and each leaves an audit event
+(who, what, outcome, how many matches; never an encoding or template).
+
 Saved indexes are sealed with the keyring in chunks; each chunk's associated data binds the
 file's random id, the chunk's position and the chunk count, so chunks cannot be reordered,
 dropped or spliced in from another file.
@@ -25,8 +30,12 @@ from typing import Any, NamedTuple
 import numpy as np
 import numpy.typing as npt
 
-from .._errors import InvalidInput, KeyringError, TemplateError
+from .._audit import DEFAULT_AUDIT_SINK, AuditSink
+from .._charged import decision_event
+from .._errors import InvalidInput, KeyringError, RateLimited, TemplateError
+from .._verdict import Reason
 from ..crypto import Keyring
+from ..store import ChallengeStore, MemoryStore, WindowPolicy
 from ._image import ImageInput
 from ._models import MODEL_ID
 from ._pipeline import decode, encode, find
@@ -40,6 +49,8 @@ _FILE_MAGIC = b"VKFI\x01"
 _PAYLOAD_MAGIC = b"VKFX"
 _CHUNK = 16 * 1024 * 1024
 _SLACK = 1e-4  # float32 pre-filter slack on squared distances; candidates are re-checked exactly
+_VERIFIER = "face"
+_MAX_CLIENT = 256
 
 
 class FaceMatch(NamedTuple):
@@ -55,17 +66,37 @@ def _check_key(key: object) -> str:
     return key
 
 
+def _check_client(client: object) -> str | None:
+    if client is not None and (not isinstance(client, str) or not 0 < len(client) <= _MAX_CLIENT):
+        raise InvalidInput(f"client must be a string of 1-{_MAX_CLIENT} characters", field="client")
+    return client
+
+
 class FaceIndex:
     """Encodings by key (usually the subject), searchable by distance.
 
     ``add(key, template)`` opens a sealed template with ``key`` as its subject; ``add(key,
     encoding)`` takes a 128-d encoding directly. Adding an existing key replaces its encoding.
     Safe to share between threads; searches run one at a time.
+
+    ``client`` names who asks (the sidecar passes its caller): with one, searches and changes
+    count against ``settings.search_limit`` and ``settings.index_change_limit`` on ``store``
+    and are refused with :class:`~verifykit.RateLimited` beyond them. Every search and change
+    is audited to ``audit``.
     """
 
-    def __init__(self, keyring: Keyring, *, settings: FaceSettings | None = None) -> None:
+    def __init__(
+        self,
+        keyring: Keyring,
+        *,
+        settings: FaceSettings | None = None,
+        store: ChallengeStore | None = None,
+        audit: AuditSink | None = DEFAULT_AUDIT_SINK,
+    ) -> None:
         self._keyring = keyring
         self._settings = settings if settings is not None else FaceSettings()
+        self._store = store if store is not None else MemoryStore()
+        self._audit = audit
         self._lock = threading.Lock()
         self._matrix: npt.NDArray[np.float32] = np.empty((0, DIMENSIONS), dtype=np.float32)
         self._half_norms: npt.NDArray[np.float32] = np.empty(0, dtype=np.float32)
@@ -83,6 +114,31 @@ class FaceIndex:
     def keys(self) -> list[str]:
         with self._lock:
             return list(self._keys)
+
+    # -- policy ----------------------------------------------------------------------------------
+
+    def _event(
+        self, action: str, subject: str, outcome: str, reason: Reason, client: str | None, **details: str
+    ) -> None:
+        decision_event(
+            self._audit, _VERIFIER, action, subject, outcome, reason=reason, client=client, **details
+        )
+
+    def _limit(self, action: str, policy_name: str, client: str | None, subject: str, cost: int = 1) -> None:
+        """Count ``cost`` events against the client's window; refuse (and audit) beyond it."""
+        policy: WindowPolicy | None = getattr(self._settings, policy_name)
+        if client is None or policy is None:
+            return
+        # One window per policy: additions and removals share the change limit.
+        hit = self._store.hit(f"client:{_VERIFIER}:{policy_name}:{client}", policy, cost)
+        if not hit.allowed:
+            self._event(action, subject, "refused", Reason.RATE_LIMITED, client, limit=policy_name)
+            raise RateLimited(
+                f"too many face index {action} calls ({policy_name.replace('_', ' ')}); "
+                f"retry in {hit.retry_after:.0f} s",
+                retry_after=hit.retry_after,
+                reason=policy_name,
+            )
 
     # -- changes ---------------------------------------------------------------------------------
 
@@ -103,13 +159,26 @@ class FaceIndex:
             return open_template(self._keyring, key, template_or_encoding)
         return check_encoding(template_or_encoding)
 
-    def add(self, key: str, template_or_encoding: bytes | npt.NDArray[np.floating]) -> None:
+    def add(
+        self, key: str, template_or_encoding: bytes | npt.NDArray[np.floating], *, client: str | None = None
+    ) -> None:
         """Add or replace ``key``'s encoding (a template is opened with ``key`` as its subject)."""
-        self.add_many([(_check_key(key), template_or_encoding)])
+        self.add_many([(_check_key(key), template_or_encoding)], client=client)
 
-    def add_many(self, items: Iterable[tuple[str, bytes | npt.NDArray[np.floating]]]) -> None:
-        """Add many at once (one lock, one resize); all are validated before any is added."""
+    def add_many(
+        self,
+        items: Iterable[tuple[str, bytes | npt.NDArray[np.floating]]],
+        *,
+        client: str | None = None,
+    ) -> None:
+        """Add many at once (one lock, one resize); all are validated before any is added, and
+        the whole batch counts against the client's change limit or none of it is added."""
+        client = _check_client(client)
         checked = [(_check_key(key), self._vector(key, value)) for key, value in items]
+        if not checked:
+            return
+        self._limit("index_add", "index_change_limit", client, checked[0][0], cost=len(checked))
+        replaced: set[str] = set()
         with self._lock:
             fresh = {key for key, _ in checked if key not in self._rows}
             self._reserve(len(self._keys) + len(fresh))
@@ -119,11 +188,19 @@ class FaceIndex:
                     row = len(self._keys)
                     self._keys.append(key)
                     self._rows[key] = row
+                else:
+                    replaced.add(key)
                 self._matrix[row] = vector
                 self._half_norms[row] = 0.5 * float(np.dot(vector, vector))
+        for key, _ in checked:
+            outcome = "replaced" if key in replaced else "added"
+            self._event("index_add", key, outcome, Reason.APPROVED, client)
 
     def add_matrix(self, keys: Sequence[str], encodings: npt.NDArray[np.floating]) -> None:
-        """Append many new keys from an N x 128 matrix without a Python loop over rows."""
+        """Append many new keys from an N x 128 matrix without a Python loop over rows.
+
+        For loading in bulk by trusted code (:meth:`load`, migrations): no client limit, one
+        audit event with the count rather than one per key."""
         keys = [_check_key(k) for k in keys]
         if encodings.ndim != 2 or encodings.shape != (len(keys), DIMENSIONS):
             raise InvalidInput(f"encodings must have shape ({len(keys)}, {DIMENSIONS})", field="encodings")
@@ -141,9 +218,17 @@ class FaceIndex:
             self._half_norms[start : start + len(keys)] = 0.5 * np.einsum("ij,ij->i", block, block)
             self._keys.extend(keys)
             self._rows.update((k, start + i) for i, k in enumerate(keys))
+        self._event("index_add", "", "added", Reason.APPROVED, None, count=str(len(keys)))
 
-    def remove(self, key: str) -> bool:
+    def remove(self, key: str, *, client: str | None = None) -> bool:
         """Remove ``key``; False if it was not there. The last row moves into the gap (O(1))."""
+        key, client = _check_key(key), _check_client(client)
+        self._limit("index_remove", "index_change_limit", client, key)
+        removed = self._remove(key)
+        self._event("index_remove", key, "removed" if removed else "absent", Reason.APPROVED, client)
+        return removed
+
+    def _remove(self, key: str) -> bool:
         with self._lock:
             row = self._rows.pop(key, None)
             if row is None:
@@ -173,19 +258,54 @@ class FaceIndex:
             raise InvalidInput(f"the photo has no usable face ({reason})", field="image")
         return check_encoding(encode(found, settings))
 
-    def search(self, query: ImageInput, k: int = 5, threshold: float | None = None) -> list[FaceMatch]:
+    def _search_bounds(self, k: int, threshold: float | None) -> float:
+        settings = self._settings
+        if (
+            isinstance(k, bool)
+            or not isinstance(k, int | np.integer)
+            or not 1 <= k <= settings.max_search_results
+        ):
+            raise InvalidInput(f"k must be between 1 and {settings.max_search_results}", field="k")
+        cap = settings.search_distance_cap
+        limit = min(settings.threshold, cap) if threshold is None else float(threshold)
+        if not (np.isfinite(limit) and 0 <= limit <= cap):
+            # Larger distances would name the nearest strangers: identification, not deduplication.
+            raise InvalidInput(f"threshold must be between 0 and {cap:g}", field="threshold")
+        return limit
+
+    def search(
+        self,
+        query: ImageInput,
+        k: int = 5,
+        threshold: float | None = None,
+        *,
+        client: str | None = None,
+    ) -> list[FaceMatch]:
         """The up to ``k`` nearest keys within ``threshold`` (default: the settings'), nearest first.
 
         ``query`` is a 128-d encoding (from :meth:`FaceVerifier.encode`) or a photo. A photo
         without a usable face raises :class:`InvalidInput` rather than returning no matches: a
-        duplicate check must never pass because the face was not found.
+        duplicate check must never pass because the face was not found. ``k`` above
+        ``settings.max_search_results`` or ``threshold`` above ``settings.max_search_distance``
+        (the verification threshold unless set) raise :class:`InvalidInput`.
         """
-        q = self._query(query)
-        limit = self._settings.threshold if threshold is None else float(threshold)
-        if not k >= 1:
-            raise InvalidInput("k must be at least 1", field="k")
-        if not (np.isfinite(limit) and limit >= 0):
-            raise InvalidInput("threshold must be a finite non-negative number", field="threshold")
+        limit = self._search_bounds(k, threshold)
+        client = _check_client(client)
+        self._limit("search", "search_limit", client, "")
+        hits = self._search(self._query(query), int(k), limit)
+        self._event(
+            "search",
+            "",
+            "searched",
+            Reason.APPROVED,
+            client,
+            matches=str(len(hits)),
+            k=str(k),
+            max_distance=f"{limit:g}",
+        )
+        return hits
+
+    def _search(self, q: Vector, k: int, limit: float) -> list[FaceMatch]:
         half_qn = 0.5 * float(np.dot(q, q))
         with self._lock:
             count = len(self._keys)
@@ -207,10 +327,17 @@ class FaceIndex:
         return hits
 
     def search_template(
-        self, subject: str, template: bytes, k: int = 5, threshold: float | None = None
+        self,
+        subject: str,
+        template: bytes,
+        k: int = 5,
+        threshold: float | None = None,
+        *,
+        client: str | None = None,
     ) -> list[FaceMatch]:
         """Search with ``subject``'s sealed template (as enrol returned it)."""
-        return self.search(open_template(self._keyring, subject, template), k=k, threshold=threshold)
+        encoding = open_template(self._keyring, subject, template)
+        return self.search(encoding, k=k, threshold=threshold, client=client)
 
     # -- persistence -----------------------------------------------------------------------------
 
@@ -259,7 +386,13 @@ class FaceIndex:
 
     @classmethod
     def load(
-        cls, path: str | os.PathLike[str], keyring: Keyring, *, settings: FaceSettings | None = None
+        cls,
+        path: str | os.PathLike[str],
+        keyring: Keyring,
+        *,
+        settings: FaceSettings | None = None,
+        store: ChallengeStore | None = None,
+        audit: AuditSink | None = DEFAULT_AUDIT_SINK,
     ) -> FaceIndex:
         """Read an index that :meth:`save` wrote; :class:`TemplateError` if it was altered."""
         data = Path(path).read_bytes()
@@ -282,7 +415,7 @@ class FaceIndex:
                 raise TemplateError(f"the face index file failed authentication: {exc.message}") from None
         if pos != len(data):
             raise TemplateError("the face index file has trailing data")
-        index = cls(keyring, settings=settings)
+        index = cls(keyring, settings=settings, store=store, audit=audit)
         keys, matrix = _parse_payload(bytes(plain))
         index.add_matrix(keys, matrix)
         return index

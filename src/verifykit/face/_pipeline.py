@@ -101,6 +101,7 @@ def decode(image: ImageInput, settings: FaceSettings) -> DecodedImage:
         image,
         max_bytes=settings.max_bytes,
         max_pixels=settings.max_pixels,
+        max_decoded_bytes=settings.max_decoded_bytes,
         work_min_side=settings.work_min_side,
     )
 

@@ -41,6 +41,12 @@ class FaceSettings:
 
     - ``threshold=0.6``: see :data:`THRESHOLD_PRESETS`; ``FaceSettings.preset("strict")`` picks one.
     - ``max_bytes=15 MiB`` and ``max_pixels=40 MP``: checked before decoding (decompression bombs).
+    - ``max_decoded_bytes=192 MiB``: what decoding may hold, from the header before decoding:
+      output pixels x channels x bytes per sample, plus the decoder's full-size working buffers
+      (a progressive JPEG's coefficients, a lossless WebP's ARGB image). It admits 40 MP at 8 bits
+      with or without alpha, and keeps one face call under 512 MiB above the process's idle
+      size, whatever the format, depth or colour type (OpenCV's Python binding copies the decoded
+      image once, so a decode peaks at up to twice this).
     - ``detect_max_side=480`` with ``detect_upsample=1``: faces are found on a copy whose longer side
       is at most 480 px, upsampled once inside the detector as face_recognition does, so the
       smallest face found spans about 1/12 of the photo's longer side; when none is found, a
@@ -62,11 +68,22 @@ class FaceSettings:
       failure up to an hour; 100 lock the subject until a success through another way in.
     - ``fallback_after=3``: after 3 consecutive mismatches the verdict offers an assisted check.
     - ``client_limit``: optional sliding-window limit per client address on verify calls.
+    - ``expose_scores=False``: verdicts say approved or not and why, never the distance or score.
+      Each exact distance is feedback an attacker can climb towards the threshold with (adjust a
+      photo, keep what lowers the distance); the audit event still records it. Turn it on only
+      for trusted callers (operators' tools, accuracy benchmarks).
+    - 1:N search, against identification of strangers' photos and bulk probing:
+      ``max_search_distance`` (None: the threshold) is the largest ``threshold`` a search may ask
+      for, so a search names only faces that would pass verification, never the nearest strangers;
+      ``max_search_results=10`` caps ``k``. With a ``client`` named, ``search_limit`` (60 a
+      minute) and ``index_change_limit`` (300 additions and removals a minute) hold per client on
+      the shared store; None turns one off.
     """
 
     threshold: float = THRESHOLD_PRESETS["standard"]
     max_bytes: int = 15 * 1024 * 1024
     max_pixels: int = 40_000_000
+    max_decoded_bytes: int = 192 * 1024 * 1024
     detect_max_side: int = 480
     detect_upsample: int = 1
     work_min_side: int = 960
@@ -84,12 +101,19 @@ class FaceSettings:
     )
     fallback_after: int = 3
     client_limit: WindowPolicy | None = None
+    expose_scores: bool = False
+    max_search_distance: float | None = None
+    max_search_results: int = 10
+    search_limit: WindowPolicy | None = field(default_factory=lambda: WindowPolicy(limit=60, window=60))
+    index_change_limit: WindowPolicy | None = field(
+        default_factory=lambda: WindowPolicy(limit=300, window=60)
+    )
 
     def __post_init__(self) -> None:
         if not (math.isfinite(self.threshold) and 0.0 < self.threshold < 2.0):
             raise ConfigurationError("threshold must be between 0 and 2 (distances between encodings)")
-        if self.max_bytes < 1 or self.max_pixels < 1:
-            raise ConfigurationError("max_bytes and max_pixels must be positive")
+        if self.max_bytes < 1 or self.max_pixels < 1 or self.max_decoded_bytes < 1:
+            raise ConfigurationError("max_bytes, max_pixels and max_decoded_bytes must be positive")
         if self.detect_max_side < 80 or not 0 <= self.detect_upsample <= 2:
             raise ConfigurationError("detect_max_side must be >= 80 and detect_upsample 0, 1 or 2")
         if self.work_min_side < 0 or self.encode_min_face < 1:
@@ -104,12 +128,25 @@ class FaceSettings:
             raise ConfigurationError("num_jitters must be between 1 and 100")
         if self.fallback_after < 1:
             raise ConfigurationError("fallback_after must be at least 1")
+        self._check_search()
         for name in ("multiple_faces", "enroll_multiple_faces"):
             try:
                 # Accept the plain strings "reject" / "largest" from configuration files.
                 object.__setattr__(self, name, MultiFace(getattr(self, name)))
             except ValueError:
                 raise ConfigurationError(f"{name} must be one of {[m.value for m in MultiFace]}") from None
+
+    def _check_search(self) -> None:
+        cap = self.max_search_distance
+        if cap is not None and not (math.isfinite(cap) and 0.0 < cap < 2.0):
+            raise ConfigurationError("max_search_distance must be between 0 and 2, or None for the threshold")
+        if self.max_search_results < 1:
+            raise ConfigurationError("max_search_results must be at least 1")
+
+    @property
+    def search_distance_cap(self) -> float:
+        """The largest distance a 1:N search may ask for."""
+        return self.threshold if self.max_search_distance is None else self.max_search_distance
 
     @classmethod
     def preset(cls, name: str, **overrides: Any) -> FaceSettings:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import TypedDict
 
 import numpy as np
 import numpy.typing as npt
 
 from .._audit import DEFAULT_AUDIT_SINK, AuditSink
-from .._charged import decision_event
+from .._charged import charge_client, decision_event
 from .._subject import lockout_key, subject_tag, validate_subject
 from .._verdict import Fallback, Reason, Verdict
 from ..crypto import Keyring
@@ -24,6 +25,12 @@ __all__ = ["Enrollment", "FaceVerifier", "distance", "similarity"]
 
 _VERIFIER = "face"
 Image = ImageInput
+
+
+class _Scores(TypedDict, total=False):
+    distance: float
+    score: float
+    details: Mapping[str, str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +93,9 @@ class FaceVerifier:
     usable face is turned away uncharged: it reveals nothing about the enrolled face, and a person
     struggling with light or framing should not be locked out for it. The charge comes before the
     comparison, so concurrent attempts can never exceed the cap.
+
+    A verdict carries the distance and score only when ``settings.expose_scores`` is on (trusted
+    callers); the audit event always records the distance.
     """
 
     def __init__(
@@ -128,6 +138,18 @@ class FaceVerifier:
             fallbacks=(Fallback.ASSISTED_CHECK,),
             details={"hard_locked": "true"} if state.hard_locked else {},
         )
+
+    def _scores(self, dist: float) -> _Scores:
+        """Distance, score and threshold for a verdict, only where the settings trust the caller
+        with them: an exact distance on every try lets an attacker climb towards the threshold."""
+        if not self.settings.expose_scores:
+            return {}
+        threshold = self.settings.threshold
+        return {
+            "distance": dist,
+            "score": similarity(dist, threshold),
+            "details": {"threshold": f"{threshold:g}"},
+        }
 
     def _find(self, image: Image, policy: MultiFace) -> Found:
         return find(decode(image, self.settings), self.settings, policy)
@@ -174,11 +196,12 @@ class FaceVerifier:
         subject = validate_subject(subject)
         reference = open_template(self.keyring, subject, template)
         settings = self.settings
-        if client is not None and settings.client_limit is not None:
-            hit = self.store.hit(f"client:{_VERIFIER}:{client}", settings.client_limit)
-            if not hit.allowed:
-                self._event("verify", subject, "refused", Reason.RATE_LIMITED, client)
-                return Verdict(approved=False, reason=Reason.RATE_LIMITED, retry_after=hit.retry_after)
+        # Every verify call is charged to the client before any image work and never given back:
+        # the limit bounds the decoding and encoding one address can demand, however many race.
+        client_charge = charge_client(self.store, _VERIFIER, client, settings.client_limit)
+        if client_charge.refused:
+            self._event("verify", subject, "refused", Reason.RATE_LIMITED, client)
+            return client_charge.verdict()
         key = lockout_key(_VERIFIER, subject_tag(self.keyring, subject))
         state = self.store.failure_state(key)
         if not state.allowed:
@@ -200,7 +223,6 @@ class FaceVerifier:
         if not charged.allowed:
             return self._locked(subject, charged, client)
         dist = distance(encode(found, settings), reference)
-        score = similarity(dist, settings.threshold)
         if dist <= settings.threshold:
             self.store.reset_failures(key)
             self._event("verify", subject, "approved", Reason.APPROVED, client, distance=f"{dist:.4f}")
@@ -208,8 +230,7 @@ class FaceVerifier:
                 approved=True,
                 reason=Reason.APPROVED,
                 attempts_left=settings.lockout.threshold,
-                distance=dist,
-                score=score,
+                **self._scores(dist),
             )
         delay = settings.lockout.delay(charged.failures)
         self._event("verify", subject, "denied", Reason.MISMATCH, client, distance=f"{dist:.4f}")
@@ -218,14 +239,15 @@ class FaceVerifier:
             reason=Reason.MISMATCH,
             attempts_left=self._attempts_left(charged),
             retry_after=delay if delay > 0 else None,
-            distance=dist,
-            score=score,
             fallbacks=self._fallbacks(charged),
+            **self._scores(dist),
         )
 
     def compare(self, image_a: Image, image_b: Image) -> Verdict:
         """Compare two photos directly (no subject, template or attempt limit): a tool for
-        operators and the ``verifykit face compare`` command, not a way to authenticate."""
+        operators and the ``verifykit face compare`` command, not a way to authenticate. With no
+        limit on tries, its distance is the best hill-climbing oracle there is, so it too gives the
+        distance and score only under ``expose_scores``."""
         encodings: list[Encoding] = []
         for label, image in (("a", image_a), ("b", image_b)):
             found = self._find(image, self.settings.multiple_faces)
@@ -236,9 +258,5 @@ class FaceVerifier:
         dist = distance(encodings[0], encodings[1])
         match = dist <= self.settings.threshold
         return Verdict(
-            approved=match,
-            reason=Reason.APPROVED if match else Reason.MISMATCH,
-            distance=dist,
-            score=similarity(dist, self.settings.threshold),
-            details={"threshold": f"{self.settings.threshold:g}"},
+            approved=match, reason=Reason.APPROVED if match else Reason.MISMATCH, **self._scores(dist)
         )

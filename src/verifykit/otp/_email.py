@@ -7,6 +7,7 @@ import re
 import secrets
 
 from .._audit import DEFAULT_AUDIT_SINK, AuditEvent, AuditSink, emit
+from .._charged import charge_client, client_key
 from .._errors import (
     ChallengeClosed,
     ChallengeNotFound,
@@ -15,9 +16,17 @@ from .._errors import (
     RateLimited,
 )
 from .._subject import lockout_key, stable_tag, subject_tag, validate_subject
-from .._verdict import Reason, Verdict, WaysIn, assisted_check_only
+from .._verdict import Verdict, WaysIn, assisted_check_only
 from ..crypto import Keyring
-from ..delivery import SUPPORTED_LOCALES, Mailer, Outbox, mask_email, normalize_email, render_otp_email
+from ..delivery import (
+    SUPPORTED_LOCALES,
+    Mailer,
+    Outbox,
+    canonical_mailbox,
+    mask_email,
+    normalize_email,
+    render_otp_email,
+)
 from ..store import ChallengeRecord, ChallengeStatus, ChallengeStore, MemoryStore, NewChallenge, ResendOutcome
 from ._codes import generate_code, normalize_code
 from ._decide import Challenge, DeliveryStatus, challenge_view, verdict_for_attempt
@@ -144,9 +153,10 @@ class EmailOTP:
         self._event("send", record, "sent", client=client)
         return updated or record
 
-    def _destination_tag(self, address: str) -> str:
-        # Mail systems treat local parts case-insensitively in practice, so limits do too.
-        return stable_tag(self.keyring, "email", address.lower())
+    def _destination_key(self, address: str) -> str:
+        """The destination limit's key: one per mailbox, however its address is spelled."""
+        mailbox = canonical_mailbox(address, self.settings.mailbox_rules)
+        return f"dest:{_VERIFIER}:{stable_tag(self.keyring, 'email', mailbox)}"
 
     def _record(self, challenge_id: str) -> ChallengeRecord:
         record = self.store.get(challenge_id)
@@ -168,6 +178,7 @@ class EmailOTP:
         """
         subject = validate_subject(subject)
         address = normalize_email(email)
+        destination_key = self._destination_key(address)  # refuses look-alike addresses before any I/O
         locale = locale or self.settings.default_locale
         if locale not in SUPPORTED_LOCALES:
             raise InvalidInput(f"locale must be one of {sorted(SUPPORTED_LOCALES)}", field="locale")
@@ -181,14 +192,9 @@ class EmailOTP:
                 reason="locked_out",
             )
         if client is not None:
-            self._limit(f"client:{_VERIFIER}:{client}", "client_limit", client, subject)
+            self._limit(client_key(_VERIFIER, client), "client_limit", client, subject)
         self._limit(f"subject:{_VERIFIER}:{tag}", "subject_limit", client, subject)
-        self._limit(
-            f"dest:{_VERIFIER}:{self._destination_tag(address)}",
-            "destination_limit",
-            client,
-            subject,
-        )
+        self._limit(destination_key, "destination_limit", client, subject)
 
         challenge_id = f"{tag}.{secrets.token_urlsafe(16)}"
         code = generate_code(self.settings.digits)
@@ -217,12 +223,10 @@ class EmailOTP:
         lockout, and approves at most once, however many checks race."""
         challenge_id, tag = _parse_id(challenge_id)
         normalized = normalize_code(code, self.settings.digits)
-        if client is not None and self.settings.client_limit is not None:
-            hit = self.store.hit(f"client:{_VERIFIER}:{client}", self.settings.client_limit)
-            if not hit.allowed:
-                return Verdict(
-                    False, Reason.RATE_LIMITED, retry_after=hit.retry_after, challenge_id=challenge_id
-                )
+        # Charged before the check, in one atomic hit: racing checks never pass the limit.
+        client_charge = charge_client(self.store, _VERIFIER, client, self.settings.client_limit)
+        if client_charge.refused:
+            return client_charge.verdict(challenge_id=challenge_id)
         candidates = self.keyring.digests(_DIGEST_PURPOSE, self._digest_inputs(challenge_id, normalized))
         outcome, record, failure = self.store.attempt(
             challenge_id,
@@ -265,13 +269,8 @@ class EmailOTP:
             _SEAL_PURPOSE, base64.b64decode(record.data["to"]), aad=challenge_id.encode()
         ).decode()
         if client is not None:
-            self._limit(f"client:{_VERIFIER}:{client}", "client_limit", client, record.subject)
-        self._limit(
-            f"dest:{_VERIFIER}:{self._destination_tag(address)}",
-            "destination_limit",
-            client,
-            record.subject,
-        )
+            self._limit(client_key(_VERIFIER, client), "client_limit", client, record.subject)
+        self._limit(self._destination_key(address), "destination_limit", client, record.subject)
         code = generate_code(self.settings.digits)
         outcome, updated, wait = self.store.resend(
             challenge_id,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from .._errors import ConfigurationError
+from ..delivery import MailboxRules
 from ..store import LockoutPolicy, WindowPolicy
 
 __all__ = ["OTPSettings"]
@@ -23,7 +24,10 @@ class OTPSettings:
     - ``max_attempts=5``: checks per challenge, across resends (a resend does not restore them).
     - ``resend_cooldown=30`` seconds, multiplied by ``resend_factor=2`` after each resend, up to
       ``resend_cooldown_max=300``; at most ``max_sends=5`` sends per challenge.
-    - ``destination_limit``: 5 sends per address per 10 minutes (Twilio Verify's default).
+    - ``destination_limit``: 5 sends per mailbox per 10 minutes (Twilio Verify's default).
+    - ``mailbox_rules``: which spellings of an address count as one mailbox for that limit
+      (case, Unicode compatibility forms, ``+tags``, Gmail's dots and ``googlemail.com``); see
+      :class:`~verifykit.delivery.MailboxRules`. Mail still goes to the address as given.
     - ``subject_limit``: 10 new challenges per subject per hour.
     - ``lockout``: failed checks per subject across challenges: from the 10th consecutive failure
       the subject waits 60 s, doubling up to an hour; 100 consecutive failures lock it until a
@@ -40,6 +44,7 @@ class OTPSettings:
     resend_cooldown_max: float = 300.0
     max_sends: int = 5
     destination_limit: WindowPolicy = field(default_factory=lambda: WindowPolicy(limit=5, window=600))
+    mailbox_rules: MailboxRules = field(default_factory=MailboxRules)
     subject_limit: WindowPolicy | None = field(default_factory=lambda: WindowPolicy(limit=10, window=3600))
     lockout: LockoutPolicy = field(
         default_factory=lambda: LockoutPolicy(threshold=10, lockout=60, lockout_max=3600, hard_cap=100)

@@ -8,6 +8,11 @@ A peppered hash is a standard argon2id PHC string with the pepper key's id writt
 it: ``$vkpepper$k=KID$argon2id$v=19$...``. The password is first turned into an HMAC-SHA256
 under that keyring key, so a stolen table of hashes is useless without the server's keys, and
 old hashes keep verifying after a new key is rotated in (the verdict then carries a rehash).
+
+Every verify spends the same work, so its time says nothing about what is stored or whether
+anything is: the same number of checks for every stored form (one per form of the password,
+see :meth:`PasswordHasher.candidates`), and after each check of a form cheaper than the current
+preset, a top-up run that brings it to one preset run (:mod:`verifykit.password._padding`).
 """
 
 from __future__ import annotations
@@ -16,16 +21,26 @@ import os
 import re
 import secrets
 import threading
+import time
 from dataclasses import dataclass
 from enum import StrEnum
 
 from argon2 import Type
 from argon2.exceptions import VerificationError, VerifyMismatchError
-from argon2.low_level import hash_secret, verify_secret
+from argon2.low_level import hash_secret, hash_secret_raw, verify_secret
 
 from .._errors import ConfigurationError, InvalidInput, KeyringError
 from ..crypto import Keyring
-from ._legacy import BCRYPT, PBKDF2, pbkdf2_iterations, require_bcrypt, verify_bcrypt, verify_pbkdf2_sha256
+from ._legacy import (
+    BCRYPT,
+    PBKDF2,
+    bcrypt_rounds,
+    pbkdf2_iterations,
+    require_bcrypt,
+    verify_bcrypt,
+    verify_pbkdf2_sha256,
+)
+from ._padding import CostModel, Shape, WorkMeter, argon2_shape, bcrypt_shape, pbkdf2_shape
 from ._policy import normalize_password
 from ._profiles import KIB, RFC_9106_LOW_MEMORY, HashParameters
 
@@ -47,6 +62,9 @@ _ARGON2 = re.compile(
 _ARGON2_TYPES = {"argon2id": Type.ID, "argon2i": Type.I, "argon2d": Type.D}
 # bcrypt uses 4 KiB of state, PBKDF2 next to nothing: admission counts them at one page.
 _SMALL_COST = 4 * KIB
+# A top-up smaller than argon2's minimum memory (8 KiB a lane) is skipped.
+_MIN_KIB_PER_LANE = 8
+_PAD_SECRET_LEN = 16
 
 
 class Scheme(StrEnum):
@@ -71,8 +89,20 @@ class StoredHash:
 
     @property
     def memory_bytes(self) -> int:
-        """What verifying this hash allocates."""
+        """What checking this hash allocates (a top-up may need more: see ``work_memory``)."""
         return self.parameters.memory_bytes if self.parameters is not None else _SMALL_COST
+
+    @property
+    def shape(self) -> Shape:
+        """What checking this hash costs, for comparison with the current preset."""
+        if self.parameters is not None:
+            p = self.parameters
+            return argon2_shape(
+                self.scheme.value, self.version or 0x10, p.time_cost, p.memory_cost, p.parallelism
+            )
+        if self.scheme is Scheme.BCRYPT:
+            return bcrypt_shape(bcrypt_rounds(self.encoded))
+        return pbkdf2_shape(pbkdf2_iterations(self.encoded))
 
 
 def _b64_len(text: str) -> int:
@@ -133,9 +163,13 @@ def parse_hash(stored: object) -> StoredHash:
 class PasswordHasher:
     """Make argon2id hashes with ``parameters``; verify those and legacy formats.
 
-    Passwords are NFKC-normalized before hashing. When verifying a hash that is not peppered
-    (it may come from a system that did not normalize), the password as typed is tried too if
-    it differs, and a match that way asks for a rehash of the normalized form.
+    Passwords are NFKC-normalized before hashing. When verifying, the password as typed is
+    tried too if it differs (a hash may come from a system that did not normalize), and a match
+    that way asks for a rehash of the normalized form.
+
+    Verifying spends the same work whatever is stored: see the module docstring. ``costs``
+    says how a stored form's check compares with a preset run (default: a :class:`WorkMeter`
+    that measures the checks this hasher makes).
     """
 
     def __init__(
@@ -144,6 +178,7 @@ class PasswordHasher:
         *,
         keyring: Keyring | None = None,
         pepper: bool = False,
+        costs: CostModel | None = None,
     ) -> None:
         if not isinstance(parameters, HashParameters):
             raise ConfigurationError("parameters must be HashParameters")
@@ -152,6 +187,14 @@ class PasswordHasher:
         self.parameters = parameters
         self.keyring = keyring
         self.pepper = pepper
+        self.costs: CostModel = costs if costs is not None else WorkMeter()
+        self._preset_shape = argon2_shape(
+            Scheme.ARGON2ID.value,
+            ARGON2_VERSION,
+            parameters.time_cost,
+            parameters.memory_cost,
+            parameters.parallelism,
+        )
         self._dummy: StoredHash | None = None
         self._lock = threading.Lock()
 
@@ -175,6 +218,7 @@ class PasswordHasher:
     def hash_normalized(self, normalized: str) -> str:
         p = self.parameters
         kid = self.pepper_kid
+        start = time.perf_counter()
         encoded = hash_secret(
             self._secret(normalized, kid),
             os.urandom(p.salt_len),
@@ -185,6 +229,7 @@ class PasswordHasher:
             type=Type.ID,
             version=ARGON2_VERSION,
         ).decode("ascii")
+        self.costs.record(self._preset_shape, time.perf_counter() - start, self._preset_shape)
         return f"{_PEPPER_PREFIX}{kid}{encoded}" if kid is not None else encoded
 
     def check_usable(self, stored: StoredHash) -> None:
@@ -196,22 +241,64 @@ class PasswordHasher:
         if stored.scheme is Scheme.BCRYPT:
             require_bcrypt()
 
-    def candidates(self, stored: StoredHash, password: str) -> list[str]:
-        """The forms of ``password`` to try: normalized, then as typed when that differs."""
+    def candidates(self, password: str) -> list[str]:
+        """The forms of ``password`` to try: normalized, then as typed when that differs.
+
+        The count depends on the password alone, never on the stored hash: a peppered hash
+        (always made from the normalized form) and the dummy are tried as typed too, so that
+        they cost what a hash from a system that did not normalize costs.
+        """
         normalized = normalize_password(password)
-        if stored.pepper_kid is None and normalized != password:
-            return [normalized, password]
-        return [normalized]
+        return [normalized, password] if normalized != password else [normalized]
 
     def verify(self, stored: StoredHash | str, password: str) -> int | None:
         """The index in :meth:`candidates` of the form that matched, or None on a mismatch."""
         parsed = stored if isinstance(stored, StoredHash) else parse_hash(stored)
+        shape = parsed.shape
         # Every candidate is always tried, so a match's position does not show in the timing.
         found: int | None = None
-        for i, candidate in enumerate(self.candidates(parsed, password)):
-            if self._verify_one(parsed, candidate) and found is None:
+        for i, candidate in enumerate(self.candidates(password)):
+            start = time.perf_counter()
+            matched = self._verify_one(parsed, candidate)
+            self.costs.record(shape, time.perf_counter() - start, self._preset_shape)
+            self._top_up(shape)
+            if matched and found is None:
                 found = i
         return found
+
+    def top_up_kib(self, shape: Shape) -> int:
+        """The memory (KiB) of the argon2id run, with the preset's passes and lanes, that brings
+        one check of ``shape`` to the cost of one preset run; 0 when it costs as much or more."""
+        p = self.parameters
+        missing = 1.0 - self.costs.relative_cost(shape, self._preset_shape)
+        if missing <= 0:
+            return 0
+        kib = round(min(self.costs.memory_share(shape, missing), 1.0) * p.memory_cost)
+        return kib if kib >= _MIN_KIB_PER_LANE * p.parallelism else 0
+
+    def _top_up(self, shape: Shape) -> None:
+        kib = self.top_up_kib(shape)
+        if kib == 0:
+            return
+        p = self.parameters
+        start = time.perf_counter()
+        hash_secret_raw(
+            os.urandom(_PAD_SECRET_LEN),
+            os.urandom(p.salt_len),
+            time_cost=p.time_cost,
+            memory_cost=kib,
+            parallelism=p.parallelism,
+            hash_len=p.hash_len,
+            type=Type.ID,
+            version=ARGON2_VERSION,
+        )
+        elapsed = time.perf_counter() - start
+        self.costs.record_top_up(shape, kib / p.memory_cost, elapsed, self._preset_shape)
+
+    def work_memory(self, stored: StoredHash) -> int:
+        """The most memory verifying ``stored`` holds at once, top-up included: at least the
+        preset's, so that admission under load does not tell the forms apart either."""
+        return max(stored.memory_bytes, self.parameters.memory_bytes)
 
     def _verify_one(self, stored: StoredHash, candidate: str) -> bool:
         if stored.scheme is Scheme.BCRYPT:

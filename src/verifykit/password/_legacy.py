@@ -20,6 +20,7 @@ __all__ = [
     "BCRYPT",
     "MAX_PBKDF2_ITERATIONS",
     "PBKDF2",
+    "bcrypt_rounds",
     "pbkdf2_iterations",
     "require_bcrypt",
     "verify_bcrypt",
@@ -44,6 +45,14 @@ def require_bcrypt() -> Any:
             "verifying bcrypt hashes needs the bcrypt extra: pip install 'verifykit[bcrypt]'"
         ) from None
     return bcrypt
+
+
+def bcrypt_rounds(encoded: str) -> int:
+    """The cost of a bcrypt hash: it runs ``2 ** cost`` rounds of its key schedule."""
+    m = BCRYPT.match(encoded)
+    if m is None:
+        raise InvalidInput("stored bcrypt hash is malformed", field="stored_hash")
+    return int(m.group(1))
 
 
 def verify_bcrypt(encoded: str, password: str) -> bool:

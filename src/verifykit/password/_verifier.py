@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from .._audit import DEFAULT_AUDIT_SINK, AuditEvent, AuditSink, emit
-from .._charged import locked_verdict, wrong_verdict
+from .._charged import charge_client, locked_verdict, validate_client, wrong_verdict
 from .._errors import BusyError, ConfigurationError, InvalidInput
 from .._subject import lockout_key, subject_tag, validate_subject
 from .._verdict import Fallback, Reason, Verdict, WaysIn
@@ -30,13 +30,6 @@ DEFAULT_LOCKOUT = LockoutPolicy(threshold=10, lockout=60, lockout_max=3600, hard
 #: from one address). Generous, because many people can share one address.
 DEFAULT_CLIENT_LIMIT = WindowPolicy(limit=100, window=600)
 DEFAULT_BUSY_TIMEOUT = 5.0
-_MAX_CLIENT = 256
-
-
-def _client(client: object) -> str:
-    if not isinstance(client, str) or not 0 < len(client) <= _MAX_CLIENT:
-        raise InvalidInput(f"client must be a string of 1-{_MAX_CLIENT} characters", field="client")
-    return client
 
 
 def _default_ways_in(_subject: str) -> Sequence[Fallback]:
@@ -76,8 +69,6 @@ class PasswordVerifier:
     ) -> None:
         if not busy_timeout >= 0:
             raise ConfigurationError("busy_timeout must be a number of seconds >= 0")
-        if client_limit is not None and client_limit.limit < 2:
-            raise ConfigurationError("client_limit needs a limit of at least 2 failures")
         self.store = store if store is not None else MemoryStore()
         self.keyring = keyring if keyring is not None else Keyring.generate()
         self.parameters = resolve_parameters(preset)
@@ -88,11 +79,6 @@ class PasswordVerifier:
         self.busy_timeout = float(busy_timeout)
         self.lockout = lockout if lockout is not None else DEFAULT_LOCKOUT
         self.client_limit = client_limit
-        # Asking "is this client over its limit?" without counting: a zero-cost hit against a
-        # limit one lower refuses exactly when the failures already counted reach the limit.
-        self._client_peek = (
-            WindowPolicy(client_limit.limit - 1, client_limit.window) if client_limit is not None else None
-        )
         self.service_name = service_name
         self._ways_in: WaysIn = ways_in if ways_in is not None else _default_ways_in
         self._blocklist = blocklist
@@ -152,34 +138,37 @@ class PasswordVerifier:
         parsed = parse_hash(stored_hash) if stored_hash is not None else None
         target = parsed if parsed is not None else self.hasher.dummy()
         self.hasher.check_usable(target)
-        client_key = f"client:{VERIFIER}:{_client(client)}" if client is not None else None
+        if client is not None:
+            validate_client(client)
 
-        if client_key is not None and self._client_peek is not None:
-            peek = self.store.hit(client_key, self._client_peek, cost=0)
-            if not peek.allowed:
-                verdict = Verdict(False, Reason.RATE_LIMITED, retry_after=peek.retry_after)
-                self._event(subject, verdict, client, parsed)
-                return verdict
+        # The client's window is charged before any hashing, so however many verifies race, at
+        # most `limit` are hashed; it is given back on success and on a lockout refusal (nothing
+        # hashed). A verify refused as busy keeps its charge: a flood spends its own window.
+        client_charge = charge_client(self.store, VERIFIER, client, self.client_limit)
+        if client_charge.refused:
+            verdict = client_charge.verdict()
+            self._event(subject, verdict, client, parsed)
+            return verdict
 
         key = lockout_key(VERIFIER, subject_tag(self.keyring, subject))
-        with self.budget.reserve(target.memory_bytes, self.busy_timeout):
+        with self.budget.reserve(self.hasher.work_memory(target), self.busy_timeout):
             # Charged before the work and reset on success: the NIST cap of 100 consecutive
             # failures holds exactly however many verifies race.
             state = self.store.charge(key, self.lockout)
             if not state.allowed:
+                client_charge.refund()  # nothing was hashed: not a failure of this client's
                 verdict = locked_verdict(state, self._ways_in(subject))
                 self._event(subject, verdict, client, parsed)
                 return verdict
             matched = self.hasher.verify(target, password)
 
         if parsed is None or matched is None:
-            if client_key is not None and self.client_limit is not None:
-                self.store.hit(client_key, self.client_limit)
             verdict = wrong_verdict(Reason.WRONG_PASSWORD, state, self.lockout, self._ways_in(subject))
             self._event(subject, verdict, client, parsed)
             return verdict
 
         self.store.reset_failures(key)
+        client_charge.refund()
         upgraded = None
         if matched > 0 or self.hasher.needs_rehash(parsed):
             try:

@@ -46,13 +46,17 @@ def open_mailer(spec: str) -> Mailer:
         if not directory:
             raise ConfigurationError("mailer file: needs a directory, e.g. file:/var/spool/verifykit")
         return FileMailer(Path(directory).expanduser())
-    url = urlsplit(spec)
+    try:
+        url = urlsplit(spec)
+        port = url.port
+    except ValueError:  # its message may quote the URL, password included
+        raise ConfigurationError("the mailer URL is malformed") from None
     if url.scheme in {"smtp", "smtps"} and url.hostname:
         query = {k: v[-1] for k, v in parse_qs(url.query).items()}
         security = query.get("security", "tls" if url.scheme == "smtps" else "starttls")
         return SMTPMailer(
             url.hostname,
-            url.port or (465 if url.scheme == "smtps" else 587),
+            port or (465 if url.scheme == "smtps" else 587),
             security=security,  # type: ignore[arg-type]  # SMTPMailer validates it
             username=unquote(url.username) if url.username else None,
             password=unquote(url.password) if url.password else None,
@@ -61,13 +65,14 @@ def open_mailer(spec: str) -> Mailer:
 
 
 def _keyring(config: ServerConfig) -> Keyring:
-    if config.keys:
-        return Keyring.from_string(config.keys)
+    keys = config.keyring_string()
+    if keys:
+        return Keyring.from_string(keys)
     if not config.store.startswith("memory:"):
         raise ConfigurationError(
-            "a shared store needs shared keys: set VERIFYKIT_KEYS (or keys) on every sidecar "
+            "a shared store needs shared keys: set VERIFYKIT_KEYS (or keys_file) on every sidecar "
             "(make one with: python -c 'from verifykit import Keyring; "
-            'print(Keyring.new_key_string("k1"))\')'
+            "print(Keyring.new_keyring_string())')"
         )
     _log.warning("no keys configured: using a throw-away key (fine for the memory store, lost on restart)")
     return Keyring.generate()
@@ -173,10 +178,14 @@ def create_server(config: ServerConfig, components: Components | None = None) ->
     Returns the sidecar and the port it bound (useful with ``listen="127.0.0.1:0"``).
     """
     parts = components if components is not None else Components()
+    # Before anything is opened: a refused mailer must not leave a store connection behind.
+    mailer_url = config.mailer_url() if parts.mailer is None else None
+    for risk in config.risks(mailer_url):
+        _log.warning("insecure setting %s", risk)
     # `is None`, not `or`: an empty Outbox is falsy.
     keyring = parts.keyring if parts.keyring is not None else _keyring(config)
     store = parts.store if parts.store is not None else open_store(config.store, namespace=config.namespace)
-    mailer = parts.mailer if parts.mailer is not None else open_mailer(config.mailer)
+    mailer = parts.mailer if parts.mailer is not None else open_mailer(mailer_url or config.mailer)
     audit: AuditSink | None = None  # None: the verifiers skip building events at all
     if parts.audit is not None:
         audit = parts.audit
@@ -267,16 +276,17 @@ def _face_service(shared: _Shared) -> tuple[FaceServicer, list[Callable[[], None
         _log.warning("face verification is off: the face extra is not installed (%s)", exc.name)
         return None
     config, keyring = shared.config, shared.keyring
-    settings = FaceSettings.preset(config.face_preset)
+    settings = FaceSettings.preset(config.face_preset, expose_scores=config.face_scores)
     # FaceVerifier reads audit=None as "the default sink"; an explicit no-op keeps the log off.
     verifier = FaceVerifier(
         keyring=keyring, store=shared.store, settings=settings, audit=shared.audit or _discard
     )
     path = config.face_index
+    audit = shared.audit or _discard
     if path is not None and path.exists():
-        index = FaceIndex.load(path, keyring, settings=settings)
+        index = FaceIndex.load(path, keyring, settings=settings, store=shared.store, audit=audit)
     else:
-        index = FaceIndex(keyring, settings=settings)
+        index = FaceIndex(keyring, settings=settings, store=shared.store, audit=audit)
     return FaceServicer(verifier, index, shared.pool), ([] if path is None else [lambda: index.save(path)])
 
 

@@ -15,10 +15,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from .._errors import ConfigurationError
+from ._net import is_loopback_host
 
-__all__ = ["OPTIONS", "Option", "ServerConfig", "load_config"]
+__all__ = ["OPTIONS", "Option", "ServerConfig", "load_config", "mask_password"]
 
 PROTO_ROOT = Path(__file__).resolve().parent / "proto"
 ENV_PREFIX = "VERIFYKIT_"
@@ -37,16 +39,26 @@ class ServerConfig:
     """Everything ``verifykit serve`` can be told. Validated once, here.
 
     ``port 0`` in ``listen`` binds a free port (tests); :func:`create_server` reports which.
-    ``keys`` is a keyring string (``kid:base64,…``, newest last); without one the sidecar makes
+    ``keys`` is a keyring string (``tag:base64,kid:base64,…``: the tag key, then sealing keys
+    newest last; see :class:`~verifykit.Keyring`); without one the sidecar makes
     a throw-away key, which only a memory store may use: sidecars sharing Redis must share keys
     or their challenge ids and subject tags would not match.
+
+    Safe by default: plaintext only on loopback unless ``insecure_plaintext``, never a token
+    over plaintext beyond loopback, and mailers that write codes where this host can read them
+    (console, file) only with the memory store unless ``insecure_dev_mailer``. The ``*_file``
+    twins read a secret from a file, so it never has to appear on a command line; ``repr``
+    masks every secret.
     """
 
     listen: str = "127.0.0.1:50051"
     store: str = "memory://"
     namespace: str = "vk"
     keys: str | None = None
+    keys_file: Path | None = None
     mailer: str = "console"
+    mailer_file: Path | None = None
+    insecure_dev_mailer: bool = False
     sender: str | None = None
     service_name: str | None = None
     tls_cert: Path | None = None
@@ -54,6 +66,7 @@ class ServerConfig:
     tls_client_ca: Path | None = None
     token: str | None = None
     token_file: Path | None = None
+    insecure_plaintext: bool = False
     max_message_bytes: int = 16 * MiB
     metrics_port: int | None = None
     metrics_host: str = "127.0.0.1"
@@ -64,6 +77,7 @@ class ServerConfig:
     password_preset: str | None = None
     face_preset: str = "standard"
     face_index: Path | None = None
+    face_scores: bool = False
     access_log: bool = True
     audit_log: bool = True
     log_level: str = "info"
@@ -76,10 +90,7 @@ class ServerConfig:
             raise ConfigurationError("TLS needs both tls_cert and tls_key")
         if self.tls_client_ca is not None and self.tls_cert is None:
             raise ConfigurationError("mutual TLS (tls_client_ca) needs tls_cert and tls_key too")
-        if self.token is not None and self.token_file is not None:
-            raise ConfigurationError("give token or token_file, not both")
-        if self.token is not None and len(self.token) < 16:
-            raise ConfigurationError("token must be at least 16 characters")
+        self._check_credentials()
         if not 1024 <= self.max_message_bytes <= 1024 * MiB:
             raise ConfigurationError("max_message_bytes must be between 1 KiB and 1 GiB")
         if self.metrics_port is not None and not 0 <= self.metrics_port <= 65535:
@@ -96,6 +107,39 @@ class ServerConfig:
             )
         if self.log_level.lower() not in {"debug", "info", "warning", "error"}:
             raise ConfigurationError("log_level must be debug, info, warning or error")
+
+    def _check_credentials(self) -> None:
+        if self.token is not None and self.token_file is not None:
+            raise ConfigurationError("give token or token_file, not both")
+        if self.token is not None and len(self.token) < 16:
+            raise ConfigurationError("token must be at least 16 characters")
+        if self.keys is not None and self.keys_file is not None:
+            raise ConfigurationError("give keys or keys_file, not both")
+        if self.tls_cert is not None or is_loopback_host(self.host):
+            return
+        if self.token is not None or self.token_file is not None:
+            # The switch cannot cover this: anyone on the path would read the token and reuse it.
+            raise ConfigurationError(
+                f"a bearer token must not cross the network in clear text: serve TLS "
+                f"(tls_cert, tls_key) to listen on {self.host}, or listen on 127.0.0.1"
+            )
+        if not self.insecure_plaintext:
+            raise ConfigurationError(
+                f"listening on {self.host} without TLS would expose codes, passwords and photos to "
+                "the network: set tls_cert and tls_key, listen on 127.0.0.1, or set "
+                "insecure_plaintext (only where the network itself encrypts, e.g. a service mesh)"
+            )
+
+    def __repr__(self) -> str:
+        shown = []
+        for field in dataclasses.fields(self):
+            value = getattr(self, field.name)
+            if value is not None and field.name in _SECRET_VALUES:
+                value = "***"
+            elif isinstance(value, str) and field.name in _PASSWORD_URLS:
+                value = mask_password(value)
+            shown.append(f"{field.name}={value!r}")
+        return f"ServerConfig({', '.join(shown)})"
 
     @property
     def heavy_slots(self) -> int:
@@ -118,15 +162,100 @@ class ServerConfig:
             return token
         return self.token
 
+    def keyring_string(self) -> str | None:
+        """``keys``, or the content of ``keys_file``; None when neither is set."""
+        if self.keys_file is not None:
+            return _read_secret(self.keys_file, "keys_file")
+        return self.keys
+
+    def mailer_url(self) -> str:
+        """``mailer``, or the content of ``mailer_file``, checked against the store.
+
+        The console and file mailers put every code where anyone on this host can read it; with
+        a shared store those codes open real accounts, so they need ``insecure_dev_mailer``.
+        """
+        spec = self.mailer if self.mailer_file is None else _read_secret(self.mailer_file, "mailer_file")
+        if _is_dev_mailer(spec) and not self.store.startswith("memory:") and not self.insecure_dev_mailer:
+            raise ConfigurationError(
+                "the console and file mailers write every code where this host's users can read "
+                "it, so they run only with the memory store: set mailer to smtp://… or smtps://…, "
+                "or set insecure_dev_mailer for a development setup on a shared store"
+            )
+        return spec
+
+    def risks(self, mailer: str | None) -> list[str]:
+        """What the ``insecure_*`` switches let through, one sentence each, for warnings at start.
+
+        ``mailer`` is the mailer URL in use (:meth:`mailer_url`), None when an embedder supplies
+        its own mailer.
+        """
+        found: list[str] = []
+        if self.tls_cert is None and not is_loopback_host(self.host):
+            found.append(
+                f"insecure_plaintext: serving plaintext on {self.host}; calls and answers "
+                "(codes, passwords, photos) cross the network unencrypted"
+            )
+        if mailer is not None and _is_dev_mailer(mailer) and not self.store.startswith("memory:"):
+            found.append(
+                "insecure_dev_mailer: codes for a shared store are printed or written to files "
+                "on this host; development only"
+            )
+        return found
+
+
+_SECRET_VALUES = frozenset({"token", "keys"})
+_PASSWORD_URLS = frozenset({"mailer", "store"})
+
+
+def _is_dev_mailer(spec: str) -> bool:
+    return spec == "console" or spec.startswith("file:")
+
+
+def _read_secret(path: Path, what: str) -> str:
+    try:
+        value = path.read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        raise ConfigurationError(f"cannot read {what}: {exc.strerror}") from exc
+    if not value:
+        raise ConfigurationError(f"{what} is empty")
+    return value
+
+
+def mask_password(url: str) -> str:
+    """``url`` with any password (``user:password@`` or ``?password=``) replaced by ``***``;
+    a URL too malformed to tell is masked whole."""
+    try:
+        parts = urlsplit(url)
+        query = parse_qsl(parts.query, keep_blank_values=True)
+        in_userinfo = parts.password is not None
+    except ValueError:
+        return "***"
+    in_query = any(name == "password" for name, _ in query)
+    if not in_userinfo and not in_query:
+        return url
+    if in_userinfo:
+        userinfo, _, hostport = parts.netloc.rpartition("@")
+        parts = parts._replace(netloc=f"{userinfo.partition(':')[0]}:***@{hostport}")
+    if in_query:
+        masked = [(name, "***" if name == "password" else value) for name, value in query]
+        parts = parts._replace(query=urlencode(masked, safe="*"))
+    return urlunsplit(parts)
+
 
 @dataclass(frozen=True, slots=True)
 class Option:
-    """One setting: its flag is ``--name-with-dashes``, its variable ``VERIFYKIT_NAME``."""
+    """One setting: its flag is ``--name-with-dashes``, its variable ``VERIFYKIT_NAME``.
+
+    A ``secret`` is never taken from a flag (process lists show command lines): only from its
+    variable, the TOML file or its ``*_file`` twin. A ``password_url`` may be a flag unless
+    the URL carries a password.
+    """
 
     name: str
     kind: type
     help: str
     secret: bool = False
+    password_url: bool = False
 
     @property
     def flag(self) -> str:
@@ -140,16 +269,32 @@ class Option:
 OPTIONS: tuple[Option, ...] = (
     Option("listen", str, "address to listen on, HOST:PORT (port 0 picks a free one)"),
     Option(
-        "store", str, "challenge store URL: memory://, redis://HOST:PORT/DB, rediss://…, redis+cluster://…"
+        "store",
+        str,
+        "challenge store URL: memory://, redis://HOST:PORT/DB, rediss://…, redis+cluster://…",
+        password_url=True,
     ),
     Option("namespace", str, "prefix of every store key, so several deployments can share one Redis"),
     Option(
         "keys",
         str,
-        "keyring: kid:base64[,kid2:base64…], newest last (needed unless the store is memory://)",
+        "keyring: tag:base64,kid:base64[,kid2:base64…], sealing keys newest last "
+        "(needed unless the store is memory://)",
         True,
     ),
-    Option("mailer", str, "console (print messages), file:DIR (one .eml per message), smtp://… or smtps://…"),
+    Option("keys_file", Path, "file holding the keyring (instead of keys)"),
+    Option(
+        "mailer",
+        str,
+        "console (print messages), file:DIR (one .eml per message), smtp://… or smtps://…",
+        password_url=True,
+    ),
+    Option("mailer_file", Path, "file holding the mailer URL (instead of mailer), e.g. with a password"),
+    Option(
+        "insecure_dev_mailer",
+        bool,
+        "allow the console and file mailers with a store other than memory:// (development only)",
+    ),
     Option("sender", str, "From: address of one-time-code messages (default: the library's)"),
     Option("service_name", str, "service name shown in messages (default: verifykit)"),
     Option("tls_cert", Path, "PEM certificate chain; serves TLS when given"),
@@ -157,6 +302,11 @@ OPTIONS: tuple[Option, ...] = (
     Option("tls_client_ca", Path, "PEM CA bundle; clients must present a certificate it signed (mutual TLS)"),
     Option("token", str, "shared bearer token every call must carry (authorization: Bearer …)", True),
     Option("token_file", Path, "file holding the bearer token (instead of token)"),
+    Option(
+        "insecure_plaintext",
+        bool,
+        "allow plaintext on an address other than loopback, without a token (e.g. inside a service mesh)",
+    ),
     Option("max_message_bytes", int, "largest request or response accepted, in bytes"),
     Option("metrics_port", int, "serve Prometheus metrics on this port (off when unset)"),
     Option("metrics_host", str, "address the metrics port binds"),
@@ -173,11 +323,20 @@ OPTIONS: tuple[Option, ...] = (
         Path,
         "sealed file the duplicate-search index is loaded from at start and saved to at stop",
     ),
+    Option(
+        "face_scores",
+        bool,
+        "give callers the distance and score of each face verdict (off: approved and reason only, "
+        "since exact distances help an attacker tune a photo; the audit log keeps them)",
+    ),
     Option("access_log", bool, "one JSON line per call on stderr"),
     Option("audit_log", bool, "audit events as JSON lines on stderr"),
     Option("log_level", str, "debug, info, warning or error"),
 )
 _BY_NAME = {o.name: o for o in OPTIONS}
+# A value and its *_file twin are one setting: the higher source's choice wins whichever it gives.
+_TWINS = {"token": "token_file", "keys": "keys_file", "mailer": "mailer_file"}
+_TWINS |= {file: value for value, file in _TWINS.items()}
 
 
 def _convert(option: Option, value: Any, origin: str) -> Any:
@@ -218,6 +377,19 @@ def _read_toml(path: Path) -> dict[str, Any]:
     return data
 
 
+def _refuse_secret_flag(option: Option, value: Any) -> None:
+    """Secrets on a command line are readable by every user of the host (``ps``, /proc)."""
+    if option.secret:
+        what = "its value"
+    elif option.password_url and isinstance(value, str) and mask_password(value) != value:
+        what = "the password it carries"
+    else:
+        return
+    twin = _BY_NAME.get(f"{option.name}_file")
+    instead = f"{option.env}{f', {twin.flag}' if twin else ''} or the config file"
+    raise ConfigurationError(f"{option.flag} is not accepted: process lists would show {what}; use {instead}")
+
+
 def load_config(
     flags: Mapping[str, Any] | None = None,
     *,
@@ -227,25 +399,34 @@ def load_config(
     """Merge the sources: ``flags`` (values of None are "not given") over ``environ`` over the file.
 
     The file is ``config_file`` or the one ``VERIFYKIT_CONFIG`` names; there is none by default.
+    ``flags`` are the command line's, so secrets (``token``, ``keys``, a URL with a password)
+    are refused there. A value and its ``*_file`` twin count as one setting.
     """
-    flags = flags or {}
+    flags = {name: value for name, value in (flags or {}).items() if value is not None}
     environ = os.environ if environ is None else environ
     unknown = sorted(set(flags) - set(_BY_NAME))
     if unknown:
         raise ConfigurationError(f"unknown setting(s): {', '.join(unknown)}")
+    for name, value in flags.items():
+        _refuse_secret_flag(_BY_NAME[name], value)
     if config_file is None and environ.get(CONFIG_ENV):
         config_file = Path(environ[CONFIG_ENV]).expanduser()
     values: dict[str, Any] = {}
+    sources: list[tuple[str, dict[str, Any]]] = []
     if config_file is not None:
-        for name, value in _read_toml(config_file).items():
-            values[name] = _convert(_BY_NAME[name], value, str(config_file))
-    for option in OPTIONS:
-        raw = environ.get(option.env)
-        if raw is not None and raw != "":
-            values[option.name] = _convert(option, raw, option.env)
-    for name, value in flags.items():
-        if value is not None:
-            values[name] = _convert(_BY_NAME[name], value, _BY_NAME[name].flag)
+        sources.append((str(config_file), _read_toml(config_file)))
+    given = {o.name: environ[o.env] for o in OPTIONS if environ.get(o.env, "") != ""}
+    sources += [("environment", given), ("flags", flags)]
+    for origin, source in sources:
+        for name, value in source.items():
+            option = _BY_NAME[name]
+            twin = _TWINS.get(name)
+            if twin in source:
+                raise ConfigurationError(f"give {name} or {twin}, not both (in the {origin})")
+            where = option.flag if origin == "flags" else option.env if origin == "environment" else origin
+            values[name] = _convert(option, value, where)
+            if twin is not None:
+                values.pop(twin, None)
     try:
         return ServerConfig(**values)
     except TypeError as exc:  # a value of the wrong type slipped through

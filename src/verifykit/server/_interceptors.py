@@ -36,7 +36,8 @@ Handler = Callable[[Any, grpc.ServicerContext], Any]
 
 
 def _handler_like(handler: grpc.RpcMethodHandler, behavior: Handler) -> grpc.RpcMethodHandler:
-    """A handler of the same streaming kind as ``handler`` whose every call runs ``behavior``."""
+    """A handler of the same streaming kind as ``handler`` whose every call runs ``behavior``
+    on the request's raw bytes: no deserializer, so nothing the caller sent is parsed."""
     kinds = (
         (handler.unary_unary, grpc.unary_unary_rpc_method_handler),
         (handler.unary_stream, grpc.unary_stream_rpc_method_handler),
@@ -44,17 +45,15 @@ def _handler_like(handler: grpc.RpcMethodHandler, behavior: Handler) -> grpc.Rpc
         (handler.stream_stream, grpc.stream_stream_rpc_method_handler),
     )
     make = next(factory for existing, factory in kinds if existing is not None)
-    return make(
-        behavior,
-        request_deserializer=handler.request_deserializer,
-        response_serializer=handler.response_serializer,
-    )
+    return make(behavior, request_deserializer=None, response_serializer=handler.response_serializer)
 
 
 class AuthInterceptor(grpc.ServerInterceptor):  # type: ignore[misc]
     """Every call but health checks must carry ``authorization: Bearer <token>``.
 
-    For deployments without mutual TLS; load balancers probe health without the token.
+    For deployments without mutual TLS; load balancers probe health without the token. The
+    token is compared in constant time, and a refused call's message is never deserialized:
+    an unauthenticated caller reaches no parser.
     """
 
     def __init__(self, token: str) -> None:

@@ -9,10 +9,9 @@ import sys
 import threading
 import time
 from types import FrameType
-from urllib.parse import urlsplit, urlunsplit
 
 from ._app import Components, create_server
-from ._config import ServerConfig
+from ._config import ServerConfig, mask_password
 
 __all__ = ["configure_logging", "serve"]
 
@@ -30,13 +29,6 @@ class _JSONFormatter(logging.Formatter):
             # Splice rather than parse and re-encode: access lines are written on every call.
             return head + ("," + message[1:] if len(message) > 2 else "}")
         return head + ',"message":' + json.dumps(message) + "}"
-
-
-def _without_credentials(url: str) -> str:
-    parts = urlsplit(url)
-    if parts.password is None and parts.username is None:
-        return url
-    return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
 
 
 def configure_logging(level: str) -> None:
@@ -69,7 +61,7 @@ def serve(config: ServerConfig, components: Components | None = None) -> int:
             "level": "info",
             "logger": _log.name,
             "message": f"listening on {config.host}:{port} ({'TLS' if config.tls_cert else 'plaintext'}), "
-            f"store {_without_credentials(config.store)}{metrics}",
+            f"store {mask_password(config.store)}{metrics}",
         }
         print(json.dumps(announce, separators=(",", ":")), file=sys.stderr, flush=True)
         while not stop.wait(0.5):

@@ -38,6 +38,18 @@ def _client(request: Any) -> str | None:
     return address or None
 
 
+def _caller(context: grpc.ServicerContext) -> str:
+    """Who is calling: the common name of its client certificate under mutual TLS, else its
+    address without the port (a new connection must not make a new caller)."""
+    names = context.auth_context().get("x509_common_name") or ()
+    if names:
+        return "cn:" + bytes(names[0]).decode("utf-8", "replace")
+    peer = str(context.peer())
+    if peer.startswith(("ipv4:", "ipv6:")):
+        return peer.rpartition(":")[0]
+    return peer
+
+
 class EmailOtpServicer(email_otp_pb2_grpc.EmailOtpServiceServicer):
     def __init__(self, otp: EmailOTP) -> None:
         self._otp = otp
@@ -78,7 +90,11 @@ class EmailOtpServicer(email_otp_pb2_grpc.EmailOtpServiceServicer):
 
 
 class FaceServicer(face_pb2_grpc.FaceServiceServicer):
-    """Face work (decode, detect, encode) runs on the heavy pool; index edits are cheap and stay here."""
+    """Face work (decode, detect, encode) runs on the heavy pool; index edits are cheap and stay here.
+
+    Index calls carry no end-user address: the index is policed per calling service (limits
+    and audit under :func:`_caller`), since the risk is a token holder combing or editing it.
+    """
 
     def __init__(self, verifier: FaceVerifier, index: FaceIndex, pool: HeavyPool) -> None:
         self._verifier = verifier
@@ -114,13 +130,13 @@ class FaceServicer(face_pb2_grpc.FaceServiceServicer):
     def AddToFaceIndex(
         self, request: face_pb2.AddToFaceIndexRequest, context: grpc.ServicerContext
     ) -> face_pb2.AddToFaceIndexResponse:
-        self._index.add(validate_subject(request.subject), request.template)
+        self._index.add(validate_subject(request.subject), request.template, client=_caller(context))
         return face_pb2.AddToFaceIndexResponse(size=len(self._index))
 
     def RemoveFromFaceIndex(
         self, request: face_pb2.RemoveFromFaceIndexRequest, context: grpc.ServicerContext
     ) -> face_pb2.RemoveFromFaceIndexResponse:
-        removed = self._index.remove(validate_subject(request.subject))
+        removed = self._index.remove(validate_subject(request.subject), client=_caller(context))
         return face_pb2.RemoveFromFaceIndexResponse(removed=removed, size=len(self._index))
 
     def SearchFaceIndex(
@@ -134,6 +150,7 @@ class FaceServicer(face_pb2_grpc.FaceServiceServicer):
             encoding,
             k=request.top_k if request.top_k else 5,
             threshold=request.max_distance if request.HasField("max_distance") else None,
+            client=_caller(context),
         )
         return face_pb2.SearchFaceIndexResponse(
             ok=True,

@@ -241,6 +241,15 @@ class ChallengeStore(abc.ABC):
         """
 
     @abc.abstractmethod
+    def refund(self, key: str, policy: WindowPolicy, cost: int = 1) -> WindowResult:
+        """Give back up to ``cost`` of the newest events still in the window. Atomic.
+
+        The pair to a hit taken *before* the work it limits: charging first keeps a limit exact
+        however many callers race, and the caller refunds when the work turns out not to count
+        (a success, for a limit on failures). A key with no events is left absent.
+        """
+
+    @abc.abstractmethod
     def charge(self, key: str, policy: LockoutPolicy) -> FailureState:
         """Charge one failure before an attempt, refusing (uncharged) while locked. Atomic.
 

@@ -1,10 +1,33 @@
-"""``memory://``: the embedded default. One process, one lock, nothing survives a restart."""
+"""``memory://``: the embedded default. One process, one lock, nothing survives a restart.
+
+Memory stays bounded by live state, never by traffic:
+
+- No operation creates an entry for state it does not keep: a check of an unknown (or closed,
+  or expired) challenge leaves no lockout behind, and a zero-cost or refused hit on an empty
+  window leaves no window behind.
+- Every entry has a horizon past which it reads exactly as if it were absent, and is swept
+  then: a challenge at ``expires_at + retention``; a window one window after its newest
+  event; a lockout ``memory`` seconds after its last failure (``forget_at``), or at once when
+  it holds no failures. A **hard lock** has no horizon: it is kept until
+  :meth:`~MemoryStore.reset_failures`, because forgetting it by time would give an attacker
+  another ``hard_cap`` guesses and break the NIST SP 800-63B cap of 100 consecutive
+  failures. Each takes ``hard_cap`` charged failures to make, so they grow at a small
+  fraction of the failure rate that the other limits already bound.
+- The sweep is amortised: each entry has at most one item in a heap ordered by horizon, and
+  every operation retires at most :data:`SWEEP_BATCH` due items, so no request pays for the
+  whole store. An item whose entry's horizon moved on (a newer event, a resend) is pushed
+  again at the new horizon instead of being duplicated on every write.
+"""
 
 from __future__ import annotations
 
+import heapq
+import itertools
+import math
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from enum import IntEnum
 
 from .._clock import Clock, SystemClock
 from ._base import (
@@ -30,9 +53,14 @@ from ._rules import (
     expire_if_due,
     lockout_view,
     window_hit,
+    window_refund,
 )
 
-__all__ = ["MemoryStore"]
+__all__ = ["SWEEP_BATCH", "MemoryStore"]
+
+#: Due heap items each operation retires at most. Each operation adds at most one item, so
+#: any batch above one keeps up; a few more catch up quickly after a burst.
+SWEEP_BATCH = 8
 
 
 @dataclass(slots=True)
@@ -46,6 +74,41 @@ class _Entry:
     retention: float
     state: ChallengeState
 
+    def horizon(self) -> float:
+        return self.state.expires_at + self.retention
+
+
+@dataclass(slots=True)
+class _Window:
+    events: list[float]
+    # The longest window any policy on this key has used: events are kept for that long.
+    span: float
+
+    def horizon(self) -> float:
+        return self.events[-1] + self.span if self.events else -math.inf
+
+
+@dataclass(slots=True)
+class _Lockout:
+    state: LockoutState
+    # False only for a hard lock whose heap item was retired: it waits for a reset, not a time.
+    scheduled: bool = True
+
+    def horizon(self) -> float:
+        s = self.state
+        if s.hard:
+            return math.inf
+        return s.forget_at if s.failures else -math.inf
+
+
+class _Table(IntEnum):
+    CHALLENGES = 0
+    WINDOWS = 1
+    LOCKOUTS = 2
+
+
+_Item = tuple[float, int, _Table, str, _Entry | _Window | _Lockout]
+
 
 class MemoryStore(ChallengeStore):
     """A thread-safe in-process store. Limits hold within this process only."""
@@ -55,12 +118,55 @@ class MemoryStore(ChallengeStore):
         self._clock = clock or SystemClock()
         self._lock = threading.Lock()
         self._challenges: dict[str, _Entry] = {}
-        self._windows: dict[str, list[float]] = {}
-        self._lockouts: dict[str, LockoutState] = {}
-        self._ops = 0
+        self._windows: dict[str, _Window] = {}
+        self._lockouts: dict[str, _Lockout] = {}
+        self._due: list[_Item] = []
+        self._seq = itertools.count()
 
     def now(self) -> float:
         return self._clock.now()
+
+    def sizes(self) -> dict[str, int]:
+        """How many challenges, windows and lockouts are held, and pending expiries: for monitoring."""
+        with self._lock:
+            return {
+                "challenges": len(self._challenges),
+                "windows": len(self._windows),
+                "lockouts": len(self._lockouts),
+                "expiries": len(self._due),
+            }
+
+    # -- expiry --------------------------------------------------------------------------------
+
+    def _schedule(self, table: _Table, key: str, entry: _Entry | _Window | _Lockout) -> None:
+        heapq.heappush(self._due, (entry.horizon(), next(self._seq), table, key, entry))
+
+    def _table(self, table: _Table) -> dict[str, _Entry] | dict[str, _Window] | dict[str, _Lockout]:
+        if table is _Table.CHALLENGES:
+            return self._challenges
+        if table is _Table.WINDOWS:
+            return self._windows
+        return self._lockouts
+
+    def _sweep(self, now: float) -> None:
+        """Retire at most SWEEP_BATCH due heap items (called under the lock by every operation)."""
+        due = self._due
+        for _ in range(SWEEP_BATCH):
+            if not due or due[0][0] > now:
+                return
+            _, _, table, key, entry = heapq.heappop(due)
+            entries = self._table(table)
+            if entries.get(key) is not entry:
+                continue  # removed (or replaced) since: its own item, if any, is elsewhere
+            horizon = entry.horizon()
+            if horizon <= now:
+                del entries[key]
+            elif isinstance(entry, _Lockout) and math.isinf(horizon):
+                entry.scheduled = False  # a hard lock: kept, off the heap, until reset
+            else:
+                heapq.heappush(due, (horizon, next(self._seq), table, key, entry))
+
+    # -- challenges ------------------------------------------------------------------------------
 
     def _record(self, cid: str, entry: _Entry) -> ChallengeRecord:
         s = entry.state
@@ -83,21 +189,12 @@ class MemoryStore(ChallengeStore):
         )
 
     def _live(self, cid: str, now: float) -> _Entry | None:
+        self._sweep(now)
         entry = self._challenges.get(cid)
-        if entry is not None and now >= entry.state.expires_at + entry.retention:
-            del self._challenges[cid]
+        if entry is not None and now >= entry.horizon():
+            del self._challenges[cid]  # its heap item is due too, and is dropped when reached
             return None
         return entry
-
-    def _sweep(self, now: float) -> None:
-        # Amortized purge so a long-running process does not keep expired challenges forever.
-        self._ops += 1
-        if self._ops % 1024:
-            return
-        for cid in [c for c, e in self._challenges.items() if now >= e.state.expires_at + e.retention]:
-            del self._challenges[cid]
-        for key in [k for k, ev in self._windows.items() if not ev]:
-            del self._windows[key]
 
     def create(self, new: NewChallenge, *, retention: float) -> ChallengeRecord:
         check_new_challenge(new, retention)
@@ -125,6 +222,7 @@ class MemoryStore(ChallengeStore):
             if new.id in self._challenges:
                 raise ValueError("challenge id collision")  # 128 random bits: a bug, not bad luck
             self._challenges[new.id] = entry
+            self._schedule(_Table.CHALLENGES, new.id, entry)
             return self._record(new.id, entry)
 
     def get(self, challenge_id: str) -> ChallengeRecord | None:
@@ -147,11 +245,17 @@ class MemoryStore(ChallengeStore):
         with self._lock:
             now = self.now()
             entry = self._live(challenge_id, now)
-            lock = None
-            if lockout_key is not None and lockout is not None:
-                lock = self._lockouts.setdefault(lockout_key, LockoutState())
-            outcome, failure = apply_attempt(entry.state if entry else None, now, candidates, lock, lockout)
-            return outcome, (self._record(challenge_id, entry) if entry else None), failure
+            if entry is None:
+                # Nothing to check, so nothing to charge: a guessed id leaves no state behind.
+                return AttemptOutcome.MISSING, None, None
+            held = self._lockouts.get(lockout_key) if lockout_key is not None and lockout else None
+            lock = held.state if held is not None else None
+            if lock is None and lockout_key is not None and lockout is not None:
+                lock = LockoutState()  # kept only if this attempt charges it, below
+            outcome, failure = apply_attempt(entry.state, now, candidates, lock, lockout)
+            if held is None and lockout_key is not None and lock is not None and lock.failures:
+                self._add_lockout(lockout_key, lock)
+            return outcome, self._record(challenge_id, entry), failure
 
     def resend(
         self,
@@ -201,23 +305,72 @@ class MemoryStore(ChallengeStore):
             entry.state.status = ChallengeStatus.CANCELED
             return True, self._record(challenge_id, entry)
 
+    # -- rate limits -------------------------------------------------------------------------------
+
     def hit(self, key: str, policy: WindowPolicy, cost: int = 1) -> WindowResult:
         check_cost(cost)
         with self._lock:
-            events = self._windows.setdefault(key, [])
-            return window_hit(events, self.now(), policy, cost)
+            now = self.now()
+            self._sweep(now)
+            window = self._windows.get(key)
+            if window is None:
+                events: list[float] = []
+                result = window_hit(events, now, policy, cost)
+                if events:  # a zero-cost or refused hit on an empty window keeps nothing
+                    window = _Window(events, policy.window)
+                    self._windows[key] = window
+                    self._schedule(_Table.WINDOWS, key, window)
+                return result
+            window.span = max(window.span, policy.window)
+            return window_hit(window.events, now, policy, cost)
+
+    def refund(self, key: str, policy: WindowPolicy, cost: int = 1) -> WindowResult:
+        check_cost(cost)
+        with self._lock:
+            now = self.now()
+            self._sweep(now)
+            window = self._windows.get(key)
+            # An emptied window stays until its heap item comes due (it then has no horizon).
+            return window_refund(window.events if window is not None else [], now, policy, cost)
+
+    def _add_lockout(self, key: str, state: LockoutState) -> None:
+        held = _Lockout(state, scheduled=not state.hard)  # hard at once (hard_cap=1): no horizon
+        self._lockouts[key] = held
+        if held.scheduled:
+            self._schedule(_Table.LOCKOUTS, key, held)
 
     def charge(self, key: str, policy: LockoutPolicy) -> FailureState:
         with self._lock:
-            return apply_charge(self._lockouts.setdefault(key, LockoutState()), self.now(), policy)
+            now = self.now()
+            self._sweep(now)
+            held = self._lockouts.get(key)
+            if held is not None:
+                return apply_charge(held.state, now, policy)
+            state = LockoutState()
+            result = apply_charge(state, now, policy)
+            if state.failures:
+                self._add_lockout(key, state)
+            return result
 
     def failure_state(self, key: str) -> FailureState:
         with self._lock:
-            state = self._lockouts.get(key)
-            if state is None:
+            now = self.now()
+            self._sweep(now)
+            held = self._lockouts.get(key)
+            if held is None:
                 return FailureState(allowed=True, failures=0, retry_after=0.0)
-            return lockout_view(state, self.now())
+            return lockout_view(held.state, now)
 
     def reset_failures(self, key: str) -> None:
         with self._lock:
-            self._lockouts.pop(key, None)
+            self._sweep(self.now())
+            held = self._lockouts.get(key)
+            if held is None:
+                return
+            if held.scheduled:
+                # Cleared in place: its heap item retires it, and a success on every login
+                # leaves no stale heap item behind the way a delete-then-recreate would.
+                held.state.failures, held.state.locked_until = 0, 0.0
+                held.state.hard, held.state.forget_at = False, 0.0
+            else:
+                del self._lockouts[key]

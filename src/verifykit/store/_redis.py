@@ -57,6 +57,7 @@ SCRIPTS = (
     "set_delivery",
     "cancel",
     "hit",
+    "refund",
     "charge",
     "failure_state",
 )
@@ -251,6 +252,10 @@ class RedisStore(ChallengeStore):
         tls = urlsplit(url).scheme.lower().startswith("rediss")
         if not tls and any(name.startswith("ssl_") for name in self._options):
             raise ConfigurationError("ssl_* store options need a rediss:// URL")
+        if tls:
+            # Redis replies decide approvals: a certificate must name the host we dialled. Said
+            # explicitly, not left to redis-py's default (off before 6.0; RedisCluster dropped it).
+            self._options["ssl_check_hostname"] = True
         self._lock = threading.Lock()
         self._client: Any = None
         self._errors = (self._redis.RedisError, self._redis.exceptions.RedisClusterException, OSError)
@@ -431,6 +436,14 @@ class RedisStore(ChallengeStore):
         check_cost(cost)
         args = [str(policy.limit), repr(float(policy.window)), str(cost), secrets.token_hex(8)]
         allowed, count, retry_after = self._run("hit", [self.window_key(key)], args)
+        return WindowResult(
+            allowed=allowed == "1", count=int(count), limit=policy.limit, retry_after=float(retry_after)
+        )
+
+    def refund(self, key: str, policy: WindowPolicy, cost: int = 1) -> WindowResult:
+        check_cost(cost)
+        args = [str(policy.limit), repr(float(policy.window)), str(cost)]
+        allowed, count, retry_after = self._run("refund", [self.window_key(key)], args)
         return WindowResult(
             allowed=allowed == "1", count=int(count), limit=policy.limit, retry_after=float(retry_after)
         )

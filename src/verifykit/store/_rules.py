@@ -35,6 +35,7 @@ __all__ = [
     "lockout_view",
     "resend_delay",
     "window_hit",
+    "window_refund",
 ]
 
 
@@ -187,11 +188,15 @@ def apply_resend(
     return ResendOutcome.OK, 0.0
 
 
-def window_hit(events: list[float], now: float, policy: WindowPolicy, cost: int) -> WindowResult:
-    """Sliding-window log: drop events older than the window, then admit ``cost`` more if they fit."""
+def _slide(events: list[float], now: float, policy: WindowPolicy) -> None:
     horizon = now - policy.window
     while events and events[0] <= horizon:
         events.pop(0)
+
+
+def window_hit(events: list[float], now: float, policy: WindowPolicy, cost: int) -> WindowResult:
+    """Sliding-window log: drop events older than the window, then admit ``cost`` more if they fit."""
+    _slide(events, now, policy)
     count = len(events)
     if count + cost > policy.limit:
         # The wait until enough old events leave the window for this hit to fit.
@@ -200,3 +205,15 @@ def window_hit(events: list[float], now: float, policy: WindowPolicy, cost: int)
         return WindowResult(allowed=False, count=count, limit=policy.limit, retry_after=max(retry, 0.0))
     events.extend([now] * cost)
     return WindowResult(allowed=True, count=count + cost, limit=policy.limit, retry_after=0.0)
+
+
+def window_refund(events: list[float], now: float, policy: WindowPolicy, cost: int) -> WindowResult:
+    """Give back up to ``cost`` events: drop those older than the window, then the newest ones.
+
+    A caller that charged a hit before some work (so concurrent callers can never pass the
+    limit) refunds it when the work turns out not to count. The newest events go first: the
+    refunded charge was taken moments ago, and an older event would leave the window sooner.
+    """
+    _slide(events, now, policy)
+    del events[max(len(events) - cost, 0) :]
+    return WindowResult(allowed=True, count=len(events), limit=policy.limit, retry_after=0.0)

@@ -29,9 +29,11 @@ class FaceServiceStub:
     """Face verification. Photos are never stored or logged; templates are sealed (AES-256-GCM) and
     bound to their subject, so the caller stores them without learning the encoding.
 
-    Errors: INVALID_ARGUMENT for an image that is too large, truncated or not an image, and for a
-    template that does not open for this subject; RESOURCE_EXHAUSTED with google.rpc.RetryInfo when
-    too much face work is in flight; UNAVAILABLE when the store does not answer.
+    Errors: INVALID_ARGUMENT for an image that is too large, truncated or not an image, for a
+    template that does not open for this subject, and for a search wider than the sidecar allows;
+    RESOURCE_EXHAUSTED with google.rpc.RetryInfo when too much face work is in flight, or when the
+    calling service passed its limit on index searches or changes; UNAVAILABLE when the store does
+    not answer. Index searches and changes are audited with the calling service as the client.
     """
 
     def __init__(self, channel):
@@ -71,9 +73,11 @@ class FaceServiceServicer:
     """Face verification. Photos are never stored or logged; templates are sealed (AES-256-GCM) and
     bound to their subject, so the caller stores them without learning the encoding.
 
-    Errors: INVALID_ARGUMENT for an image that is too large, truncated or not an image, and for a
-    template that does not open for this subject; RESOURCE_EXHAUSTED with google.rpc.RetryInfo when
-    too much face work is in flight; UNAVAILABLE when the store does not answer.
+    Errors: INVALID_ARGUMENT for an image that is too large, truncated or not an image, for a
+    template that does not open for this subject, and for a search wider than the sidecar allows;
+    RESOURCE_EXHAUSTED with google.rpc.RetryInfo when too much face work is in flight, or when the
+    calling service passed its limit on index searches or changes; UNAVAILABLE when the store does
+    not answer. Index searches and changes are audited with the calling service as the client.
     """
 
     def EnrollFace(self, request, context):
@@ -152,9 +156,11 @@ class FaceService:
     """Face verification. Photos are never stored or logged; templates are sealed (AES-256-GCM) and
     bound to their subject, so the caller stores them without learning the encoding.
 
-    Errors: INVALID_ARGUMENT for an image that is too large, truncated or not an image, and for a
-    template that does not open for this subject; RESOURCE_EXHAUSTED with google.rpc.RetryInfo when
-    too much face work is in flight; UNAVAILABLE when the store does not answer.
+    Errors: INVALID_ARGUMENT for an image that is too large, truncated or not an image, for a
+    template that does not open for this subject, and for a search wider than the sidecar allows;
+    RESOURCE_EXHAUSTED with google.rpc.RetryInfo when too much face work is in flight, or when the
+    calling service passed its limit on index searches or changes; UNAVAILABLE when the store does
+    not answer. Index searches and changes are audited with the calling service as the client.
     """
 
     @staticmethod

@@ -1,0 +1,58 @@
+"""A client's limit on face verifies is charged before any image work, so racing calls from one
+address never get more photos decoded and encoded than the limit allows, on every backend."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from face_photos import photo
+
+from verifykit import Keyring, Reason, WindowPolicy
+from verifykit.face import FaceSettings, FaceVerifier, _verifier
+from verifykit.store import ChallengeStore
+
+BIDEN = "Joe_Biden__biden.jpg"
+
+
+def _count_decodes(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Wrap the verifier's decoder so each photo it opens is counted (the real work still runs)."""
+    calls: list[int] = []
+    real: Callable[..., Any] = _verifier.decode
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(_verifier, "decode", counted)
+    return calls
+
+
+def test_fifty_racing_verifies_from_one_client_do_image_work_at_most_its_limit(
+    keyring: Keyring, store: ChallengeStore, obama_template: bytes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fv = FaceVerifier(
+        keyring=keyring, store=store, settings=FaceSettings(client_limit=WindowPolicy(3, 600)), audit=None
+    )
+    decoded = _count_decodes(monkeypatch)
+    selfie = photo(BIDEN)
+    start = threading.Barrier(50)
+    reasons: list[Reason] = []
+    lock = threading.Lock()
+
+    def verify() -> None:
+        start.wait()
+        verdict = fv.verify("obama", obama_template, selfie, client="198.51.100.4")
+        with lock:
+            reasons.append(verdict.reason)
+
+    threads = [threading.Thread(target=verify) for _ in range(50)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(decoded) <= 3
+    assert reasons.count(Reason.MISMATCH) == len(decoded)
+    assert reasons.count(Reason.RATE_LIMITED) == 50 - len(decoded)

@@ -1,0 +1,196 @@
+"""Memory: no accepted image makes one face call use more than 512 MiB above the process's idle size.
+
+Each case is the costliest file of its kind the default limits admit (the largest pixel count,
+or the largest decoded size) and runs in a fresh process: the models are loaded and a first
+photo encoded, the resident size is read as the idle size, the peak is reset, and one
+``FaceVerifier.encode`` runs on the case. The peak resident size above idle is what the call
+cost. The files themselves are small: a 25 MP 16-bit RGBA PNG is a few hundred KB.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+import pytest
+from face_photos import DATA
+from image_files import png, png_chunk, tiff_orientation
+
+from verifykit.face import FaceSettings, probe
+
+pytestmark = pytest.mark.slow
+
+MiB = 1 << 20
+BUDGET = 512 * MiB
+DEFAULTS = FaceSettings()
+WARM_UP = DATA / "Barack_Obama__obama.jpg"
+
+CHILD = textwrap.dedent(
+    """
+    import json, resource, sys
+    from pathlib import Path
+
+    import numpy as np
+
+    from verifykit import ImageError, Keyring
+    from verifykit.face import FaceSettings, FaceVerifier
+
+    def status(key):
+        with open("/proc/self/status") as f:
+            line = next(line for line in f if line.startswith(key + ":"))
+        return int(line.split()[1]) * 1024
+
+    source, overrides, warm_up = sys.argv[1], json.loads(sys.argv[2]), sys.argv[3]
+    faces = FaceVerifier(keyring=Keyring.generate(), settings=FaceSettings(**overrides), audit=None)
+    faces.encode(Path(warm_up).read_bytes())  # loads the models, warms OpenCV and dlib
+    if source.startswith("array:"):
+        _, dtype, channels, height, width = source.split(":")
+        image = np.full((int(height), int(width), int(channels)), 0x80, dtype)
+    else:
+        image = Path(source).read_bytes()
+    idle = status("VmRSS")
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")  # the peak so far becomes the current size
+        peak_key = "VmHWM"
+    except OSError:
+        peak_key = None  # the lifetime peak: an overestimate, never an underestimate
+    try:
+        found, encoding = faces.encode(image)
+        outcome = {"scale": found.image.scale, "encoded": encoding is not None}
+    except ImageError as exc:
+        outcome = {"refused": str(exc)}
+    peak = status(peak_key) if peak_key else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    print(json.dumps({"above_idle": peak - idle, **outcome}))
+    """
+)
+
+
+def run_face_call(source: str, **overrides: Any) -> dict[str, Any]:
+    done = subprocess.run(
+        [sys.executable, "-c", CHILD, source, json.dumps(overrides), str(WARM_UP)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
+def largest(per_pixel: float) -> tuple[int, int]:
+    """(width, height), about 4:3, of the largest image the default limits admit at this many
+    decoded bytes a pixel (within 1%, leaving room for per-row buffers)."""
+    pixels = int(min(DEFAULTS.max_pixels, DEFAULTS.max_decoded_bytes / per_pixel) * 0.99)
+    width = min(int((pixels * 4 / 3) ** 0.5), 16383)
+    return width, pixels // width
+
+
+def ramp(width: int, height: int, channels: int) -> np.ndarray:
+    """Thousands of colours (no palette shortcuts), identical rows (tiny files); alpha below 255."""
+    x = np.arange(width)
+    row = np.stack([x & 255, (x >> 4) & 255, (x * 3) & 255, np.full_like(x, 0x90)][:channels], axis=-1)
+    out = np.empty((height, width, channels), np.uint8)
+    out[:] = row.astype(np.uint8)
+    return out
+
+
+def encoded(ext: str, image: np.ndarray, *params: int) -> bytes:
+    ok, buf = cv2.imencode(ext, image, list(params))
+    assert ok
+    return buf.tobytes()
+
+
+def with_exif(jpeg: bytes, orientation: int) -> bytes:
+    app1 = b"Exif\x00\x00" + tiff_orientation(orientation)
+    return jpeg[:2] + b"\xff\xe1" + (len(app1) + 2).to_bytes(2, "big") + app1 + jpeg[2:]
+
+
+def small_face_in_a_large_photo() -> bytes:
+    """About 40 MP stored sideways, with one face about 450 px wide: found in the reduced
+    decode but too small there to encode, so the photo is decoded again at full size and turned
+    upright (the costliest JPEG path at the default settings)."""
+    face = cv2.imread(str(WARM_UP))
+    face = cv2.resize(face, None, fx=2.5, fy=2.5, interpolation=cv2.INTER_LINEAR)
+    face = cv2.rotate(face, cv2.ROTATE_90_COUNTERCLOCKWISE)  # as a camera held sideways stores it
+    width, height = largest(3)
+    stored = np.full((width, height, 3), 128, np.uint8)
+    top, left = (width - face.shape[0]) // 2, (height - face.shape[1]) // 2
+    stored[top : top + face.shape[0], left : left + face.shape[1]] = face
+    return with_exif(encoded(".jpg", stored, cv2.IMWRITE_JPEG_QUALITY, 85), 6)
+
+
+def png_case(per_pixel: int, depth: int, colour: int, **options: Any) -> Callable[[], bytes]:
+    return lambda: png(*largest(per_pixel), depth, colour, **options)
+
+
+TRANSPARENT_PALETTE = [png_chunk(b"tRNS", b"\x00\x80")]
+
+CASES: dict[str, tuple[Callable[[], bytes], dict[str, Any]]] = {  # case: (file, settings)
+    "png-16bit-rgba": (png_case(8, 16, 6), {}),
+    "png-16bit-grey-alpha": (png_case(8, 16, 4), {}),
+    "png-8bit-rgba": (png_case(4, 8, 6), {}),
+    "png-palette-transparent": (png_case(4, 8, 3, before_data=TRANSPARENT_PALETTE), {}),
+    "png-16bit-rgb-interlaced-sideways": (png_case(3, 16, 2, interlace=1, orientation=6), {}),
+    "png-1bit-grey": (png_case(3, 1, 0), {}),
+    "jpeg-small-face-decoded-twice": (small_face_in_a_large_photo, {}),
+    "jpeg-full-size-sideways": (
+        lambda: with_exif(encoded(".jpg", ramp(*largest(3), 3)), 6),
+        {"work_min_side": 0},
+    ),
+    "jpeg-progressive-444": (
+        lambda: encoded(
+            ".jpg",
+            ramp(*largest(9), 3),
+            cv2.IMWRITE_JPEG_PROGRESSIVE,
+            1,
+            cv2.IMWRITE_JPEG_SAMPLING_FACTOR,
+            cv2.IMWRITE_JPEG_SAMPLING_FACTOR_444,
+        ),
+        {"work_min_side": 0},
+    ),
+    "webp-lossless-alpha": (
+        lambda: encoded(".webp", ramp(*largest(8), 4), cv2.IMWRITE_WEBP_QUALITY, 101),
+        {},
+    ),
+    "webp-lossless": (lambda: encoded(".webp", ramp(*largest(7), 3), cv2.IMWRITE_WEBP_QUALITY, 101), {}),
+    "webp-lossy-alpha": (lambda: encoded(".webp", ramp(*largest(6), 4), cv2.IMWRITE_WEBP_QUALITY, 90), {}),
+}
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads resident sizes from /proc")
+@pytest.mark.parametrize("case", list(CASES))
+def test_one_face_call_stays_within_512_mib_above_idle(case: str, tmp_path: Path) -> None:
+    make, overrides = CASES[case]
+    data = make()
+    info = probe(data)
+    # the costliest the defaults admit: at one of the two limits, and accepted
+    assert info.pixels <= DEFAULTS.max_pixels and info.decoded_bytes <= DEFAULTS.max_decoded_bytes
+    assert max(info.pixels / DEFAULTS.max_pixels, info.decoded_bytes / DEFAULTS.max_decoded_bytes) > 0.95
+    assert len(data) <= DEFAULTS.max_bytes
+    path = tmp_path / "image"
+    path.write_bytes(data)
+    result = run_face_call(str(path), **overrides)
+    assert "refused" not in result, result
+    if case == "jpeg-small-face-decoded-twice":
+        assert result["encoded"] and result["scale"] == 1.0, result  # the full-size path was taken
+    assert result["above_idle"] < BUDGET, f"{result['above_idle'] / MiB:.0f} MiB above idle"
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads resident sizes from /proc")
+@pytest.mark.parametrize(("dtype", "channels"), [("uint16", 4), ("uint16", 2), ("uint8", 4)])
+def test_a_face_call_on_an_array_at_the_pixel_limit_stays_within_512_mib_above_idle(
+    dtype: str, channels: int
+) -> None:
+    width, height = largest(0.001)  # arrays: only the pixel limit applies
+    result = run_face_call(f"array:{dtype}:{channels}:{height}:{width}")
+    assert "refused" not in result, result
+    assert result["above_idle"] < BUDGET, f"{result['above_idle'] / MiB:.0f} MiB above idle"
