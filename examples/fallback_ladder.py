@@ -9,10 +9,8 @@ from __future__ import annotations
 import pyotp
 
 from verifykit import AuditEvent, Keyring, Reason
-from verifykit.assisted import AssistedCheck
-from verifykit.recovery import RecoveryCodes
+from verifykit.fallbacks import AssistedCheck, RecoveryCodes, TOTPSettings, TOTPVerifier
 from verifykit.store import LockoutPolicy, MemoryStore
-from verifykit.totp import TOTPSettings, TOTPVerifier
 
 
 def main() -> None:

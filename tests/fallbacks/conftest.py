@@ -8,10 +8,8 @@ from typing import Any
 import pytest
 
 from verifykit import AuditEvent, Keyring
-from verifykit.assisted import AssistedCheck
-from verifykit.recovery import RecoveryCodes
+from verifykit.fallbacks import AssistedCheck, RecoveryCodes, TOTPSettings, TOTPVerifier
 from verifykit.store import ChallengeStore
-from verifykit.totp import TOTPSettings, TOTPVerifier
 
 MakeTOTP = Callable[..., TOTPVerifier]
 

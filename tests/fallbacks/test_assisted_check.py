@@ -8,11 +8,10 @@ import pyotp
 import pytest
 
 from verifykit import AuditEvent, ConfigurationError, InvalidInput, Keyring, RateLimited, Reason, Verdict
-from verifykit.assisted import DEFAULT_UNLOCKS, AssistedCheck
+from verifykit.fallbacks import DEFAULT_UNLOCKS, AssistedCheck, TOTPSettings, TOTPVerifier
 from verifykit.otp import EmailOTP, OTPSettings
 from verifykit.store import ChallengeStore, LockoutPolicy
 from verifykit.testing import Outbox, last_code
-from verifykit.totp import TOTPSettings, TOTPVerifier
 
 HARD_AFTER_TWO = LockoutPolicy(threshold=2, lockout=60, lockout_max=60, hard_cap=2)
 

@@ -8,7 +8,7 @@ import threading
 import pytest
 
 from verifykit import AuditEvent, InvalidInput, Keyring, Reason
-from verifykit.recovery import RecoveryCodes
+from verifykit.fallbacks import RecoveryCodes
 from verifykit.store import ChallengeStore, LockoutPolicy
 
 _SHAPE = re.compile(r"^[0-9a-hjkmnp-tv-z]{4}-[0-9a-hjkmnp-tv-z]{4}-[0-9a-hjkmnp-tv-z]{4}$")

@@ -10,8 +10,8 @@ import pyotp
 import pytest
 
 from verifykit import AuditEvent, InvalidInput, Keyring, Reason, TemplateError
+from verifykit.fallbacks import TOTPEnrollment, TOTPSettings, TOTPVerifier
 from verifykit.store import ChallengeStore, LockoutPolicy
-from verifykit.totp import TOTPEnrollment, TOTPSettings, TOTPVerifier
 
 MakeTOTP = Callable[..., TOTPVerifier]
 

@@ -16,7 +16,7 @@ from .._verdict import Reason, Verdict, WaysIn, assisted_check_only
 from ..crypto import Keyring
 from ..otp._codes import normalize_code
 from ..store import ChallengeStore, MemoryStore, WindowPolicy
-from ._settings import TOTPSettings
+from ._totp_settings import TOTPSettings
 
 __all__ = ["TOTPEnrollment", "TOTPVerifier"]
 

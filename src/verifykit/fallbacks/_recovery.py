@@ -12,7 +12,7 @@ from .._subject import lockout_key, subject_tag, validate_subject
 from .._verdict import Reason, Verdict, WaysIn, assisted_check_only
 from ..crypto import Keyring
 from ..store import ChallengeStore, LockoutPolicy, MemoryStore, WindowPolicy
-from ._codes import generate, normalize
+from ._recovery_codes import generate, normalize
 
 __all__ = ["RecoveryCodeSet", "RecoveryCodes", "RecoveryResult"]
 
