@@ -21,7 +21,7 @@ $(STAMP): pyproject.toml scripts/requirements-ref.txt
 demo: $(STAMP)
 	$(PY) -m verifykit demo
 
-# Regenerate src/verifykit/server/_pb from the .proto files (tests/server/test_api.py fails when stale).
+# Regenerate src/verifykit/_wire/_pb from the .proto files (tests/server/test_api.py fails when stale).
 proto: $(STAMP)
 	$(PY) -c 'from verifykit.server._codegen import main; main()'
 
@@ -29,8 +29,8 @@ services:
 	bash scripts/services.sh
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check src tests benchmarks examples
-	$(VENV)/bin/ruff format --check src tests benchmarks examples
+	$(VENV)/bin/ruff check src tests examples
+	$(VENV)/bin/ruff format --check src tests examples
 
 types: $(STAMP)
 	$(VENV)/bin/mypy

@@ -7,12 +7,13 @@ from __future__ import annotations
 
 from verifykit import Fallback, Keyring, Reason
 from verifykit.otp import EmailOTP, OTPSettings
-from verifykit.testing import Outbox, last_code
+from verifykit.testing import MemoryStore, Outbox, last_code
 
 
 def main() -> None:
     outbox = Outbox()
     otp = EmailOTP(
+        store=MemoryStore(),  # production: open_store("redis://...")
         keyring=Keyring.generate(),  # production: Keyring.from_env("VERIFYKIT_KEYS")
         mailer=outbox,  # production: verifykit.delivery.SMTPMailer(...)
         settings=OTPSettings(service_name="M-Paspor"),

@@ -2,23 +2,25 @@
 
 Run: python examples/face_enroll_verify.py   (needs the face extra: pip install 'verifykit[face]')
 
-The photos are the two public-domain portraits in examples/photos. There is no second
-redistributable photo of either person, so the "selfie" is made from the enrolment photo here
-(mirrored, re-lit and enlarged): it shows the plumbing, not accuracy. `verifykit bench face`
-measures accuracy on real pairs of different photos.
+The photos are the two public-domain portraits that ship inside the package for `verifykit demo`.
+There is no second redistributable photo of either person, so the "selfie" is made from the
+enrolment photo here (mirrored, re-lit and enlarged): it shows the plumbing, not accuracy.
+`verifykit bench face` measures accuracy on real pairs of different photos.
 """
 
 from __future__ import annotations
 
+from importlib import resources
 from pathlib import Path
 
 import cv2
 import numpy as np
 
-from verifykit import AuditEvent, Keyring
+from verifykit import AuditEvent, Keyring, open_store
 from verifykit.face import FaceIndex, FaceVerifier
 
-PHOTOS = Path(__file__).resolve().parent / "photos"
+# The two sample photos ship inside the package (for `verifykit demo`).
+PHOTOS = Path(str(resources.files("verifykit") / "_data" / "photos"))
 
 
 def selfie_from(path: Path) -> bytes:
@@ -38,14 +40,15 @@ def main() -> None:
     def show(event: AuditEvent) -> None:
         print("  audit:", event.action, event.outcome, event.reason, dict(event.details))
 
-    faces = FaceVerifier(keyring=keyring, audit=show)
+    store = open_store("memory://")  # production: the shared store, open_store("redis://...")
+    faces = FaceVerifier(store=store, keyring=keyring, audit=show)
 
     # 1. Enrol the reference photo (an ID photo, say). Store the sealed template with the account.
     enrollment = faces.enroll("applicant-0001", (PHOTOS / "eileen_collins.jpg").read_bytes())
-    if not enrollment.ok or enrollment.template is None:
+    if not enrollment.ok or enrollment.stored is None:
         print("enrolment refused:", enrollment.reason.value, dict(enrollment.details))
         return
-    template = enrollment.template
+    template = enrollment.stored
     print(f"enrolled: {len(template)}-byte sealed template, face {enrollment.face}")
 
     # 2. Verify a new photo of the same person, then a photo of someone else. A verdict says
@@ -61,11 +64,11 @@ def main() -> None:
     print("blank photo: ", faces.verify("applicant-0001", template, blank).reason.value)
 
     # 3. 1:N: is a new applicant already enrolled under another identity?
-    index = FaceIndex(keyring, audit=show)
+    index = FaceIndex(keyring, store=store, audit=show)
     index.add("applicant-0001", template)
     newcomer = faces.enroll("applicant-0002", selfie_from(PHOTOS / "eileen_collins.jpg"))
-    if newcomer.template is not None:
-        for match in index.search_template("applicant-0002", newcomer.template):
+    if newcomer.stored is not None:
+        for match in index.search_template("applicant-0002", newcomer.stored):
             print(f"possible duplicate of {match.key} (distance {match.distance:.3f})")
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import pyotp
 
 from verifykit import AuditEvent, Keyring, Reason
-from verifykit.fallbacks import AssistedCheck, RecoveryCodes, TOTPSettings, TOTPVerifier
+from verifykit.fallbacks import AssistedCheck, RecoveryCodes, RecoverySettings, TOTPSettings, TOTPVerifier
 from verifykit.store import LockoutPolicy, MemoryStore
 
 
@@ -19,38 +19,40 @@ def main() -> None:
     audit = print_event
     subject = "application-2023-000123"
 
-    # Enrolment, once: the caller keeps the sealed secret and the digests with the account.
+    # Enrolment, once: the caller keeps each verifier's `stored` value with the account.
     totp = TOTPVerifier(
         store=store,
         keyring=keyring,
         audit=audit,
-        issuer="M-Paspor",
-        settings=TOTPSettings(lockout=LockoutPolicy(threshold=3, lockout=60, hard_cap=3)),
+        settings=TOTPSettings(issuer="M-Paspor", lockout=LockoutPolicy(threshold=3, lockout=60, hard_cap=3)),
     )
     enrollment = totp.enroll(subject, "budi@example.co.id")
     print("scan this as a QR code:", enrollment.provisioning_uri.split("?")[0], "...")
-    recovery = RecoveryCodes(store=store, keyring=keyring, audit=audit, count=5)
+    recovery = RecoveryCodes(
+        store=store, keyring=keyring, audit=audit, settings=RecoverySettings.preset("wallet")
+    )
     issued = recovery.generate(subject)
     print("print these once:", ", ".join(issued.codes))
-    saved_digests = issued.digests
+    saved_codes = issued.stored
 
     # Rung 1: the authenticator app. The phone computes the code; here pyotp stands in for it.
     phone = pyotp.TOTP(enrollment.secret_base32)
-    verdict = totp.verify(subject, enrollment.sealed_secret, phone.now())
+    verdict = totp.verify(subject, enrollment.stored, phone.now())
     print("authenticator app:", verdict.reason.value)
-    again = totp.verify(subject, enrollment.sealed_secret, phone.now())
+    again = totp.verify(subject, enrollment.stored, phone.now())
     print("same code again:", again.reason.value)
 
-    # Rung 2: a recovery code, typed sloppily; the caller saves the shortened list.
-    result = recovery.redeem(subject, issued.codes[0].upper().replace("-", " "), saved_digests)
-    print("recovery code:", result.verdict.reason.value, f"({len(result.remaining_digests)} left)")
-    saved_digests = result.remaining_digests
+    # Rung 2: a recovery code, typed sloppily; the caller saves the shortened set.
+    result = recovery.redeem(subject, saved_codes, issued.codes[0].upper().replace("-", " "))
+    print("recovery code:", result.reason.value, f"({result.details['remaining']} left)")
+    if result.stored is not None:
+        saved_codes = result.stored
 
     # Someone guesses at the app (the replay above counted as a failure too) until the
     # subject is hard-locked at this demo's cap of 3; even the right code is refused then.
     for _ in range(2):
-        totp.verify(subject, enrollment.sealed_secret, "000000")
-    locked = totp.verify(subject, enrollment.sealed_secret, phone.now())
+        totp.verify(subject, enrollment.stored, "000000")
+    locked = totp.verify(subject, enrollment.stored, phone.now())
     print("after three failures:", locked.reason.value, dict(locked.details))
 
     # Rung 3: the counter. An operator checks the passport and records it; the lockouts clear.
@@ -61,7 +63,7 @@ def main() -> None:
     print("assisted check:", decision.reason.value, "unlocked", decision.details["unlocked"])
     # A fresh step's code works again (the one used above stays spent).
     later = phone.at(store.now() + 30)
-    verdict = totp.verify(subject, enrollment.sealed_secret, later, at=store.now() + 30)
+    verdict = totp.verify(subject, enrollment.stored, later, at=store.now() + 30)
     assert verdict.reason is Reason.APPROVED
     print("authenticator app again:", verdict.reason.value)
 

@@ -8,8 +8,8 @@ Run: python examples/password_signup_login.py
 
 from __future__ import annotations
 
-from verifykit import Fallback, Keyring, LockoutPolicy, Reason
-from verifykit.password import PasswordVerifier, PolicyViolation
+from verifykit import Fallback, Keyring, LockoutPolicy, Reason, open_store
+from verifykit.password import PasswordSettings, PasswordVerifier, PolicyViolation
 
 USERS: dict[str, str] = {}  # account id -> stored hash; your database in real life
 
@@ -28,8 +28,8 @@ def signup(pv: PasswordVerifier, account: str, email: str, password: str) -> boo
 def login(pv: PasswordVerifier, account: str, password: str, client: str) -> bool:
     # An unknown account passes None: same work, same answer as a wrong password.
     verdict = pv.verify(account, USERS.get(account), password, client=client)
-    if verdict.upgraded_hash is not None:
-        USERS[account] = verdict.upgraded_hash  # store the stronger hash in place of the old one
+    if verdict.stored is not None:
+        USERS[account] = verdict.stored  # store the stronger hash in place of the old one
         print("  (stored hash upgraded)")
     if verdict.approved:
         print(f"  welcome back, {account}")
@@ -43,10 +43,13 @@ def login(pv: PasswordVerifier, account: str, password: str, client: str) -> boo
 
 def main() -> None:
     pv = PasswordVerifier(
+        store=open_store("memory://"),  # production: the shared store, open_store("redis://...")
         keyring=Keyring.generate(),  # production: Keyring.from_env("VERIFYKIT_KEYS")
-        pepper=True,
-        service_name="M-Paspor",
-        lockout=LockoutPolicy(threshold=3, lockout=30, lockout_max=3600),
+        settings=PasswordSettings(
+            pepper=True,
+            service_name="M-Paspor",
+            lockout=LockoutPolicy(threshold=3, lockout=30, lockout_max=3600),
+        ),
         ways_in=lambda account: (Fallback.RECOVERY_CODE, Fallback.ASSISTED_CHECK),
         audit=None,
     )

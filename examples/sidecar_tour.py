@@ -18,13 +18,15 @@ import argparse
 import sys
 from email import message_from_bytes, policy
 from email.message import EmailMessage
+from importlib import resources
 from pathlib import Path
 
 from verifykit import InvalidInput, RateLimited
 from verifykit.client import Client
 from verifykit.testing import code_in
 
-PHOTOS = Path(__file__).resolve().parent / "photos"
+# The two sample photos ship inside the package (for `verifykit demo`).
+PHOTOS = Path(str(resources.files("verifykit") / "_data" / "photos"))
 accounts: dict[str, dict[str, object]] = {}  # the service's own user table
 
 
@@ -55,7 +57,7 @@ def signup(client: Client, subject: str, email: str, password: str, mail_dir: Pa
     # 3. Enrol the ID photo; keep the sealed template, never the photo.
     enrollment = client.face.enroll(subject, (PHOTOS / "eileen_collins.jpg").read_bytes())
     print(f"face enrolment: {enrollment.reason.value}")
-    accounts[subject] = {"email": email, "password_hash": stored, "face_template": enrollment.template}
+    accounts[subject] = {"email": email, "password_hash": stored, "face_template": enrollment.stored}
     return True
 
 
@@ -68,8 +70,8 @@ def login(client: Client, subject: str, password: str) -> bool:
     except RateLimited as exc:
         print(f"too many attempts; retry in {exc.retry_after:.0f} s")
         return False
-    if verdict.upgraded_hash and account:
-        account["password_hash"] = verdict.upgraded_hash  # parameters moved on: store the new hash
+    if verdict.stored and account:
+        account["password_hash"] = verdict.stored  # parameters moved on: store the new hash
     print(f"login {subject}: {verdict.reason.value}")
     return verdict.approved
 

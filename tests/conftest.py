@@ -10,7 +10,12 @@ is created by the test run itself on free loopback ports and torn down afterward
 - ``store_url``: parametrized over ``memory``, ``redis`` and ``cluster``.
 - ``store``: a store on ``store_url`` with a namespace of its own, closed (and its keys
   removed) after the test.
-- ``make_store(url, **options)``: the same for any URL and options (``clock=`` for memory://).
+- ``make_store(url, **options)``: the same for any URL and options (``clock=`` for memory://);
+  ``flavour="async"`` opens the asyncio store instead, driven through the sync methods
+  (``tests/flavours.py``), so a suite written once runs over both.
+- ``store_flavour``: parametrized over ``sync`` and ``async``, for suites that take it.
+- ``make_async_store(url, **options)``: an asyncio store (closed by the test, in its loop;
+  its keys are removed after the test).
 """
 
 from __future__ import annotations
@@ -27,7 +32,10 @@ from typing import Any
 
 import pytest
 
+from flavours import FLAVOURS, AsyncDriven
 from verifykit import AuditEvent, Keyring
+from verifykit.aio._store import AsyncChallengeStore
+from verifykit.aio._store import open_store as open_async_store
 from verifykit.store import ChallengeStore, open_store
 from verifykit.testing import FakeClock
 
@@ -232,29 +240,72 @@ def _purge(url: str, pattern: str) -> None:
 MakeStore = Callable[..., ChallengeStore]
 
 
+@pytest.fixture(params=FLAVOURS)
+def store_flavour(request: pytest.FixtureRequest) -> str:
+    """Each store flavour in turn: ``sync`` (verifykit.store) and ``async`` (verifykit.aio)."""
+    return str(request.param)
+
+
+class _Opened:
+    """Stores a fixture opened, to close them and to remove their keys after the test."""
+
+    def __init__(self) -> None:
+        self.prefix = unique_namespace()
+        self.stores: list[tuple[str, str, ChallengeStore | AsyncDriven | None]] = []
+
+    def namespace(self, url: str, options: dict[str, Any]) -> str:
+        namespace = options.pop("namespace", None) or f"{self.prefix}-{len(self.stores)}"
+        self.stores.append((url, namespace, None))
+        return namespace
+
+    def cleanup(self) -> None:
+        purges: set[tuple[str, str]] = set()
+        for url, namespace, each in self.stores:
+            if each is not None:
+                each.close()
+            if not url.startswith("memory:"):
+                mine = namespace.startswith(self.prefix)
+                purges.add((url, f"{self.prefix}-*" if mine else f"{namespace}:*"))
+        for url, pattern in purges:
+            _purge(url, pattern)
+
+
 @pytest.fixture
 def make_store() -> Iterator[MakeStore]:
-    """``make_store(url, **options)``: a store with a namespace no other test shares.
+    """``make_store(url, *, flavour="sync", **options)``: a store with a namespace no other test shares.
 
-    Every store it opened is closed after the test and its keys are removed.
+    ``flavour="async"`` opens the asyncio store behind the sync methods. Every store it opened is
+    closed after the test and its keys are removed.
     """
-    prefix = unique_namespace()
-    opened: list[tuple[str, str, ChallengeStore]] = []
+    opened = _Opened()
 
-    def make(url: str, **options: Any) -> ChallengeStore:
-        namespace = options.pop("namespace", None) or f"{prefix}-{len(opened)}"
-        new = open_store(url, namespace=namespace, **options)
-        opened.append((url, namespace, new))
-        return new
+    def make(url: str, *, flavour: str = "sync", **options: Any) -> ChallengeStore:
+        namespace = opened.namespace(url, options)
+        new: Any
+        if flavour == "async":
+            new = AsyncDriven(open_async_store(url, namespace=namespace, **options))
+        else:
+            new = open_store(url, namespace=namespace, **options)
+        opened.stores[-1] = (url, namespace, new)
+        return new  # an AsyncDriven has the same methods
 
     yield make
-    purges: set[tuple[str, str]] = set()
-    for url, namespace, each in opened:
-        each.close()
-        if not url.startswith("memory:"):
-            purges.add((url, f"{prefix}-*" if namespace.startswith(prefix) else f"{namespace}:*"))
-    for url, pattern in purges:
-        _purge(url, pattern)
+    opened.cleanup()
+
+
+@pytest.fixture
+def make_async_store() -> Iterator[Callable[..., AsyncChallengeStore]]:
+    """``make_async_store(url, **options)``: an asyncio store with a namespace of its own.
+
+    The test closes it in its own event loop (``async with``); its keys are removed afterwards.
+    """
+    opened = _Opened()
+
+    def make(url: str, **options: Any) -> AsyncChallengeStore:
+        return open_async_store(url, namespace=opened.namespace(url, options), **options)
+
+    yield make
+    opened.cleanup()
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@
 //
 // Starts a challenge, reads the code the person received from standard input (one line), checks
 // it, and prints each step as one JSON line on standard output. The .proto files are the ones the
-// Python package ships (src/verifykit/server/proto); set VERIFYKIT_PROTO_ROOT to use another copy.
+// Python package ships (src/verifykit/_wire/proto); set VERIFYKIT_PROTO_ROOT to use another copy.
 // VERIFYKIT_TOKEN, when set, is sent as the bearer token.
 import path from "node:path";
 import readline from "node:readline";
@@ -16,7 +16,7 @@ import protoLoader from "@grpc/proto-loader";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const protoRoot =
-  process.env.VERIFYKIT_PROTO_ROOT ?? path.resolve(here, "../../src/verifykit/server/proto");
+  process.env.VERIFYKIT_PROTO_ROOT ?? path.resolve(here, "../../src/verifykit/_wire/proto");
 
 const { values: args } = parseArgs({
   options: {

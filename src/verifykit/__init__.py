@@ -10,16 +10,18 @@ from ._errors import (
     ChallengeClosed,
     ChallengeNotFound,
     ConfigurationError,
+    DeadlineExceeded,
     DeliveryError,
     ImageError,
     InvalidInput,
     KeyringError,
     RateLimited,
+    SidecarError,
     StoreUnavailable,
     TemplateError,
     VerifyKitError,
 )
-from ._verdict import Fallback, Reason, Verdict
+from ._verdict import Fallback, Reason, Verdict, VerifierId
 from .crypto import Keyring
 from .store import ChallengeStore, LockoutPolicy, WindowPolicy, open_store
 
@@ -34,6 +36,7 @@ __all__ = [
     "ChallengeStore",
     "Clock",
     "ConfigurationError",
+    "DeadlineExceeded",
     "DeliveryError",
     "Fallback",
     "ImageError",
@@ -44,10 +47,12 @@ __all__ = [
     "LoggingAuditSink",
     "RateLimited",
     "Reason",
+    "SidecarError",
     "StoreUnavailable",
     "SystemClock",
     "TemplateError",
     "Verdict",
+    "VerifierId",
     "VerifyKitError",
     "WindowPolicy",
     "__version__",

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 from ._audit import AuditEvent, AuditSink, emit
 from ._errors import InvalidInput
+from ._flow import Emit, Flow, store_op
 from ._verdict import Fallback, Reason, Verdict
 from .store import ChallengeStore, FailureState, LockoutPolicy, WindowPolicy, WindowResult
 
@@ -26,9 +27,13 @@ __all__ = [
     "MAX_CLIENT_LENGTH",
     "ClientCharge",
     "charge_client",
+    "charge_client_flow",
     "client_key",
     "decision_event",
+    "decision_record",
+    "decision_step",
     "locked_verdict",
+    "refund_flow",
     "validate_client",
     "wrong_verdict",
 ]
@@ -93,6 +98,30 @@ def charge_client(
     return ClientCharge(store, key, policy, store.hit(key, policy))
 
 
+def decision_record(
+    verifier: str,
+    action: str,
+    subject: str,
+    outcome: str,
+    *,
+    reason: Reason | str,
+    client: str | None,
+    **details: str,
+) -> AuditEvent:
+    """One audit event for a decision; callers pass only counts and names, never codes.
+
+    ``reason`` is a verdict's :class:`Reason`, or the name of the rule that refused."""
+    return AuditEvent(
+        action=action,
+        verifier=verifier,
+        subject=subject,
+        outcome=outcome,
+        reason=str(reason),
+        client=client,
+        details=details,
+    )
+
+
 def decision_event(
     audit: AuditSink | None,
     verifier: str,
@@ -100,23 +129,41 @@ def decision_event(
     subject: str,
     outcome: str,
     *,
-    reason: Reason,
+    reason: Reason | str,
     client: str | None,
     **details: str,
 ) -> None:
-    """One audit event for a decision; callers pass only counts and names, never codes."""
-    emit(
-        audit,
-        AuditEvent(
-            action=action,
-            verifier=verifier,
-            subject=subject,
-            outcome=outcome,
-            reason=reason.value,
-            client=client,
-            details=details,
-        ),
-    )
+    """Emit :func:`decision_record` to ``audit`` (for code that is not a flow)."""
+    emit(audit, decision_record(verifier, action, subject, outcome, reason=reason, client=client, **details))
+
+
+def decision_step(
+    verifier: str,
+    action: str,
+    subject: str,
+    outcome: str,
+    *,
+    reason: Reason | str,
+    client: str | None,
+    **details: str,
+) -> Emit:
+    """The flow twin of :func:`decision_event`: ``yield decision_step(...)``."""
+    return Emit(decision_record(verifier, action, subject, outcome, reason=reason, client=client, **details))
+
+
+def charge_client_flow(verifier: str, client: str | None, policy: WindowPolicy | None) -> Flow[ClientCharge]:
+    """The flow twin of :func:`charge_client`: one atomic hit on the client's window, before the work."""
+    if client is None or policy is None:
+        return ClientCharge()
+    key = client_key(verifier, client)
+    result: WindowResult = yield store_op.hit(key, policy)
+    return ClientCharge(None, key, policy, result)
+
+
+def refund_flow(charge: ClientCharge) -> Flow[None]:
+    """The flow twin of :meth:`ClientCharge.refund`: give a taken event back."""
+    if charge.result is not None and charge.result.allowed and charge.policy is not None:
+        yield store_op.refund(charge.key, charge.policy)
 
 
 def locked_verdict(state: FailureState, fallbacks: Sequence[Fallback]) -> Verdict:

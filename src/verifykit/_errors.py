@@ -12,11 +12,13 @@ __all__ = [
     "ChallengeClosed",
     "ChallengeNotFound",
     "ConfigurationError",
+    "DeadlineExceeded",
     "DeliveryError",
     "ImageError",
     "InvalidInput",
     "KeyringError",
     "RateLimited",
+    "SidecarError",
     "StoreUnavailable",
     "TemplateError",
     "VerifyKitError",
@@ -118,3 +120,27 @@ class TemplateError(KeyringError):
     """A sealed template could not be opened: tampered, another subject's, or an unknown key."""
 
     code = "invalid_template"
+
+
+class SidecarError(VerifyKitError):
+    """The sidecar could not answer: unreachable, refused the credentials, or failed inside.
+
+    Raised by :mod:`verifykit.client`; ``status`` is the gRPC status code name
+    (``"UNAVAILABLE"``, ``"UNAUTHENTICATED"``, …).
+    """
+
+    code = "sidecar"
+
+    def __init__(self, message: str, *, status: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.retry_after = retry_after
+
+
+class DeadlineExceeded(SidecarError, TimeoutError):
+    """The deadline passed before the answer: the client's call, or heavy work inside the sidecar."""
+
+    code = "deadline_exceeded"
+
+    def __init__(self, message: str = "the deadline passed before the work finished") -> None:
+        super().__init__(message, status="DEADLINE_EXCEEDED")

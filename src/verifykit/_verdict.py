@@ -6,7 +6,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-__all__ = ["Fallback", "Reason", "Verdict", "WaysIn", "assisted_check_only"]
+__all__ = ["Fallback", "Reason", "Verdict", "VerifierId", "WaysIn", "assisted_check_only"]
 
 
 class Reason(StrEnum):
@@ -31,6 +31,20 @@ class Reason(StrEnum):
     TOO_DARK = "too_dark"
     TOO_BRIGHT = "too_bright"
     MISMATCH = "mismatch"
+
+
+class VerifierId(StrEnum):
+    """Which verifier: names lockout keys, audit events and what an assisted check unlocks.
+
+    Values are stable (they are part of store keys and audit records).
+    """
+
+    OTP = "otp"
+    PASSWORD = "password"  # noqa: S105 - a verifier's name, not a password
+    TOTP = "totp"
+    RECOVERY = "recovery"
+    FACE = "face"
+    ASSISTED = "assisted"
 
 
 class Fallback(StrEnum):
@@ -59,6 +73,10 @@ class Verdict:
     A wrong answer is a verdict, not an exception, because the caller needs these
     facts to guide a person: how many tries are left, when to try again, and which
     other ways in exist.
+
+    ``stored`` is new state the caller must keep in place of what it passed (password: the
+    rehashed PHC string; recovery codes: the remaining set); ``None`` means keep what you have.
+    ``attempts_left`` is ``None`` on approval: the failure count was reset.
     """
 
     approved: bool
@@ -69,7 +87,7 @@ class Verdict:
     distance: float | None = None
     challenge_id: str | None = None
     fallbacks: tuple[Fallback, ...] = ()
-    upgraded_hash: str | None = None
+    stored: str | bytes | None = None
     details: Mapping[str, str] = field(default_factory=dict)
 
     def __bool__(self) -> bool:

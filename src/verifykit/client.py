@@ -1,4 +1,5 @@
-"""A small typed client for the verifykit sidecar (``pip install 'verifykit[grpc]'``).
+"""A small typed client for the verifykit sidecar (``pip install 'verifykit[grpc]'``): :class:`Client`
+for blocking code, :class:`AsyncClient` for asyncio, with the same methods.
 
 It mirrors the library: ``client.email_otp.start(...)`` returns the same
 :class:`~verifykit.otp.Challenge`, ``check`` the same :class:`~verifykit.Verdict`, and a
@@ -9,72 +10,76 @@ without change. Failures of the sidecar itself raise :class:`SidecarError`.
 >>> with Client("127.0.0.1:50051") as client:
 ...     challenge = client.email_otp.start("applicant-42", "ana@example.co.id")
 ...     verdict = client.email_otp.check(challenge.id, "123456")
+
+>>> async with AsyncClient("127.0.0.1:50051") as client:  # doctest: +SKIP
+...     challenge = await client.email_otp.start("applicant-42", "ana@example.co.id")
+
+Each request is built, and each answer read, by one function shared by both clients; only the
+call itself differs.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import grpc
+import grpc.aio
 from google.rpc import error_details_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_status import rpc_status
 
-from ._errors import ConfigurationError, InvalidInput, VerifyKitError
+from ._errors import ConfigurationError, DeadlineExceeded, InvalidInput, SidecarError, VerifyKitError
 from ._verdict import Reason, Verdict
-from .otp import Challenge
-from .server._convert import challenge_from_proto, enum_from_proto, verdict_from_proto
-from .server._net import is_loopback_target
-from .server._pb import (
+from ._wire import (
+    RETRY_AFTER,
+    challenge_from_proto,
     email_otp_pb2,
     email_otp_pb2_grpc,
+    enum_from_proto,
+    error_from_details,
     face_pb2,
     face_pb2_grpc,
+    is_loopback_target,
     password_pb2,
     password_pb2_grpc,
+    verdict_from_proto,
 )
-from .server._status import RETRY_AFTER, error_from_details
+from .otp import Challenge
 
 if TYPE_CHECKING:
     from .face import Enrollment, FaceMatch
     from .password import PolicyResult
 
-__all__ = ["Client", "DeadlineExceeded", "EmailOTPClient", "FaceClient", "PasswordClient", "SidecarError"]
+__all__ = [
+    "AsyncClient",
+    "AsyncEmailOTPClient",
+    "AsyncFaceClient",
+    "AsyncPasswordClient",
+    "Client",
+    "DeadlineExceeded",
+    "EmailOTPClient",
+    "FaceClient",
+    "PasswordClient",
+    "SidecarError",
+]
 
 DEFAULT_TARGET = "127.0.0.1:50051"
 MiB = 1024 * 1024
 R = TypeVar("R")
 
 
-class SidecarError(VerifyKitError):
-    """The sidecar could not answer: unreachable, refused the credentials, or failed inside.
-
-    ``status`` is the gRPC status code name (``"UNAVAILABLE"``, ``"UNAUTHENTICATED"``, …).
-    """
-
-    code = "sidecar"
-
-    def __init__(self, message: str, *, status: str, retry_after: float | None = None) -> None:
-        super().__init__(message)
-        self.status = status
-        self.retry_after = retry_after
-
-
-class DeadlineExceeded(SidecarError, TimeoutError):
-    """The call's deadline passed before the sidecar answered."""
-
-    code = "deadline_exceeded"
-
-
 def _translate(error: grpc.RpcError) -> VerifyKitError:
     """The library exception a failed call stands for."""
     code: grpc.StatusCode = error.code()
     message: str = error.details() or code.name.lower()
+    trailers = tuple(error.trailing_metadata() or ())
     details: list[error_details_pb2.ErrorInfo | error_details_pb2.RetryInfo] = []
     try:
-        status = rpc_status.from_call(error)
+        status = rpc_status.from_call(_Ended(code, message, trailers))
     except ValueError:  # the status details contradict the status; trust neither
         status = None
     if status is not None:
@@ -88,22 +93,128 @@ def _translate(error: grpc.RpcError) -> VerifyKitError:
     if rebuilt is not None:
         return rebuilt
     if code is grpc.StatusCode.DEADLINE_EXCEEDED:
-        return DeadlineExceeded(message, status=code.name)
+        return DeadlineExceeded(message)
     if code is grpc.StatusCode.INVALID_ARGUMENT:
         return InvalidInput(message)
-    retry = next((v for k, v in error.trailing_metadata() or () if k == RETRY_AFTER), None)
+    retry = next((v for k, v in trailers if k == RETRY_AFTER), None)
     return SidecarError(message, status=code.name, retry_after=float(retry) if retry is not None else None)
+
+
+@dataclass(frozen=True, slots=True)
+class _Ended:
+    """A finished call as ``rpc_status.from_call`` reads it, from either flavour's error."""
+
+    _code: grpc.StatusCode
+    _details: str
+    _trailers: tuple[tuple[str, str | bytes], ...]
+
+    def code(self) -> grpc.StatusCode:
+        return self._code
+
+    def details(self) -> str:
+        return self._details
+
+    def trailing_metadata(self) -> tuple[tuple[str, str | bytes], ...]:
+        return self._trailers
+
+
+# -- requests and answers, shared by both clients ----------------------------------------------------
+
+
+def _start(subject: str, email: str, locale: str | None, client: str | None) -> Any:
+    return email_otp_pb2.StartEmailOtpRequest(
+        subject=subject, email=email, locale=locale or "", client_address=client or ""
+    )
+
+
+def _check(challenge_id: str, code: str, client: str | None) -> Any:
+    return email_otp_pb2.CheckEmailOtpRequest(
+        challenge_id=challenge_id, code=code, client_address=client or ""
+    )
+
+
+def _resend(challenge_id: str, client: str | None) -> Any:
+    return email_otp_pb2.ResendEmailOtpRequest(challenge_id=challenge_id, client_address=client or "")
+
+
+def _hash(password: str, subject: str | None, context: Sequence[str]) -> Any:
+    return password_pb2.HashPasswordRequest(password=password, subject=subject or "", context=list(context))
+
+
+def _verify_password(subject: str, stored_hash: str | None, password: str, client: str | None) -> Any:
+    request = password_pb2.VerifyPasswordRequest(
+        subject=subject, password=password, client_address=client or ""
+    )
+    if stored_hash is not None:
+        request.stored_hash = stored_hash
+    return request
+
+
+def _policy_request(password: str, subject: str | None, context: Sequence[str]) -> Any:
+    return password_pb2.CheckPasswordPolicyRequest(
+        password=password, subject=subject or "", context=list(context)
+    )
+
+
+def _policy(response: Any) -> PolicyResult:
+    from .password import PolicyResult
+
+    return PolicyResult(ok=response.ok, rule=response.rule or None, message=response.message)
+
+
+def _verify_face(subject: str, template: bytes, image: bytes, client: str | None) -> Any:
+    return face_pb2.VerifyFaceRequest(
+        subject=subject, template=template, image=image, client_address=client or ""
+    )
+
+
+def _enrollment(response: Any) -> Enrollment:
+    from .face import Enrollment
+
+    reason = enum_from_proto(Reason, response.reason) or (Reason.APPROVED if response.ok else Reason.DENIED)
+    return Enrollment(
+        ok=response.ok,
+        reason=reason,
+        stored=response.template or None,
+        faces=int(response.details.get("faces", "1" if response.ok else "0")),
+        details=dict(response.details),
+    )
+
+
+def _search(image: bytes, k: int, threshold: float | None) -> Any:
+    request = face_pb2.SearchFaceIndexRequest(image=image, top_k=k)
+    if threshold is not None:
+        request.max_distance = threshold
+    return request
+
+
+def _matches(response: Any) -> list[FaceMatch]:
+    from .face import FaceMatch
+
+    if not response.ok:
+        reason = enum_from_proto(Reason, response.reason)
+        raise InvalidInput(
+            f"no usable face in the photo ({reason.value if reason else 'unknown reason'})", field="image"
+        )
+    return [FaceMatch(m.subject, m.distance) for m in response.matches]
+
+
+def _serving(response: Any) -> str:
+    return str(health_pb2.HealthCheckResponse.ServingStatus.Name(response.status))
+
+
+# -- the blocking client -----------------------------------------------------------------------------
 
 
 class _Service:
     """Shared call plumbing: deadline, credentials metadata, error translation."""
 
-    def __init__(self, owner: Client) -> None:
+    def __init__(self, owner: _Settings) -> None:
         self._owner = owner
 
     def _call(self, method: Callable[..., R], request: Any) -> R:
         try:
-            return method(request, timeout=self._owner.timeout, metadata=self._owner._metadata)
+            return method(request, timeout=self._owner.timeout, metadata=self._owner._call_metadata)
         except grpc.RpcError as error:
             raise _translate(error) from None
 
@@ -111,27 +222,25 @@ class _Service:
 class EmailOTPClient(_Service):
     """Email one-time codes; the same methods as :class:`verifykit.otp.EmailOTP`."""
 
-    def __init__(self, owner: Client, channel: grpc.Channel) -> None:
+    def __init__(self, owner: _Settings, channel: grpc.Channel) -> None:
         super().__init__(owner)
         self._stub = email_otp_pb2_grpc.EmailOtpServiceStub(channel)  # type: ignore[no-untyped-call]
 
     def start(
         self, subject: str, email: str, *, locale: str | None = None, client: str | None = None
     ) -> Challenge:
-        request = email_otp_pb2.StartEmailOtpRequest(
-            subject=subject, email=email, locale=locale or "", client_address=client or ""
-        )
-        return challenge_from_proto(self._call(self._stub.StartEmailOtp, request).challenge)
+        response = self._call(self._stub.StartEmailOtp, _start(subject, email, locale, client))
+        return challenge_from_proto(response.challenge)
 
     def check(self, challenge_id: str, code: str, *, client: str | None = None) -> Verdict:
-        request = email_otp_pb2.CheckEmailOtpRequest(
-            challenge_id=challenge_id, code=code, client_address=client or ""
+        return verdict_from_proto(
+            self._call(self._stub.CheckEmailOtp, _check(challenge_id, code, client)).verdict
         )
-        return verdict_from_proto(self._call(self._stub.CheckEmailOtp, request).verdict)
 
     def resend(self, challenge_id: str, *, client: str | None = None) -> Challenge:
-        request = email_otp_pb2.ResendEmailOtpRequest(challenge_id=challenge_id, client_address=client or "")
-        return challenge_from_proto(self._call(self._stub.ResendEmailOtp, request).challenge)
+        return challenge_from_proto(
+            self._call(self._stub.ResendEmailOtp, _resend(challenge_id, client)).challenge
+        )
 
     def cancel(self, challenge_id: str) -> Challenge:
         request = email_otp_pb2.CancelEmailOtpRequest(challenge_id=challenge_id)
@@ -145,67 +254,44 @@ class EmailOTPClient(_Service):
 class PasswordClient(_Service):
     """Passwords; the same methods as :class:`verifykit.password.PasswordVerifier`."""
 
-    def __init__(self, owner: Client, channel: grpc.Channel) -> None:
+    def __init__(self, owner: _Settings, channel: grpc.Channel) -> None:
         super().__init__(owner)
         self._stub = password_pb2_grpc.PasswordServiceStub(channel)  # type: ignore[no-untyped-call]
 
     def hash(self, password: str, *, subject: str | None = None, context: Sequence[str] = ()) -> str:
         """Check the policy, then hash; raises the policy violation (an ``InvalidInput``) with its rule."""
-        request = password_pb2.HashPasswordRequest(
-            password=password, subject=subject or "", context=list(context)
-        )
-        return str(self._call(self._stub.HashPassword, request).hash)
+        return str(self._call(self._stub.HashPassword, _hash(password, subject, context)).hash)
 
     def verify(
         self, subject: str, stored_hash: str | None, password: str, *, client: str | None = None
     ) -> Verdict:
-        """A verdict; ``verdict.upgraded_hash`` is the hash to store when the old one is outdated."""
-        request = password_pb2.VerifyPasswordRequest(
-            subject=subject, password=password, client_address=client or ""
-        )
-        if stored_hash is not None:
-            request.stored_hash = stored_hash
+        """A verdict; ``verdict.stored`` is the hash to store when the old one is outdated."""
+        request = _verify_password(subject, stored_hash, password, client)
         return verdict_from_proto(self._call(self._stub.VerifyPassword, request).verdict)
 
     def check_policy(
         self, password: str, *, subject: str | None = None, context: Sequence[str] = ()
     ) -> PolicyResult:
-        from .password import PolicyResult
-
-        request = password_pb2.CheckPasswordPolicyRequest(
-            password=password, subject=subject or "", context=list(context)
+        return _policy(
+            self._call(self._stub.CheckPasswordPolicy, _policy_request(password, subject, context))
         )
-        response = self._call(self._stub.CheckPasswordPolicy, request)
-        return PolicyResult(ok=response.ok, rule=response.rule or None, message=response.message)
 
 
 class FaceClient(_Service):
     """Face verification; the same methods as :class:`verifykit.face.FaceVerifier` and the index."""
 
-    def __init__(self, owner: Client, channel: grpc.Channel) -> None:
+    def __init__(self, owner: _Settings, channel: grpc.Channel) -> None:
         super().__init__(owner)
         self._stub = face_pb2_grpc.FaceServiceStub(channel)  # type: ignore[no-untyped-call]
 
     def enroll(self, subject: str, image: bytes) -> Enrollment:
-        from .face import Enrollment
-
-        response = self._call(self._stub.EnrollFace, face_pb2.EnrollFaceRequest(subject=subject, image=image))
-        reason = enum_from_proto(Reason, response.reason) or (
-            Reason.APPROVED if response.ok else Reason.DENIED
-        )
-        return Enrollment(
-            ok=response.ok,
-            reason=reason,
-            template=response.template or None,
-            faces=int(response.details.get("faces", "1" if response.ok else "0")),
-            details=dict(response.details),
-        )
+        """The enrolment; ``stored`` is the sealed template to keep with the subject."""
+        request = face_pb2.EnrollFaceRequest(subject=subject, image=image)
+        return _enrollment(self._call(self._stub.EnrollFace, request))
 
     def verify(self, subject: str, template: bytes, image: bytes, *, client: str | None = None) -> Verdict:
         """The verdict carries a distance and score only if the sidecar runs with ``face_scores``."""
-        request = face_pb2.VerifyFaceRequest(
-            subject=subject, template=template, image=image, client_address=client or ""
-        )
+        request = _verify_face(subject, template, image, client)
         return verdict_from_proto(self._call(self._stub.VerifyFace, request).verdict)
 
     def index_add(self, subject: str, template: bytes) -> int:
@@ -226,21 +312,55 @@ class FaceClient(_Service):
         sidecar's caps (``threshold`` at most the verification threshold); and
         :class:`~verifykit.RateLimited` when this service has searched too often.
         """
-        from .face import FaceMatch
+        return _matches(self._call(self._stub.SearchFaceIndex, _search(image, k, threshold)))
 
-        request = face_pb2.SearchFaceIndexRequest(image=image, top_k=k)
-        if threshold is not None:
-            request.max_distance = threshold
-        response = self._call(self._stub.SearchFaceIndex, request)
-        if not response.ok:
-            reason = enum_from_proto(Reason, response.reason)
-            raise InvalidInput(
-                f"no usable face in the photo ({reason.value if reason else 'unknown reason'})", field="image"
+
+class _Settings:
+    """What both clients check and hold: target, deadline, credentials, the token rule."""
+
+    def __init__(
+        self,
+        target: str,
+        *,
+        token: str | None,
+        tls: bool | None,
+        root_certificates: bytes | None,
+        certificate_chain: bytes | None,
+        private_key: bytes | None,
+        server_name: str | None,
+        timeout: float | None,
+        max_message_bytes: int,
+    ) -> None:
+        self.options: list[tuple[str, Any]] = [
+            ("grpc.max_receive_message_length", max_message_bytes),
+            ("grpc.max_send_message_length", max_message_bytes),
+        ]
+        if server_name is not None:
+            self.options.append(("grpc.ssl_target_name_override", server_name))
+        certificates = root_certificates is not None or certificate_chain is not None
+        if tls is None:
+            tls = certificates
+        elif not tls and certificates:
+            raise ConfigurationError("certificates were given but tls=False")
+        if token and not tls and not is_loopback_target(target):
+            raise ConfigurationError(
+                "a bearer token would cross the network in clear text: use TLS "
+                "(root_certificates or tls=True) or a loopback target"
             )
-        return [FaceMatch(m.subject, m.distance) for m in response.matches]
+        self.credentials = (
+            grpc.ssl_channel_credentials(root_certificates, private_key, certificate_chain) if tls else None
+        )
+        self.target = target
+        self.timeout = timeout
+        self._call_metadata: Sequence[tuple[str, str]] = (
+            (("authorization", f"Bearer {token}"),) if token else ()
+        )
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.target!r})"  # never the token
 
 
-class Client:
+class Client(_Settings):
     """A connection to one sidecar.
 
     ``target`` is ``host:port``. Pass ``root_certificates`` (PEM) for TLS, plus
@@ -266,43 +386,31 @@ class Client:
         timeout: float | None = 30.0,
         max_message_bytes: int = 16 * MiB,
     ) -> None:
-        options: list[tuple[str, Any]] = [
-            ("grpc.max_receive_message_length", max_message_bytes),
-            ("grpc.max_send_message_length", max_message_bytes),
-        ]
-        if server_name is not None:
-            options.append(("grpc.ssl_target_name_override", server_name))
-        certificates = root_certificates is not None or certificate_chain is not None
-        if tls is None:
-            tls = certificates
-        elif not tls and certificates:
-            raise ConfigurationError("certificates were given but tls=False")
-        if token and not tls and not is_loopback_target(target):
-            raise ConfigurationError(
-                "a bearer token would cross the network in clear text: use TLS "
-                "(root_certificates or tls=True) or a loopback target"
-            )
-        if tls:
-            credentials = grpc.ssl_channel_credentials(root_certificates, private_key, certificate_chain)
-            self.channel = grpc.secure_channel(target, credentials, options=options)
+        super().__init__(
+            target,
+            token=token,
+            tls=tls,
+            root_certificates=root_certificates,
+            certificate_chain=certificate_chain,
+            private_key=private_key,
+            server_name=server_name,
+            timeout=timeout,
+            max_message_bytes=max_message_bytes,
+        )
+        if self.credentials is not None:
+            self.channel = grpc.secure_channel(target, self.credentials, options=self.options)
         else:
-            self.channel = grpc.insecure_channel(target, options=options)
-        self.target = target
-        self.timeout = timeout
-        self._metadata: Sequence[tuple[str, str]] = (("authorization", f"Bearer {token}"),) if token else ()
+            self.channel = grpc.insecure_channel(target, options=self.options)
         self.email_otp = EmailOTPClient(self, self.channel)
         self.password = PasswordClient(self, self.channel)
         self.face = FaceClient(self, self.channel)
-        self._health = health_pb2_grpc.HealthStub(self.channel)
+        self._health = _Service(self)
+        self._health_stub = health_pb2_grpc.HealthStub(self.channel)
 
     def health(self, service: str = "") -> str:
         """The sidecar's health for ``service`` ("" for the whole server): "SERVING", "NOT_SERVING", …"""
         request = health_pb2.HealthCheckRequest(service=service)
-        try:
-            response = self._health.Check(request, timeout=self.timeout, metadata=self._metadata)
-        except grpc.RpcError as error:
-            raise _translate(error) from None
-        return str(health_pb2.HealthCheckResponse.ServingStatus.Name(response.status))
+        return _serving(self._health._call(self._health_stub.Check, request))
 
     def wait_ready(self, timeout: float = 10.0) -> None:
         """Block until the channel connects; raise :class:`SidecarError` after ``timeout`` seconds."""
@@ -314,9 +422,6 @@ class Client:
     def close(self) -> None:
         self.channel.close()
 
-    def __repr__(self) -> str:
-        return f"Client({self.target!r})"  # never the token
-
     def __enter__(self) -> Client:
         return self
 
@@ -324,3 +429,172 @@ class Client:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.close()
+
+
+# -- the asyncio client ------------------------------------------------------------------------------
+
+
+class _AsyncService:
+    """Shared call plumbing for :class:`AsyncClient`: deadline, credentials metadata, error translation."""
+
+    def __init__(self, owner: _Settings) -> None:
+        self._owner = owner
+
+    async def _call(self, method: Callable[..., Awaitable[R]], request: Any) -> R:
+        try:
+            return await method(request, timeout=self._owner.timeout, metadata=self._owner._call_metadata)
+        except grpc.RpcError as error:
+            raise _translate(error) from None
+
+
+class AsyncEmailOTPClient(_AsyncService):
+    """Email one-time codes; the same methods as :class:`verifykit.aio.EmailOTP`."""
+
+    def __init__(self, owner: _Settings, channel: grpc.aio.Channel) -> None:
+        super().__init__(owner)
+        self._stub = email_otp_pb2_grpc.EmailOtpServiceStub(channel)  # type: ignore[no-untyped-call]
+
+    async def start(
+        self, subject: str, email: str, *, locale: str | None = None, client: str | None = None
+    ) -> Challenge:
+        response = await self._call(self._stub.StartEmailOtp, _start(subject, email, locale, client))
+        return challenge_from_proto(response.challenge)
+
+    async def check(self, challenge_id: str, code: str, *, client: str | None = None) -> Verdict:
+        response = await self._call(self._stub.CheckEmailOtp, _check(challenge_id, code, client))
+        return verdict_from_proto(response.verdict)
+
+    async def resend(self, challenge_id: str, *, client: str | None = None) -> Challenge:
+        response = await self._call(self._stub.ResendEmailOtp, _resend(challenge_id, client))
+        return challenge_from_proto(response.challenge)
+
+    async def cancel(self, challenge_id: str) -> Challenge:
+        request = email_otp_pb2.CancelEmailOtpRequest(challenge_id=challenge_id)
+        return challenge_from_proto((await self._call(self._stub.CancelEmailOtp, request)).challenge)
+
+    async def status(self, challenge_id: str) -> Challenge:
+        request = email_otp_pb2.GetEmailOtpStatusRequest(challenge_id=challenge_id)
+        return challenge_from_proto((await self._call(self._stub.GetEmailOtpStatus, request)).challenge)
+
+
+class AsyncPasswordClient(_AsyncService):
+    """Passwords; the same methods as :class:`verifykit.aio.PasswordVerifier`."""
+
+    def __init__(self, owner: _Settings, channel: grpc.aio.Channel) -> None:
+        super().__init__(owner)
+        self._stub = password_pb2_grpc.PasswordServiceStub(channel)  # type: ignore[no-untyped-call]
+
+    async def hash(self, password: str, *, subject: str | None = None, context: Sequence[str] = ()) -> str:
+        """See :meth:`PasswordClient.hash`."""
+        return str((await self._call(self._stub.HashPassword, _hash(password, subject, context))).hash)
+
+    async def verify(
+        self, subject: str, stored_hash: str | None, password: str, *, client: str | None = None
+    ) -> Verdict:
+        """See :meth:`PasswordClient.verify`."""
+        request = _verify_password(subject, stored_hash, password, client)
+        return verdict_from_proto((await self._call(self._stub.VerifyPassword, request)).verdict)
+
+    async def check_policy(
+        self, password: str, *, subject: str | None = None, context: Sequence[str] = ()
+    ) -> PolicyResult:
+        request = _policy_request(password, subject, context)
+        return _policy(await self._call(self._stub.CheckPasswordPolicy, request))
+
+
+class AsyncFaceClient(_AsyncService):
+    """Face verification; the same methods as :class:`FaceClient`, as coroutines."""
+
+    def __init__(self, owner: _Settings, channel: grpc.aio.Channel) -> None:
+        super().__init__(owner)
+        self._stub = face_pb2_grpc.FaceServiceStub(channel)  # type: ignore[no-untyped-call]
+
+    async def enroll(self, subject: str, image: bytes) -> Enrollment:
+        """See :meth:`FaceClient.enroll`."""
+        request = face_pb2.EnrollFaceRequest(subject=subject, image=image)
+        return _enrollment(await self._call(self._stub.EnrollFace, request))
+
+    async def verify(
+        self, subject: str, template: bytes, image: bytes, *, client: str | None = None
+    ) -> Verdict:
+        """See :meth:`FaceClient.verify`."""
+        request = _verify_face(subject, template, image, client)
+        return verdict_from_proto((await self._call(self._stub.VerifyFace, request)).verdict)
+
+    async def index_add(self, subject: str, template: bytes) -> int:
+        """See :meth:`FaceClient.index_add`."""
+        request = face_pb2.AddToFaceIndexRequest(subject=subject, template=template)
+        return int((await self._call(self._stub.AddToFaceIndex, request)).size)
+
+    async def index_remove(self, subject: str) -> bool:
+        """See :meth:`FaceClient.index_remove`."""
+        request = face_pb2.RemoveFromFaceIndexRequest(subject=subject)
+        return bool((await self._call(self._stub.RemoveFromFaceIndex, request)).removed)
+
+    async def search(self, image: bytes, *, k: int = 5, threshold: float | None = None) -> list[FaceMatch]:
+        """See :meth:`FaceClient.search`."""
+        return _matches(await self._call(self._stub.SearchFaceIndex, _search(image, k, threshold)))
+
+
+class AsyncClient(_Settings):
+    """A connection to one sidecar for asyncio code: the arguments, services and methods of
+    :class:`Client`, as coroutines (``await client.email_otp.check(...)``), on a ``grpc.aio``
+    channel. Create it inside the event loop that uses it; ``async with`` closes it.
+    """
+
+    def __init__(
+        self,
+        target: str = DEFAULT_TARGET,
+        *,
+        token: str | None = None,
+        tls: bool | None = None,
+        root_certificates: bytes | None = None,
+        certificate_chain: bytes | None = None,
+        private_key: bytes | None = None,
+        server_name: str | None = None,
+        timeout: float | None = 30.0,
+        max_message_bytes: int = 16 * MiB,
+    ) -> None:
+        super().__init__(
+            target,
+            token=token,
+            tls=tls,
+            root_certificates=root_certificates,
+            certificate_chain=certificate_chain,
+            private_key=private_key,
+            server_name=server_name,
+            timeout=timeout,
+            max_message_bytes=max_message_bytes,
+        )
+        if self.credentials is not None:
+            self.channel = grpc.aio.secure_channel(target, self.credentials, options=self.options)
+        else:
+            self.channel = grpc.aio.insecure_channel(target, options=self.options)
+        self.email_otp = AsyncEmailOTPClient(self, self.channel)
+        self.password = AsyncPasswordClient(self, self.channel)
+        self.face = AsyncFaceClient(self, self.channel)
+        self._health = _AsyncService(self)
+        self._health_stub = health_pb2_grpc.HealthStub(self.channel)
+
+    async def health(self, service: str = "") -> str:
+        """See :meth:`Client.health`."""
+        request = health_pb2.HealthCheckRequest(service=service)
+        return _serving(await self._health._call(self._health_stub.Check, request))
+
+    async def wait_ready(self, timeout: float = 10.0) -> None:
+        """Wait until the channel connects; raise :class:`SidecarError` after ``timeout`` seconds."""
+        try:
+            await asyncio.wait_for(self.channel.channel_ready(), timeout)
+        except TimeoutError:
+            raise SidecarError(f"no sidecar answered within {timeout:.0f} s", status="UNAVAILABLE") from None
+
+    async def close(self) -> None:
+        await self.channel.close()
+
+    async def __aenter__(self) -> AsyncClient:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import time
 from collections.abc import Iterator
@@ -9,6 +10,7 @@ from collections.abc import Iterator
 import pytest
 
 from verifykit import ConfigurationError, DeliveryError
+from verifykit.aio import AsyncSMTPMailer
 from verifykit.delivery import SMTPMailer, render_otp_email
 
 CODE = "845201"
@@ -26,10 +28,32 @@ def otp_message(to: str = "alice@example.com", locale: str = "en"):
     )
 
 
-def plain_mailer(port: int, **settings) -> SMTPMailer:
+class BlockingAsyncMailer:
+    """AsyncSMTPMailer behind a blocking ``send``, so one suite holds both mailers to one behaviour."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        self.aio = AsyncSMTPMailer(*args, **kwargs)
+
+    def send(self, message) -> None:
+        asyncio.run(self.aio.send(message))
+
+    def __getattr__(self, name: str):
+        return getattr(self.aio, name)
+
+    def __repr__(self) -> str:
+        return repr(self.aio)
+
+
+@pytest.fixture(params=["sync", "async"])
+def smtp_mailer(request):
+    """The mailer class of each flavour: SMTPMailer, or AsyncSMTPMailer driven to completion."""
+    return SMTPMailer if request.param == "sync" else BlockingAsyncMailer
+
+
+def plain_mailer(smtp_mailer, port: int, **settings):
     settings.setdefault("timeout", 5.0)
     settings.setdefault("backoff", 0.01)
-    return SMTPMailer("127.0.0.1", port, security="none", local_hostname="client.test", **settings)
+    return smtp_mailer("127.0.0.1", port, security="none", local_hostname="client.test", **settings)
 
 
 def assert_no_secret(error: DeliveryError) -> None:
@@ -44,9 +68,11 @@ def assert_no_secret(error: DeliveryError) -> None:
     ("locale", "wording"),
     [("en", "This code is valid for 10 minutes."), ("id", "Kode ini berlaku selama 10 menit.")],
 )
-def test_received_message_is_multipart_alternative_with_code_and_locale_wording(smtp_server, locale, wording):
+def test_received_message_is_multipart_alternative_with_code_and_locale_wording(
+    smtp_mailer, smtp_server, locale, wording
+):
     server = smtp_server()
-    plain_mailer(server.port).send(otp_message(locale=locale))
+    plain_mailer(smtp_mailer, server.port).send(otp_message(locale=locale))
 
     (received,) = server.handler.received
     message = received.message()
@@ -60,9 +86,9 @@ def test_received_message_is_multipart_alternative_with_code_and_locale_wording(
         assert SERVICE in part.get_content()
 
 
-def test_envelope_goes_to_the_normalized_idna_recipient(smtp_server):
+def test_envelope_goes_to_the_normalized_idna_recipient(smtp_mailer, smtp_server):
     server = smtp_server()
-    plain_mailer(server.port).send(otp_message(to="Alice@Bücher.Example"))
+    plain_mailer(smtp_mailer, server.port).send(otp_message(to="Alice@Bücher.Example"))
 
     (received,) = server.handler.received
     assert received.rcpt_tos == ["Alice@xn--bcher-kva.example"]
@@ -72,8 +98,8 @@ def test_envelope_goes_to_the_normalized_idna_recipient(smtp_server):
 # --- failures and retries ------------------------------------------------------------------
 
 
-def test_server_down_fails_as_temporary_within_the_deadline(unused_port):
-    mailer = plain_mailer(unused_port, timeout=1.0, retries=2)
+def test_server_down_fails_as_temporary_within_the_deadline(smtp_mailer, unused_port):
+    mailer = plain_mailer(smtp_mailer, unused_port, timeout=1.0, retries=2)
     started = time.monotonic()
     with pytest.raises(DeliveryError) as caught:
         mailer.send(otp_message())
@@ -83,11 +109,11 @@ def test_server_down_fails_as_temporary_within_the_deadline(unused_port):
     assert_no_secret(caught.value)
 
 
-def test_server_slower_than_the_timeout_fails_within_a_bounded_time(smtp_server):
+def test_server_slower_than_the_timeout_fails_within_a_bounded_time(smtp_mailer, smtp_server):
     server = smtp_server()
     server.handler.data_delay = 30.0
     timeout, retries = 0.5, 1
-    mailer = plain_mailer(server.port, timeout=timeout, retries=retries)
+    mailer = plain_mailer(smtp_mailer, server.port, timeout=timeout, retries=retries)
     started = time.monotonic()
     with pytest.raises(DeliveryError) as caught:
         mailer.send(otp_message())
@@ -105,9 +131,9 @@ def silent_listener() -> Iterator[int]:
         yield sock.getsockname()[1]
 
 
-def test_server_that_never_greets_fails_within_a_bounded_time(silent_listener):
+def test_server_that_never_greets_fails_within_a_bounded_time(smtp_mailer, silent_listener):
     timeout, retries = 0.5, 1
-    mailer = plain_mailer(silent_listener, timeout=timeout, retries=retries)
+    mailer = plain_mailer(smtp_mailer, silent_listener, timeout=timeout, retries=retries)
     started = time.monotonic()
     with pytest.raises(DeliveryError) as caught:
         mailer.send(otp_message())
@@ -115,20 +141,20 @@ def test_server_that_never_greets_fails_within_a_bounded_time(silent_listener):
     assert caught.value.temporary
 
 
-def test_temporary_4xx_is_retried_and_then_delivered(smtp_server):
+def test_temporary_4xx_is_retried_and_then_delivered(smtp_mailer, smtp_server):
     server = smtp_server()
     server.handler.rcpt_replies = ["451 4.3.0 Try again later"]
-    plain_mailer(server.port, retries=2).send(otp_message())
+    plain_mailer(smtp_mailer, server.port, retries=2).send(otp_message())
 
     assert server.handler.rcpt_commands == 2
     assert len(server.handler.received) == 1
 
 
-def test_temporary_failures_beyond_the_retry_budget_raise_temporary(smtp_server):
+def test_temporary_failures_beyond_the_retry_budget_raise_temporary(smtp_mailer, smtp_server):
     server = smtp_server()
     server.handler.rcpt_replies = ["451 4.3.0 Try again later"] * 3
     with pytest.raises(DeliveryError) as caught:
-        plain_mailer(server.port, retries=1).send(otp_message())
+        plain_mailer(smtp_mailer, server.port, retries=1).send(otp_message())
 
     assert caught.value.temporary
     assert server.handler.rcpt_commands == 2
@@ -136,11 +162,11 @@ def test_temporary_failures_beyond_the_retry_budget_raise_temporary(smtp_server)
     assert "2 attempts" in caught.value.message
 
 
-def test_permanent_5xx_is_not_retried(smtp_server):
+def test_permanent_5xx_is_not_retried(smtp_mailer, smtp_server):
     server = smtp_server()
     server.handler.rcpt_replies = ["550 5.1.1 <alice@example.com>: Recipient address rejected"] * 3
     with pytest.raises(DeliveryError) as caught:
-        plain_mailer(server.port, retries=2).send(otp_message())
+        plain_mailer(smtp_mailer, server.port, retries=2).send(otp_message())
 
     assert caught.value.temporary is False
     assert server.handler.rcpt_commands == 1
@@ -148,11 +174,11 @@ def test_permanent_5xx_is_not_retried(smtp_server):
     assert "550" in caught.value.message
 
 
-def test_error_masks_an_address_the_server_echoes(smtp_server):
+def test_error_masks_an_address_the_server_echoes(smtp_mailer, smtp_server):
     server = smtp_server()
     server.handler.rcpt_replies = ["550 5.1.1 <alice@example.com>: Recipient address rejected"]
     with pytest.raises(DeliveryError) as caught:
-        plain_mailer(server.port, retries=0).send(otp_message())
+        plain_mailer(smtp_mailer, server.port, retries=0).send(otp_message())
 
     assert "a***@example.com" in caught.value.message
     assert_no_secret(caught.value)
@@ -161,17 +187,17 @@ def test_error_masks_an_address_the_server_echoes(smtp_server):
 # --- TLS and login -------------------------------------------------------------------------
 
 
-def test_starttls_with_a_trusted_self_signed_certificate_delivers_over_tls(smtp_server, tls):
+def test_starttls_with_a_trusted_self_signed_certificate_delivers_over_tls(smtp_mailer, smtp_server, tls):
     server = smtp_server(tls_context=tls.server, require_starttls=True)
-    SMTPMailer("127.0.0.1", server.port, ssl_context=tls.client, timeout=5.0).send(otp_message())
+    smtp_mailer("127.0.0.1", server.port, ssl_context=tls.client, timeout=5.0).send(otp_message())
 
     (received,) = server.handler.received
     assert received.over_tls
 
 
-def test_starttls_refuses_an_untrusted_certificate_without_retrying(smtp_server, tls):
+def test_starttls_refuses_an_untrusted_certificate_without_retrying(smtp_mailer, smtp_server, tls):
     server = smtp_server(tls_context=tls.server, require_starttls=True)
-    mailer = SMTPMailer("127.0.0.1", server.port, timeout=5.0, retries=2, backoff=0.01)
+    mailer = smtp_mailer("127.0.0.1", server.port, timeout=5.0, retries=2, backoff=0.01)
     with pytest.raises(DeliveryError) as caught:
         mailer.send(otp_message())
 
@@ -181,9 +207,9 @@ def test_starttls_refuses_an_untrusted_certificate_without_retrying(smtp_server,
     assert server.handler.received == []
 
 
-def test_starttls_never_falls_back_to_plain_text(smtp_server):
+def test_starttls_never_falls_back_to_plain_text(smtp_mailer, smtp_server):
     server = smtp_server()  # offers no STARTTLS
-    mailer = SMTPMailer("127.0.0.1", server.port, timeout=5.0)
+    mailer = smtp_mailer("127.0.0.1", server.port, timeout=5.0)
     with pytest.raises(DeliveryError) as caught:
         mailer.send(otp_message())
 
@@ -192,9 +218,9 @@ def test_starttls_never_falls_back_to_plain_text(smtp_server):
     assert server.handler.received == []
 
 
-def test_implicit_tls_delivers(smtp_server, tls):
+def test_implicit_tls_delivers(smtp_mailer, smtp_server, tls):
     server = smtp_server(ssl_context=tls.server)
-    SMTPMailer("127.0.0.1", server.port, security="tls", ssl_context=tls.client, timeout=5.0).send(
+    smtp_mailer("127.0.0.1", server.port, security="tls", ssl_context=tls.client, timeout=5.0).send(
         otp_message()
     )
 
@@ -212,9 +238,9 @@ def login_server(smtp_server, tls, authenticator):
     )
 
 
-def test_login_over_starttls_delivers_as_an_authenticated_client(login_server, tls):
+def test_login_over_starttls_delivers_as_an_authenticated_client(smtp_mailer, login_server, tls):
     server = login_server
-    mailer = SMTPMailer(
+    mailer = smtp_mailer(
         "127.0.0.1", server.port, username="mailer", password="s3cret", ssl_context=tls.client, timeout=5.0
     )
     mailer.send(otp_message())
@@ -223,9 +249,11 @@ def test_login_over_starttls_delivers_as_an_authenticated_client(login_server, t
     assert received.authenticated
 
 
-def test_wrong_password_is_a_permanent_failure_that_does_not_leak_the_password(login_server, tls):
+def test_wrong_password_is_a_permanent_failure_that_does_not_leak_the_password(
+    smtp_mailer, login_server, tls
+):
     server = login_server
-    mailer = SMTPMailer(
+    mailer = smtp_mailer(
         "127.0.0.1", server.port, username="mailer", password="wrong-pw", ssl_context=tls.client, timeout=5.0
     )
     with pytest.raises(DeliveryError) as caught:
@@ -240,13 +268,13 @@ def test_wrong_password_is_a_permanent_failure_that_does_not_leak_the_password(l
 # --- settings ------------------------------------------------------------------------------
 
 
-def test_deadline_is_every_attempt_plus_every_backoff():
-    mailer = SMTPMailer(timeout=10.0, retries=2, backoff=0.5, local_hostname="client.test")
+def test_deadline_is_every_attempt_plus_every_backoff(smtp_mailer):
+    mailer = smtp_mailer(timeout=10.0, retries=2, backoff=0.5, local_hostname="client.test")
     assert mailer.deadline == 10.0 * 3 + 0.5 + 1.0
 
 
-def test_repr_does_not_show_the_password():
-    mailer = SMTPMailer(username="mailer", password="s3cret", local_hostname="client.test")
+def test_repr_does_not_show_the_password(smtp_mailer):
+    mailer = smtp_mailer(username="mailer", password="s3cret", local_hostname="client.test")
     assert "s3cret" not in repr(mailer)
 
 
@@ -271,19 +299,19 @@ def test_repr_does_not_show_the_password():
     ],
     ids=repr,
 )
-def test_bad_settings_are_configuration_errors(settings):
+def test_bad_settings_are_configuration_errors(smtp_mailer, settings):
     with pytest.raises(ConfigurationError):
-        SMTPMailer(local_hostname="client.test", **settings)
+        smtp_mailer(local_hostname="client.test", **settings)
 
 
-def test_ssl_context_with_security_none_is_a_configuration_error(tls):
+def test_ssl_context_with_security_none_is_a_configuration_error(smtp_mailer, tls):
     with pytest.raises(ConfigurationError):
-        SMTPMailer(security="none", ssl_context=tls.client, local_hostname="client.test")
+        smtp_mailer(security="none", ssl_context=tls.client, local_hostname="client.test")
 
 
-def test_internationalized_address_is_delivered_over_smtputf8(smtp_server):
+def test_internationalized_address_is_delivered_over_smtputf8(smtp_mailer, smtp_server):
     server = smtp_server()
-    plain_mailer(server.port).send(otp_message(to="josé@bücher.example"))
+    plain_mailer(smtp_mailer, server.port).send(otp_message(to="josé@bücher.example"))
 
     (received,) = server.handler.received
     assert received.rcpt_tos == ["josé@xn--bcher-kva.example"]

@@ -6,14 +6,22 @@ once per test session, by verifykit and by plain face_recognition (the reference
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import numpy as np
 import pytest
 from face_photos import DATA, photo, reference, single_person_files
 
-from verifykit import Keyring
-from verifykit.face import FaceVerifier, MultiFace
+from verifier_flavours import Flavour, flavour
+from verifykit import Keyring, aio
+from verifykit.face import FaceSettings, FaceVerifier, MultiFace
+from verifykit.store import MemoryStore
+
+__all__ = ["flavour", "make_face", "verifier"]
 
 Encodings = dict[str, np.ndarray | None]
+MakeFace = Callable[..., FaceVerifier]
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -27,23 +35,43 @@ def keyring() -> Keyring:
     return Keyring.generate()
 
 
-@pytest.fixture(scope="session")
-def verifier(keyring: Keyring) -> FaceVerifier:
-    """A verifier with default settings on its own memory store (no audit output)."""
-    return FaceVerifier(keyring=keyring, audit=None)
+@pytest.fixture
+def make_face(flavour: Flavour, keyring: Keyring) -> MakeFace:
+    """``make_face(store=None, **settings)``: a FaceVerifier of each flavour (sync, asyncio) with
+    the session's keyring, no audit, on ``store`` (a store of the flavour; default a memory store
+    of its own); keywords are FaceSettings fields, and ``audit``."""
+
+    def make(*, store: Any = None, audit: Any = None, **settings: Any) -> FaceVerifier:
+        return flavour.build(
+            FaceVerifier,
+            aio.FaceVerifier,
+            store=store if store is not None else flavour.store("memory://"),
+            keyring=keyring,
+            settings=FaceSettings(**settings),
+            audit=audit,
+        )
+
+    return make
+
+
+@pytest.fixture
+def verifier(make_face: MakeFace) -> FaceVerifier:
+    """A verifier of each flavour with default settings on its own memory store (no audit output)."""
+    return make_face()
 
 
 @pytest.fixture(scope="session")
-def obama_template(verifier: FaceVerifier) -> bytes:
-    enrollment = verifier.enroll("obama", photo("Barack_Obama__obama.jpg"))
-    assert enrollment.ok and enrollment.template is not None
-    return enrollment.template
+def obama_template(keyring: Keyring) -> bytes:
+    enroller = FaceVerifier(store=MemoryStore(), keyring=keyring, audit=None)
+    enrollment = enroller.enroll("obama", photo("Barack_Obama__obama.jpg"))
+    assert enrollment.ok and enrollment.stored is not None
+    return enrollment.stored
 
 
 @pytest.fixture(scope="session")
 def our_encodings(keyring: Keyring) -> Encodings:
     """verifykit's encoding of every photo in pairs.csv (largest face; None when unusable)."""
-    fv = FaceVerifier(keyring=keyring, audit=None)
+    fv = FaceVerifier(store=MemoryStore(), keyring=keyring, audit=None)
     return {name: fv.encode(photo(name), policy=MultiFace.LARGEST)[1] for name in single_person_files()}
 
 

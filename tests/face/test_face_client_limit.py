@@ -1,5 +1,6 @@
 """A client's limit on face verifies is charged before any image work, so racing calls from one
-address never get more photos decoded and encoded than the limit allows, on every backend."""
+address never get more photos decoded and encoded than the limit allows, on every backend and in
+each flavour."""
 
 from __future__ import annotations
 
@@ -10,32 +11,34 @@ from typing import Any
 import pytest
 from face_photos import photo
 
-from verifykit import Keyring, Reason, WindowPolicy
-from verifykit.face import FaceSettings, FaceVerifier, _verifier
-from verifykit.store import ChallengeStore
+from verifier_flavours import Flavour
+from verifykit import Reason, WindowPolicy
+from verifykit.face import FaceVerifier, _work
 
 BIDEN = "Joe_Biden__biden.jpg"
 
 
 def _count_decodes(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """Wrap the verifier's decoder so each photo it opens is counted (the real work still runs)."""
+    """Wrap the face work's decoder so each photo it opens is counted (the real work still runs)."""
     calls: list[int] = []
-    real: Callable[..., Any] = _verifier.decode
+    real: Callable[..., Any] = _work.decode
 
     def counted(*args: Any, **kwargs: Any) -> Any:
         calls.append(1)
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(_verifier, "decode", counted)
+    monkeypatch.setattr(_work, "decode", counted)
     return calls
 
 
 def test_fifty_racing_verifies_from_one_client_do_image_work_at_most_its_limit(
-    keyring: Keyring, store: ChallengeStore, obama_template: bytes, monkeypatch: pytest.MonkeyPatch
+    make_face: Callable[..., FaceVerifier],
+    flavour: Flavour,
+    store_url: str,
+    obama_template: bytes,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    fv = FaceVerifier(
-        keyring=keyring, store=store, settings=FaceSettings(client_limit=WindowPolicy(3, 600)), audit=None
-    )
+    fv = make_face(store=flavour.store(store_url), client_limit=WindowPolicy(3, 600))
     decoded = _count_decodes(monkeypatch)
     selfie = photo(BIDEN)
     start = threading.Barrier(50)

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import cv2
 import numpy as np
 import pytest
 from face_photos import DATA, photo
 
+from verifier_flavours import Flavour
 from verifykit import (
     AuditEvent,
     ConfigurationError,
@@ -20,8 +23,10 @@ from verifykit import (
 )
 from verifykit.face import FaceSettings, FaceVerifier, MultiFace
 from verifykit.face._template import open_template, seal_template
-from verifykit.store import ChallengeStore, LockoutPolicy, MemoryStore
+from verifykit.store import LockoutPolicy, MemoryStore
 from verifykit.testing import FakeClock
+
+MakeFace = Callable[..., FaceVerifier]
 
 OBAMA = "Barack_Obama__obama.jpg"
 OBAMA_OTHER = "Barack_Obama__obama2.jpg"
@@ -47,10 +52,10 @@ def altered(name: str, change: str) -> bytes:
     raise AssertionError(change)
 
 
-@pytest.fixture(scope="module")
-def scoring(keyring: Keyring) -> FaceVerifier:
+@pytest.fixture
+def scoring(make_face: MakeFace) -> FaceVerifier:
     """A verifier for a trusted caller: verdicts carry the distance and score."""
-    return FaceVerifier(keyring=keyring, audit=None, settings=FaceSettings(expose_scores=True))
+    return make_face(expose_scores=True)
 
 
 # -- enrolment -----------------------------------------------------------------------------------
@@ -59,7 +64,7 @@ def scoring(keyring: Keyring) -> FaceVerifier:
 def test_enrolling_a_clear_photo_returns_a_sealed_template(verifier: FaceVerifier) -> None:
     enrollment = verifier.enroll("ana", photo(OBAMA))
     assert enrollment.ok and enrollment.reason is Reason.APPROVED
-    assert enrollment.template is not None
+    assert enrollment.stored is not None
     assert enrollment.faces == 1 and enrollment.face is not None
     assert enrollment.quality is not None and enrollment.quality.face_px >= 60
 
@@ -68,7 +73,7 @@ def test_enrolling_a_photo_without_a_face_is_a_reason_not_an_error(verifier: Fac
     enrollment = verifier.enroll("ana", photo("noface__rocket.jpg"))
     assert not enrollment.ok
     assert enrollment.reason is Reason.NO_FACE
-    assert enrollment.template is None
+    assert enrollment.stored is None
 
 
 def test_enrolling_a_group_photo_is_refused_with_multiple_faces(verifier: FaceVerifier) -> None:
@@ -127,12 +132,12 @@ def test_a_numpy_rgb_array_is_accepted(verifier: FaceVerifier, obama_template: b
 
 
 def test_a_stricter_preset_rejects_what_the_standard_one_accepts(
-    scoring: FaceVerifier, keyring: Keyring, obama_template: bytes
+    scoring: FaceVerifier, make_face: MakeFace, obama_template: bytes
 ) -> None:
     loose_match = scoring.verify("obama", obama_template, photo(OBAMA_OTHER))
     assert loose_match.approved and loose_match.distance is not None
     threshold = loose_match.distance - 0.01
-    strict = FaceVerifier(keyring=keyring, audit=None, settings=FaceSettings(threshold=threshold))
+    strict = make_face(threshold=threshold)
     assert strict.verify("obama", obama_template, photo(OBAMA_OTHER)).reason is Reason.MISMATCH
 
 
@@ -160,11 +165,11 @@ def test_a_group_photo_at_verification_is_refused_by_default(
     assert verdict.reason is Reason.MULTIPLE_FACES
 
 
-def test_the_largest_face_policy_verifies_the_main_person(keyring: Keyring) -> None:
-    fv = FaceVerifier(keyring=keyring, audit=None, settings=FaceSettings(multiple_faces=MultiFace.LARGEST))
+def test_the_largest_face_policy_verifies_the_main_person(make_face: MakeFace) -> None:
+    fv = make_face(multiple_faces=MultiFace.LARGEST)
     kit = fv.enroll("kit", photo("Kit_Harington__john2.jpg"))
-    assert kit.template is not None
-    verdict = fv.verify("kit", kit.template, photo("multi__kit_with_rose.jpg"))
+    assert kit.stored is not None
+    verdict = fv.verify("kit", kit.stored, photo("multi__kit_with_rose.jpg"))
     assert verdict.reason in (Reason.APPROVED, Reason.MISMATCH)  # decided, not refused
 
 
@@ -182,9 +187,8 @@ def test_compare_gives_only_the_decision_unless_scores_are_exposed(verifier: Fac
     assert (other.distance, other.score, dict(other.details)) == (None, None, {})
 
 
-def test_compare_says_which_photo_had_no_face() -> None:
-    fv = FaceVerifier(keyring=Keyring.generate(), audit=None)
-    verdict = fv.compare(photo(OBAMA), photo("noface__coffee.png"))
+def test_compare_says_which_photo_had_no_face(verifier: FaceVerifier) -> None:
+    verdict = verifier.compare(photo(OBAMA), photo("noface__coffee.png"))
     assert verdict.reason is Reason.NO_FACE
     assert verdict.details["image"] == "b"
 
@@ -206,7 +210,7 @@ def test_a_tampered_template_is_refused(verifier: FaceVerifier, obama_template: 
 
 
 def test_a_template_from_another_keyring_is_refused(obama_template: bytes) -> None:
-    stranger = FaceVerifier(keyring=Keyring.generate(), audit=None)
+    stranger = FaceVerifier(store=MemoryStore(), keyring=Keyring.generate(), audit=None)
     with pytest.raises(TemplateError):
         stranger.verify("obama", obama_template, photo(OBAMA_OTHER))
 
@@ -240,20 +244,21 @@ def test_template_problems_are_found_before_the_photo_is_decoded(verifier: FaceV
 # -- attempts, lockout and fallbacks -------------------------------------------------------------
 
 
-def lockout_verifier(keyring: Keyring, store: ChallengeStore, **settings: object) -> FaceVerifier:
+@pytest.fixture
+def lockout_verifier(make_face: MakeFace) -> MakeFace:
+    """``lockout_verifier(store=None, **settings)``: 3 comparisons, then a pause; fallbacks from 2."""
     policy = LockoutPolicy(threshold=3, lockout=60, lockout_max=600, hard_cap=100)
-    return FaceVerifier(
-        keyring=keyring,
-        store=store,
-        audit=None,
-        settings=FaceSettings(lockout=policy, fallback_after=2, **settings),  # type: ignore[arg-type]
-    )
+
+    def make(*, store: object = None, **settings: object) -> FaceVerifier:
+        return make_face(store=store, lockout=policy, fallback_after=2, **settings)
+
+    return make
 
 
 def test_repeated_mismatches_lock_the_subject_out_on_every_backend(
-    keyring: Keyring, store: ChallengeStore, obama_template: bytes
+    lockout_verifier: MakeFace, flavour: Flavour, store_url: str, obama_template: bytes
 ) -> None:
-    fv = lockout_verifier(keyring, store)
+    fv = lockout_verifier(store=flavour.store(store_url))
     first = fv.verify("obama", obama_template, photo(BIDEN))
     assert first.reason is Reason.MISMATCH and first.attempts_left == 2 and first.fallbacks == ()
     second = fv.verify("obama", obama_template, photo(BIDEN))
@@ -267,18 +272,19 @@ def test_repeated_mismatches_lock_the_subject_out_on_every_backend(
 
 
 def test_the_lockout_is_shared_by_every_verifier_on_the_store(
-    keyring: Keyring, store: ChallengeStore, obama_template: bytes
+    lockout_verifier: MakeFace, flavour: Flavour, store_url: str, obama_template: bytes
 ) -> None:
-    one, two = lockout_verifier(keyring, store), lockout_verifier(keyring, store)
+    store = flavour.store(store_url)
+    one, two = lockout_verifier(store=store), lockout_verifier(store=store)
     for fv in (one, two, one):
         fv.verify("obama", obama_template, photo(BIDEN))
     assert two.verify("obama", obama_template, photo(OBAMA_OTHER)).reason is Reason.LOCKED_OUT
 
 
 def test_an_approval_resets_the_failure_count(
-    keyring: Keyring, store: ChallengeStore, obama_template: bytes
+    lockout_verifier: MakeFace, flavour: Flavour, store_url: str, obama_template: bytes
 ) -> None:
-    fv = lockout_verifier(keyring, store)
+    fv = lockout_verifier(store=flavour.store(store_url))
     fv.verify("obama", obama_template, photo(BIDEN))
     fv.verify("obama", obama_template, photo(BIDEN))
     assert fv.verify("obama", obama_template, photo(OBAMA_OTHER)).approved
@@ -286,9 +292,9 @@ def test_an_approval_resets_the_failure_count(
 
 
 def test_a_photo_without_a_usable_face_is_not_charged_as_a_failure(
-    keyring: Keyring, obama_template: bytes
+    lockout_verifier: MakeFace, obama_template: bytes
 ) -> None:
-    fv = lockout_verifier(keyring, MemoryStore())
+    fv = lockout_verifier()
     for _ in range(4):
         verdict = fv.verify("obama", obama_template, photo("noface__chelsea.png"))
         assert verdict.reason is Reason.NO_FACE and verdict.attempts_left == 3
@@ -296,34 +302,38 @@ def test_a_photo_without_a_usable_face_is_not_charged_as_a_failure(
 
 
 def test_a_locked_subject_is_refused_without_looking_at_the_photo(
-    keyring: Keyring, obama_template: bytes
+    lockout_verifier: MakeFace, obama_template: bytes
 ) -> None:
-    fv = lockout_verifier(keyring, MemoryStore())
+    fv = lockout_verifier()
     for _ in range(3):
         fv.verify("obama", obama_template, photo(BIDEN))
     assert fv.verify("obama", obama_template, b"garbage, never decoded").reason is Reason.LOCKED_OUT
 
 
-def test_the_lockout_expires_with_the_stores_clock(keyring: Keyring, obama_template: bytes) -> None:
+def test_the_lockout_expires_with_the_stores_clock(
+    lockout_verifier: MakeFace, flavour: Flavour, obama_template: bytes
+) -> None:
     clock = FakeClock()
-    fv = lockout_verifier(keyring, MemoryStore(clock=clock))
+    fv = lockout_verifier(store=flavour.memory_store(MemoryStore(clock=clock)))
     for _ in range(3):
         fv.verify("obama", obama_template, photo(BIDEN))
     clock.advance(61)
     assert fv.verify("obama", obama_template, photo(OBAMA_OTHER)).approved
 
 
-def test_lockouts_are_per_subject(keyring: Keyring, verifier: FaceVerifier, obama_template: bytes) -> None:
-    fv = lockout_verifier(keyring, MemoryStore())
+def test_lockouts_are_per_subject(
+    lockout_verifier: MakeFace, verifier: FaceVerifier, obama_template: bytes
+) -> None:
+    fv = lockout_verifier()
     biden = verifier.enroll("biden", photo(BIDEN))
-    assert biden.template is not None
+    assert biden.stored is not None
     for _ in range(3):
         fv.verify("obama", obama_template, photo(BIDEN))
-    assert fv.verify("biden", biden.template, photo("Joe_Biden__biden2.jpg")).approved
+    assert fv.verify("biden", biden.stored, photo("Joe_Biden__biden2.jpg")).approved
 
 
-def test_a_client_over_its_limit_is_told_to_wait(keyring: Keyring, obama_template: bytes) -> None:
-    fv = lockout_verifier(keyring, MemoryStore(), client_limit=WindowPolicy(limit=1, window=60))
+def test_a_client_over_its_limit_is_told_to_wait(lockout_verifier: MakeFace, obama_template: bytes) -> None:
+    fv = lockout_verifier(client_limit=WindowPolicy(limit=1, window=60))
     assert fv.verify("obama", obama_template, photo(OBAMA_OTHER), client="10.0.0.7").approved
     limited = fv.verify("obama", obama_template, photo(OBAMA_OTHER), client="10.0.0.7")
     assert limited.reason is Reason.RATE_LIMITED and limited.retry_after is not None
@@ -332,13 +342,13 @@ def test_a_client_over_its_limit_is_told_to_wait(keyring: Keyring, obama_templat
 # -- audit ---------------------------------------------------------------------------------------
 
 
-def test_every_decision_is_audited_without_templates_or_pixels(keyring: Keyring) -> None:
+def test_every_decision_is_audited_without_templates_or_pixels(make_face: MakeFace) -> None:
     events: list[AuditEvent] = []
-    fv = FaceVerifier(keyring=keyring, audit=events.append)
+    fv = make_face(audit=events.append)
     enrollment = fv.enroll("ana", photo(OBAMA))
-    assert enrollment.template is not None
-    fv.verify("ana", enrollment.template, photo(BIDEN), client="10.0.0.9")
-    fv.verify("ana", enrollment.template, photo("noface__coffee.png"))
+    assert enrollment.stored is not None
+    fv.verify("ana", enrollment.stored, photo(BIDEN), client="10.0.0.9")
+    fv.verify("ana", enrollment.stored, photo("noface__coffee.png"))
     assert [(e.action, e.outcome, e.reason) for e in events] == [
         ("enroll", "enrolled", "approved"),
         ("verify", "denied", "mismatch"),
@@ -348,7 +358,7 @@ def test_every_decision_is_audited_without_templates_or_pixels(keyring: Keyring)
     assert events[1].client == "10.0.0.9" and float(events[1].details["distance"]) > 0.6
     for event in events:
         text = event.to_json()
-        assert enrollment.template.hex()[:32] not in text
+        assert enrollment.stored.hex()[:32] not in text
         assert all(len(value) < 40 for value in event.details.values())
 
 
@@ -386,13 +396,13 @@ def test_a_deliberate_zero_is_not_replaced_by_a_default() -> None:
 
 
 def test_concurrent_verifies_on_threads_give_the_same_distances_as_one_at_a_time(
-    keyring: Keyring, obama_template: bytes
+    make_face: MakeFace, obama_template: bytes
 ) -> None:
     from concurrent.futures import ThreadPoolExecutor
 
     photos = [photo(OBAMA_OTHER), photo(BIDEN), photo("Barack_Obama__obama1.jpg"), photo(OBAMA_OTHER)]
     # A store of its own (no lockout interplay), and scores on so there are distances to compare.
-    fv = FaceVerifier(keyring=keyring, audit=None, settings=FaceSettings(expose_scores=True))
+    fv = make_face(expose_scores=True)
     alone = [fv.verify("obama", obama_template, p).distance for p in photos]
     assert None not in alone
     with ThreadPoolExecutor(max_workers=2) as pool:

@@ -41,6 +41,7 @@ CHILD = textwrap.dedent(
 
     from verifykit import ImageError, Keyring
     from verifykit.face import FaceSettings, FaceVerifier
+    from verifykit.store import MemoryStore
 
     def status(key):
         with open("/proc/self/status") as f:
@@ -48,7 +49,9 @@ CHILD = textwrap.dedent(
         return int(line.split()[1]) * 1024
 
     source, overrides, warm_up = sys.argv[1], json.loads(sys.argv[2]), sys.argv[3]
-    faces = FaceVerifier(keyring=Keyring.generate(), settings=FaceSettings(**overrides), audit=None)
+    faces = FaceVerifier(
+        store=MemoryStore(), keyring=Keyring.generate(), settings=FaceSettings(**overrides), audit=None
+    )
     faces.encode(Path(warm_up).read_bytes())  # loads the models, warms OpenCV and dlib
     if source.startswith("array:"):
         _, dtype, channels, height, width = source.split(":")
@@ -63,8 +66,8 @@ CHILD = textwrap.dedent(
     except OSError:
         peak_key = None  # the lifetime peak: an overestimate, never an underestimate
     try:
-        found, encoding = faces.encode(image)
-        outcome = {"scale": found.image.scale, "encoded": encoding is not None}
+        reading, encoding = faces.encode(image)
+        outcome = {"scale": reading.scale, "encoded": encoding is not None}
     except ImageError as exc:
         outcome = {"refused": str(exc)}
     peak = status(peak_key) if peak_key else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024

@@ -6,28 +6,37 @@ from collections.abc import Callable
 
 import pyotp
 import pytest
+from fallback_support import Build
 
-from verifykit import AuditEvent, ConfigurationError, InvalidInput, Keyring, RateLimited, Reason, Verdict
-from verifykit.fallbacks import DEFAULT_UNLOCKS, AssistedCheck, TOTPSettings, TOTPVerifier
-from verifykit.otp import EmailOTP, OTPSettings
-from verifykit.store import ChallengeStore, LockoutPolicy
+from verifykit import (
+    AuditEvent,
+    ConfigurationError,
+    InvalidInput,
+    Keyring,
+    RateLimited,
+    Reason,
+    Verdict,
+    VerifierId,
+    aio,
+)
+from verifykit.fallbacks import DEFAULT_UNLOCKS, AssistedCheck, AssistedSettings
+from verifykit.otp import OTPSettings
+from verifykit.store import LockoutPolicy, MemoryStore, WindowPolicy
 from verifykit.testing import Outbox, last_code
 
 HARD_AFTER_TWO = LockoutPolicy(threshold=2, lockout=60, lockout_max=60, hard_cap=2)
 
 
-def hard_locked_totp_subject(store: ChallengeStore, keyring: Keyring) -> Callable[[], Verdict]:
+def hard_locked_totp_subject(build: Build) -> Callable[[], Verdict]:
     """Lock user-1 out of TOTP for good; return a function that tries the right code."""
-    totp = TOTPVerifier(
-        store=store, keyring=keyring, settings=TOTPSettings(lockout=HARD_AFTER_TWO), audit=None
-    )
+    totp = build.totp(audit=None, lockout=HARD_AFTER_TWO)
     enrollment = totp.enroll("user-1", "ana")
     at = 1_700_000_015.0
     right = pyotp.TOTP(enrollment.secret_base32).at(at)
     wrong = f"{(int(right) + 1) % 1_000_000:06d}"
     for _ in range(2):
-        totp.verify("user-1", enrollment.sealed_secret, wrong, at=at)
-    return lambda: totp.verify("user-1", enrollment.sealed_secret, right, at=at)
+        totp.verify("user-1", enrollment.stored, wrong, at=at)
+    return lambda: totp.verify("user-1", enrollment.stored, right, at=at)
 
 
 def test_an_approval_is_an_approved_verdict_naming_what_it_unlocked(assisted: AssistedCheck) -> None:
@@ -75,13 +84,9 @@ def test_a_refusal_is_on_the_record_too(assisted: AssistedCheck, events: list[Au
     assert (event.outcome, event.reason, event.details["operator"]) == ("denied", "denied", "op-siti")
 
 
-def test_an_approval_reopens_a_hard_locked_email_otp_subject(
-    assisted: AssistedCheck, store: ChallengeStore, keyring: Keyring
-) -> None:
+def test_an_approval_reopens_a_hard_locked_email_otp_subject(assisted: AssistedCheck, build: Build) -> None:
     outbox = Outbox()
-    otp = EmailOTP(
-        store=store, keyring=keyring, mailer=outbox, settings=OTPSettings(lockout=HARD_AFTER_TWO), audit=None
-    )
+    otp = build.email_otp(outbox, OTPSettings(lockout=HARD_AFTER_TWO))
     challenge = otp.start("user-1", "ana@example.com")
     wrong = f"{(int(last_code(outbox)) + 1) % 1_000_000:06d}"
     otp.check(challenge.id, wrong)
@@ -96,10 +101,8 @@ def test_an_approval_reopens_a_hard_locked_email_otp_subject(
     assert otp.check(again.id, last_code(outbox)).approved
 
 
-def test_an_approval_reopens_a_hard_locked_totp_subject(
-    assisted: AssistedCheck, store: ChallengeStore, keyring: Keyring
-) -> None:
-    try_right_code = hard_locked_totp_subject(store, keyring)
+def test_an_approval_reopens_a_hard_locked_totp_subject(assisted: AssistedCheck, build: Build) -> None:
+    try_right_code = hard_locked_totp_subject(build)
     assert try_right_code().reason is Reason.LOCKED_OUT
 
     assisted.record("user-1", operator="op-siti", evidence="passport", approved=True)
@@ -107,20 +110,18 @@ def test_an_approval_reopens_a_hard_locked_totp_subject(
     assert try_right_code().approved
 
 
-def test_a_refusal_leaves_a_lockout_in_place(
-    assisted: AssistedCheck, store: ChallengeStore, keyring: Keyring
-) -> None:
-    try_right_code = hard_locked_totp_subject(store, keyring)
+def test_a_refusal_leaves_a_lockout_in_place(assisted: AssistedCheck, build: Build) -> None:
+    try_right_code = hard_locked_totp_subject(build)
 
     assisted.record("user-1", operator="op-siti", evidence="passport", approved=False)
 
     assert try_right_code().reason is Reason.LOCKED_OUT
 
 
-def test_only_the_listed_verifiers_are_unlocked(store: ChallengeStore, keyring: Keyring) -> None:
-    try_right_code = hard_locked_totp_subject(store, keyring)
+def test_only_the_listed_verifiers_are_unlocked(build: Build) -> None:
+    try_right_code = hard_locked_totp_subject(build)
 
-    only_otp = AssistedCheck(store=store, keyring=keyring, audit=None, unlocks=("otp",))
+    only_otp = build.assisted(audit=None, unlocks=(VerifierId.OTP,))
     assert only_otp.record("user-1", operator="op-siti", evidence="passport", approved=True).details == {
         "unlocked": "otp"
     }
@@ -156,9 +157,9 @@ def test_bad_input_is_refused_and_changes_nothing(
 
 
 def test_four_eyes_requires_a_second_different_operator_to_approve(
-    store: ChallengeStore, keyring: Keyring, events: list[AuditEvent]
+    build: Build, events: list[AuditEvent]
 ) -> None:
-    four_eyes = AssistedCheck(store=store, keyring=keyring, audit=events.append, require_second_operator=True)
+    four_eyes = build.assisted(require_second_operator=True)
     with pytest.raises(InvalidInput):
         four_eyes.record("user-1", operator="op-siti", evidence="passport", approved=True)
     with pytest.raises(InvalidInput):
@@ -173,8 +174,8 @@ def test_four_eyes_requires_a_second_different_operator_to_approve(
     assert events[0].details["second_operator"] == "op-budi"
 
 
-def test_four_eyes_lets_one_operator_refuse(store: ChallengeStore, keyring: Keyring) -> None:
-    four_eyes = AssistedCheck(store=store, keyring=keyring, audit=None, require_second_operator=True)
+def test_four_eyes_lets_one_operator_refuse(build: Build) -> None:
+    four_eyes = build.assisted(audit=None, settings=AssistedSettings.preset("four_eyes"))
     assert four_eyes.record("user-1", operator="op-siti", evidence="passport", approved=False).reason is (
         Reason.DENIED
     )
@@ -182,6 +183,39 @@ def test_four_eyes_lets_one_operator_refuse(store: ChallengeStore, keyring: Keyr
 
 def test_unlocks_must_name_verifiers() -> None:
     with pytest.raises(ConfigurationError):
-        AssistedCheck(unlocks="otp")
+        AssistedSettings(unlocks="otp")  # type: ignore[arg-type]
     with pytest.raises(ConfigurationError):
-        AssistedCheck(unlocks=("otp", "{x}:fail"))
+        AssistedSettings(unlocks=("otp", "{x}:fail"))  # type: ignore[arg-type]
+
+
+def test_unlocks_are_verifier_ids_and_the_default_is_every_locking_verifier() -> None:
+    assert AssistedSettings().unlocks == DEFAULT_UNLOCKS
+    assert set(DEFAULT_UNLOCKS) == set(VerifierId) - {VerifierId.ASSISTED}
+    assert AssistedSettings(unlocks=("otp",)).unlocks == (VerifierId.OTP,)  # type: ignore[arg-type]
+
+
+def test_a_client_beyond_its_limit_is_rate_limited_and_unlocks_nothing(
+    build: Build, events: list[AuditEvent]
+) -> None:
+    try_right_code = hard_locked_totp_subject(build)
+    desk = build.assisted(client_limit=WindowPolicy(limit=1, window=3600))
+    desk.record("user-2", operator="op-siti", evidence="passport", approved=False, client="10.0.0.7")
+
+    limited = desk.record("user-1", operator="op-siti", evidence="passport", approved=True, client="10.0.0.7")
+
+    assert limited.reason is Reason.RATE_LIMITED and limited.retry_after
+    assert try_right_code().reason is Reason.LOCKED_OUT
+    assert (events[-1].outcome, events[-1].reason) == ("refused", "rate_limited")
+
+
+def test_a_malformed_client_is_invalid_input(assisted: AssistedCheck) -> None:
+    with pytest.raises(InvalidInput):
+        assisted.record("user-1", operator="op-siti", evidence="passport", approved=True, client="")
+
+
+@pytest.mark.parametrize("verifier", [AssistedCheck, aio.AssistedCheck])
+def test_store_and_keyring_are_required(verifier: type[AssistedCheck]) -> None:
+    with pytest.raises(TypeError):
+        verifier(keyring=Keyring.generate())  # type: ignore[call-arg]
+    with pytest.raises(TypeError):
+        verifier(store=MemoryStore())  # type: ignore[call-arg]

@@ -6,12 +6,14 @@ import re
 import threading
 
 import pytest
+from fallback_support import Build
 
-from verifykit import AuditEvent, InvalidInput, Keyring, Reason
-from verifykit.fallbacks import RecoveryCodes
-from verifykit.store import ChallengeStore, LockoutPolicy
+from verifykit import AuditEvent, ConfigurationError, InvalidInput, Keyring, Reason, aio
+from verifykit.fallbacks import RecoveryCodes, RecoverySettings
+from verifykit.store import LockoutPolicy, MemoryStore, WindowPolicy
 
 _SHAPE = re.compile(r"^[0-9a-hjkmnp-tv-z]{4}-[0-9a-hjkmnp-tv-z]{4}-[0-9a-hjkmnp-tv-z]{4}$")
+THRESHOLD = RecoverySettings().lockout.threshold
 
 
 def a_wrong_code(codes: list[str]) -> str:
@@ -26,45 +28,52 @@ def test_generate_gives_count_distinct_codes_of_12_symbols_from_32_unambiguous_o
     recovery: RecoveryCodes,
 ) -> None:
     issued = recovery.generate("user-1")
-    assert len(issued.codes) == len(issued.digests) == 10
     assert len(set(issued.codes)) == 10
     assert all(_SHAPE.match(code) for code in issued.codes)
 
 
-def test_digests_reveal_no_code(recovery: RecoveryCodes) -> None:
+def test_what_is_stored_reveals_no_code(recovery: RecoveryCodes) -> None:
     issued = recovery.generate("user-1")
-    for code, digest in zip(issued.codes, issued.digests, strict=True):
-        assert code.replace("-", "") not in digest
+    for code in issued.codes:
+        assert code not in issued.stored and code.replace("-", "") not in issued.stored
     assert issued.codes[0] not in repr(issued)
 
 
-def test_each_code_redeems(recovery: RecoveryCodes) -> None:
+def test_each_code_redeems_once_and_each_redemption_hands_back_the_shorter_set(
+    recovery: RecoveryCodes,
+) -> None:
     issued = recovery.generate("user-1")
-    digests = issued.digests
-    for code in issued.codes:
-        result = recovery.redeem("user-1", code, digests)
-        assert result.verdict.approved and result.verdict.reason is Reason.APPROVED
-        assert len(result.remaining_digests) == len(digests) - 1
-        digests = result.remaining_digests
-    assert digests == []
+    stored = issued.stored
+    for left, code in reversed(list(enumerate(issued.codes))):
+        verdict = recovery.redeem("user-1", stored, code)
+        assert verdict.approved and verdict.details["remaining"] == str(left)
+        assert isinstance(verdict.stored, str)
+        stored = verdict.stored
+    assert recovery.redeem("user-1", stored, issued.codes[0]).reason is Reason.WRONG_CODE
 
 
-def test_a_redeemed_code_is_refused_even_with_the_old_digest_list(recovery: RecoveryCodes) -> None:
+def test_an_approval_has_no_attempts_left_to_count(recovery: RecoveryCodes) -> None:
+    issued = recovery.generate("user-1")
+    assert recovery.redeem("user-1", issued.stored, issued.codes[0]).attempts_left is None
+
+
+def test_a_redeemed_code_is_refused_even_with_the_old_set(recovery: RecoveryCodes) -> None:
     issued = recovery.generate("user-1")
     code = issued.codes[3]
-    assert recovery.redeem("user-1", code, issued.digests).verdict.approved
-    again = recovery.redeem("user-1", code, issued.digests)
-    assert not again.verdict.approved and again.verdict.reason is Reason.REPLAYED
-    assert issued.digests[3] not in again.remaining_digests
+    assert recovery.redeem("user-1", issued.stored, code).approved
+    again = recovery.redeem("user-1", issued.stored, code)
+    assert not again.approved and again.reason is Reason.REPLAYED
+    assert isinstance(again.stored, str)
+    assert recovery.redeem("user-1", again.stored, code).reason is Reason.WRONG_CODE
 
 
 def test_a_redeemed_code_is_refused_by_another_instance_on_the_same_store(
-    recovery: RecoveryCodes, store: ChallengeStore, keyring: Keyring
+    recovery: RecoveryCodes, build: Build
 ) -> None:
     issued = recovery.generate("user-1")
-    assert recovery.redeem("user-1", issued.codes[0], issued.digests).verdict.approved
-    other = RecoveryCodes(store=store, keyring=keyring, audit=None)
-    assert other.redeem("user-1", issued.codes[0], issued.digests).verdict.reason is Reason.REPLAYED
+    assert recovery.redeem("user-1", issued.stored, issued.codes[0]).approved
+    other = build.recovery(audit=None)
+    assert other.redeem("user-1", issued.stored, issued.codes[0]).reason is Reason.REPLAYED
 
 
 def test_the_same_code_redeemed_twice_at_once_approves_exactly_once(recovery: RecoveryCodes) -> None:
@@ -74,7 +83,7 @@ def test_the_same_code_redeemed_twice_at_once_approves_exactly_once(recovery: Re
 
     def redeem() -> None:
         barrier.wait()
-        reasons.append(recovery.redeem("user-1", issued.codes[0], issued.digests).verdict.reason)
+        reasons.append(recovery.redeem("user-1", issued.stored, issued.codes[0]).reason)
 
     threads = [threading.Thread(target=redeem) for _ in range(2)]
     for t in threads:
@@ -84,16 +93,16 @@ def test_the_same_code_redeemed_twice_at_once_approves_exactly_once(recovery: Re
     assert sorted(reasons) == sorted([Reason.APPROVED, Reason.REPLAYED])
 
 
-def test_a_wrong_code_denies_and_keeps_every_digest(recovery: RecoveryCodes) -> None:
+def test_a_wrong_code_denies_and_says_keep_what_you_have(recovery: RecoveryCodes) -> None:
     issued = recovery.generate("user-1")
-    result = recovery.redeem("user-1", a_wrong_code(issued.codes), issued.digests)
-    assert result.verdict.reason is Reason.WRONG_CODE
-    assert result.remaining_digests == issued.digests
+    verdict = recovery.redeem("user-1", issued.stored, a_wrong_code(issued.codes))
+    assert verdict.reason is Reason.WRONG_CODE
+    assert verdict.stored is None
 
 
 def test_codes_are_bound_to_their_subject(recovery: RecoveryCodes) -> None:
     issued = recovery.generate("user-1")
-    assert recovery.redeem("user-2", issued.codes[0], issued.digests).verdict.reason is Reason.WRONG_CODE
+    assert recovery.redeem("user-2", issued.stored, issued.codes[0]).reason is Reason.WRONG_CODE
 
 
 @pytest.mark.parametrize(
@@ -113,7 +122,7 @@ def test_codes_are_accepted_however_they_are_typed(recovery: RecoveryCodes, type
     issued = recovery.generate("user-1")
     code = issued.codes[0]
     assert callable(typed)
-    assert recovery.redeem("user-1", typed(code), issued.digests).verdict.approved
+    assert recovery.redeem("user-1", issued.stored, typed(code)).approved
 
 
 @pytest.mark.parametrize(
@@ -122,63 +131,102 @@ def test_codes_are_accepted_however_they_are_typed(recovery: RecoveryCodes, type
 def test_malformed_code_is_invalid_input_and_spends_nothing(recovery: RecoveryCodes, code: object) -> None:
     issued = recovery.generate("user-1")
     with pytest.raises(InvalidInput):
-        recovery.redeem("user-1", code, issued.digests)  # type: ignore[arg-type]
-    wrong = recovery.redeem("user-1", a_wrong_code(issued.codes), issued.digests)
-    assert wrong.verdict.attempts_left == recovery.lockout.threshold - 1
+        recovery.redeem("user-1", issued.stored, code)  # type: ignore[arg-type]
+    wrong = recovery.redeem("user-1", issued.stored, a_wrong_code(issued.codes))
+    assert wrong.attempts_left == THRESHOLD - 1
 
 
-def test_a_digest_list_that_is_not_a_list_of_strings_is_invalid_input(recovery: RecoveryCodes) -> None:
-    issued = recovery.generate("user-1")
-    with pytest.raises(InvalidInput):
-        recovery.redeem("user-1", issued.codes[0], issued.digests[0])
-    with pytest.raises(InvalidInput):
-        recovery.redeem("user-1", issued.codes[0], [b"k1:00"])  # type: ignore[list-item]
-
-
-def test_consecutive_failures_lock_the_subject_out_even_for_a_right_code(
-    store: ChallengeStore, keyring: Keyring
+@pytest.mark.parametrize(
+    "stored",
+    [
+        ["k1:" + "0" * 64],
+        b"k1:" + b"0" * 64,
+        "k1:" + "0" * 63,
+        "k1:" + "0" * 64 + "," + "k1:" + "0" * 64,
+        "k1:" + "0" * 64 + ",",
+        ",".join(["k1:" + format(i, "064x") for i in range(101)]),
+    ],
+    ids=["list", "bytes", "short-digest", "repeated-digest", "trailing-comma", "too-many"],
+)
+def test_a_stored_set_that_redeem_did_not_hand_out_is_invalid_input(
+    recovery: RecoveryCodes, stored: object
 ) -> None:
-    recovery = RecoveryCodes(
-        store=store, keyring=keyring, audit=None, lockout=LockoutPolicy(threshold=3, lockout=60, hard_cap=3)
-    )
+    issued = recovery.generate("user-1")
+    with pytest.raises(InvalidInput) as raised:
+        recovery.redeem("user-1", stored, issued.codes[0])  # type: ignore[arg-type]
+    assert raised.value.field == "stored"
+
+
+def test_consecutive_failures_lock_the_subject_out_even_for_a_right_code(build: Build) -> None:
+    recovery = build.recovery(audit=None, lockout=LockoutPolicy(threshold=3, lockout=60, hard_cap=3))
     issued = recovery.generate("user-1")
     for _ in range(3):
-        assert recovery.redeem("user-1", a_wrong_code(issued.codes), issued.digests).verdict.reason is (
-            Reason.WRONG_CODE
-        )
-    locked = recovery.redeem("user-1", issued.codes[0], issued.digests)
-    assert locked.verdict.reason is Reason.LOCKED_OUT
-    assert locked.verdict.details["hard_locked"] == "true"
-    assert locked.remaining_digests == issued.digests
+        wrong = recovery.redeem("user-1", issued.stored, a_wrong_code(issued.codes))
+        assert wrong.reason is Reason.WRONG_CODE
+    locked = recovery.redeem("user-1", issued.stored, issued.codes[0])
+    assert locked.reason is Reason.LOCKED_OUT
+    assert locked.details["hard_locked"] == "true"
+    assert locked.stored is None
 
 
 def test_success_resets_the_failure_count(recovery: RecoveryCodes) -> None:
     issued = recovery.generate("user-1")
     wrong = a_wrong_code(issued.codes)
-    recovery.redeem("user-1", wrong, issued.digests)
-    recovery.redeem("user-1", wrong, issued.digests)
-    assert recovery.redeem("user-1", issued.codes[0], issued.digests).verdict.approved
-    after = recovery.redeem("user-1", wrong, issued.digests)
-    assert after.verdict.attempts_left == recovery.lockout.threshold - 1
+    recovery.redeem("user-1", issued.stored, wrong)
+    recovery.redeem("user-1", issued.stored, wrong)
+    assert recovery.redeem("user-1", issued.stored, issued.codes[0]).approved
+    assert recovery.redeem("user-1", issued.stored, wrong).attempts_left == THRESHOLD - 1
 
 
-def test_codes_still_redeem_after_a_key_rotation(store: ChallengeStore) -> None:
+def test_a_client_beyond_its_limit_is_rate_limited_before_any_comparison(build: Build) -> None:
+    recovery = build.recovery(client_limit=WindowPolicy(limit=2, window=600))
+    issued = recovery.generate("user-1")
+    for _ in range(2):
+        recovery.redeem("user-1", issued.stored, a_wrong_code(issued.codes), client="198.51.100.7")
+    limited = recovery.redeem("user-1", issued.stored, issued.codes[0], client="198.51.100.7")
+    assert limited.reason is Reason.RATE_LIMITED and limited.retry_after
+    assert recovery.redeem("user-1", issued.stored, issued.codes[0], client="198.51.100.8").approved
+
+
+def test_an_approval_gives_the_clients_charge_back(build: Build) -> None:
+    recovery = build.recovery(client_limit=WindowPolicy(limit=1, window=600))
+    issued = recovery.generate("user-1")
+    for code in issued.codes[:2]:
+        assert recovery.redeem("user-1", issued.stored, code, client="198.51.100.7").approved
+
+
+def test_codes_still_redeem_after_a_key_rotation(build: Build) -> None:
     k1, k2 = Keyring.new_keyring_string("k1"), Keyring.new_key_string("k2")
-    issued = RecoveryCodes(store=store, keyring=Keyring.from_string(k1), audit=None).generate("user-1")
-    rotated = RecoveryCodes(store=store, keyring=Keyring.from_string(f"{k1},{k2}"), audit=None)
-    assert rotated.redeem("user-1", issued.codes[0], issued.digests).verdict.approved
+    issued = build.recovery(keyring=Keyring.from_string(k1), audit=None).generate("user-1")
+    rotated = build.recovery(keyring=Keyring.from_string(f"{k1},{k2}"), audit=None)
+    assert rotated.redeem("user-1", issued.stored, issued.codes[0]).approved
 
 
 def test_audit_events_hold_no_code(recovery: RecoveryCodes, events: list[AuditEvent]) -> None:
     issued = recovery.generate("user-1")
-    recovery.redeem("user-1", issued.codes[0], issued.digests)
-    recovery.redeem("user-1", issued.codes[0], issued.digests)
+    recovery.redeem("user-1", issued.stored, issued.codes[0])
+    recovery.redeem("user-1", issued.stored, issued.codes[0])
     assert [(e.action, e.outcome, e.reason) for e in events] == [
         ("generate", "issued", "approved"),
         ("redeem", "approved", "approved"),
         ("redeem", "denied", "replayed"),
     ]
+    assert all(e.verifier == "recovery" for e in events)
     for event in events:
         text = event.to_json()
         assert not any(code in text or code.replace("-", "") in text for code in issued.codes)
-        assert not any(digest in text for digest in issued.digests)
+        assert not any(digest in text for digest in issued.stored.split(","))
+
+
+@pytest.mark.parametrize("verifier", [RecoveryCodes, aio.RecoveryCodes])
+def test_store_and_keyring_are_required(verifier: type[RecoveryCodes]) -> None:
+    with pytest.raises(TypeError):
+        verifier(keyring=Keyring.generate())  # type: ignore[call-arg]
+    with pytest.raises(TypeError):
+        verifier(store=MemoryStore())  # type: ignore[call-arg]
+
+
+def test_the_wallet_preset_prints_five_codes(build: Build) -> None:
+    assert len(build.recovery(settings=RecoverySettings.preset("wallet")).generate("user-1").codes) == 5
+    with pytest.raises(ConfigurationError):
+        RecoverySettings(count=0)

@@ -1,16 +1,70 @@
+"""Email OTP fixtures: every behaviour test runs over both flavours and every store backend.
+
+``flavour`` is ``sync`` (:class:`verifykit.otp.EmailOTP`) or ``async`` (:class:`verifykit.aio.EmailOTP`
+on the async twin of the test's store, run on a private event loop in a background thread behind the
+same sync-looking methods), so one suite holds both to one behaviour, unchanged.
+"""
+
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 
-from verifykit import AuditEvent, Keyring
+from flavours import FLAVOURS, Driven, LoopThread
+from verifykit import AuditEvent, Keyring, aio
 from verifykit.otp import EmailOTP, OTPSettings
 from verifykit.store import ChallengeStore, MemoryStore
 from verifykit.testing import FakeClock, Outbox
 
-MakeOTP = Callable[..., EmailOTP]
+MakeOTP = Callable[..., Any]
+
+
+@pytest.fixture(params=FLAVOURS)
+def flavour(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def loop_thread() -> Iterator[LoopThread]:
+    loop = LoopThread()
+    yield loop
+    loop.stop()
+
+
+@pytest.fixture
+def async_twin(request: pytest.FixtureRequest, loop_thread: LoopThread) -> Iterator[Callable[..., Any]]:
+    """``async_twin(store, url=None, **options)``: an async store on the same backend and namespace."""
+    opened: list[aio.AsyncChallengeStore] = []
+
+    def twin(store: ChallengeStore, url: str | None = None, **options: Any) -> aio.AsyncChallengeStore:
+        if isinstance(store, MemoryStore):
+            return aio.AsyncMemoryStore(store)
+        url = url if url is not None else str(request.getfixturevalue("store_url"))
+        opened.append(new := aio.open_store(url, namespace=store.namespace, **options))
+        return new
+
+    yield twin
+    for each in opened:
+        loop_thread.run(each.close())
+
+
+@pytest.fixture
+def otp_for(flavour: str, loop_thread: LoopThread, async_twin: Callable[..., Any]) -> MakeOTP:
+    """``otp_for(store=..., keyring=..., mailer=..., url=None, store_options={}, **kw)``: an EmailOTP
+    of this test's flavour (``url`` and ``store_options`` open the async twin of a store not made by
+    the ``store`` fixture)."""
+
+    def make(
+        *, store: ChallengeStore, url: str | None = None, store_options: Any = None, **kwargs: Any
+    ) -> Any:
+        if flavour == "sync":
+            return EmailOTP(store=store, **kwargs)
+        twin = async_twin(store, url, **(store_options or {}))
+        return Driven(aio.EmailOTP(store=twin, **kwargs), loop_thread)
+
+    return make
 
 
 @pytest.fixture
@@ -19,11 +73,13 @@ def outbox() -> Outbox:
 
 
 @pytest.fixture
-def make_otp(store: ChallengeStore, keyring: Keyring, outbox: Outbox, events: list[AuditEvent]) -> MakeOTP:
-    """An EmailOTP on the parametrized store; keyword arguments override settings."""
+def make_otp(
+    otp_for: MakeOTP, store: ChallengeStore, keyring: Keyring, outbox: Outbox, events: list[AuditEvent]
+) -> MakeOTP:
+    """An EmailOTP of each flavour on the parametrized store; keyword arguments override settings."""
 
-    def make(**settings: Any) -> EmailOTP:
-        return EmailOTP(
+    def make(**settings: Any) -> Any:
+        return otp_for(
             store=store, keyring=keyring, mailer=outbox, settings=OTPSettings(**settings), audit=events.append
         )
 
@@ -31,11 +87,13 @@ def make_otp(store: ChallengeStore, keyring: Keyring, outbox: Outbox, events: li
 
 
 @pytest.fixture
-def memory_otp(clock: FakeClock, keyring: Keyring, outbox: Outbox, events: list[AuditEvent]) -> MakeOTP:
-    """An EmailOTP on a memory store whose time only moves when the test says so."""
+def memory_otp(
+    otp_for: MakeOTP, clock: FakeClock, keyring: Keyring, outbox: Outbox, events: list[AuditEvent]
+) -> MakeOTP:
+    """An EmailOTP of each flavour on a memory store whose time only moves when the test says so."""
 
-    def make(**settings: Any) -> EmailOTP:
-        return EmailOTP(
+    def make(**settings: Any) -> Any:
+        return otp_for(
             store=MemoryStore(clock=clock),
             keyring=keyring,
             mailer=outbox,

@@ -18,8 +18,11 @@ def _args(*argv: str) -> argparse.Namespace:
     return parser.parse_args(list(argv))
 
 
+_SMALL = ("-n", "20", "--concurrency", "4", "--concurrent-checks", "32")
+
+
 def test_the_otp_bench_reports_checks_and_starts_beside_raw_baselines(redis_url: str) -> None:
-    report = run(_args("-n", "20", "--redis", redis_url), Progress(False))
+    report = run(_args(*_SMALL, "--redis", redis_url), Progress(False))
     doc = json.loads(report.to_json())
     assert doc["bench"] == "otp"
     names = [case["name"] for case in doc["cases"]]
@@ -32,10 +35,37 @@ def test_the_otp_bench_reports_checks_and_starts_beside_raw_baselines(redis_url:
     assert doc["n"] == 20
 
 
+def test_the_otp_bench_compares_the_async_check_with_a_raw_redis_asyncio_evalsha(redis_url: str) -> None:
+    doc = json.loads(run(_args(*_SMALL, "--redis", redis_url), Progress(False)).to_json())
+    cases = {case["name"]: case for case in doc["cases"]}
+    for p in (50, 99):
+        case = cases[f"async check p{p}, redis, vs raw redis.asyncio EVALSHA"]
+        assert case["baseline"] > 0 and case["ratio"] == pytest.approx(case["value"] / case["baseline"])
+    assert doc["redis_async_check_ops_per_s"] > 0
+
+
+def test_the_otp_bench_sets_concurrent_async_checks_against_as_many_threads(redis_url: str) -> None:
+    doc = json.loads(run(_args(*_SMALL, "--redis", redis_url), Progress(False)).to_json())
+    cases = {case["name"]: case for case in doc["cases"]}
+    throughput = cases["4 concurrent checks, redis: async (4 tasks) vs sync (4 threads), wall ms per check"]
+    assert throughput["ratio"] == pytest.approx(
+        doc["redis_4_concurrent_sync_checks_per_s"] / doc["redis_4_concurrent_async_checks_per_s"], rel=0.01
+    )
+    for flavour in ("async", "sync"):
+        spread = cases[f"4 concurrent checks, redis, {flavour}: p99 vs its own p50"]
+        assert spread["value"] >= spread["baseline"] > 0
+    assert doc["concurrent_checks_per_flavour"] == 32
+
+
+def test_the_otp_bench_skips_redis_when_asked() -> None:
+    report = run(_args(*_SMALL, "--redis", ""), Progress(False))
+    assert [c.name for c in report.cases if "redis" in c.name] == []
+
+
 def test_the_otp_bench_leaves_no_keys_behind(redis_url: str) -> None:
     client = redis.Redis.from_url(redis_url)
     before = sum(1 for _ in client.scan_iter(match="vkbench*", count=10_000))
-    run(_args("-n", "10", "--redis", redis_url), Progress(False))
+    run(_args(*_SMALL, "--redis", redis_url), Progress(False))
     after = sum(1 for _ in client.scan_iter(match="vkbench*", count=10_000))
     client.close()
     assert after <= before

@@ -2,28 +2,33 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import re
 import threading
 import time
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 
 from verifykit import (
     ChallengeClosed,
     ChallengeNotFound,
+    ConfigurationError,
     Fallback,
     InvalidInput,
     RateLimited,
     Reason,
     StoreUnavailable,
+    Verdict,
+    aio,
 )
-from verifykit.otp import EmailOTP
-from verifykit.store import ChallengeStatus, LockoutPolicy, WindowPolicy, open_store
+from verifykit.otp import EmailOTP, OTPSettings
+from verifykit.store import ChallengeStatus, LockoutPolicy, MemoryStore, WindowPolicy, open_store
 from verifykit.testing import code_in, last_code
 
-MakeOTP = Callable[..., EmailOTP]
+MakeOTP = Callable[..., Any]
 
 
 def _wrong(code: str) -> str:
@@ -36,6 +41,13 @@ def test_the_code_sent_by_email_approves_the_challenge(make_otp: MakeOTP, outbox
     verdict = otp.check(ch.id, last_code(outbox))
     assert verdict.approved and verdict.reason is Reason.APPROVED
     assert otp.status(ch.id).status is ChallengeStatus.APPROVED
+
+
+def test_an_approval_has_no_attempts_left_to_count(make_otp: MakeOTP, outbox) -> None:
+    otp = make_otp()
+    ch = otp.start("user-1", "ana@example.com")
+    otp.check(ch.id, _wrong(last_code(outbox)))
+    assert otp.check(ch.id, last_code(outbox)).attempts_left is None
 
 
 def test_start_reports_masked_destination_expiry_attempts_and_delivery(make_otp: MakeOTP) -> None:
@@ -140,7 +152,9 @@ def test_codes_in_other_scripts_digits_are_read_by_value(make_otp: MakeOTP, outb
 def test_a_code_after_expiry_is_refused(make_otp: MakeOTP, outbox) -> None:
     otp = make_otp(ttl=0.3)
     ch = otp.start("user-1", "ana@example.com")
-    time.sleep(0.4)
+    deadline = time.monotonic() + 10  # the store's own clock decides; poll it rather than guess
+    while otp.status(ch.id).status is ChallengeStatus.PENDING and time.monotonic() < deadline:
+        time.sleep(0.05)
     verdict = otp.check(ch.id, last_code(outbox))
     assert not verdict.approved and verdict.reason is Reason.EXPIRED
     assert otp.status(ch.id).status is ChallengeStatus.EXPIRED
@@ -341,8 +355,8 @@ def test_a_resend_after_a_failed_delivery_delivers_a_working_code(make_otp: Make
     assert otp.check(ch.id, last_code(outbox)).approved
 
 
-def test_the_callers_ways_in_are_offered(store, keyring, outbox) -> None:
-    otp = EmailOTP(
+def test_the_callers_ways_in_are_offered(otp_for, store, keyring, outbox) -> None:
+    otp = otp_for(
         store=store,
         keyring=keyring,
         mailer=outbox,
@@ -354,13 +368,13 @@ def test_the_callers_ways_in_are_offered(store, keyring, outbox) -> None:
     assert ch.fallbacks == (Fallback.RESEND, Fallback.AUTHENTICATOR_APP, Fallback.RECOVERY_CODE)
 
 
-def test_codes_still_verify_after_a_new_key_is_rotated_in(store, outbox) -> None:
+def test_codes_still_verify_after_a_new_key_is_rotated_in(otp_for, store, outbox) -> None:
     from verifykit import Keyring
 
     old = Keyring.new_keyring_string("k1")
-    before = EmailOTP(store=store, keyring=Keyring.from_string(old), mailer=outbox, audit=None)
+    before = otp_for(store=store, keyring=Keyring.from_string(old), mailer=outbox, audit=None)
     ch = before.start("user-1", "a@example.com")
-    after = EmailOTP(
+    after = otp_for(
         store=store,
         keyring=Keyring.from_string(old + "," + Keyring.new_key_string("k2")),
         mailer=outbox,
@@ -410,11 +424,44 @@ def test_fifty_threads_with_the_right_code_approve_exactly_once(make_otp: MakeOT
     assert {v.reason for v in verdicts if not v.approved} == {Reason.REPLAYED}
 
 
-def test_an_unreachable_store_fails_closed(keyring, outbox) -> None:
-    store = open_store("redis://127.0.0.1:1/0", socket_timeout=0.2, socket_connect_timeout=0.2)
-    otp = EmailOTP(store=store, keyring=keyring, mailer=outbox, audit=None)
+def test_an_unreachable_store_fails_closed(otp_for, keyring, outbox) -> None:
+    url, options = "redis://127.0.0.1:1/0", {"socket_timeout": 0.2, "socket_connect_timeout": 0.2}
+    store = open_store(url, **options)
+    otp = otp_for(store=store, url=url, store_options=options, keyring=keyring, mailer=outbox, audit=None)
     with pytest.raises(StoreUnavailable):
         otp.start("user-1", "a@example.com")
     with pytest.raises(StoreUnavailable):
         otp.check("a" * 26 + ".AAAAAAAAAAAAAAAAAAAAAA", "123456")
     assert outbox.messages == []
+
+
+def test_fifty_tasks_in_one_loop_with_the_right_code_approve_exactly_once(
+    store, async_twin, loop_thread, keyring, outbox
+) -> None:
+    otp = aio.EmailOTP(
+        store=async_twin(store),
+        keyring=keyring,
+        mailer=outbox,
+        settings=OTPSettings(max_attempts=20),
+        audit=None,
+    )
+
+    async def race() -> list[Verdict]:
+        ch = await otp.start("user-1", "a@example.com")
+        code = last_code(outbox)
+        return await asyncio.gather(*(otp.check(ch.id, code) for _ in range(50)))
+
+    verdicts = loop_thread.run(race())
+    assert sum(v.approved for v in verdicts) == 1
+    assert {v.reason for v in verdicts if not v.approved} == {Reason.REPLAYED}
+
+
+@pytest.mark.parametrize("cls", [EmailOTP, aio.EmailOTP], ids=["sync", "async"])
+@pytest.mark.parametrize("missing", ["store", "keyring", "mailer"])
+def test_store_keyring_and_mailer_are_never_defaulted(cls, missing: str, keyring, outbox) -> None:
+    given = {"store": MemoryStore(), "keyring": keyring, "mailer": outbox}
+    with pytest.raises(ConfigurationError):
+        cls(**{**given, missing: None})
+    del given[missing]
+    with pytest.raises(TypeError):
+        cls(**given)

@@ -3,25 +3,35 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 
 from smtp_servers import Recorder
 from verifykit import Fallback, Keyring
+from verifykit.aio import AsyncSMTPMailer
 from verifykit.delivery import SMTPMailer
-from verifykit.otp import EmailOTP, OTPSettings
+from verifykit.otp import OTPSettings
 from verifykit.testing import code_in
 
 
-def _otp(store, port: int, **mailer: object) -> EmailOTP:
-    smtp = SMTPMailer("127.0.0.1", port, security="none", **mailer)  # type: ignore[arg-type]
-    settings = OTPSettings(resend_cooldown=0, resend_cooldown_max=0)
-    return EmailOTP(store=store, keyring=Keyring.generate(), mailer=smtp, settings=settings, audit=None)
+@pytest.fixture
+def smtp_otp(otp_for, store, flavour: str) -> Callable[..., Any]:
+    """``smtp_otp(port, **mailer)``: an EmailOTP of each flavour, sending with that flavour's SMTP mailer."""
+
+    def make(port: int, **mailer: Any) -> Any:
+        smtp_class = SMTPMailer if flavour == "sync" else AsyncSMTPMailer
+        smtp = smtp_class("127.0.0.1", port, security="none", **mailer)
+        settings = OTPSettings(resend_cooldown=0, resend_cooldown_max=0)
+        return otp_for(store=store, keyring=Keyring.generate(), mailer=smtp, settings=settings, audit=None)
+
+    return make
 
 
-def test_the_code_received_by_the_mail_server_approves(store, smtp_server) -> None:
+def test_the_code_received_by_the_mail_server_approves(smtp_otp, smtp_server) -> None:
     server = smtp_server()
-    otp = _otp(store, server.port, timeout=5)
+    otp = smtp_otp(server.port, timeout=5)
     ch = otp.start("user-1", "ana@example.co.id", locale="id")
     assert ch.delivery == "sent"
     (received,) = server.handler.received
@@ -29,8 +39,8 @@ def test_the_code_received_by_the_mail_server_approves(store, smtp_server) -> No
     assert otp.check(ch.id, code_in(received.message())).approved
 
 
-def test_a_mail_server_that_is_down_leaves_a_failed_challenge_with_ways_in(store, unused_port) -> None:
-    otp = _otp(store, unused_port, timeout=0.5, retries=1, backoff=0.05)
+def test_a_mail_server_that_is_down_leaves_a_failed_challenge_with_ways_in(smtp_otp, unused_port) -> None:
+    otp = smtp_otp(unused_port, timeout=0.5, retries=1, backoff=0.05)
     ch = otp.start("user-1", "ana@example.com")
     assert ch.delivery == "failed"
     assert ch.delivery_reason.startswith("temporary")
@@ -38,26 +48,26 @@ def test_a_mail_server_that_is_down_leaves_a_failed_challenge_with_ways_in(store
     assert otp.status(ch.id).delivery == "failed"
 
 
-def test_a_mail_server_slower_than_the_timeout_fails_within_the_deadline(store, smtp_server) -> None:
+def test_a_mail_server_slower_than_the_timeout_fails_within_the_deadline(smtp_otp, smtp_server) -> None:
     server = smtp_server(Recorder(data_delay=3.0))
-    otp = _otp(store, server.port, timeout=0.5, retries=0)
+    otp = smtp_otp(server.port, timeout=0.5, retries=0)
     t0 = time.monotonic()
     ch = otp.start("user-1", "ana@example.com")
     assert ch.delivery == "failed"
-    assert time.monotonic() - t0 < otp.mailer.deadline + 1.0  # type: ignore[attr-defined]
+    assert time.monotonic() - t0 < otp.mailer.deadline + 1.0
 
 
-def test_a_temporary_refusal_then_success_is_delivered_after_a_retry(store, smtp_server) -> None:
+def test_a_temporary_refusal_then_success_is_delivered_after_a_retry(smtp_otp, smtp_server) -> None:
     server = smtp_server(Recorder(rcpt_replies=["451 4.3.0 try again later"]))
-    otp = _otp(store, server.port, timeout=5, retries=2, backoff=0.05)
+    otp = smtp_otp(server.port, timeout=5, retries=2, backoff=0.05)
     ch = otp.start("user-1", "ana@example.com")
     assert ch.delivery == "sent"
     assert otp.check(ch.id, code_in(server.handler.received[-1].message())).approved
 
 
-def test_a_resend_delivers_once_the_mail_server_is_back(store, smtp_server) -> None:
+def test_a_resend_delivers_once_the_mail_server_is_back(smtp_otp, smtp_server) -> None:
     server = smtp_server(Recorder(rcpt_replies=["451 4.3.0 down for maintenance"]))
-    otp = _otp(store, server.port, timeout=5, retries=0)
+    otp = smtp_otp(server.port, timeout=5, retries=0)
     ch = otp.start("user-1", "ana@example.com")
     assert ch.delivery == "failed"
     again = otp.resend(ch.id)
@@ -67,10 +77,10 @@ def test_a_resend_delivers_once_the_mail_server_is_back(store, smtp_server) -> N
 
 @pytest.mark.parametrize("locale, word", [("en", "code"), ("id", "kode")])
 def test_the_received_message_is_mime_with_text_and_html_in_the_asked_language(
-    store, smtp_server, locale: str, word: str
+    smtp_otp, smtp_server, locale: str, word: str
 ) -> None:
     server = smtp_server()
-    _otp(store, server.port, timeout=5).start("user-1", "ana@example.com", locale=locale)
+    smtp_otp(server.port, timeout=5).start("user-1", "ana@example.com", locale=locale)
     message = server.handler.received[0].message()
     assert message.get_content_type() == "multipart/alternative"
     text = message.get_body(("plain",)).get_content()

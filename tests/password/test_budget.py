@@ -9,12 +9,12 @@ import time
 from collections.abc import Callable
 
 import pytest
-from password_support import GOOD
+from password_support import GOOD, MakeVerifier
 
 from verifykit import BusyError, ConfigurationError
-from verifykit.password import HashParameters, MemoryBudget, PasswordVerifier, default_memory_budget
+from verifykit.password import HashParameters, MemoryBudget, PasswordSettings, default_memory_budget
+from verifykit.password._hasher import StoredHash
 
-MakeVerifier = Callable[..., PasswordVerifier]
 MIB = 1 << 20
 
 
@@ -88,9 +88,10 @@ def test_one_request_larger_than_the_whole_budget_runs_alone() -> None:
             pass
 
 
-def test_the_default_budget_comes_from_the_machine() -> None:
+def test_the_default_budget_comes_from_the_machine(cheap: MakeVerifier) -> None:
     assert default_memory_budget() > 0
-    assert PasswordVerifier(audit=None).budget.capacity == default_memory_budget()
+    assert PasswordSettings().memory_budget is None
+    assert cheap().budget.capacity == default_memory_budget()
 
 
 @pytest.mark.parametrize("capacity", [0, -1, True, 1.5])
@@ -99,9 +100,9 @@ def test_a_budget_must_be_a_positive_number_of_bytes(capacity: object) -> None:
         MemoryBudget(capacity)  # type: ignore[arg-type]
 
 
-def test_concurrent_verifies_never_hold_more_than_the_budget() -> None:
+def test_concurrent_verifies_never_hold_more_than_the_budget(cheap: MakeVerifier) -> None:
     params = HashParameters(time_cost=1, memory_cost=1024, parallelism=1)
-    pv = PasswordVerifier(preset=params, memory_budget=2 * MIB, busy_timeout=60, audit=None)
+    pv = cheap(preset=params, memory_budget=2 * MIB, busy_timeout=60)
     stored = pv.hash(GOOD)
     results: list[bool] = []
 
@@ -117,33 +118,33 @@ def test_concurrent_verifies_never_hold_more_than_the_budget() -> None:
     assert pv.budget.peak <= 2 * MIB
 
 
-def test_a_verify_beyond_the_budget_is_busy_and_charges_nothing() -> None:
-    pv = PasswordVerifier(preset="cheap_tests_only", memory_budget=MIB, busy_timeout=0, audit=None)
+def test_a_verify_beyond_the_budget_is_busy_and_charges_nothing(cheap: MakeVerifier) -> None:
+    pv = cheap(memory_budget=MIB, busy_timeout=0)
     stored = pv.hash(GOOD)
     with pv.budget.reserve(MIB, timeout=0):
         with pytest.raises(BusyError):
             pv.verify("ana", stored, "wrong password")
         with pytest.raises(BusyError):
             pv.hash(GOOD)
-    assert pv.verify("ana", stored, "wrong password").attempts_left == pv.lockout.threshold - 1
+    assert pv.verify("ana", stored, "wrong password").attempts_left == pv.settings.lockout.threshold - 1
 
 
 def test_a_success_whose_rehash_finds_no_room_is_approved_without_an_upgrade(
-    monkeypatch: pytest.MonkeyPatch,
+    cheap: MakeVerifier, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    old = PasswordVerifier(preset="cheap_tests_only", audit=None).hash(GOOD)
+    old = cheap().hash(GOOD)
     stronger = HashParameters(time_cost=1, memory_cost=1024, parallelism=1)
-    pv = PasswordVerifier(preset=stronger, memory_budget=1024 * 1024, busy_timeout=0, audit=None)
-    reset = pv.store.reset_failures
+    pv = cheap(preset=stronger, memory_budget=1024 * 1024, busy_timeout=0)
+    needs_rehash = pv.hasher.needs_rehash
     with contextlib.ExitStack() as other_logins:
 
-        def reset_then_fill(key: str) -> None:
+        def fill_then_answer(stored: StoredHash) -> bool:
             # Another login takes the whole budget between the verify and the rehash.
-            reset(key)
             other_logins.enter_context(pv.budget.reserve(1024 * 1024, timeout=0))
+            return needs_rehash(stored)
 
-        monkeypatch.setattr(pv.store, "reset_failures", reset_then_fill)
+        monkeypatch.setattr(pv.hasher, "needs_rehash", fill_then_answer)
         verdict = pv.verify("ana", old, GOOD)
-    assert verdict.approved and verdict.upgraded_hash is None
+    assert verdict.approved and verdict.stored is None
     monkeypatch.undo()
-    assert pv.verify("ana", old, GOOD).upgraded_hash is not None
+    assert pv.verify("ana", old, GOOD).stored is not None

@@ -19,8 +19,16 @@ import pytest
 from password_support import GOOD
 
 from verifykit import Keyring
-from verifykit.password import CHEAP_TESTS_ONLY, HashParameters, PasswordHasher, PasswordVerifier, _hasher
+from verifykit.password import (
+    CHEAP_TESTS_ONLY,
+    HashParameters,
+    PasswordHasher,
+    PasswordSettings,
+    PasswordVerifier,
+    _hasher,
+)
 from verifykit.password._padding import CostModel, Shape, WorkMeter, prior_unit_cost
+from verifykit.store import MemoryStore
 
 Run = tuple[str, str, int, int, int]
 # NFKC turns these full-width letters into ASCII, so the password is tried in both forms.
@@ -90,7 +98,8 @@ def preset_run(what: str = "check") -> Run:
 
 
 def verifier(costs: CostModel | None = None, **options: Any) -> PasswordVerifier:
-    pv = PasswordVerifier(preset=PRESET, keyring=Keyring.generate(), audit=None, **options)
+    settings = PasswordSettings(preset=PRESET, **options)
+    pv = PasswordVerifier(store=MemoryStore(), keyring=Keyring.generate(), settings=settings, audit=None)
     if costs is not None:
         pv.hasher.costs = costs
     pv.hasher.dummy()  # made once, as a running service has it, before any work is counted

@@ -11,9 +11,9 @@ import sys
 import argon2
 import bcrypt
 import pytest
-from password_support import GOOD
+from password_support import GOOD, MakeVerifier
 
-from verifykit.password import CHEAP_TESTS_ONLY, HashParameters, PasswordHasher, PasswordVerifier
+from verifykit.password import CHEAP_TESTS_ONLY, HashParameters, PasswordHasher
 
 SALT = "NaClNaClNaCl"
 
@@ -44,11 +44,7 @@ def reference_verify(encoded: str, password: str) -> bool:
     return done.stdout.decode().strip() == encoded
 
 
-def cheap() -> PasswordVerifier:
-    return PasswordVerifier(preset="cheap_tests_only", audit=None)
-
-
-def test_a_hash_made_by_the_reference_tool_verifies() -> None:
+def test_a_hash_made_by_the_reference_tool_verifies(cheap: MakeVerifier) -> None:
     encoded = reference_argon2(GOOD, "-id", "-t", "2", "-k", "1024", "-p", "2")
     assert cheap().verify("u", encoded, GOOD).approved
     assert not cheap().verify("u", encoded, GOOD + "?").approved
@@ -64,36 +60,38 @@ def test_a_hash_we_make_verifies_with_the_reference_tool() -> None:
     assert not reference_verify(encoded, GOOD + "?")
 
 
-def test_a_hash_we_make_verifies_with_argon2_cffi_password_hasher() -> None:
-    encoded = PasswordVerifier(preset="owasp_minimum", audit=None).hash(GOOD)
+def test_a_hash_we_make_verifies_with_argon2_cffi_password_hasher(cheap: MakeVerifier) -> None:
+    encoded = cheap(preset="owasp_minimum").hash(GOOD)
     assert argon2.PasswordHasher().verify(encoded, GOOD)
     with pytest.raises(argon2.exceptions.VerifyMismatchError):
         argon2.PasswordHasher().verify(encoded, GOOD + "?")
 
 
-def test_a_hash_made_by_argon2_cffi_password_hasher_verifies() -> None:
+def test_a_hash_made_by_argon2_cffi_password_hasher_verifies(cheap: MakeVerifier) -> None:
     encoded = argon2.PasswordHasher(time_cost=1, memory_cost=256, parallelism=1).hash(GOOD)
     assert cheap().verify("u", encoded, GOOD).approved
 
 
 @pytest.mark.parametrize("flag", ["-i", "-d"])
-def test_argon2i_and_argon2d_hashes_verify_and_are_replaced_by_argon2id(flag: str) -> None:
+def test_argon2i_and_argon2d_hashes_verify_and_are_replaced_by_argon2id(
+    flag: str, cheap: MakeVerifier
+) -> None:
     encoded = reference_argon2(GOOD, flag, "-t", "2", "-k", "256")
     verdict = cheap().verify("u", encoded, GOOD)
     assert verdict.approved
-    assert verdict.upgraded_hash is not None and verdict.upgraded_hash.startswith("$argon2id$")
+    assert verdict.stored is not None and verdict.stored.startswith("$argon2id$")
     assert not cheap().verify("u", encoded, "wrong horse").approved
 
 
-def test_a_bcrypt_hash_verifies_and_is_replaced_by_argon2id() -> None:
+def test_a_bcrypt_hash_verifies_and_is_replaced_by_argon2id(cheap: MakeVerifier) -> None:
     encoded = bcrypt.hashpw(GOOD.encode(), bcrypt.gensalt(rounds=4)).decode()
     verdict = cheap().verify("u", encoded, GOOD)
     assert verdict.approved
-    assert verdict.upgraded_hash is not None and verdict.upgraded_hash.startswith("$argon2id$")
+    assert verdict.stored is not None and verdict.stored.startswith("$argon2id$")
     assert not cheap().verify("u", encoded, "wrong horse").approved
 
 
-def test_a_bcrypt_hash_of_a_password_over_72_bytes_verifies_as_bcrypt_always_did() -> None:
+def test_a_bcrypt_hash_of_a_password_over_72_bytes_verifies_as_bcrypt_always_did(cheap: MakeVerifier) -> None:
     long = "a fairly long passphrase that goes on and on " * 3
     encoded = bcrypt.hashpw(long.encode()[:72], bcrypt.gensalt(rounds=4)).decode()
     assert cheap().verify("u", encoded, long).approved
@@ -105,22 +103,24 @@ def django_pbkdf2(password: str, salt: str, iterations: int) -> str:
     return f"pbkdf2_sha256${iterations}${salt}${base64.b64encode(digest).decode('ascii').strip()}"
 
 
-def test_a_django_pbkdf2_sha256_hash_verifies_and_is_replaced_by_argon2id() -> None:
+def test_a_django_pbkdf2_sha256_hash_verifies_and_is_replaced_by_argon2id(cheap: MakeVerifier) -> None:
     encoded = django_pbkdf2(GOOD, "seasalt2024abcdef", 1000)
     verdict = cheap().verify("u", encoded, GOOD)
     assert verdict.approved
-    assert verdict.upgraded_hash is not None and verdict.upgraded_hash.startswith("$argon2id$")
+    assert verdict.stored is not None and verdict.stored.startswith("$argon2id$")
     assert not cheap().verify("u", encoded, "wrong horse").approved
 
 
-def test_the_replacement_hash_verifies_with_the_new_password_form() -> None:
+def test_the_replacement_hash_verifies_with_the_new_password_form(cheap: MakeVerifier) -> None:
     encoded = django_pbkdf2(GOOD, "pepperless", 1000)
-    upgraded = cheap().verify("u", encoded, GOOD).upgraded_hash
+    upgraded = cheap().verify("u", encoded, GOOD).stored
     assert upgraded is not None
     assert PasswordHasher(CHEAP_TESTS_ONLY).verify(upgraded, GOOD) == 0
 
 
-def test_without_the_bcrypt_extra_a_bcrypt_hash_is_a_configuration_error_naming_it(monkeypatch) -> None:
+def test_without_the_bcrypt_extra_a_bcrypt_hash_is_a_configuration_error_naming_it(
+    monkeypatch, cheap: MakeVerifier
+) -> None:
     from verifykit import ConfigurationError
 
     encoded = bcrypt.hashpw(GOOD.encode(), bcrypt.gensalt(rounds=4)).decode()
@@ -128,4 +128,4 @@ def test_without_the_bcrypt_extra_a_bcrypt_hash_is_a_configuration_error_naming_
     pv = cheap()
     with pytest.raises(ConfigurationError, match=r"verifykit\[bcrypt\]"):
         pv.verify("u", encoded, GOOD)
-    assert pv.verify("u", None, GOOD).attempts_left == pv.lockout.threshold - 1
+    assert pv.verify("u", None, GOOD).attempts_left == pv.settings.lockout.threshold - 1

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
-from password_support import GOOD
+from password_support import GOOD, MakeVerifier
 
 from verifykit import Reason
-from verifykit.password import DEFAULT_LOCKOUT, PasswordVerifier
+from verifykit.password import DEFAULT_LOCKOUT, PasswordSettings
 from verifykit.store import LockoutPolicy
 from verifykit.testing import FakeClock
 
-MakeVerifier = Callable[..., PasswordVerifier]
 WRONG = "not the password"
 
 
@@ -41,4 +38,4 @@ def test_after_the_wait_the_right_password_is_approved(
 
 def test_the_default_lockout_follows_nist_sp_800_63b() -> None:
     assert DEFAULT_LOCKOUT.hard_cap == 100
-    assert PasswordVerifier(audit=None).lockout == DEFAULT_LOCKOUT
+    assert PasswordSettings().lockout == DEFAULT_LOCKOUT

@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import pytest
-from password_support import GOOD
+from password_support import GOOD, MakeVerifier
 
 from verifykit import AuditEvent
-from verifykit.password import HashParameters, PasswordVerifier, PolicyViolation
-
-MakeVerifier = Callable[..., PasswordVerifier]
+from verifykit.password import HashParameters, PolicyViolation
 
 
 @pytest.fixture
@@ -59,6 +55,6 @@ def test_no_event_carries_a_password_or_a_hash(make_verifier: MakeVerifier, even
 
 
 def test_an_upgrade_is_noted_in_the_event(make_verifier: MakeVerifier, events: list[AuditEvent]) -> None:
-    old = PasswordVerifier(preset="cheap_tests_only", audit=None).hash(GOOD)
+    old = make_verifier(audit=None).hash(GOOD)
     make_verifier(preset=HashParameters(1, 128, 1)).verify("ana", old, GOOD)
     assert events[-1].details == {"scheme": "argon2id", "upgraded": "true"}

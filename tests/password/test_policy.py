@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from password_support import GOOD
+from password_support import GOOD, MakeVerifier
 
 from verifykit import ConfigurationError, InvalidInput
 from verifykit.password import (
@@ -18,8 +18,8 @@ from verifykit.password._blocklist import Blocklist
 
 
 @pytest.fixture
-def pv() -> PasswordVerifier:
-    return PasswordVerifier(preset="cheap_tests_only", audit=None, service_name="Acme Portal")
+def pv(cheap: MakeVerifier) -> PasswordVerifier:
+    return cheap(service_name="Acme Portal")
 
 
 def test_a_long_uncommon_passphrase_passes(pv: PasswordVerifier) -> None:

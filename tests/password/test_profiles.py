@@ -12,7 +12,7 @@ from verifykit.password import (
     PRESETS,
     RFC_9106_LOW_MEMORY,
     HashParameters,
-    PasswordVerifier,
+    PasswordSettings,
     resolve_parameters,
 )
 
@@ -45,16 +45,27 @@ def test_the_cheap_preset_says_it_is_for_tests_only() -> None:
     assert CHEAP_TESTS_ONLY.weaker_than(OWASP_MINIMUM)
 
 
-def test_a_verifier_uses_the_default_preset_unless_told_otherwise() -> None:
-    assert PasswordVerifier(audit=None).parameters == RFC_9106_LOW_MEMORY
-    assert PasswordVerifier(preset="owasp_minimum", audit=None).parameters == OWASP_MINIMUM
+def test_the_settings_use_the_default_preset_unless_told_otherwise() -> None:
+    assert PasswordSettings().parameters == RFC_9106_LOW_MEMORY
+    assert PasswordSettings(preset="owasp_minimum").parameters == OWASP_MINIMUM
     custom = HashParameters(time_cost=4, memory_cost=8192, parallelism=2)
-    assert PasswordVerifier(preset=custom, audit=None).parameters is custom
+    assert PasswordSettings(preset=custom).parameters is custom
 
 
 def test_an_unknown_preset_name_is_a_configuration_error_naming_the_choices() -> None:
     with pytest.raises(ConfigurationError, match="rfc9106_low_memory"):
         resolve_parameters("fast")
+    with pytest.raises(ConfigurationError, match="rfc9106_low_memory"):
+        PasswordSettings(preset="fast")
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [{"memory_budget": 0}, {"memory_budget": True}, {"busy_timeout": -1}, {"busy_timeout": float("nan")}],
+)
+def test_settings_a_verifier_could_not_run_with_are_refused_at_construction(bad: dict[str, object]) -> None:
+    with pytest.raises(ConfigurationError):
+        PasswordSettings(**bad)  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(

@@ -1,22 +1,21 @@
 """Failed verifies are counted on the shared store, per subject and per client address.
 
-Every test here runs on each store backend (memory, Redis, Redis Cluster).
+Every test here runs on each store backend (memory, Redis, Redis Cluster), in each flavour.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
 
 import pytest
-from password_support import GOOD
+from password_support import GOOD, MakeVerifier
 
-from verifykit import Fallback, Keyring, Reason, StoreUnavailable
-from verifykit.password import PasswordVerifier
+from verifier_flavours import Flavour
+from verifykit import Fallback, Keyring, Reason, StoreUnavailable, aio
+from verifykit.password import PasswordSettings, PasswordVerifier
 from verifykit.password._hasher import StoredHash
-from verifykit.store import LockoutPolicy, WindowPolicy, open_store
+from verifykit.store import LockoutPolicy, WindowPolicy
 
-MakeVerifier = Callable[..., PasswordVerifier]
 WRONG = "not the password"
 
 
@@ -213,9 +212,16 @@ def test_a_client_limit_of_one_failure_is_allowed(make_verifier: MakeVerifier) -
     assert pv.verify("bea", stored, GOOD, client="192.0.2.1").reason is Reason.RATE_LIMITED
 
 
-def test_an_unreachable_store_fails_closed(keyring: Keyring) -> None:
-    store = open_store("redis://127.0.0.1:1/0", socket_timeout=0.2, socket_connect_timeout=0.2)
-    pv = PasswordVerifier(store=store, keyring=keyring, preset="cheap_tests_only", audit=None)
+def test_an_unreachable_store_fails_closed(flavour: Flavour, keyring: Keyring) -> None:
+    store = flavour.store("redis://127.0.0.1:1/0", keys=False, socket_timeout=0.2, socket_connect_timeout=0.2)
+    pv = flavour.build(
+        PasswordVerifier,
+        aio.PasswordVerifier,
+        store=store,
+        keyring=keyring,
+        settings=PasswordSettings(preset="cheap_tests_only"),
+        audit=None,
+    )
     stored = pv.hash(GOOD)
     with pytest.raises(StoreUnavailable):
         pv.verify("ana", stored, GOOD)

@@ -24,12 +24,12 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from verifykit import Keyring
+from verifykit.aio import AsyncChallengeStore
 from verifykit.client import Client
 from verifykit.delivery import Outbox
 from verifykit.otp import OTPSettings
 from verifykit.server import Components, ServerConfig, Sidecar, create_server
 from verifykit.server._process import SidecarProcess
-from verifykit.store import ChallengeStore
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -59,7 +59,7 @@ def serve() -> Iterator[Serve]:
 
     def start(
         *,
-        store: ChallengeStore | None = None,
+        store: AsyncChallengeStore | None = None,
         otp_settings: OTPSettings | None = None,
         client_options: dict[str, Any] | None = None,
         **config: Any,

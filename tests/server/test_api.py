@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from verifykit._wire._convert import missing_members
 from verifykit.server import PROTO_ROOT
 from verifykit.server._codegen import API_DOC, PB_DIR, api_reference, generate, proto_files
-from verifykit.server._convert import missing_members
 
 
 def test_the_checked_in_generated_code_matches_the_protos(tmp_path: Path) -> None:

@@ -11,8 +11,9 @@ from typing import Any, TypeVar
 from sidecars import Running, Serve
 
 from verifykit import Reason
+from verifykit.aio import AsyncChallengeStore
 from verifykit.client import Client
-from verifykit.store import ChallengeStatus, ChallengeStore
+from verifykit.store import ChallengeStatus
 from verifykit.testing import code_in
 
 CLIENTS = 100
@@ -31,8 +32,10 @@ def at_once(count: int, work: Callable[[int], T]) -> list[T]:
         return list(pool.map(run, range(count)))
 
 
-def sidecar_on_redis(serve: Serve, make_store: Callable[..., ChallengeStore], redis_url: str) -> Running:
-    return serve(store=make_store(redis_url), workers=64, heavy_workers=1, heavy_queue=1)
+def sidecar_on_redis(
+    serve: Serve, make_async_store: Callable[..., AsyncChallengeStore], redis_url: str
+) -> Running:
+    return serve(store=make_async_store(redis_url), workers=64, heavy_workers=1, heavy_queue=1)
 
 
 def code_for(running: Running, address: str) -> str:
@@ -43,9 +46,9 @@ def code_for(running: Running, address: str) -> str:
 
 
 def test_100_clients_each_start_and_check_with_every_verdict_right(
-    serve: Serve, make_store: Callable[..., ChallengeStore], redis_url: str
+    serve: Serve, make_async_store: Callable[..., AsyncChallengeStore], redis_url: str
 ) -> None:
-    running = sidecar_on_redis(serve, make_store, redis_url)
+    running = sidecar_on_redis(serve, make_async_store, redis_url)
 
     def applicant(n: int) -> tuple[Any, ...]:
         address = f"applicant{n}@example.com"
@@ -66,16 +69,16 @@ def test_100_clients_each_start_and_check_with_every_verdict_right(
     outcomes = at_once(CLIENTS, applicant)
     assert (
         outcomes
-        == [((Reason.WRONG_CODE, 4), (Reason.APPROVED, 3), Reason.REPLAYED, ChallengeStatus.APPROVED)]
+        == [((Reason.WRONG_CODE, 4), (Reason.APPROVED, None), Reason.REPLAYED, ChallengeStatus.APPROVED)]
         * CLIENTS
     )
     assert len(running.outbox) == CLIENTS
 
 
 def test_100_clients_racing_the_right_code_get_exactly_one_approval(
-    serve: Serve, make_store: Callable[..., ChallengeStore], redis_url: str
+    serve: Serve, make_async_store: Callable[..., AsyncChallengeStore], redis_url: str
 ) -> None:
-    running = sidecar_on_redis(serve, make_store, redis_url)
+    running = sidecar_on_redis(serve, make_async_store, redis_url)
     challenge = running.client.email_otp.start("applicant-1", "ana@example.com")
     code = code_for(running, "ana@example.com")
 
@@ -87,9 +90,9 @@ def test_100_clients_racing_the_right_code_get_exactly_one_approval(
 
 
 def test_100_clients_racing_wrong_codes_spend_exactly_the_attempt_budget(
-    serve: Serve, make_store: Callable[..., ChallengeStore], redis_url: str
+    serve: Serve, make_async_store: Callable[..., AsyncChallengeStore], redis_url: str
 ) -> None:
-    running = sidecar_on_redis(serve, make_store, redis_url)
+    running = sidecar_on_redis(serve, make_async_store, redis_url)
     challenge = running.client.email_otp.start("applicant-1", "ana@example.com")
     code = code_for(running, "ana@example.com")
     wrong = f"{(int(code) + 1) % 10**6:06d}"

@@ -55,7 +55,8 @@ def test_variables_are_converted_to_the_option_type() -> None:
         ({"VERIFYKIT_LISTEN": "nowhere"}, "HOST:PORT"),
         ({"VERIFYKIT_TLS_CERT": "/a.pem"}, "both tls_cert and tls_key"),
         ({"VERIFYKIT_TOKEN": "short"}, "at least 16"),
-        ({"VERIFYKIT_WORKERS": "4", "VERIFYKIT_HEAVY_WORKERS": "2"}, "fewer than workers"),
+        ({"VERIFYKIT_HEAVY_QUEUE": "-1"}, "heavy_queue"),
+        ({"VERIFYKIT_FACE_WORKERS": "fork"}, "thread or process"),
         ({"VERIFYKIT_MAX_MESSAGE_BYTES": "10"}, "max_message_bytes"),
     ],
 )

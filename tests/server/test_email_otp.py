@@ -16,9 +16,10 @@ from verifykit import (
     Reason,
     StoreUnavailable,
 )
+from verifykit._wire import email_otp_pb2, email_otp_pb2_grpc
+from verifykit.aio import open_store
 from verifykit.otp import DeliveryStatus, OTPSettings
-from verifykit.server._pb import email_otp_pb2, email_otp_pb2_grpc
-from verifykit.store import ChallengeStatus, open_store
+from verifykit.store import ChallengeStatus
 from verifykit.testing import last_code
 
 UNKNOWN_ID = "a" * 26 + "." + "b" * 22

@@ -21,13 +21,13 @@ from verifykit import (
     Reason,
     TemplateError,
 )
+from verifykit.aio import AsyncChallengeStore
 from verifykit.client import Client
 from verifykit.delivery import Outbox
 from verifykit.face import FaceSettings
 from verifykit.server import Components, ServerConfig, Sidecar, create_server
-from verifykit.store import ChallengeStore
 
-PHOTOS = REPO / "examples" / "photos"
+PHOTOS = REPO / "src" / "verifykit" / "_data" / "photos"
 
 
 def photo(name: str) -> bytes:
@@ -50,8 +50,8 @@ def blank() -> bytes:
 def enrolled(sidecar: Running) -> bytes:
     enrollment = sidecar.client.face.enroll("applicant-1", photo("eileen_collins.jpg"))
     assert enrollment.ok and enrollment.reason is Reason.APPROVED
-    assert enrollment.template
-    return enrollment.template
+    assert enrollment.stored
+    return enrollment.stored
 
 
 def test_the_same_face_in_another_photo_is_approved(sidecar: Running, enrolled: bytes) -> None:
@@ -71,7 +71,7 @@ def test_another_persons_face_is_a_mismatch_verdict_without_distance_or_score(
 
 def test_with_face_scores_on_verdicts_carry_distance_and_score(serve: Serve) -> None:
     face = serve(face_scores=True).client.face
-    template = face.enroll("applicant-1", photo("eileen_collins.jpg")).template
+    template = face.enroll("applicant-1", photo("eileen_collins.jpg")).stored
     assert template is not None
     same = face.verify("applicant-1", template, selfie())
     assert same.distance is not None and same.distance < 0.6
@@ -82,7 +82,7 @@ def test_with_face_scores_on_verdicts_carry_distance_and_score(serve: Serve) -> 
 
 def test_a_photo_without_a_face_is_refused_with_a_reason_not_an_error(sidecar: Running) -> None:
     enrollment = sidecar.client.face.enroll("applicant-1", blank())
-    assert (enrollment.ok, enrollment.reason, enrollment.template) == (False, Reason.NO_FACE, None)
+    assert (enrollment.ok, enrollment.reason, enrollment.stored) == (False, Reason.NO_FACE, None)
     assert enrollment.details["faces"] == "0"
 
 
@@ -100,7 +100,7 @@ def test_the_index_finds_an_enrolled_face_and_forgets_it_when_removed(
     sidecar: Running, enrolled: bytes
 ) -> None:
     face = sidecar.client.face
-    other = face.enroll("applicant-2", photo("grace_hopper.jpg")).template
+    other = face.enroll("applicant-2", photo("grace_hopper.jpg")).stored
     assert other is not None
     assert face.index_add("applicant-1", enrolled) == 1
     assert face.index_add("applicant-2", other) == 2
@@ -151,9 +151,9 @@ def test_a_search_for_more_matches_than_the_cap_is_invalid_argument(sidecar: Run
 
 
 def test_index_changes_past_the_callers_limit_are_rate_limited_on_every_backend(
-    serve: Serve, store: ChallengeStore
+    serve: Serve, store_url: str, make_async_store: Callable[..., AsyncChallengeStore]
 ) -> None:
-    face = serve(store=store).client.face
+    face = serve(store=make_async_store(store_url)).client.face
     policy = FaceSettings().index_change_limit
     assert policy is not None
     for i in range(policy.limit):
@@ -167,7 +167,7 @@ def test_index_changes_past_the_callers_limit_are_rate_limited_on_every_backend(
 def test_index_calls_are_audited_with_the_calling_service_as_client(audited: AuditedSidecar) -> None:
     target, events = audited()
     with Client(target) as client:
-        template = client.face.enroll("applicant-1", photo("eileen_collins.jpg")).template
+        template = client.face.enroll("applicant-1", photo("eileen_collins.jpg")).stored
         assert template is not None
         client.face.index_add("applicant-1", template)
         assert [m.key for m in client.face.search(selfie())] == ["applicant-1"]
@@ -199,7 +199,7 @@ def test_under_mutual_tls_the_caller_is_its_certificate_name(audited: AuditedSid
 def test_the_audit_log_keeps_the_distance_that_the_verdict_leaves_out(audited: AuditedSidecar) -> None:
     target, events = audited()
     with Client(target) as client:
-        template = client.face.enroll("applicant-1", photo("eileen_collins.jpg")).template
+        template = client.face.enroll("applicant-1", photo("eileen_collins.jpg")).stored
         assert template is not None
         verdict = client.face.verify("applicant-1", template, photo("grace_hopper.jpg"))
     assert verdict.distance is None

@@ -9,8 +9,9 @@ import pytest
 from sidecars import Running, Serve
 
 from verifykit import Reason
-from verifykit.password import PasswordVerifier, PolicyViolation
-from verifykit.server._pb import password_pb2, password_pb2_grpc
+from verifykit._wire import password_pb2, password_pb2_grpc
+from verifykit.password import PasswordSettings, PasswordVerifier, PolicyViolation
+from verifykit.testing import Keyring, MemoryStore
 
 PASSWORD = "correct horse battery staple"
 
@@ -39,7 +40,7 @@ def test_hash_then_verify_approves_the_right_password_only(running: Running) -> 
     stored = password.hash(PASSWORD, subject="applicant-1")
     assert stored.startswith("$argon2id$")
     right = password.verify("applicant-1", stored, PASSWORD)
-    assert (right.approved, right.reason, right.upgraded_hash) == (True, Reason.APPROVED, None)
+    assert (right.approved, right.reason, right.stored) == (True, Reason.APPROVED, None)
     wrong = password.verify("applicant-1", stored, PASSWORD + "!")
     assert (wrong.approved, wrong.reason) == (False, Reason.WRONG_PASSWORD)
 
@@ -65,13 +66,18 @@ def test_the_policy_violation_is_invalid_argument_on_the_wire(running: Running) 
 
 def test_a_hash_with_weaker_parameters_is_upgraded_on_a_successful_verify(serve: Serve) -> None:
     running = serve(password_preset="owasp_minimum")
-    old = PasswordVerifier(preset="cheap_tests_only", audit=None).hash(PASSWORD)
+    old = PasswordVerifier(
+        store=MemoryStore(),
+        keyring=Keyring.generate(),
+        settings=PasswordSettings(preset="cheap_tests_only"),
+        audit=None,
+    ).hash(PASSWORD)
     verdict = running.client.password.verify("applicant-1", old, PASSWORD)
     assert verdict.approved
-    assert verdict.upgraded_hash is not None
-    assert "m=19456,t=2,p=1" in verdict.upgraded_hash
-    again = running.client.password.verify("applicant-1", verdict.upgraded_hash, PASSWORD)
-    assert (again.approved, again.upgraded_hash) == (True, None)
+    assert verdict.stored is not None
+    assert "m=19456,t=2,p=1" in verdict.stored
+    again = running.client.password.verify("applicant-1", verdict.stored, PASSWORD)
+    assert (again.approved, again.stored) == (True, None)
 
 
 def test_passwords_and_hashes_never_reach_the_access_log(

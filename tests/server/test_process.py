@@ -21,7 +21,7 @@ from verifykit import Reason
 from verifykit.client import Client, SidecarError
 from verifykit.testing import code_in
 
-PHOTO = REPO / "examples" / "photos" / "eileen_collins.jpg"
+PHOTO = REPO / "src" / "verifykit" / "_data" / "photos" / "eileen_collins.jpg"
 
 
 def newest_code(folder: Path) -> str:

@@ -3,14 +3,18 @@ busy and deadline handling, internal faults, access logs and metrics."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import threading
+import time
 import urllib.request
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future
 from email.message import EmailMessage
+from typing import Any
 
 import grpc
+import grpc.aio
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha.proto_reflection_descriptor_database import ProtoReflectionDescriptorDatabase
@@ -18,7 +22,7 @@ from sidecars import PKI, Running, Serve
 
 from verifykit import BusyError, InvalidInput
 from verifykit.client import Client, DeadlineExceeded, SidecarError
-from verifykit.server import Components, ServerConfig, create_server
+from verifykit.server import Components, ServerConfig, Sidecar, create_server
 from verifykit.server._interceptors import AuthInterceptor
 from verifykit.testing import last_code
 
@@ -148,23 +152,34 @@ class CountingParser:
         return data
 
 
-def echo_server(parser: CountingParser) -> tuple[grpc.Server, int]:
-    """A bare gRPC server behind the sidecar's token check, with one method that echoes."""
-    handler = grpc.unary_unary_rpc_method_handler(
-        lambda request, _context: request, request_deserializer=parser, response_serializer=bytes
-    )
-    server = grpc.server(ThreadPoolExecutor(max_workers=2), interceptors=[AuthInterceptor(TOKEN)])
-    server.add_generic_rpc_handlers([grpc.method_handlers_generic_handler("test.Echo", {"Echo": handler})])
-    port = server.add_insecure_port("127.0.0.1:0")
-    server.start()
-    return server, port
+async def _echo(request: bytes, _context: Any) -> bytes:
+    return request
 
 
-def call_echo(port: int, authorization: str | None) -> bytes:
-    with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
-        echo = channel.unary_unary("/test.Echo/Echo", request_serializer=bytes, response_deserializer=bytes)
-        metadata = [("authorization", authorization)] if authorization else None
-        return bytes(echo(b"body", timeout=10, metadata=metadata))
+def call_echo(parser: CountingParser, authorization: str | None) -> bytes:
+    """One call to a bare gRPC server behind the sidecar's token check, whose one method echoes."""
+
+    async def run() -> bytes:
+        handler = grpc.unary_unary_rpc_method_handler(
+            _echo, request_deserializer=parser, response_serializer=bytes
+        )
+        server = grpc.aio.server(interceptors=[AuthInterceptor(TOKEN)])
+        server.add_generic_rpc_handlers(
+            [grpc.method_handlers_generic_handler("test.Echo", {"Echo": handler})]
+        )
+        port = server.add_insecure_port("127.0.0.1:0")
+        await server.start()
+        try:
+            async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+                echo = channel.unary_unary(
+                    "/test.Echo/Echo", request_serializer=bytes, response_deserializer=bytes
+                )
+                metadata = [("authorization", authorization)] if authorization else None
+                return bytes(await echo(b"body", timeout=10, metadata=metadata))
+        finally:
+            await server.stop(0)
+
+    return asyncio.run(run())
 
 
 @pytest.mark.parametrize("authorization", [None, "Bearer nope-0123456789abcdef", TOKEN])
@@ -172,24 +187,16 @@ def test_the_token_check_keeps_unauthenticated_bodies_from_the_deserializer(
     authorization: str | None,
 ) -> None:
     parser = CountingParser()
-    server, port = echo_server(parser)
-    try:
-        with pytest.raises(grpc.RpcError) as caught:
-            call_echo(port, authorization)
-        assert caught.value.code() is grpc.StatusCode.UNAUTHENTICATED
-        assert parser.calls == 0
-    finally:
-        server.stop(0)
+    with pytest.raises(grpc.RpcError) as caught:
+        call_echo(parser, authorization)
+    assert caught.value.code() is grpc.StatusCode.UNAUTHENTICATED
+    assert parser.calls == 0
 
 
 def test_the_token_check_passes_authenticated_bodies_to_the_deserializer() -> None:
     parser = CountingParser()
-    server, port = echo_server(parser)
-    try:
-        assert call_echo(port, f"Bearer {TOKEN}") == b"body"
-        assert parser.calls == 1
-    finally:
-        server.stop(0)
+    assert call_echo(parser, f"Bearer {TOKEN}") == b"body"
+    assert parser.calls == 1
 
 
 def test_a_request_over_the_size_limit_is_refused_and_the_server_keeps_serving(serve: Serve) -> None:
@@ -206,11 +213,26 @@ def test_a_request_that_is_not_a_protobuf_message_is_invalid_argument(sidecar: R
     assert caught.value.code() is grpc.StatusCode.INVALID_ARGUMENT
 
 
+def hold_heavy_slot(sidecar: Sidecar, release: threading.Event) -> Future[None]:
+    """Occupy one heavy slot and one heavy thread until ``release`` is set, as a slow call would."""
+    gate = sidecar.heavy
+
+    async def hold() -> None:
+        loop = asyncio.get_running_loop()
+        await gate.run(None, lambda: loop.run_in_executor(gate.executor, release.wait))
+
+    held = asyncio.run_coroutine_threadsafe(hold(), sidecar.loop)
+    deadline = time.monotonic() + 10
+    while gate.in_flight < 1:
+        assert time.monotonic() < deadline, "the heavy slot was never taken"
+        time.sleep(0.01)
+    return held  # type: ignore[return-value]
+
+
 def test_a_full_heavy_pool_answers_busy_with_a_retry_delay(serve: Serve) -> None:
     running = serve(heavy_workers=1, heavy_queue=0)
     release = threading.Event()
-    holder = threading.Thread(target=running.sidecar.pool.run, args=(None, release.wait))
-    holder.start()
+    held = hold_heavy_slot(running.sidecar, release)
     try:
         with pytest.raises(BusyError) as caught:
             running.client.face.enroll("applicant-1", b"not even looked at")
@@ -219,20 +241,19 @@ def test_a_full_heavy_pool_answers_busy_with_a_retry_delay(serve: Serve) -> None
         assert running.client.email_otp.start("applicant-1", "ana@example.com").sends == 1
     finally:
         release.set()
-        holder.join()
+        held.result(timeout=10)
 
 
 def test_heavy_work_still_queued_when_the_deadline_passes_is_deadline_exceeded(serve: Serve) -> None:
     running = serve(heavy_workers=1, heavy_queue=1)
     release = threading.Event()
-    holder = threading.Thread(target=running.sidecar.pool.run, args=(None, release.wait))
-    holder.start()
+    held = hold_heavy_slot(running.sidecar, release)
     try:
         with running.connect(timeout=0.5) as client, pytest.raises(DeadlineExceeded):
             client.face.enroll("applicant-1", b"queued, never run")
     finally:
         release.set()
-        holder.join()
+        held.result(timeout=10)
 
 
 class ExplodingMailer:

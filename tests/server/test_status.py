@@ -3,6 +3,9 @@ exception from the status details."""
 
 from __future__ import annotations
 
+import asyncio
+import threading
+
 import grpc
 import pytest
 from google.rpc import error_details_pb2, status_pb2
@@ -13,17 +16,21 @@ from verifykit import (
     ChallengeClosed,
     ChallengeNotFound,
     ConfigurationError,
+    DeadlineExceeded,
     DeliveryError,
     ImageError,
     InvalidInput,
     KeyringError,
     RateLimited,
+    SidecarError,
     StoreUnavailable,
     TemplateError,
     VerifyKitError,
+    _errors,
 )
+from verifykit._wire import error_from_details, status_for
 from verifykit.password import PolicyViolation
-from verifykit.server._status import error_from_details, status_for
+from verifykit.server._pool import HeavyGate
 
 CASES: list[tuple[VerifyKitError, grpc.StatusCode]] = [
     (InvalidInput("bad subject", field="subject"), grpc.StatusCode.INVALID_ARGUMENT),
@@ -40,6 +47,8 @@ CASES: list[tuple[VerifyKitError, grpc.StatusCode]] = [
     (StoreUnavailable("store down"), grpc.StatusCode.UNAVAILABLE),
     (DeliveryError("smtp down", temporary=True), grpc.StatusCode.UNAVAILABLE),
     (ConfigurationError("missing extra"), grpc.StatusCode.FAILED_PRECONDITION),
+    (DeadlineExceeded("too slow"), grpc.StatusCode.DEADLINE_EXCEEDED),
+    (SidecarError("upstream down", status="UNAVAILABLE", retry_after=2.0), grpc.StatusCode.UNAVAILABLE),
 ]
 
 
@@ -94,3 +103,61 @@ def test_faults_of_the_server_are_internal_and_say_nothing(error: Exception) -> 
     assert (status.code, status.details) == (grpc.StatusCode.INTERNAL, "internal error")
     message, details = details_of(status)
     assert message == "internal error" and details == []
+
+
+def test_every_error_of_the_hierarchy_has_a_status_case() -> None:
+    hierarchy = {getattr(_errors, name) for name in _errors.__all__}
+    # The root is never raised; a KeyringError is a fault of the server (see the INTERNAL test below).
+    covered = {type(error) for error, _ in CASES} | {VerifyKitError, KeyringError}
+    assert hierarchy - covered == set()
+
+
+def test_heavy_work_past_its_deadline_raises_the_librarys_deadline_exceeded() -> None:
+    gate = HeavyGate(workers=1, slots=2)
+    release = threading.Event()
+
+    async def queued_behind_a_held_worker() -> None:
+        loop = asyncio.get_running_loop()
+        holder = asyncio.ensure_future(
+            gate.run(None, lambda: loop.run_in_executor(gate.executor, release.wait))
+        )
+        while gate.in_flight < 1:  # the holder has taken the only worker
+            await asyncio.sleep(0)
+        try:
+            # The only worker is held, so this call is still queued when its deadline passes.
+            await gate.run(0.01, lambda: loop.run_in_executor(gate.executor, lambda: None))
+        finally:
+            release.set()
+            await holder
+
+    try:
+        with pytest.raises(DeadlineExceeded) as caught:
+            asyncio.run(queued_behind_a_held_worker())
+    finally:
+        gate.shutdown()
+    assert status_for(caught.value).code is grpc.StatusCode.DEADLINE_EXCEEDED
+
+
+def test_a_gate_with_every_slot_taken_refuses_at_once_with_a_retry_delay() -> None:
+    gate = HeavyGate(workers=1, slots=1)
+    release = threading.Event()
+
+    async def second_call_while_the_first_holds_the_slot() -> None:
+        loop = asyncio.get_running_loop()
+        holder = asyncio.ensure_future(
+            gate.run(None, lambda: loop.run_in_executor(gate.executor, release.wait))
+        )
+        while gate.in_flight < 1:  # the first call has taken the slot
+            await asyncio.sleep(0)
+        try:
+            await gate.run(None, lambda: loop.run_in_executor(gate.executor, lambda: None))
+        finally:
+            release.set()
+            await holder
+
+    try:
+        with pytest.raises(BusyError) as caught:
+            asyncio.run(second_call_while_the_first_holds_the_slot())
+    finally:
+        gate.shutdown()
+    assert caught.value.retry_after > 0 and gate.in_flight == 0

@@ -9,9 +9,9 @@ import pytest
 from sidecars import PKI, Serve, ServeProcess
 
 from verifykit import ConfigurationError
+from verifykit._wire import is_loopback_target
 from verifykit.cli import main
 from verifykit.client import Client
-from verifykit.server._net import is_loopback_target
 
 TOKEN = "s3cret-token-for-tests-0123456789"
 PASSWORD = "pw-Zq8vX1-never-shown"

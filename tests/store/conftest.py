@@ -1,4 +1,4 @@
-"""The store suite's fixture: a store per backend plus a way to let time pass on it."""
+"""The store suite's fixtures: a store per backend and flavour, plus a way to let time pass on it."""
 
 from __future__ import annotations
 
@@ -12,11 +12,18 @@ from verifykit.testing import FakeClock
 
 
 @pytest.fixture
-def backend(store_url: str, make_store: Callable[..., ChallengeStore]) -> Backend:
+def store(store_url: str, store_flavour: str, make_store: Callable[..., ChallengeStore]) -> ChallengeStore:
+    """A store on each backend, in each flavour (the async one driven through the sync methods)."""
+    return make_store(store_url, flavour=store_flavour)
+
+
+@pytest.fixture
+def backend(store_url: str, store_flavour: str, make_store: Callable[..., ChallengeStore]) -> Backend:
     """On memory:// time is a FakeClock the test moves; on Redis it is the server's clock,
     so tests use short real TTLs and sleep just past them."""
     if store_url.startswith("memory:"):
         clock = FakeClock()
-        return Backend("memory", store_url, make_store(store_url, clock=clock), clock.advance)
+        store = make_store(store_url, flavour=store_flavour, clock=clock)
+        return Backend("memory", store_url, store, clock.advance)
     name = "cluster" if "+cluster://" in store_url else "redis"
-    return Backend(name, store_url, make_store(store_url), real_time)
+    return Backend(name, store_url, make_store(store_url, flavour=store_flavour), real_time)

@@ -68,13 +68,25 @@ def challenge(
     )
 
 
+def open_flavour(url: str, namespace: str, flavour: str, **options: Any) -> Any:
+    """A store of either flavour behind the sync methods (in a process of its own, or a test that
+    must not remove keys afterwards)."""
+    from flavours import AsyncDriven
+    from verifykit.aio._store import open_store as open_async_store
+    from verifykit.store import open_store
+
+    if flavour == "async":
+        return AsyncDriven(open_async_store(url, namespace=namespace, **options))
+    return open_store(url, namespace=namespace, **options)
+
+
 def attempt_in_process(
-    url: str, namespace: str, challenge_id: str, tries: int, start: Any, results: Any
+    url: str, namespace: str, flavour: str, challenge_id: str, tries: int, start: Any, results: Any
 ) -> None:
     """A separate process submitting wrong digests (multiprocessing, spawn start method)."""
-    from verifykit.store import LockoutPolicy, open_store
+    from verifykit.store import LockoutPolicy
 
-    store = open_store(url, namespace=namespace)
+    store = open_flavour(url, namespace, flavour)
     policy = LockoutPolicy(threshold=100, hard_cap=100)
     outcomes = []
     try:
@@ -87,3 +99,47 @@ def attempt_in_process(
     finally:
         store.close()
         results.put(outcomes)
+
+
+def race_in_process(
+    url: str, namespace: str, flavour: str, challenge_id: str, racers: int, start: Any, results: Any
+) -> None:
+    """A separate process sending the right digest from ``racers`` callers at once: threads on
+    the sync store, tasks in one event loop on the async store."""
+    import asyncio
+    import threading
+
+    outcomes: list[str] = []
+    try:
+        if flavour == "async":
+            outcomes = asyncio.run(_race_tasks(url, namespace, challenge_id, racers, start))
+        else:
+            store = open_flavour(url, namespace, flavour)
+            barrier = threading.Barrier(racers)
+
+            def race() -> None:
+                barrier.wait()
+                outcomes.append(store.attempt(challenge_id, [RIGHT])[0].value)
+
+            threads = [threading.Thread(target=race) for _ in range(racers)]
+            store.now()  # connected before the start
+            start.wait()
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            store.close()
+    finally:
+        results.put(outcomes)
+
+
+async def _race_tasks(url: str, namespace: str, challenge_id: str, racers: int, start: Any) -> list[str]:
+    import asyncio
+
+    from verifykit.aio._store import open_store
+
+    async with open_store(url, namespace=namespace) as store:
+        await store.now()  # connected before the start
+        await asyncio.to_thread(start.wait)
+        replies = await asyncio.gather(*(store.attempt(challenge_id, [RIGHT]) for _ in range(racers)))
+    return [outcome.value for outcome, _, _ in replies]

@@ -14,7 +14,7 @@ from verifykit import ChallengeNotFound, Keyring
 from verifykit.otp import EmailOTP
 from verifykit.store import LockoutPolicy, MemoryStore, WindowPolicy
 from verifykit.store._memory import SWEEP_BATCH
-from verifykit.testing import FakeClock
+from verifykit.testing import FakeClock, Outbox
 
 LOCKOUT = LockoutPolicy(threshold=3, lockout=30, lockout_max=600, hard_cap=10, memory=3600)
 WINDOW = WindowPolicy(limit=5, window=600)
@@ -39,7 +39,7 @@ def store(clock: FakeClock) -> MemoryStore:
 
 
 def test_a_hundred_thousand_checks_of_unknown_challenge_ids_keep_nothing(store: MemoryStore) -> None:
-    otp = EmailOTP(store=store, keyring=Keyring.generate(), audit=None)
+    otp = EmailOTP(store=store, keyring=Keyring.generate(), mailer=Outbox(), audit=None)
     for _ in range(100_000):
         with pytest.raises(ChallengeNotFound):
             otp.check(random_challenge_id(), "123456")

@@ -3,6 +3,7 @@
 Each test starts its own ``redis-server`` with TLS on a free loopback port, using certificates
 made here: one CA, a server certificate for ``localhost``/127.0.0.1 and one, from the same CA,
 for ``other.example``. Only the name differs, so a refusal can only come from the hostname check.
+Every test runs over both store flavours.
 """
 
 from __future__ import annotations
@@ -25,10 +26,11 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from store_support import open_flavour
 
 from verifykit import StoreUnavailable
-from verifykit.store import ChallengeStore, WindowPolicy, open_store
-from verifykit.store._redis import RedisStore
+from verifykit.store import ChallengeStore, WindowPolicy
+from verifykit.store._redis import RedisBase
 
 STARTUP_TIMEOUT = 30.0
 PYPROJECT = Path(__file__).resolve().parents[2] / "pyproject.toml"
@@ -175,11 +177,11 @@ def tls_redis(certificates: Certificates, tmp_path: Path) -> Iterator[StartServe
 
 
 @pytest.fixture
-def stores() -> Iterator[Callable[..., ChallengeStore]]:
+def stores(store_flavour: str) -> Iterator[Callable[..., ChallengeStore]]:
     opened: list[ChallengeStore] = []
 
     def make(url: str) -> ChallengeStore:
-        store = open_store(url, namespace="tls")
+        store = open_flavour(url, "tls", store_flavour)
         opened.append(store)
         return store
 
@@ -214,7 +216,7 @@ def test_a_rediss_store_asks_redis_py_to_check_the_hostname_explicitly(
 ) -> None:
     port = tls_redis(certificates.localhost)
     store = stores(f"rediss://localhost:{port}/0?ssl_ca_certs={certificates.ca}")
-    assert isinstance(store, RedisStore)
+    assert isinstance(getattr(store, "inner", store), RedisBase)
     assert store.options["ssl_check_hostname"] is True
     assert _counts(store)
     client: Any = store._ready()

@@ -17,7 +17,7 @@ def _args(*argv: str) -> argparse.Namespace:
     return parser.parse_args(list(argv))
 
 
-def test_the_store_bench_compares_each_backend_with_its_raw_baselines(
+def test_the_store_bench_compares_each_backend_and_flavour_with_its_raw_baselines(
     redis_url: str, redis_cluster_url: str
 ) -> None:
     report = run(_args("-n", "20", "--redis", redis_url, "--cluster", redis_cluster_url), Progress(False))
@@ -31,11 +31,13 @@ def test_the_store_bench_compares_each_backend_with_its_raw_baselines(
         assert (
             f"check p50, {backend}, vs raw EVALSHA of the same script (verifykit's client-side cost)" in names
         )
+        assert f"async check p50, {backend}, vs raw redis.asyncio EVALSHA" in names
+        assert f"async check p99, {backend}, vs raw redis.asyncio EVALSHA" in names
     assert "check p50, memory, vs raw dict update under a lock" in names
     for case in doc["cases"]:
         assert case["unit"] == "ms" and case["value"] > 0 and case["baseline"] > 0
         assert case["ratio"] == pytest.approx(case["value"] / case["baseline"])
-    assert doc["n"] == 20 and doc["redis_check_ops_per_s"] > 0
+    assert doc["n"] == 20 and doc["redis_check_ops_per_s"] > 0 and doc["redis_async_check_ops_per_s"] > 0
 
 
 def test_the_store_bench_skips_redis_when_asked() -> None:

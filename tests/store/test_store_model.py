@@ -1,5 +1,5 @@
-"""Each backend driven side by side with a plain model: the pure rules of ``store/_rules.py``
-applied to dictionaries, at the store's own ``now()``.
+"""Each backend, in each flavour, driven side by side with a plain model: the pure rules of
+``store/_rules.py`` applied to dictionaries, at the store's own ``now()``.
 
 On memory:// a fake clock jumps across every deadline, so expiry, purging, window slides
 and lockout ends are all exercised and compared exactly. On Redis the server's clock runs
@@ -10,6 +10,7 @@ covers real expiry on Redis).
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -371,6 +372,8 @@ def _machine_for(
     return machine, budget
 
 
-def test_each_backend_follows_the_model(store_url: str, make_store: Callable[..., ChallengeStore]) -> None:
-    machine, budget = _machine_for(store_url, make_store)
+def test_each_backend_follows_the_model(
+    store_url: str, store_flavour: str, make_store: Callable[..., ChallengeStore]
+) -> None:
+    machine, budget = _machine_for(store_url, functools.partial(make_store, flavour=store_flavour))
     run_state_machine_as_test(machine, settings=budget)

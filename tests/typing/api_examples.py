@@ -33,23 +33,28 @@ def otp_flow() -> bool:
 
 
 def password_flow(stored: str | None) -> str | None:
-    from verifykit.password import PasswordVerifier, PolicyResult
+    from verifykit.password import PasswordSettings, PasswordVerifier, PolicyResult
 
-    passwords = PasswordVerifier(keyring=Keyring.generate(), preset="cheap_tests_only")
+    passwords = PasswordVerifier(
+        store=open_store("memory://"),
+        keyring=Keyring.generate(),
+        settings=PasswordSettings(preset="cheap_tests_only"),
+    )
     policy: PolicyResult = passwords.check_policy("correct horse battery staple", subject="subject-1")
     if not policy.ok:
         return None
     new_hash: str = passwords.hash("correct horse battery staple", subject="subject-1")
     verdict: Verdict = passwords.verify("subject-1", stored or new_hash, "correct horse battery staple")
-    return verdict.upgraded_hash
+    new_state: str | bytes | None = verdict.stored  # None: keep what you have
+    return new_state if isinstance(new_state, str) else None
 
 
 def face_flow(id_photo: bytes, selfie: bytes) -> float | None:
     from verifykit.face import Enrollment, FaceVerifier
 
-    faces = FaceVerifier(keyring=Keyring.generate())
+    faces = FaceVerifier(store=open_store("memory://"), keyring=Keyring.generate())
     enrollment: Enrollment = faces.enroll("subject-1", id_photo)
-    if not enrollment.ok or enrollment.template is None:
+    if not enrollment.ok or enrollment.stored is None:
         return None
-    verdict: Verdict = faces.verify("subject-1", enrollment.template, selfie)
+    verdict: Verdict = faces.verify("subject-1", enrollment.stored, selfie)
     return verdict.distance

@@ -35,7 +35,15 @@ from .._errors import ConfigurationError
 from ..crypto import Keyring
 from ._report import BenchReport, Progress
 
-__all__ = ["add_arguments", "run"]
+__all__ = ["REFERENCE_PACKAGES", "add_arguments", "run"]
+
+# The baseline pipeline. face_recognition declares a dependency on the dlib sources (a long compile),
+# while the face extra already brings dlib-bin: so these go in without their dependencies.
+REFERENCE_PACKAGES = ("face_recognition==1.3.0", "Pillow>=10", "click>=8", "setuptools<81")
+REFERENCE_HINT = (
+    "the face bench compares with plain face_recognition: pip install 'verifykit[face]' && "
+    "pip install --no-deps " + " ".join(f"'{package}'" for package in REFERENCE_PACKAGES)
+)
 
 RESOLUTIONS = {"vga": 640 * 480, "1080p": 1920 * 1080, "12mp": 12_000_000}
 STAGES = ("decode", "detect", "encode", "match")
@@ -95,9 +103,7 @@ def _reference() -> Any:
             warnings.simplefilter("ignore")  # its model package warns about pkg_resources
             import face_recognition
     except ImportError as exc:
-        raise ConfigurationError(
-            "the bench compares with face_recognition: pip install --no-deps -r scripts/requirements-ref.txt"
-        ) from exc
+        raise ConfigurationError(REFERENCE_HINT) from exc
     return face_recognition
 
 
@@ -323,8 +329,8 @@ def _throughput(report: BenchReport, progress: Progress, folder: Path, photos: l
     for i, name in enumerate(photos):
         data = _resized_jpeg(folder / name, RESOLUTIONS["1080p"])
         enrollment = fv.enroll(f"bench-{i}", data)
-        if enrollment.template is not None:
-            jobs.append((f"bench-{i}", enrollment.template, data))
+        if enrollment.stored is not None:
+            jobs.append((f"bench-{i}", enrollment.stored, data))
     work = [jobs[i % len(jobs)] for i in range(count)]
     per_verify: dict[int, float] = {}
     progress.stage("verify throughput (1080p), 1 and 2 threads", 2 * count)

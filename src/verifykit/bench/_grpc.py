@@ -25,10 +25,10 @@ from pathlib import Path
 from typing import Any
 
 from ..crypto import Keyring
+from ..delivery import Outbox
 from ..otp import EmailOTP, OTPSettings
 from ..server._process import SidecarProcess
 from ..store import WindowPolicy, open_store
-from ..testing import Outbox
 from ._report import BenchReport, Progress, percentile
 
 __all__ = ["add_arguments", "run"]
@@ -180,13 +180,14 @@ def _password_cases(
     args: argparse.Namespace, progress: Progress, target: str, keyring: Keyring
 ) -> dict[str, Timing]:
     from ..client import Client
-    from ..password import PasswordVerifier
+    from ..password import PasswordSettings, PasswordVerifier
 
     n, clients, secret = args.password_n, args.clients, "correct horse battery staple"
     out: dict[str, Timing] = {}
     store = open_store(args.store, namespace=f"bench{uuid.uuid4().hex[:8]}")
     try:
-        verifier = PasswordVerifier(store=store, keyring=keyring, preset=args.password_preset, audit=None)
+        settings = PasswordSettings(preset=args.password_preset)
+        verifier = PasswordVerifier(store=store, keyring=keyring, settings=settings, audit=None)
         stored = verifier.hash(secret)
         progress.stage("password verify in-process", 1)
         out["inproc"] = _timed([partial(verifier.verify, "bench-user", stored, secret)] * n)

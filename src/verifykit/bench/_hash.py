@@ -31,7 +31,7 @@ import argon2
 from argon2.low_level import Type, hash_secret
 
 from ..crypto import Keyring
-from ..password import PRESETS, HashParameters, PasswordHasher, PasswordVerifier, parse_hash
+from ..password import PRESETS, HashParameters, PasswordHasher, PasswordSettings, PasswordVerifier, parse_hash
 from ..password._blocklist import default_blocklist
 from ..password._padding import WorkMeter
 from ..store import LockoutPolicy, MemoryStore
@@ -65,9 +65,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _verifier(params: HashParameters, **options: Any) -> PasswordVerifier:
     options.setdefault("memory_budget", 1 << 62)
-    return PasswordVerifier(
-        store=MemoryStore(), keyring=Keyring.generate(), preset=params, audit=None, lockout=_WIDE, **options
-    )
+    settings = PasswordSettings(preset=params, lockout=_WIDE, **options)
+    return PasswordVerifier(store=MemoryStore(), keyring=Keyring.generate(), settings=settings, audit=None)
 
 
 def _raw(params: HashParameters) -> argon2.PasswordHasher:
@@ -297,7 +296,7 @@ def _blocklist(report: BenchReport, progress: Progress) -> None:
     progress.step()
     report.add("blocklist lookup (goal well under 50 us) vs frozenset of str", "us", ours, theirs)
     report.add("blocklist memory vs frozenset of str", "KiB", blocklist.nbytes / 1024, set_bytes / 1024)
-    pv = PasswordVerifier(audit=None)
+    pv = PasswordVerifier(store=MemoryStore(), keyring=Keyring.generate(), audit=None)
     check = [time_call(lambda: pv.check_policy(PASSWORD, subject="ana", context=["ana@example.com"])) * 1000]
     check += [time_call(lambda: pv.check_policy(PASSWORD, subject="ana")) * 1000 for _ in range(200)]
     report.add("check_policy p50 (whole policy, no baseline)", "us", percentile(check, 50))

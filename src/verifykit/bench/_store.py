@@ -4,19 +4,26 @@
 The goal: a check is one round trip and costs at most 1.5x one raw EVALSHA of a trivial
 script at p50. Store and baseline calls alternate, so both see the same server and load.
 A second baseline does a check's minimal work with plain commands (HGETALL, then HSET):
-two round trips and no atomicity, which is what the script saves.
+two round trips and no atomicity, which is what the script saves. The asyncio store
+(:func:`verifykit.aio.open_store`) is measured the same way, against one raw ``redis.asyncio``
+EVALSHA of the trivial script, in the same run.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import functools
+import importlib
 import secrets
 import threading
-from collections.abc import Callable
+import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from .._errors import ConfigurationError
+from ..aio._store import AsyncChallengeStore
+from ..aio._store import open_store as open_async_store
 from ..store import ChallengeStore, LockoutPolicy, NewChallenge, open_store
 from ..store._cluster import cluster_nodes
 from ..store._redis import RedisStore, policy_args, redis_driver, script_sha, script_source, split_query
@@ -106,9 +113,9 @@ def _memory(report: BenchReport, n: int, progress: Progress) -> None:
     _add(report, "memory", checks, raw["raw"], "raw dict update under a lock")
 
 
-def raw_client(url: str, *, cluster: bool) -> Any:
-    """A plain redis-py client on the server or cluster the store uses."""
-    redis = redis_driver()
+def raw_client(url: str, *, cluster: bool, awaited: bool = False) -> Any:
+    """A plain redis-py client (``redis.asyncio``'s if ``awaited``) on the store's server or cluster."""
+    redis = importlib.import_module("redis.asyncio") if awaited else redis_driver()
     base, _options = split_query(url, {})
     if not cluster:
         return redis.Redis.from_url(base, decode_responses=True)
@@ -178,6 +185,70 @@ def _redis(report: BenchReport, url: str, n: int, progress: Progress, *, cluster
     report.extra[f"{name}_raw_evalsha_ops_per_s"] = round(1000 * n / sum(raw["EVALSHA"]), 1)
 
 
+async def _timed(call: Awaitable[object]) -> float:
+    """The latency of one awaited call, in milliseconds."""
+    t0 = time.perf_counter()
+    await call
+    return (time.perf_counter() - t0) * 1000
+
+
+async def _check_async(store: AsyncChallengeStore, challenge_id: str) -> None:
+    await store.attempt(challenge_id, [_RIGHT], lockout_key=_LOCKOUT_KEY, lockout=_POLICY)
+
+
+async def _async_side_by_side(
+    url: str, namespace: str, key: str, ids: list[str], *, progress: Progress, label: str, cluster: bool
+) -> tuple[list[float], list[float]]:
+    """Alternate one async check with one raw ``redis.asyncio`` EVALSHA; latencies in ms."""
+    client = raw_client(url, cluster=cluster, awaited=True)
+    checks: list[float] = []
+    raw: list[float] = []
+    try:
+        async with open_async_store(url, namespace=namespace) as store:
+            sha = await client.script_load(_TRIVIAL)
+            for cid in ids[:_WARMUP]:
+                await _check_async(store, cid)
+                await client.evalsha(sha, 1, key)
+            progress.stage(label, len(ids) - _WARMUP)
+            for i, cid in enumerate(ids[_WARMUP:]):
+                if i % 2:  # alternate which goes first, as the sync comparison does
+                    checks.append(await _timed(_check_async(store, cid)))
+                raw.append(await _timed(client.evalsha(sha, 1, key)))
+                if not i % 2:
+                    checks.append(await _timed(_check_async(store, cid)))
+                progress.step()
+    finally:
+        await client.aclose()
+    return checks, raw
+
+
+def _redis_async(report: BenchReport, url: str, n: int, progress: Progress, *, cluster: bool) -> None:
+    name = "cluster" if cluster else "redis"
+    namespace = f"vkbench{secrets.token_hex(4)}"
+    key = f"{namespace}:raw:{{{_TAG}}}"
+    client = raw_client(url, cluster=cluster)
+    try:
+        with open_store(url, namespace=namespace) as setup:  # the same challenges, made the sync way
+            ids = _challenges(setup, n + _WARMUP)
+        client.hset(key, mapping={"status": "pending", "attempts_left": 10**9})
+        checks, raw = asyncio.run(
+            _async_side_by_side(
+                url, namespace, key, ids, progress=progress, label=f"{name} async check", cluster=cluster
+            )
+        )
+    finally:
+        drop_namespace(client, namespace, cluster=cluster)
+        client.close()
+    for p in (50, 99):
+        report.add(
+            f"async check p{p}, {name}, vs raw redis.asyncio EVALSHA",
+            "ms",
+            percentile(checks, p),
+            percentile(raw, p),
+        )
+    report.extra[f"{name}_async_check_ops_per_s"] = round(1000 * len(checks) / sum(checks), 1)
+
+
 def drop_namespace(client: Any, namespace: str, *, cluster: bool) -> None:
     """Remove the bench's keys (challenges, the lockout, the raw baseline's hash)."""
     pattern, step = f"{namespace}:*", 10_000
@@ -202,7 +273,9 @@ def run(args: argparse.Namespace, progress: Progress) -> BenchReport:
     _memory(report, n, progress)
     if args.redis:
         _redis(report, args.redis, n, progress, cluster=False)
+        _redis_async(report, args.redis, n, progress, cluster=False)
     if args.cluster:
         _redis(report, args.cluster, n, progress, cluster=True)
+        _redis_async(report, args.cluster, n, progress, cluster=True)
     report.extra["n"] = n
     return report

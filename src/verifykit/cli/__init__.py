@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 from .._errors import VerifyKitError
 
-__all__ = ["main"]
+__all__ = ["install_hint", "main"]
 
 _COMMAND_MODULES = [
     "verifykit.cli._demo",
@@ -22,6 +22,31 @@ _COMMAND_MODULES = [
     "verifykit.cli._serve",
     "verifykit.cli._password",
 ]
+
+
+# The extra that provides each optional module, so that a command needing a missing one says which
+# extra to install in one line instead of ending in a traceback.
+_EXTRA_OF = {
+    "grpc": "grpc",
+    "grpc_health": "grpc",
+    "grpc_reflection": "grpc",
+    "grpc_status": "grpc",
+    "google": "grpc",  # protobuf and the google.rpc status protos
+    "prometheus_client": "grpc",
+    "redis": "redis",
+    "cv2": "face",
+    "dlib": "face",
+    "face_recognition_models": "face",
+    "bcrypt": "bcrypt",
+}
+
+
+def install_hint(missing: str | None) -> str | None:
+    """One line naming what to install for the missing module ``missing``, or None when it is not optional."""
+    extra = _EXTRA_OF.get((missing or "").partition(".")[0])
+    if extra is None:
+        return None
+    return f"this needs the {extra} extra ({missing} is not installed): pip install 'verifykit[{extra}]'"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -41,6 +66,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.func(args))
     except VerifyKitError as exc:
         print(f"verifykit: {exc.code}: {exc.message}", file=sys.stderr)
+        return 2
+    except ModuleNotFoundError as exc:
+        hint = install_hint(exc.name)
+        if hint is None:
+            raise
+        print(f"verifykit: {args.command}: {hint}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130

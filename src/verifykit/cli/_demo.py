@@ -13,10 +13,12 @@ import logging
 import tempfile
 from email import message_from_bytes, policy
 from email.message import EmailMessage
+from importlib import resources
+from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any
 
-__all__ = ["register", "run_otp_tour", "run_sidecar_tour"]
+__all__ = ["register", "run_otp_tour", "run_sidecar_tour", "sample_photos"]
 
 
 def register(sub: Any) -> None:
@@ -30,7 +32,10 @@ def register(sub: Any) -> None:
     parser.add_argument("--store", default="memory://", help="store URL (default memory://)")
     parser.add_argument("--locale", default="en", choices=["en", "id"], help="message language")
     parser.add_argument(
-        "--photos", type=Path, default=None, help="folder with the sample photos (default: examples/photos)"
+        "--photos",
+        type=Path,
+        default=None,
+        help="folder with eileen_collins.jpg and grace_hopper.jpg (default: the ones verifykit ships)",
     )
     parser.set_defaults(func=_run)
 
@@ -41,9 +46,10 @@ def _say(step: int, text: str) -> None:
 
 def run_otp_tour(store_url: str = "memory://", locale: str = "en") -> int:
     from ..crypto import Keyring
+    from ..delivery import Outbox
+    from ..delivery._templates import code_in
     from ..otp import EmailOTP
     from ..store import open_store
-    from ..testing import Outbox, code_in
 
     logging.basicConfig(level=logging.WARNING)
     outbox = Outbox()
@@ -93,16 +99,13 @@ def run_otp_tour(store_url: str = "memory://", locale: str = "en") -> int:
 # -- the sidecar tour ------------------------------------------------------------------------------
 
 
-def _default_photos() -> Path:
-    for base in (Path.cwd(), Path(__file__).resolve().parents[3]):
-        candidate = base / "examples" / "photos"
-        if candidate.is_dir():
-            return candidate
-    return Path.cwd() / "examples" / "photos"
+def sample_photos() -> Traversable:
+    """The two public-domain sample photos, package data so that the demo runs from a wheel."""
+    return resources.files("verifykit") / "_data" / "photos"
 
 
 def _latest_code(mail: Path) -> str:
-    from ..testing import code_in
+    from ..delivery._templates import code_in
 
     newest = max(mail.glob("*.eml"), key=lambda p: p.name)
     message = message_from_bytes(newest.read_bytes(), policy=policy.default)
@@ -157,7 +160,7 @@ def _otp_steps(client: Any, mail: Path, locale: str) -> None:
 
 
 def _password_steps(client: Any) -> None:
-    from ..client import SidecarError
+    from .._errors import SidecarError
 
     _say(2, "Password: signup, then login")
     password = getattr(client, "password", None)
@@ -176,38 +179,48 @@ def _password_steps(client: Any) -> None:
         print(f"    skipped: {exc.message} ({exc.status})")
 
 
-def _face_steps(client: Any, photos: Path) -> None:
+def _face_steps(client: Any, photos: Traversable) -> None:
     _say(3, "Face: enrol the ID photo, then verify a selfie and someone else")
     id_photo, other = photos / "eileen_collins.jpg", photos / "grace_hopper.jpg"
     if not (id_photo.is_file() and other.is_file()):
         print(f"    skipped: sample photos not found in {photos} (pass --photos)")
         return
+    from .._errors import SidecarError
+
     face = client.face
     reference = id_photo.read_bytes()
-    enrollment = face.enroll("applicant-0042", reference)
+    try:
+        enrollment = face.enroll("applicant-0042", reference)
+    except SidecarError as exc:
+        if exc.status != "UNIMPLEMENTED":
+            raise
+        print("    skipped: the sidecar has no face service: pip install 'verifykit[face]'")
+        return
     print(f"    EnrollFace {id_photo.name} -> ok={enrollment.ok} reason={enrollment.reason.value}, "
-          f"sealed template of {len(enrollment.template or b'')} bytes")  # fmt: skip
-    if enrollment.template is None:
+          f"sealed template of {len(enrollment.stored or b'')} bytes")  # fmt: skip
+    if enrollment.stored is None:
         return
     print("    (no second public-domain photo of her exists in the project, so the selfie is the")
     print("     ID photo mirrored, re-lit and enlarged: this shows the flow, not the accuracy)")
-    template = enrollment.template
+    template = enrollment.stored
     same = face.verify("applicant-0042", template, _selfie(reference))
     print(f"    VerifyFace selfie -> {_verdict(same)}")
     someone_else = face.verify("applicant-0042", template, other.read_bytes())
     print(f"    VerifyFace {other.name} -> {_verdict(someone_else)}")
-    face.index_add("applicant-0042", enrollment.template)
+    face.index_add("applicant-0042", enrollment.stored)
     matches = face.search(_selfie(reference))
     print("    SearchFaceIndex selfie -> " + ", ".join(f"{m.key} at {m.distance:.3f}" for m in matches))
 
 
-def run_sidecar_tour(store_url: str = "memory://", locale: str = "en", photos: Path | None = None) -> int:
+def run_sidecar_tour(
+    store_url: str = "memory://", locale: str = "en", photos: Traversable | None = None
+) -> int:
     from ..client import Client
     from ..crypto import Keyring
     from ..server._config import mask_password
     from ..server._process import SidecarProcess
 
-    photos = photos if photos is not None else _default_photos()
+    photos = photos if photos is not None else sample_photos()
     with tempfile.TemporaryDirectory(prefix="verifykit-demo-") as tmp:
         mail, log = Path(tmp) / "mail", Path(tmp) / "sidecar.log"
         print(

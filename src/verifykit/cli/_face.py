@@ -37,11 +37,12 @@ def _read(path: Path) -> bytes:
 def _compare(args: argparse.Namespace) -> int:
     from ..crypto import Keyring
     from ..face import FaceSettings, FaceVerifier
+    from ..store import MemoryStore
 
-    # compare opens no template, so a throwaway key is enough; the operator at the terminal is
-    # trusted with the distance.
+    # compare opens no template and counts no attempt, so a throwaway key and store are enough;
+    # the operator at the terminal is trusted with the distance.
     settings = FaceSettings.preset(args.preset, expose_scores=True)
-    verifier = FaceVerifier(keyring=Keyring.generate(), settings=settings, audit=None)
+    verifier = FaceVerifier(keyring=Keyring.generate(), store=MemoryStore(), settings=settings, audit=None)
     verdict = verifier.compare(_read(args.image_a), _read(args.image_b))
     threshold = verifier.settings.threshold
     result = {

@@ -77,9 +77,13 @@ def _policy(args: argparse.Namespace) -> Any:
 
 
 def _verifier(args: argparse.Namespace) -> Any:
-    from ..password import DEFAULT_PRESET, PasswordVerifier
+    from ..crypto import Keyring
+    from ..password import DEFAULT_PRESET, PasswordSettings, PasswordVerifier
+    from ..store import MemoryStore
 
-    return PasswordVerifier(preset=args.preset or DEFAULT_PRESET, policy=_policy(args), audit=None)
+    # Hashing here is unpeppered and counts no attempt: a throwaway key and store are enough.
+    settings = PasswordSettings(preset=getattr(args, "preset", None) or DEFAULT_PRESET, policy=_policy(args))
+    return PasswordVerifier(store=MemoryStore(), keyring=Keyring.generate(), settings=settings, audit=None)
 
 
 def _hash(args: argparse.Namespace) -> int:
@@ -103,9 +107,7 @@ def _verify(args: argparse.Namespace) -> int:
 
 
 def _check(args: argparse.Namespace) -> int:
-    from ..password import PasswordVerifier
-
-    verifier = PasswordVerifier(policy=_policy(args), audit=None)
+    verifier = _verifier(args)
     result = verifier.check_policy(_read_password("Password: "), subject=args.subject, context=args.context)
     if args.json:
         print(json.dumps({"ok": result.ok, "rule": result.rule, "message": result.message}))

@@ -21,7 +21,16 @@ from typing import Protocol, TextIO, runtime_checkable
 
 from .._errors import DeliveryError, InvalidInput
 
-__all__ = ["ConsoleMailer", "FallbackMailer", "FileMailer", "Mailer", "Outbox", "require_envelope"]
+__all__ = [
+    "ConsoleMailer",
+    "FallbackMailer",
+    "FileMailer",
+    "Mailer",
+    "Outbox",
+    "both_failed",
+    "primary_failed",
+    "require_envelope",
+]
 
 _log = logging.getLogger("verifykit.delivery")
 
@@ -173,11 +182,19 @@ class FallbackMailer:
             self.primary.send(message)
             return
         except DeliveryError as first:
-            _log.warning("primary mailer failed (%s); trying the fallback mailer", first.message)
+            primary_failed(first)
             try:
                 self.fallback.send(message)
             except DeliveryError as second:
-                raise DeliveryError(
-                    f"primary: {first.message}; fallback: {second.message}",
-                    temporary=first.temporary or second.temporary,
-                ) from second
+                raise both_failed(first, second) from second
+
+
+def primary_failed(first: DeliveryError) -> None:
+    _log.warning("primary mailer failed (%s); trying the fallback mailer", first.message)
+
+
+def both_failed(first: DeliveryError, second: DeliveryError) -> DeliveryError:
+    """The error when both routes failed: both reasons; temporary if either was."""
+    return DeliveryError(
+        f"primary: {first.message}; fallback: {second.message}", temporary=first.temporary or second.temporary
+    )

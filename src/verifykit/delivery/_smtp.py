@@ -22,6 +22,7 @@ import socket
 import ssl
 import threading
 import time
+from collections.abc import Mapping
 from contextlib import suppress
 from email.message import EmailMessage
 from typing import Literal
@@ -30,7 +31,7 @@ from .._errors import ConfigurationError, DeliveryError
 from ._address import is_unsafe_char, mask_email
 from ._mailers import require_envelope
 
-__all__ = ["SMTPMailer"]
+__all__ = ["SMTPMailer", "SMTPSettings"]
 
 _log = logging.getLogger("verifykit.delivery")
 
@@ -97,18 +98,9 @@ class _Attempt:
                     socket.socket.shutdown(sock, socket.SHUT_RDWR)
 
 
-class SMTPMailer:
-    """Sends through an SMTP server, over STARTTLS (default), implicit TLS, or plain (``"none"``).
-
-    ``timeout`` bounds each attempt from connecting to the server's final reply. Temporary
-    failures are retried up to ``retries`` times, waiting ``backoff``, then twice as long, and
-    so on. ``send`` therefore always returns or raises within :attr:`deadline`::
-
-        timeout * (retries + 1) + backoff * (2 ** retries - 1)
-
-    With the defaults that is 31.5 s. Certificates are always verified: pass ``ssl_context``
-    to trust a private CA. A password is never sent without TLS.
-    """
+class SMTPSettings:
+    """Where and how to reach an SMTP server, validated once; shared by :class:`SMTPMailer` and
+    :class:`~verifykit.aio.AsyncSMTPMailer`, so both keep the same deadline and retries."""
 
     def __init__(
         self,
@@ -158,7 +150,7 @@ class SMTPMailer:
 
     def __repr__(self) -> str:
         return (
-            f"SMTPMailer(host={self.host!r}, port={self.port}, security={self.security!r}, "
+            f"{type(self).__name__}(host={self.host!r}, port={self.port}, security={self.security!r}, "
             f"username={self.username!r}, timeout={self.timeout}, retries={self.retries})"
         )
 
@@ -166,31 +158,65 @@ class SMTPMailer:
     def _where(self) -> str:
         return f"SMTP server {self.host}:{self.port}"
 
+    def _schedule(self) -> _Schedule:
+        return _Schedule(self.timeout, self.retries, self.backoff, self.deadline)
+
+
+class _Schedule:
+    """The retry policy of one ``send``: each attempt's time budget, and after a failure either the
+    wait before the next attempt or the final error. Both SMTP mailers follow it."""
+
+    def __init__(self, timeout: float, retries: int, backoff: float, deadline: float) -> None:
+        self._timeout = timeout
+        self._backoff = backoff
+        self.attempts = range(1, retries + 2)
+        self._end = time.monotonic() + deadline
+
+    def budget(self) -> float:
+        # The floor only guards against a clock that jumped; backoff checks keep budgets whole.
+        return max(min(self._timeout, self._end - time.monotonic()), 0.01)
+
+    def retry_after(self, attempt: int, exc: DeliveryError) -> float:
+        """The wait before the next attempt; raises the final :class:`DeliveryError` when giving up."""
+        delay = self._backoff * 2.0 ** (attempt - 1)
+        if not exc.temporary or attempt == self.attempts[-1] or time.monotonic() + delay >= self._end:
+            plural = "s" if attempt > 1 else ""
+            raise DeliveryError(
+                f"{exc.message} (gave up after {attempt} attempt{plural})", temporary=exc.temporary
+            ) from exc
+        _log.warning(
+            "SMTP attempt %d of %d failed (%s); retrying in %.2f s",
+            attempt,
+            self.attempts[-1],
+            exc.message,
+            delay,
+        )
+        return delay
+
+
+class SMTPMailer(SMTPSettings):
+    """Sends through an SMTP server, over STARTTLS (default), implicit TLS, or plain (``"none"``).
+
+    ``timeout`` bounds each attempt from connecting to the server's final reply. Temporary
+    failures are retried up to ``retries`` times, waiting ``backoff``, then twice as long, and
+    so on. ``send`` therefore always returns or raises within :attr:`deadline`::
+
+        timeout * (retries + 1) + backoff * (2 ** retries - 1)
+
+    With the defaults that is 31.5 s. Certificates are always verified: pass ``ssl_context``
+    to trust a private CA. A password is never sent without TLS.
+    """
+
     def send(self, message: EmailMessage) -> None:
         """Deliver ``message`` or raise :class:`~verifykit.DeliveryError` within :attr:`deadline`."""
         require_envelope(message)
-        end = time.monotonic() + self.deadline
-        attempts = self.retries + 1
-        for attempt in range(1, attempts + 1):
+        schedule = self._schedule()
+        for attempt in schedule.attempts:
             try:
-                # The floor only guards against a clock that jumped; backoff checks keep budgets whole.
-                self._attempt(message, max(min(self.timeout, end - time.monotonic()), 0.01))
+                self._attempt(message, schedule.budget())
                 return
             except DeliveryError as exc:
-                delay = self.backoff * 2 ** (attempt - 1)
-                if not exc.temporary or attempt == attempts or time.monotonic() + delay >= end:
-                    plural = "s" if attempt > 1 else ""
-                    raise DeliveryError(
-                        f"{exc.message} (gave up after {attempt} attempt{plural})", temporary=exc.temporary
-                    ) from exc
-                _log.warning(
-                    "SMTP attempt %d of %d failed (%s); retrying in %.2f s",
-                    attempt,
-                    attempts,
-                    exc.message,
-                    delay,
-                )
-                time.sleep(delay)
+                time.sleep(schedule.retry_after(attempt, exc))
 
     def _attempt(self, message: EmailMessage, budget: float) -> None:
         attempt = _Attempt()
@@ -201,7 +227,7 @@ class SMTPMailer:
         worker.join(budget)
         if worker.is_alive():
             attempt.abandon()
-            raise DeliveryError(f"{self._where} did not finish within {budget:.1f} s", temporary=True)
+            raise _unfinished(self._where, budget)
         if attempt.error is not None:
             raise attempt.error
 
@@ -235,36 +261,58 @@ class SMTPMailer:
         client.ehlo_or_helo_if_needed()
         if self.security == "starttls":
             if not client.has_extn("starttls"):
-                # Never fall back to plain text: that is what a downgrade attacker wants.
-                raise DeliveryError(f"{self._where} does not offer STARTTLS", temporary=False)
+                raise _no_starttls(self._where)
             client.starttls(context=self._context)
             client.ehlo()
         if self.username is not None and self._password is not None:
             client.login(self.username, self._password)
         refused = client.send_message(message)
         if refused:
-            described = ", ".join(f"{mask_email(rcpt)} ({code})" for rcpt, (code, _) in refused.items())
-            raise DeliveryError(f"{self._where} refused some recipients: {described}", temporary=False)
+            raise _some_refused(self._where, {rcpt: code for rcpt, (code, _) in refused.items()})
         with suppress(smtplib.SMTPException, OSError):
             client.quit()  # the message is accepted; a failed goodbye changes nothing
 
 
-def _describe(exc: Exception, budget: float) -> tuple[str, bool] | None:
-    """What went wrong, as (text, temporary), for smtplib, ssl and socket errors; None for anything else."""
+# How each failure reads, and whether trying again can help: one wording for both mailers.
+
+
+def _recipient_refused(rcpt: str, code: int, text: bytes | str) -> tuple[str, bool]:
+    return f"refused the recipient {mask_email(rcpt)}: {code} {_reply_text(text)}", _is_temporary(code)
+
+
+def _login_rejected(code: int, text: bytes | str) -> tuple[str, bool]:
+    return f"rejected the login: {code} {_reply_text(text)}", _is_temporary(code)
+
+
+def _answered(code: int, text: bytes | str) -> tuple[str, bool]:
+    return f"answered {code} {_reply_text(text)}", _is_temporary(code)
+
+
+_DISCONNECTED = "closed the connection", True
+
+
+def _cannot_take(text: str) -> tuple[str, bool]:
+    # e.g. no AUTH, no SMTPUTF8 support: retrying cannot help
+    return f"cannot take this message: {_reply_text(text)}", False
+
+
+def _no_starttls(where: str) -> DeliveryError:
+    # Never fall back to plain text: that is what a downgrade attacker wants.
+    return DeliveryError(f"{where} does not offer STARTTLS", temporary=False)
+
+
+def _some_refused(where: str, refused: Mapping[str, int]) -> DeliveryError:
+    described = ", ".join(f"{mask_email(rcpt)} ({code})" for rcpt, code in refused.items())
+    return DeliveryError(f"{where} refused some recipients: {described}", temporary=False)
+
+
+def _unfinished(where: str, budget: float) -> DeliveryError:
+    return DeliveryError(f"{where} did not finish within {budget:.1f} s", temporary=True)
+
+
+def describe_transport(exc: BaseException, budget: float) -> tuple[str, bool] | None:
+    """TLS and socket failures as (text, temporary); None for anything else."""
     match exc:
-        case smtplib.SMTPRecipientsRefused(recipients=recipients):
-            rcpt, (code, text) = next(iter(recipients.items()))
-            return f"refused the recipient {mask_email(rcpt)}: {code} {_reply_text(text)}", _is_temporary(
-                code
-            )
-        case smtplib.SMTPAuthenticationError(smtp_code=code, smtp_error=text):
-            described = f"rejected the login: {code} {_reply_text(text)}", _is_temporary(code)
-        case smtplib.SMTPResponseException(smtp_code=code, smtp_error=text):
-            described = f"answered {code} {_reply_text(text)}", _is_temporary(code)
-        case smtplib.SMTPServerDisconnected():
-            described = "closed the connection", True
-        case smtplib.SMTPException():  # e.g. no AUTH, no SMTPUTF8 support: retrying cannot help
-            described = f"cannot take this message: {_reply_text(str(exc))}", False
         case ssl.SSLCertVerificationError(verify_message=reason):
             described = f"has an untrusted TLS certificate: {reason}", False
         case ssl.SSLError(reason=reason):
@@ -278,3 +326,20 @@ def _describe(exc: Exception, budget: float) -> tuple[str, bool] | None:
         case _:
             return None
     return described
+
+
+def _describe(exc: Exception, budget: float) -> tuple[str, bool] | None:
+    """What went wrong, as (text, temporary), for smtplib, ssl and socket errors; None for anything else."""
+    match exc:
+        case smtplib.SMTPRecipientsRefused(recipients=recipients):
+            rcpt, (code, text) = next(iter(recipients.items()))
+            return _recipient_refused(rcpt, code, text)
+        case smtplib.SMTPAuthenticationError(smtp_code=code, smtp_error=text):
+            return _login_rejected(code, text)
+        case smtplib.SMTPResponseException(smtp_code=code, smtp_error=text):
+            return _answered(code, text)
+        case smtplib.SMTPServerDisconnected():
+            return _DISCONNECTED
+        case smtplib.SMTPException():
+            return _cannot_take(str(exc))
+    return describe_transport(exc, budget)

@@ -23,11 +23,13 @@ from string import Template
 from .._errors import InvalidInput
 from ._address import is_unsafe_char, normalize_email
 
-__all__ = ["SUPPORTED_LOCALES", "render_otp_email", "resolve_locale"]
+__all__ = ["SUPPORTED_LOCALES", "code_in", "render_otp_email", "resolve_locale"]
 
 _MAX_SERVICE_NAME = 100
 _CODE = re.compile(r"[0-9A-Za-z]{1,32}")
 _UTF8_HEADERS = policy.default.clone(utf8=True)
+# The plain-text layout puts the code alone on its own line.
+_CODE_LINE = re.compile(r"^[ \t]*(\d{4,10})[ \t\r]*$", re.MULTILINE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -210,3 +212,20 @@ def render_otp_email(
     )
     message["Content-Language"] = language  # after the body: set_content drops Content-* headers
     return message
+
+
+def code_in(message: EmailMessage) -> str:
+    """The one-time code in a message :func:`render_otp_email` wrote (read from its plain-text part).
+
+    It lives beside the layout it reads, for the demo, the benches and tests that stand in for a person.
+    """
+    part = message.get_body(preferencelist=("plain",))
+    if part is None:
+        raise ValueError("message has no text/plain part")
+    text = part.get_content()
+    if not isinstance(text, str):
+        raise ValueError("message text is not a string")
+    match = _CODE_LINE.search(text)
+    if match is None:
+        raise ValueError("no code in message")
+    return match.group(1)

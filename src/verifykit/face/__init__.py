@@ -10,8 +10,9 @@ from ._index import FaceIndex, FaceMatch
 from ._models import MODEL_ID
 from ._pipeline import FaceBox, Found
 from ._quality import FaceQuality
-from ._settings import THRESHOLD_PRESETS, FaceSettings, MultiFace
+from ._settings import THRESHOLD_PRESETS, FaceSettings, MultiFace, Workers
 from ._verifier import Enrollment, FaceVerifier
+from ._work import FaceReading
 
 __all__ = [
     "MODEL_ID",
@@ -21,10 +22,12 @@ __all__ = [
     "FaceIndex",
     "FaceMatch",
     "FaceQuality",
+    "FaceReading",
     "FaceSettings",
     "FaceVerifier",
     "Found",
     "ImageInfo",
     "MultiFace",
+    "Workers",
     "probe",
 ]

@@ -25,32 +25,33 @@ import struct
 import threading
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Self, TypeVar
 
 import numpy as np
 import numpy.typing as npt
 
-from .._audit import DEFAULT_AUDIT_SINK, AuditSink
-from .._charged import decision_event
+from .._audit import DEFAULT_AUDIT_SINK, AuditSink, emit
+from .._charged import decision_step, validate_client
 from .._errors import InvalidInput, KeyringError, RateLimited, TemplateError
-from .._verdict import Reason
+from .._flow import Emit, Flow, FlowIO, Work, WorkKind, run_sync, store_op
+from .._verdict import Reason, VerifierId
 from ..crypto import Keyring
-from ..store import ChallengeStore, MemoryStore, WindowPolicy
+from ..store import MemoryStore, WindowPolicy
 from ._image import ImageInput
 from ._models import MODEL_ID
-from ._pipeline import decode, encode, find
 from ._settings import FaceSettings
 from ._template import DIMENSIONS, Vector, check_encoding, open_template
+from ._work import FaceReading, read_face
 
-__all__ = ["FaceIndex", "FaceMatch"]
+__all__ = ["FaceIndex", "FaceIndexBase", "FaceMatch"]
 
 _PURPOSE = "face-index"
 _FILE_MAGIC = b"VKFI\x01"
 _PAYLOAD_MAGIC = b"VKFX"
 _CHUNK = 16 * 1024 * 1024
 _SLACK = 1e-4  # float32 pre-filter slack on squared distances; candidates are re-checked exactly
-_VERIFIER = "face"
-_MAX_CLIENT = 256
+_VERIFIER = VerifierId.FACE
+T = TypeVar("T")
 
 
 class FaceMatch(NamedTuple):
@@ -67,13 +68,14 @@ def _check_key(key: object) -> str:
 
 
 def _check_client(client: object) -> str | None:
-    if client is not None and (not isinstance(client, str) or not 0 < len(client) <= _MAX_CLIENT):
-        raise InvalidInput(f"client must be a string of 1-{_MAX_CLIENT} characters", field="client")
-    return client
+    return None if client is None else validate_client(client)
 
 
-class FaceIndex:
-    """Encodings by key (usually the subject), searchable by distance.
+class FaceIndexBase:
+    """The index itself (an in-memory matrix, saved and loaded sealed) and the flows of its
+    policed calls, which :class:`FaceIndex` and :class:`verifykit.aio.FaceIndex` run.
+
+    Encodings by key (usually the subject), searchable by distance.
 
     ``add(key, template)`` opens a sealed template with ``key`` as its subject; ``add(key,
     encoding)`` takes a 128-d encoding directly. Adding an existing key replaces its encoding.
@@ -90,12 +92,12 @@ class FaceIndex:
         keyring: Keyring,
         *,
         settings: FaceSettings | None = None,
-        store: ChallengeStore | None = None,
+        store: Any = None,
         audit: AuditSink | None = DEFAULT_AUDIT_SINK,
     ) -> None:
         self._keyring = keyring
         self._settings = settings if settings is not None else FaceSettings()
-        self._store = store if store is not None else MemoryStore()
+        self._store = store if store is not None else self._own_store()
         self._audit = audit
         self._lock = threading.Lock()
         self._matrix: npt.NDArray[np.float32] = np.empty((0, DIMENSIONS), dtype=np.float32)
@@ -117,22 +119,27 @@ class FaceIndex:
 
     # -- policy ----------------------------------------------------------------------------------
 
-    def _event(
-        self, action: str, subject: str, outcome: str, reason: Reason, client: str | None, **details: str
-    ) -> None:
-        decision_event(
-            self._audit, _VERIFIER, action, subject, outcome, reason=reason, client=client, **details
-        )
+    def _own_store(self) -> Any:
+        """The store limits are counted on when none is given: one of this index's own."""
+        return MemoryStore()
 
-    def _limit(self, action: str, policy_name: str, client: str | None, subject: str, cost: int = 1) -> None:
+    @staticmethod
+    def _event(
+        action: str, subject: str, outcome: str, reason: Reason, client: str | None, **details: str
+    ) -> Emit:
+        return decision_step(_VERIFIER, action, subject, outcome, reason=reason, client=client, **details)
+
+    def _limit(
+        self, action: str, policy_name: str, client: str | None, subject: str, cost: int = 1
+    ) -> Flow[None]:
         """Count ``cost`` events against the client's window; refuse (and audit) beyond it."""
         policy: WindowPolicy | None = getattr(self._settings, policy_name)
         if client is None or policy is None:
             return
         # One window per policy: additions and removals share the change limit.
-        hit = self._store.hit(f"client:{_VERIFIER}:{policy_name}:{client}", policy, cost)
+        hit = yield store_op.hit(f"client:{_VERIFIER}:{policy_name}:{client}", policy, cost)
         if not hit.allowed:
-            self._event(action, subject, "refused", Reason.RATE_LIMITED, client, limit=policy_name)
+            yield self._event(action, subject, "refused", Reason.RATE_LIMITED, client, limit=policy_name)
             raise RateLimited(
                 f"too many face index {action} calls ({policy_name.replace('_', ' ')}); "
                 f"retry in {hit.retry_after:.0f} s",
@@ -159,25 +166,14 @@ class FaceIndex:
             return open_template(self._keyring, key, template_or_encoding)
         return check_encoding(template_or_encoding)
 
-    def add(
-        self, key: str, template_or_encoding: bytes | npt.NDArray[np.floating], *, client: str | None = None
-    ) -> None:
-        """Add or replace ``key``'s encoding (a template is opened with ``key`` as its subject)."""
-        self.add_many([(_check_key(key), template_or_encoding)], client=client)
-
-    def add_many(
-        self,
-        items: Iterable[tuple[str, bytes | npt.NDArray[np.floating]]],
-        *,
-        client: str | None = None,
-    ) -> None:
-        """Add many at once (one lock, one resize); all are validated before any is added, and
-        the whole batch counts against the client's change limit or none of it is added."""
+    def _add_many(
+        self, items: Iterable[tuple[str, bytes | npt.NDArray[np.floating]]], client: str | None
+    ) -> Flow[None]:
         client = _check_client(client)
         checked = [(_check_key(key), self._vector(key, value)) for key, value in items]
         if not checked:
             return
-        self._limit("index_add", "index_change_limit", client, checked[0][0], cost=len(checked))
+        yield from self._limit("index_add", "index_change_limit", client, checked[0][0], cost=len(checked))
         replaced: set[str] = set()
         with self._lock:
             fresh = {key for key, _ in checked if key not in self._rows}
@@ -194,7 +190,7 @@ class FaceIndex:
                 self._half_norms[row] = 0.5 * float(np.dot(vector, vector))
         for key, _ in checked:
             outcome = "replaced" if key in replaced else "added"
-            self._event("index_add", key, outcome, Reason.APPROVED, client)
+            yield self._event("index_add", key, outcome, Reason.APPROVED, client)
 
     def add_matrix(self, keys: Sequence[str], encodings: npt.NDArray[np.floating]) -> None:
         """Append many new keys from an N x 128 matrix without a Python loop over rows.
@@ -218,14 +214,16 @@ class FaceIndex:
             self._half_norms[start : start + len(keys)] = 0.5 * np.einsum("ij,ij->i", block, block)
             self._keys.extend(keys)
             self._rows.update((k, start + i) for i, k in enumerate(keys))
-        self._event("index_add", "", "added", Reason.APPROVED, None, count=str(len(keys)))
+        self._emit(self._event("index_add", "", "added", Reason.APPROVED, None, count=str(len(keys))))
 
-    def remove(self, key: str, *, client: str | None = None) -> bool:
-        """Remove ``key``; False if it was not there. The last row moves into the gap (O(1))."""
+    def _emit(self, step: Emit) -> None:
+        emit(self._audit, step.event)
+
+    def _remove_flow(self, key: str, client: str | None) -> Flow[bool]:
         key, client = _check_key(key), _check_client(client)
-        self._limit("index_remove", "index_change_limit", client, key)
+        yield from self._limit("index_remove", "index_change_limit", client, key)
         removed = self._remove(key)
-        self._event("index_remove", key, "removed" if removed else "absent", Reason.APPROVED, client)
+        yield self._event("index_remove", key, "removed" if removed else "absent", Reason.APPROVED, client)
         return removed
 
     def _remove(self, key: str) -> bool:
@@ -245,18 +243,21 @@ class FaceIndex:
 
     # -- search ----------------------------------------------------------------------------------
 
-    def _query(self, query: object) -> Vector:
+    def _query(self, query: object) -> Flow[Vector]:
         """An encoding as is; a photo (bytes, or an image array) through the face pipeline."""
         if isinstance(query, np.ndarray) and query.ndim == 1:
             return check_encoding(query)
         if not isinstance(query, bytes | bytearray | memoryview | np.ndarray):
             raise InvalidInput("search takes a 128-d encoding or a photo", field="query")
         settings = self._settings
-        found = find(decode(query, settings), settings, settings.enroll_multiple_faces)
-        if not found.usable:
-            reason = found.reason.value if found.reason is not None else "no_face"
+        image = bytes(query) if isinstance(query, bytearray | memoryview) else query
+        reading: FaceReading = yield Work(
+            read_face, (image, settings, settings.enroll_multiple_faces), WorkKind.HOLDS_GIL
+        )
+        if reading.encoding is None:
+            reason = reading.reason.value if reading.reason is not None else "no_face"
             raise InvalidInput(f"the photo has no usable face ({reason})", field="image")
-        return check_encoding(encode(found, settings))
+        return check_encoding(reading.encoding)
 
     def _search_bounds(self, k: int, threshold: float | None) -> float:
         settings = self._settings
@@ -273,27 +274,14 @@ class FaceIndex:
             raise InvalidInput(f"threshold must be between 0 and {cap:g}", field="threshold")
         return limit
 
-    def search(
-        self,
-        query: ImageInput,
-        k: int = 5,
-        threshold: float | None = None,
-        *,
-        client: str | None = None,
-    ) -> list[FaceMatch]:
-        """The up to ``k`` nearest keys within ``threshold`` (default: the settings'), nearest first.
-
-        ``query`` is a 128-d encoding (from :meth:`FaceVerifier.encode`) or a photo. A photo
-        without a usable face raises :class:`InvalidInput` rather than returning no matches: a
-        duplicate check must never pass because the face was not found. ``k`` above
-        ``settings.max_search_results`` or ``threshold`` above ``settings.max_search_distance``
-        (the verification threshold unless set) raise :class:`InvalidInput`.
-        """
+    def _search_flow(
+        self, query: ImageInput, k: int, threshold: float | None, client: str | None
+    ) -> Flow[list[FaceMatch]]:
         limit = self._search_bounds(k, threshold)
         client = _check_client(client)
-        self._limit("search", "search_limit", client, "")
-        hits = self._search(self._query(query), int(k), limit)
-        self._event(
+        yield from self._limit("search", "search_limit", client, "")
+        hits = self._search((yield from self._query(query)), int(k), limit)
+        yield self._event(
             "search",
             "",
             "searched",
@@ -326,18 +314,11 @@ class FaceIndex:
         hits.sort(key=lambda m: m.distance)
         return hits
 
-    def search_template(
-        self,
-        subject: str,
-        template: bytes,
-        k: int = 5,
-        threshold: float | None = None,
-        *,
-        client: str | None = None,
-    ) -> list[FaceMatch]:
-        """Search with ``subject``'s sealed template (as enrol returned it)."""
+    def _search_template_flow(
+        self, subject: str, template: bytes, k: int, threshold: float | None, client: str | None
+    ) -> Flow[list[FaceMatch]]:
         encoding = open_template(self._keyring, subject, template)
-        return self.search(encoding, k=k, threshold=threshold, client=client)
+        return (yield from self._search_flow(encoding, k, threshold, client))
 
     # -- persistence -----------------------------------------------------------------------------
 
@@ -391,9 +372,9 @@ class FaceIndex:
         keyring: Keyring,
         *,
         settings: FaceSettings | None = None,
-        store: ChallengeStore | None = None,
+        store: Any = None,
         audit: AuditSink | None = DEFAULT_AUDIT_SINK,
-    ) -> FaceIndex:
+    ) -> Self:
         """Read an index that :meth:`save` wrote; :class:`TemplateError` if it was altered."""
         data = Path(path).read_bytes()
         header = len(_FILE_MAGIC) + 16 + 4
@@ -419,6 +400,63 @@ class FaceIndex:
         keys, matrix = _parse_payload(bytes(plain))
         index.add_matrix(keys, matrix)
         return index
+
+
+class FaceIndex(FaceIndexBase):
+    """Encodings by key (usually the subject), searchable by distance, on a sync store.
+
+    ``add(key, template)`` opens a sealed template with ``key`` as its subject; ``add(key,
+    encoding)`` takes a 128-d encoding directly. Adding an existing key replaces its encoding.
+    Safe to share between threads; searches run one at a time. ``client`` names who asks (the
+    sidecar passes its caller): with one, searches and changes count against
+    ``settings.search_limit`` and ``settings.index_change_limit`` on ``store`` and are refused with
+    :class:`~verifykit.RateLimited` beyond them. Every search and change is audited to ``audit``.
+    """
+
+    def _run(self, flow: Flow[T]) -> T:
+        return run_sync(flow, FlowIO(store=self._store, audit=self._audit))
+
+    def add(
+        self, key: str, template_or_encoding: bytes | npt.NDArray[np.floating], *, client: str | None = None
+    ) -> None:
+        """Add or replace ``key``'s encoding (a template is opened with ``key`` as its subject)."""
+        self.add_many([(_check_key(key), template_or_encoding)], client=client)
+
+    def add_many(
+        self, items: Iterable[tuple[str, bytes | npt.NDArray[np.floating]]], *, client: str | None = None
+    ) -> None:
+        """Add many at once (one lock, one resize); all are validated before any is added, and
+        the whole batch counts against the client's change limit or none of it is added."""
+        self._run(self._add_many(items, client))
+
+    def remove(self, key: str, *, client: str | None = None) -> bool:
+        """Remove ``key``; False if it was not there. The last row moves into the gap (O(1))."""
+        return self._run(self._remove_flow(key, client))
+
+    def search(
+        self, query: ImageInput, k: int = 5, threshold: float | None = None, *, client: str | None = None
+    ) -> list[FaceMatch]:
+        """The up to ``k`` nearest keys within ``threshold`` (default: the settings'), nearest first.
+
+        ``query`` is a 128-d encoding (from :meth:`FaceVerifier.encode`) or a photo. A photo
+        without a usable face raises :class:`InvalidInput` rather than returning no matches: a
+        duplicate check must never pass because the face was not found. ``k`` above
+        ``settings.max_search_results`` or ``threshold`` above ``settings.max_search_distance``
+        (the verification threshold unless set) raise :class:`InvalidInput`.
+        """
+        return self._run(self._search_flow(query, k, threshold, client))
+
+    def search_template(
+        self,
+        subject: str,
+        template: bytes,
+        k: int = 5,
+        threshold: float | None = None,
+        *,
+        client: str | None = None,
+    ) -> list[FaceMatch]:
+        """Search with ``subject``'s sealed template (as enrol returned it)."""
+        return self._run(self._search_template_flow(subject, template, k, threshold, client))
 
 
 def _parse_payload(plain: bytes) -> tuple[list[str], npt.NDArray[np.float32]]:

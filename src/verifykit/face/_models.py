@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import threading
+from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
@@ -30,7 +31,9 @@ __all__ = [
     "detector",
     "encoder",
     "landmark_predictor",
+    "loads",
     "model_path",
+    "warm_up",
 ]
 
 LANDMARKS_FILE = "shape_predictor_5_face_landmarks.dat"
@@ -121,9 +124,39 @@ class _Pool(Generic[T]):
                 self._free.append(item)
 
 
-_landmarks: _Lazy[Any] = _Lazy(lambda: _import_dlib().shape_predictor(str(model_path(LANDMARKS_FILE))))
-_encoders: _Pool[Any] = _Pool(lambda: _import_dlib().face_recognition_model_v1(str(model_path(ENCODER_FILE))))
-_detectors: _Pool[Any] = _Pool(lambda: _import_dlib().get_frontal_face_detector())
+# How many times this process built each model: loading is the slow part of a worker's start,
+# so a process pool must do it once per worker, not once per call.
+_loads: Counter[str] = Counter()
+
+
+def _counted(name: str, factory: Callable[[], T]) -> Callable[[], T]:
+    def build() -> T:
+        value = factory()
+        _loads[name] += 1
+        return value
+
+    return build
+
+
+_landmarks: _Lazy[Any] = _Lazy(
+    _counted("landmarks", lambda: _import_dlib().shape_predictor(str(model_path(LANDMARKS_FILE))))
+)
+_encoders: _Pool[Any] = _Pool(
+    _counted("encoder", lambda: _import_dlib().face_recognition_model_v1(str(model_path(ENCODER_FILE))))
+)
+_detectors: _Pool[Any] = _Pool(_counted("detector", lambda: _import_dlib().get_frontal_face_detector()))
+
+
+def loads() -> dict[str, int]:
+    """How many times this process has built each model (for monitoring and tests)."""
+    return dict(_loads)
+
+
+def warm_up() -> None:
+    """Build one of each model now (a worker process's start), not on its first photo."""
+    landmark_predictor()
+    with detector(), encoder():
+        pass
 
 
 def landmark_predictor() -> Any:

@@ -10,7 +10,7 @@ from typing import Any
 from .._errors import ConfigurationError
 from ..store import LockoutPolicy, WindowPolicy
 
-__all__ = ["THRESHOLD_PRESETS", "FaceSettings", "MultiFace"]
+__all__ = ["THRESHOLD_PRESETS", "FaceSettings", "MultiFace", "Workers"]
 
 # Euclidean distance between dlib encodings at or below which two faces are called the same person.
 # 0.6 is the model's published operating point (99.38% on LFW); lower trades more false rejections
@@ -31,6 +31,17 @@ class MultiFace(StrEnum):
     LARGEST = "largest"
     """Use the main face: the largest, or among faces of nearly equal size the most central one
     (for photos known to show one person, such as cropped ID photos)."""
+
+
+class Workers(StrEnum):
+    """Where the heavy face work (decode, detect, encode) runs."""
+
+    THREAD = "thread"
+    """In the calling thread (sync) or the event loop's thread pool (asyncio). dlib's encoder holds
+    the GIL, so threads of one process encode one face at a time."""
+    PROCESS = "process"
+    """In a pool of worker processes owned by the verifier, each loading the models once: face work
+    scales across cores, and an asyncio service's loop never waits on the GIL."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +89,10 @@ class FaceSettings:
       ``max_search_results=10`` caps ``k``. With a ``client`` named, ``search_limit`` (60 a
       minute) and ``index_change_limit`` (300 additions and removals a minute) hold per client on
       the shared store; None turns one off.
+    - ``workers="thread"``: face work runs in threads. ``"process"`` runs it in a pool of
+      ``processes`` worker processes (None: one per CPU core) that the verifier owns and
+      :meth:`~verifykit.face.FaceVerifier.close` ends; each worker loads the models once when it
+      starts.
     """
 
     threshold: float = THRESHOLD_PRESETS["standard"]
@@ -108,6 +123,8 @@ class FaceSettings:
     index_change_limit: WindowPolicy | None = field(
         default_factory=lambda: WindowPolicy(limit=300, window=60)
     )
+    workers: Workers = Workers.THREAD
+    processes: int | None = None
 
     def __post_init__(self) -> None:
         if not (math.isfinite(self.threshold) and 0.0 < self.threshold < 2.0):
@@ -129,12 +146,24 @@ class FaceSettings:
         if self.fallback_after < 1:
             raise ConfigurationError("fallback_after must be at least 1")
         self._check_search()
+        self._check_workers()
         for name in ("multiple_faces", "enroll_multiple_faces"):
             try:
                 # Accept the plain strings "reject" / "largest" from configuration files.
                 object.__setattr__(self, name, MultiFace(getattr(self, name)))
             except ValueError:
                 raise ConfigurationError(f"{name} must be one of {[m.value for m in MultiFace]}") from None
+
+    def _check_workers(self) -> None:
+        processes = self.processes
+        if processes is not None and (
+            isinstance(processes, bool) or not isinstance(processes, int) or processes < 1
+        ):
+            raise ConfigurationError("processes must be a positive number of worker processes, or None")
+        try:
+            object.__setattr__(self, "workers", Workers(self.workers))
+        except ValueError:
+            raise ConfigurationError(f"workers must be one of {[w.value for w in Workers]}") from None
 
     def _check_search(self) -> None:
         cap = self.max_search_distance

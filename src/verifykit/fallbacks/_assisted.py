@@ -1,22 +1,27 @@
-"""The assisted check: a person at a counter looks at a document and decides, on the record."""
+"""The assisted check, a person at a counter looks at a document and decides, on the record:
+the rules, free of I/O.
+
+:class:`AssistedFlows` decides and yields the store operations and audit events it needs;
+``verifykit.fallbacks.AssistedCheck`` and ``verifykit.aio.AssistedCheck`` only run its flows.
+"""
 
 from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Sequence
 
-from .._audit import DEFAULT_AUDIT_SINK, AuditEvent, AuditSink, emit
-from .._errors import ConfigurationError, InvalidInput
+from .._charged import charge_client_flow, decision_step, validate_client
+from .._errors import InvalidInput
+from .._flow import Flow, store_op
 from .._subject import lockout_key, subject_tag, validate_subject
-from .._verdict import Reason, Verdict
+from .._verdict import Reason, Verdict, VerifierId
 from ..crypto import Keyring
-from ..store import ChallengeStore, MemoryStore
+from ._outcome import outcome
+from ._settings import AssistedSettings
 
-__all__ = ["DEFAULT_UNLOCKS", "AssistedCheck"]
+__all__ = ["AssistedFlows"]
 
-_VERIFIER = "assisted"
-DEFAULT_UNLOCKS = ("otp", "password", "face", "totp", "recovery")
+_VERIFIER = VerifierId.ASSISTED
 _TOKEN = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
 _HINT = re.compile(r"^[A-Za-z0-9]{0,4}$")
 _MAX_OPERATOR = 128
@@ -35,98 +40,92 @@ def _text(value: object, name: str, limit: int, *, required: bool) -> str:
     return value
 
 
-class AssistedCheck:
+class AssistedFlows:
     """The last rung of the ladder, which every subject has: an operator checks an identity
-    document in person and records the decision.
+    document in person and records the decision; the rules as a flow that any driver can run.
 
     Every decision is an audit event naming the operator, the kind of evidence and a masked
     document hint (at most 4 characters, e.g. the last 4 digits: never the full number). An
-    approval clears the subject's lockouts for the verifiers in ``unlocks``; it is the
+    approval clears the subject's lockouts for the verifiers in ``settings.unlocks``; it is the
     documented way back in for a subject hard-locked at the NIST cap. With
-    ``require_second_operator=True`` an approval needs a second, different operator
+    ``settings.require_second_operator`` an approval needs a second, different operator
     (four eyes).
     """
 
-    def __init__(
-        self,
-        *,
-        store: ChallengeStore | None = None,
-        keyring: Keyring | None = None,
-        audit: AuditSink | None = DEFAULT_AUDIT_SINK,
-        unlocks: Sequence[str] = DEFAULT_UNLOCKS,
-        require_second_operator: bool = False,
-    ) -> None:
-        if isinstance(unlocks, str) or not all(isinstance(v, str) and _TOKEN.match(v) for v in unlocks):
-            raise ConfigurationError("unlocks is a list of verifier names such as 'otp' or 'password'")
-        self.store = store if store is not None else MemoryStore()
-        self.keyring = keyring if keyring is not None else Keyring.generate()
-        self.audit = audit
-        self.unlocks = tuple(unlocks)
-        self.require_second_operator = require_second_operator
+    def __init__(self, *, keyring: Keyring, settings: AssistedSettings | None) -> None:
+        self.keyring = keyring
+        self.settings = settings if settings is not None else AssistedSettings()
 
-    def record(
+    def record(  # noqa: PLR0917 - the public record() is keyword-only; its shells pass these in order
         self,
         subject: str,
-        *,
         operator: str,
         evidence: str,
         approved: bool,
-        document_ref_hint: str = "",
-        note: str = "",
-        second_operator: str | None = None,
-        client: str | None = None,
-    ) -> Verdict:
+        document_ref_hint: str,
+        note: str,
+        second_operator: str | None,
+        client: str | None,
+    ) -> Flow[Verdict]:
         """Record an operator's decision; on approval clear the subject's lockouts.
 
-        ``evidence`` names the kind of document (``passport``, ``national_id``, …). Raises
-        :class:`InvalidInput` for any malformed field, a document hint longer than 4 letters
-        or digits, or a missing or repeated second operator where one is required; nothing
-        changes then.
+        Raises :class:`InvalidInput` for any malformed field, a document hint longer than 4
+        letters or digits, or a missing or repeated second operator where one is required;
+        nothing changes then.
         """
         subject = validate_subject(subject)
-        operator = _text(operator, "operator", _MAX_OPERATOR, required=True)
-        if not isinstance(evidence, str) or not _TOKEN.match(evidence):
-            raise InvalidInput("evidence is a short lowercase name such as 'passport'", field="evidence")
-        if not isinstance(document_ref_hint, str) or not _HINT.match(document_ref_hint):
-            raise InvalidInput(
-                "document_ref_hint is at most 4 letters or digits (masked)", field="document_ref_hint"
-            )
-        note = _text(note, "note", _MAX_NOTE, required=False)
         if not isinstance(approved, bool):
             raise InvalidInput("approved must be True or False", field="approved")
-        if second_operator is not None:
-            second_operator = _text(second_operator, "second_operator", _MAX_OPERATOR, required=True)
-            if second_operator == operator:
-                raise InvalidInput("the second operator must be another person", field="second_operator")
-        elif approved and self.require_second_operator:
-            raise InvalidInput("an approval needs a second operator", field="second_operator")
-
-        unlocked: tuple[str, ...] = ()
-        if approved:
-            tag = subject_tag(self.keyring, subject)
-            for verifier in self.unlocks:
-                self.store.reset_failures(lockout_key(verifier, tag))
-            unlocked = self.unlocks
-        reason = Reason.APPROVED if approved else Reason.DENIED
-        details = {"operator": operator, "evidence": evidence}
-        if document_ref_hint:
-            details["document_ref_hint"] = document_ref_hint
-        if second_operator is not None:
-            details["second_operator"] = second_operator
-        if note:
-            details["note"] = note
-        if unlocked:
-            details["unlocked"] = ",".join(unlocked)
-        emit(
-            self.audit,
-            AuditEvent(
-                action="record",
-                verifier=_VERIFIER,
-                subject=subject,
-                outcome=reason.value,
-                reason=reason.value,
-                client=client,
-                details=details,
-            ),
+        details = _details(
+            operator=operator,
+            evidence=evidence,
+            document_ref_hint=document_ref_hint,
+            note=note,
+            second_operator=second_operator,
         )
-        return Verdict(approved, reason, details={"unlocked": ",".join(unlocked)} if unlocked else {})
+        if "second_operator" not in details and approved and self.settings.require_second_operator:
+            raise InvalidInput("an approval needs a second operator", field="second_operator")
+        if client is not None:
+            validate_client(client)
+
+        charge = yield from charge_client_flow(_VERIFIER, client, self.settings.client_limit)
+        if charge.refused:
+            verdict = charge.verdict()
+        elif approved:
+            tag = subject_tag(self.keyring, subject)
+            for verifier in self.settings.unlocks:
+                yield store_op.reset_failures(lockout_key(verifier, tag))
+            unlocked = ",".join(self.settings.unlocks)
+            details["unlocked"] = unlocked
+            verdict = Verdict(True, Reason.APPROVED, details={"unlocked": unlocked})
+        else:
+            verdict = Verdict(False, Reason.DENIED)
+        yield decision_step(
+            _VERIFIER, "record", subject, outcome(verdict), reason=verdict.reason, client=client, **details
+        )
+        return verdict
+
+
+def _details(
+    *, operator: str, evidence: str, document_ref_hint: str, note: str, second_operator: str | None
+) -> dict[str, str]:
+    """The decision's fields for the audit record, each checked; :class:`InvalidInput` names a bad one."""
+    details = {"operator": _text(operator, "operator", _MAX_OPERATOR, required=True)}
+    if not isinstance(evidence, str) or not _TOKEN.match(evidence):
+        raise InvalidInput("evidence is a short lowercase name such as 'passport'", field="evidence")
+    details["evidence"] = evidence
+    if not isinstance(document_ref_hint, str) or not _HINT.match(document_ref_hint):
+        raise InvalidInput(
+            "document_ref_hint is at most 4 letters or digits (masked)", field="document_ref_hint"
+        )
+    if document_ref_hint:
+        details["document_ref_hint"] = document_ref_hint
+    if second_operator is not None:
+        second_operator = _text(second_operator, "second_operator", _MAX_OPERATOR, required=True)
+        if second_operator == operator:
+            raise InvalidInput("the second operator must be another person", field="second_operator")
+        details["second_operator"] = second_operator
+    note = _text(note, "note", _MAX_NOTE, required=False)
+    if note:
+        details["note"] = note
+    return details

@@ -1,142 +1,151 @@
-"""Recovery codes: a printed list of one-time codes for when every device is gone."""
+"""Recovery codes, a printed list of one-time codes for when every device is gone: the rules,
+free of I/O.
+
+:class:`RecoveryFlows` decides and yields the store operations and audit events it needs;
+``verifykit.fallbacks.RecoveryCodes`` and ``verifykit.aio.RecoveryCodes`` only run its flows.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import dataclasses
+import re
 from dataclasses import dataclass, field
 
-from .._audit import DEFAULT_AUDIT_SINK, AuditSink
-from .._charged import decision_event, locked_verdict, wrong_verdict
-from .._errors import ConfigurationError, InvalidInput
+from .._charged import (
+    ClientCharge,
+    charge_client_flow,
+    decision_step,
+    locked_verdict,
+    refund_flow,
+    validate_client,
+    wrong_verdict,
+)
+from .._errors import InvalidInput
+from .._flow import Flow, store_op
 from .._subject import lockout_key, subject_tag, validate_subject
-from .._verdict import Reason, Verdict, WaysIn, assisted_check_only
+from .._verdict import Reason, Verdict, VerifierId, WaysIn, assisted_check_only
 from ..crypto import Keyring
-from ..store import ChallengeStore, LockoutPolicy, MemoryStore, WindowPolicy
+from ..store import FailureState, WindowPolicy, WindowResult
+from ._outcome import outcome
 from ._recovery_codes import generate, normalize
+from ._settings import RecoverySettings
 
-__all__ = ["RecoveryCodeSet", "RecoveryCodes", "RecoveryResult"]
+__all__ = ["RecoveryCodeSet", "RecoveryFlows"]
 
-_VERIFIER = "recovery"
+_VERIFIER = VerifierId.RECOVERY
 _PURPOSE = "recovery-code"
 _MAX_DIGESTS = 100
+# A stored set is the digests ("kid:hex") joined by commas. A later format will start with a
+# "vN$" mark, which no key id can hold, so both stay readable.
+_DIGEST = re.compile(r"[A-Za-z0-9_-]{1,32}:[0-9a-f]{64}")
+_MAX_STORED = _MAX_DIGESTS * (32 + 1 + 64 + 1)
 # A used code stays marked longer than any code set is kept.
 _USED = WindowPolicy(limit=1, window=10 * 365 * 86400.0)
 
 
 @dataclass(frozen=True, slots=True)
 class RecoveryCodeSet:
-    """Fresh codes: show ``codes`` to the person once; store only ``digests``."""
+    """Fresh codes: show ``codes`` to the person once; store only ``stored`` (an opaque string)."""
 
     codes: list[str] = field(repr=False)
-    digests: list[str]
+    stored: str
 
 
-@dataclass(frozen=True, slots=True)
-class RecoveryResult:
-    """A redemption's verdict and the digests still unused: store ``remaining_digests``."""
+def _parse(stored: object) -> list[str]:
+    """The digests in a stored set; :class:`InvalidInput` for anything ``generate`` or ``redeem``
+    did not hand out."""
+    if not isinstance(stored, str) or len(stored) > _MAX_STORED:
+        raise InvalidInput("stored is the string that generate or redeem returned", field="stored")
+    digests = stored.split(",") if stored else []
+    well_formed = all(_DIGEST.fullmatch(d) for d in digests) and len(set(digests)) == len(digests)
+    if len(digests) > _MAX_DIGESTS or not well_formed:
+        raise InvalidInput("stored is the string that generate or redeem returned", field="stored")
+    return digests
 
-    verdict: Verdict
-    remaining_digests: list[str]
 
+class RecoveryFlows:
+    """The rules of recovery codes, each a flow that any driver can run.
 
-class RecoveryCodes:
-    """One-time recovery codes, kept by the caller as keyed HMAC digests bound to the subject.
-
-    A code works once, even across servers and even if the caller has not yet saved the
-    shortened list: redeeming marks the matched digest on the shared store in one atomic hit,
-    and a second redemption finds the mark and is refused as ``replayed``. Each redemption
-    charges one failure to the subject before checking and resets it on success, so the NIST
-    cap of 100 consecutive failures holds exactly. 60-bit codes make guessing hopeless anyway.
+    Codes are kept by the caller as keyed HMAC digests bound to the subject. A code works
+    once, even across servers and even if the caller has not yet saved the shortened set:
+    redeeming marks the matched digest on the shared store in one atomic hit, and a second
+    redemption finds the mark and is refused as ``replayed``. Each redemption charges the
+    client's window and one failure to the subject before checking and resets the failures on
+    success, so the NIST cap of 100 consecutive failures holds exactly.
     """
 
     def __init__(
-        self,
-        *,
-        store: ChallengeStore | None = None,
-        keyring: Keyring | None = None,
-        audit: AuditSink | None = DEFAULT_AUDIT_SINK,
-        count: int = 10,
-        lockout: LockoutPolicy | None = None,
-        ways_in: WaysIn | None = None,
+        self, *, keyring: Keyring, settings: RecoverySettings | None, ways_in: WaysIn | None
     ) -> None:
-        if not 1 <= count <= _MAX_DIGESTS:
-            raise ConfigurationError(f"count must be between 1 and {_MAX_DIGESTS}")
-        self.store = store if store is not None else MemoryStore()
-        self.keyring = keyring if keyring is not None else Keyring.generate()
-        self.audit = audit
-        self.count = count
-        self.lockout = (
-            lockout
-            if lockout is not None
-            else LockoutPolicy(threshold=10, lockout=60, lockout_max=3600, hard_cap=100)
-        )
+        self.keyring = keyring
+        self.settings = settings if settings is not None else RecoverySettings()
         self._ways_in: WaysIn = ways_in if ways_in is not None else assisted_check_only
 
     def _data(self, subject: str, code: str) -> bytes:
         return f"{subject}\x00{code}".encode()
 
-    def _event(
-        self, action: str, subject: str, outcome: str, reason: Reason, client: str | None, **details: str
-    ) -> None:
-        decision_event(
-            self.audit,
-            _VERIFIER,
-            action,
-            subject,
-            outcome,
-            reason=reason,
-            client=client,
-            **details,
-        )
-
-    def generate(self, subject: str) -> RecoveryCodeSet:
-        """A new set of ``count`` codes for ``subject``; it replaces any earlier set the caller kept."""
+    def generate(self, subject: str) -> Flow[RecoveryCodeSet]:
+        """A new set of ``settings.count`` codes; it replaces any earlier set the caller kept."""
         subject = validate_subject(subject)
-        codes = [generate() for _ in range(self.count)]
+        count = self.settings.count
+        codes = [generate() for _ in range(count)]
         digests = [self.keyring.digest(_PURPOSE, self._data(subject, code)) for code in codes]
-        self._event("generate", subject, "issued", Reason.APPROVED, None, count=str(self.count))
-        return RecoveryCodeSet(codes=codes, digests=digests)
+        yield decision_step(
+            _VERIFIER, "generate", subject, "issued", reason=Reason.APPROVED, client=None, count=str(count)
+        )
+        return RecoveryCodeSet(codes=codes, stored=",".join(digests))
 
-    def redeem(
-        self, subject: str, code: str, digests: Sequence[str], *, client: str | None = None
-    ) -> RecoveryResult:
-        """Spend ``code`` if it is one of ``digests``. Raises :class:`InvalidInput` for a
-        malformed code or digest list (nothing is spent)."""
+    def redeem(self, subject: str, stored: str, code: str, *, client: str | None) -> Flow[Verdict]:
+        """Spend ``code`` if it is in ``stored``. Raises :class:`InvalidInput` for a malformed
+        code, stored set or client (nothing is spent)."""
         subject = validate_subject(subject)
+        digests = _parse(stored)
         normalized = normalize(code)
-        if isinstance(digests, str) or not all(isinstance(d, str) for d in digests):
-            raise InvalidInput("digests is the list of strings that generate returned", field="digests")
-        if len(digests) > _MAX_DIGESTS:
-            raise InvalidInput(f"at most {_MAX_DIGESTS} digests", field="digests")
-        remaining = list(digests)
+        if client is not None:
+            validate_client(client)
+        settings = self.settings
+
+        charge = yield from charge_client_flow(_VERIFIER, client, settings.client_limit)
+        verdict = (
+            charge.verdict()
+            if charge.refused
+            else (yield from self._check(subject, digests, normalized, charge))
+        )
+        details = {"remaining": verdict.details["remaining"]} if verdict.approved else {}
+        yield decision_step(
+            _VERIFIER, "redeem", subject, outcome(verdict), reason=verdict.reason, client=client, **details
+        )
+        return verdict
+
+    def _check(self, subject: str, digests: list[str], code: str, charge: ClientCharge) -> Flow[Verdict]:
+        lockout = self.settings.lockout
         tag = subject_tag(self.keyring, subject)
         key = lockout_key(_VERIFIER, tag)
-
-        state = self.store.charge(key, self.lockout)
+        state: FailureState = yield store_op.charge(key, lockout)
         if not state.allowed:
-            self._event("redeem", subject, "refused", Reason.LOCKED_OUT, client)
-            return RecoveryResult(locked_verdict(state, self._ways_in(subject)), remaining)
+            yield from refund_flow(charge)  # nothing was compared: not this client's guess
+            return locked_verdict(state, self._ways_in(subject))
+        matched = self._match(subject, digests, code)
+        if matched is None:
+            return wrong_verdict(Reason.WRONG_CODE, state, lockout, self._ways_in(subject))
+        remaining = ",".join(d for d in digests if d != matched)
+        _kid, _, digest_hex = matched.partition(":")
+        used: WindowResult = yield store_op.hit(f"{{{tag}}}:recovery-used:{digest_hex}", _USED)
+        if not used.allowed:
+            # Spent elsewhere: the set the caller keeps drops it all the same.
+            refused = wrong_verdict(Reason.REPLAYED, state, lockout, self._ways_in(subject))
+            return dataclasses.replace(refused, stored=remaining)
+        yield store_op.reset_failures(key)
+        yield from refund_flow(charge)
+        left = str(len(digests) - 1)
+        return Verdict(True, Reason.APPROVED, stored=remaining, details={"remaining": left})
 
-        data = self._data(subject, normalized)
+    def _match(self, subject: str, digests: list[str], code: str) -> str | None:
+        """The stored digest of ``code``, if any."""
+        data = self._data(subject, code)
         matched: str | None = None
         # Check every digest, without stopping early, each in constant time.
-        for stored in remaining:
-            if self.keyring.verify_digest(_PURPOSE, data, stored) and matched is None:
-                matched = stored
-        if matched is None:
-            self._event("redeem", subject, "denied", Reason.WRONG_CODE, client)
-            verdict = wrong_verdict(Reason.WRONG_CODE, state, self.lockout, self._ways_in(subject))
-            return RecoveryResult(verdict, remaining)
-
-        remaining = [d for d in remaining if d != matched]
-        _kid, _, digest_hex = matched.partition(":")
-        used = self.store.hit(f"{{{tag}}}:recovery-used:{digest_hex}", _USED)
-        if not used.allowed:
-            self._event("redeem", subject, "denied", Reason.REPLAYED, client)
-            verdict = wrong_verdict(Reason.REPLAYED, state, self.lockout, self._ways_in(subject))
-            return RecoveryResult(verdict, remaining)
-
-        self.store.reset_failures(key)
-        left = str(len(remaining))
-        self._event("redeem", subject, "approved", Reason.APPROVED, client, remaining=left)
-        return RecoveryResult(Verdict(True, Reason.APPROVED, details={"remaining": left}), remaining)
+        for digest in digests:
+            if self.keyring.verify_digest(_PURPOSE, data, digest) and matched is None:
+                matched = digest
+        return matched

@@ -1,4 +1,8 @@
-"""Authenticator-app codes (TOTP, RFC 6238): enrol, then verify each code at most once."""
+"""Authenticator-app codes (TOTP, RFC 6238): the rules, free of I/O.
+
+:class:`TOTPFlows` decides and yields the store operations and audit events it needs;
+``verifykit.fallbacks.TOTPVerifier`` and ``verifykit.aio.TOTPVerifier`` only run its flows.
+"""
 
 from __future__ import annotations
 
@@ -8,33 +12,42 @@ from dataclasses import dataclass, field
 
 import pyotp
 
-from .._audit import DEFAULT_AUDIT_SINK, AuditSink
-from .._charged import decision_event, locked_verdict, wrong_verdict
+from .._charged import (
+    ClientCharge,
+    charge_client_flow,
+    decision_step,
+    locked_verdict,
+    refund_flow,
+    validate_client,
+    wrong_verdict,
+)
 from .._errors import InvalidInput, KeyringError, TemplateError
+from .._flow import Flow, store_op
 from .._subject import lockout_key, subject_tag, validate_subject
-from .._verdict import Reason, Verdict, WaysIn, assisted_check_only
+from .._verdict import Reason, Verdict, VerifierId, WaysIn, assisted_check_only
 from ..crypto import Keyring
 from ..otp._codes import normalize_code
-from ..store import ChallengeStore, MemoryStore, WindowPolicy
-from ._totp_settings import TOTPSettings
+from ..store import FailureState, WindowPolicy, WindowResult
+from ._outcome import outcome
+from ._settings import TOTPSettings
 
-__all__ = ["TOTPEnrollment", "TOTPVerifier"]
+__all__ = ["TOTPEnrollment", "TOTPFlows"]
 
-_VERIFIER = "totp"
+_VERIFIER = VerifierId.TOTP
 _SEAL_PURPOSE = "totp-secret"
 _MAX_LABEL = 256
 
 
 @dataclass(frozen=True, slots=True)
 class TOTPEnrollment:
-    """What :meth:`TOTPVerifier.enroll` hands back.
+    """What ``enroll`` hands back.
 
-    Store ``sealed_secret`` with the account (it opens only with this keyring, only for this
-    subject). Show ``provisioning_uri`` as a QR code, or ``secret_base32`` for typing, once,
-    then forget both.
+    Store ``stored`` with the account (the sealed secret: it opens only with this keyring,
+    only for this subject). Show ``provisioning_uri`` as a QR code, or ``secret_base32`` for
+    typing, once, then forget both.
     """
 
-    sealed_secret: bytes = field(repr=False)
+    stored: bytes = field(repr=False)
     provisioning_uri: str = field(repr=False)
     secret_base32: str = field(repr=False)
 
@@ -47,112 +60,100 @@ def _label(value: object, name: str) -> str:
     return value
 
 
-class TOTPVerifier:
-    """Codes from an authenticator app, the first rung of the ladder after email.
+class TOTPFlows:
+    """The rules of authenticator-app codes, each a flow that any driver can run.
 
-    verifykit keeps no user database: :meth:`enroll` returns the secret sealed to the subject
-    and the caller stores it. :meth:`verify` charges one failure to the subject before
-    comparing (so the NIST cap of 100 consecutive failures holds exactly under concurrency)
-    and resets it on success. A code is accepted at most once: the accepted time step is
-    marked on the shared store in the same atomic hit that checks it, so a code read over a
-    shoulder, or submitted twice at once to two servers, is refused as ``replayed``.
+    :meth:`verify` charges the client's window and one failure to the subject before comparing
+    (so the limits hold exactly under concurrency) and resets the failures on success. A code is
+    accepted at most once: the accepted time step is marked on the shared store in the same
+    atomic hit that checks it, so a code read over a shoulder, or submitted twice at once to
+    two servers, is refused as ``replayed``.
     """
 
-    def __init__(
-        self,
-        *,
-        store: ChallengeStore | None = None,
-        keyring: Keyring | None = None,
-        settings: TOTPSettings | None = None,
-        audit: AuditSink | None = DEFAULT_AUDIT_SINK,
-        issuer: str = "verifykit",
-        ways_in: WaysIn | None = None,
-    ) -> None:
-        self.store = store if store is not None else MemoryStore()
-        self.keyring = keyring if keyring is not None else Keyring.generate()
+    def __init__(self, *, keyring: Keyring, settings: TOTPSettings | None, ways_in: WaysIn | None) -> None:
+        self.keyring = keyring
         self.settings = settings if settings is not None else TOTPSettings()
-        self.audit = audit
-        self.issuer = _label(issuer, "issuer")
         self._ways_in: WaysIn = ways_in if ways_in is not None else assisted_check_only
 
     def _totp(self, secret: str) -> pyotp.TOTP:
         return pyotp.TOTP(secret, digits=self.settings.digits, interval=self.settings.interval)
 
-    def _event(self, action: str, subject: str, outcome: str, reason: Reason, client: str | None) -> None:
-        decision_event(
-            self.audit,
-            _VERIFIER,
-            action,
-            subject,
-            outcome,
-            reason=reason,
-            client=client,
-        )
-
-    def _open(self, subject: str, sealed_secret: object) -> str:
-        if not isinstance(sealed_secret, bytes | bytearray | memoryview):
-            raise InvalidInput("sealed_secret is the bytes that enroll returned", field="sealed_secret")
+    def _open(self, subject: str, stored: object) -> str:
+        if not isinstance(stored, bytes | bytearray | memoryview):
+            raise InvalidInput("stored is the bytes that enroll returned", field="stored")
         try:
-            secret = self.keyring.open(_SEAL_PURPOSE, bytes(sealed_secret), aad=subject.encode())
+            secret = self.keyring.open(_SEAL_PURPOSE, bytes(stored), aad=subject.encode())
         except KeyringError as exc:
             raise TemplateError(f"the TOTP secret cannot be opened for this subject: {exc.message}") from None
         return secret.decode("ascii")
 
-    def enroll(self, subject: str, account_name: str) -> TOTPEnrollment:
-        """A new secret for ``subject``; ``account_name`` is the label the app shows (e.g. an email)."""
+    def enroll(self, subject: str, account_name: str) -> Flow[TOTPEnrollment]:
+        """A new secret for ``subject``; ``account_name`` is the label the app shows."""
         subject = validate_subject(subject)
         account_name = _label(account_name, "account_name")
         secret = pyotp.random_base32()  # 160 bits, as RFC 4226 recommends
         sealed = self.keyring.seal(_SEAL_PURPOSE, secret.encode("ascii"), aad=subject.encode())
-        uri = self._totp(secret).provisioning_uri(name=account_name, issuer_name=self.issuer)
-        self._event("enroll", subject, "enrolled", Reason.APPROVED, None)
-        return TOTPEnrollment(sealed_secret=sealed, provisioning_uri=uri, secret_base32=secret)
+        uri = self._totp(secret).provisioning_uri(name=account_name, issuer_name=self.settings.issuer)
+        yield decision_step(_VERIFIER, "enroll", subject, "enrolled", reason=Reason.APPROVED, client=None)
+        return TOTPEnrollment(stored=sealed, provisioning_uri=uri, secret_base32=secret)
 
     def verify(
-        self,
-        subject: str,
-        sealed_secret: bytes,
-        code: str,
-        *,
-        client: str | None = None,
-        at: float | None = None,
-    ) -> Verdict:
-        """Check ``code`` at time ``at`` (default: the store's clock).
+        self, subject: str, stored: bytes, code: str, *, client: str | None, at: float | None
+    ) -> Flow[Verdict]:
+        """Check ``code`` at time ``at`` (``None``: the store's clock).
 
-        Raises :class:`InvalidInput` for a malformed code (nothing is spent) and
+        Raises :class:`InvalidInput` for a malformed code or client (nothing is spent) and
         :class:`TemplateError` for a secret that is not this subject's or was changed.
         """
         subject = validate_subject(subject)
-        secret = self._open(subject, sealed_secret)
+        secret = self._open(subject, stored)
         normalized = normalize_code(code, self.settings.digits)
+        if client is not None:
+            validate_client(client)
+        settings = self.settings
+
+        charge = yield from charge_client_flow(_VERIFIER, client, settings.client_limit)
+        verdict = (
+            charge.verdict()
+            if charge.refused
+            else (yield from self._check(subject, secret, normalized, at, charge))
+        )
+        yield decision_step(
+            _VERIFIER, "verify", subject, outcome(verdict), reason=verdict.reason, client=client
+        )
+        return verdict
+
+    def _check(
+        self, subject: str, secret: str, code: str, at: float | None, charge: ClientCharge
+    ) -> Flow[Verdict]:
         settings = self.settings
         tag = subject_tag(self.keyring, subject)
         key = lockout_key(_VERIFIER, tag)
-
-        state = self.store.charge(key, settings.lockout)
+        state: FailureState = yield store_op.charge(key, settings.lockout)
         if not state.allowed:
-            self._event("verify", subject, "refused", Reason.LOCKED_OUT, client)
+            yield from refund_flow(charge)  # nothing was compared: not this client's guess
             return locked_verdict(state, self._ways_in(subject))
+        now: float = (yield store_op.now()) if at is None else at
+        matched = self._match(secret, code, now)
+        if matched is None:
+            return wrong_verdict(Reason.WRONG_CODE, state, settings.lockout, self._ways_in(subject))
+        # A step stays markable while any window could still accept it, and a little longer.
+        keep = float((2 * settings.valid_window + 2) * settings.interval)
+        used: WindowResult = yield store_op.hit(f"{{{tag}}}:totp-used:{matched}", WindowPolicy(1, keep))
+        if not used.allowed:
+            return wrong_verdict(Reason.REPLAYED, state, settings.lockout, self._ways_in(subject))
+        yield store_op.reset_failures(key)
+        yield from refund_flow(charge)
+        return Verdict(True, Reason.APPROVED)
 
-        now = self.store.now() if at is None else at
+    def _match(self, secret: str, code: str, now: float) -> int | None:
+        """The time step whose code ``code`` is, if any in the window."""
+        settings = self.settings
         current = int(now // settings.interval)
         totp = self._totp(secret)
         matched: int | None = None
         # Compare every step in the window, without stopping early, in constant time.
         for step in range(current - settings.valid_window, current + settings.valid_window + 1):
-            if hmac.compare_digest(totp.generate_otp(step), normalized) and matched is None:
+            if hmac.compare_digest(totp.generate_otp(step), code) and matched is None:
                 matched = step
-        if matched is None:
-            self._event("verify", subject, "denied", Reason.WRONG_CODE, client)
-            return wrong_verdict(Reason.WRONG_CODE, state, settings.lockout, self._ways_in(subject))
-
-        # A step stays markable while any window could still accept it, and a little longer.
-        keep = float((2 * settings.valid_window + 2) * settings.interval)
-        used = self.store.hit(f"{{{tag}}}:totp-used:{matched}", WindowPolicy(limit=1, window=keep))
-        if not used.allowed:
-            self._event("verify", subject, "denied", Reason.REPLAYED, client)
-            return wrong_verdict(Reason.REPLAYED, state, settings.lockout, self._ways_in(subject))
-
-        self.store.reset_failures(key)
-        self._event("verify", subject, "approved", Reason.APPROVED, client)
-        return Verdict(True, Reason.APPROVED, attempts_left=settings.lockout.threshold)
+        return matched

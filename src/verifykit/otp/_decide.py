@@ -99,7 +99,8 @@ def verdict_for_attempt(
     """
     cid = record.id
     if outcome is AttemptOutcome.APPROVED:
-        return Verdict(True, Reason.APPROVED, attempts_left=record.attempts_left, challenge_id=cid)
+        # attempts_left is None on every approval: nothing is left to count down.
+        return Verdict(True, Reason.APPROVED, challenge_id=cid)
     if outcome is AttemptOutcome.LOCKED:
         hard = failure is not None and failure.hard_locked
         return Verdict(

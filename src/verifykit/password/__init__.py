@@ -1,6 +1,9 @@
 """Passwords: argon2id hashes the caller stores, NIST SP 800-63B policy, throttled verification.
 
->>> pv = PasswordVerifier(preset="cheap_tests_only", audit=None)
+>>> from verifykit.testing import Keyring, MemoryStore
+>>> pv = PasswordVerifier(
+...     store=MemoryStore(), keyring=Keyring.generate(), settings=PasswordSettings(preset="cheap_tests_only")
+... )
 >>> stored = pv.hash("correct horse battery staple")
 >>> pv.verify("user-1", stored, "correct horse battery staple").approved
 True
@@ -19,10 +22,12 @@ from ._profiles import (
     HashParameters,
     resolve_parameters,
 )
-from ._verifier import DEFAULT_CLIENT_LIMIT, DEFAULT_LOCKOUT, PasswordVerifier
+from ._settings import DEFAULT_BUSY_TIMEOUT, DEFAULT_CLIENT_LIMIT, DEFAULT_LOCKOUT, PasswordSettings
+from ._verifier import PasswordVerifier
 
 __all__ = [
     "CHEAP_TESTS_ONLY",
+    "DEFAULT_BUSY_TIMEOUT",
     "DEFAULT_CLIENT_LIMIT",
     "DEFAULT_LOCKOUT",
     "DEFAULT_PRESET",
@@ -34,6 +39,7 @@ __all__ = [
     "MemoryBudget",
     "PasswordHasher",
     "PasswordPolicy",
+    "PasswordSettings",
     "PasswordVerifier",
     "PolicyResult",
     "PolicyViolation",

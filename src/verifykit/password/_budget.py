@@ -4,16 +4,21 @@ argon2id at 64 MiB per call means 200 concurrent logins would want 12.5 GiB. Eve
 verify first reserves its memory here; callers beyond the budget queue in arrival order and
 give up with :class:`~verifykit.BusyError` after a timeout, so a flood is slowed or refused
 instead of exhausting the machine's memory.
+
+Threads wait with :meth:`MemoryBudget.reserve`; asyncio tasks wait with
+:meth:`MemoryBudget.reserve_async`, in the same queue, without holding a thread: a task that held
+a pool thread while it waited could fill the pool that the work it waits for needs.
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
 import threading
 import time
 from collections import deque
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
 
 from .._errors import BusyError, ConfigurationError
 
@@ -38,10 +43,29 @@ def default_memory_budget() -> int:
 
 
 class _Waiter:
-    __slots__ = ("cost",)
+    __slots__ = ("cost", "wake")
 
-    def __init__(self, cost: int) -> None:
+    def __init__(self, cost: int, wake: Callable[[], None] | None = None) -> None:
         self.cost = cost
+        self.wake = wake  # an asyncio waiter's: called (from any thread) when room may have changed
+
+
+class _Held:
+    """Room admitted by :meth:`MemoryBudget.reserve_async`; leaving the ``with`` block gives it back."""
+
+    __slots__ = ("_budget", "_cost")
+
+    def __init__(self, budget: MemoryBudget, cost: int) -> None:
+        self._budget: MemoryBudget | None = budget
+        self._cost = cost
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: object) -> None:
+        budget, self._budget = self._budget, None
+        if budget is not None:
+            budget._give_back(self._cost)
 
 
 class MemoryBudget:
@@ -80,6 +104,26 @@ class MemoryBudget:
     def _fits(self, cost: int) -> bool:
         return self._in_flight == 0 or self._in_flight + cost <= self.capacity
 
+    def _notify(self) -> None:
+        """Wake every waiter, thread or task (called with the lock held)."""
+        self._cond.notify_all()
+        for waiter in self._queue:
+            if waiter.wake is not None:
+                waiter.wake()
+
+    def _admit(self, cost: int) -> None:
+        self._in_flight += cost
+        self._peak = max(self._peak, self._in_flight)
+
+    def _give_back(self, cost: int) -> None:
+        with self._cond:
+            self._in_flight -= cost
+            self._notify()
+
+    @staticmethod
+    def _busy() -> BusyError:
+        return BusyError("too many password checks are in progress; retry shortly", retry_after=1.0)
+
     @contextmanager
     def reserve(self, cost: int, timeout: float) -> Iterator[None]:
         """Hold ``cost`` bytes for the duration of the block; raise BusyError after ``timeout`` s."""
@@ -91,20 +135,49 @@ class MemoryBudget:
                 while not (self._queue[0] is waiter and self._fits(cost)):
                     remaining = deadline - time.monotonic()
                     if remaining <= 0:
-                        raise BusyError(
-                            "too many password checks are in progress; retry shortly",
-                            retry_after=1.0,
-                        )
+                        raise self._busy()
                     self._cond.wait(remaining)
             finally:
                 self._queue.remove(waiter)
                 # The next in line may now be at the head, or room may be left for it.
-                self._cond.notify_all()
-            self._in_flight += cost
-            self._peak = max(self._peak, self._in_flight)
+                self._notify()
+            self._admit(cost)
         try:
             yield
         finally:
+            self._give_back(cost)
+
+    async def reserve_async(self, cost: int, timeout: float) -> _Held:
+        """Wait in the same queue as :meth:`reserve`, on the running event loop, for ``cost``
+        bytes; ``with`` the answer gives them back. BusyError after ``timeout`` s."""
+        loop = asyncio.get_running_loop()
+        room = asyncio.Event()
+
+        def wake() -> None:
+            with suppress(RuntimeError):  # a loop that has closed has nobody left to wake
+                loop.call_soon_threadsafe(room.set)
+
+        waiter = _Waiter(cost, wake)
+        deadline = time.monotonic() + max(timeout, 0.0)
+        with self._cond:
+            self._queue.append(waiter)
+        try:
+            while True:
+                with self._cond:
+                    if self._queue[0] is waiter and self._fits(cost):
+                        self._queue.remove(waiter)
+                        self._admit(cost)
+                        self._notify()
+                        return _Held(self, cost)
+                    room.clear()  # a wake from here on sets it again: none is lost
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise self._busy()
+                with suppress(TimeoutError):
+                    await asyncio.wait_for(room.wait(), remaining)
+        except BaseException:
             with self._cond:
-                self._in_flight -= cost
-                self._cond.notify_all()
+                if waiter in self._queue:
+                    self._queue.remove(waiter)
+                    self._notify()
+            raise

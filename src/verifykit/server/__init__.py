@@ -5,13 +5,14 @@
 >>> sidecar.stop(grace=1.0)
 
 ``verifykit serve`` runs it from the command line; :mod:`verifykit.client` talks to it.
-The ``.proto`` files ship inside this package under ``proto/verifykit/v1/``.
+The ``.proto`` files ship inside the package; ``PROTO_ROOT`` is the directory to pass to ``protoc -I``.
 """
 
 from __future__ import annotations
 
+from .._wire import PROTO_ROOT
 from ._app import Components, Sidecar, create_server
-from ._config import OPTIONS, PROTO_ROOT, ServerConfig, load_config
+from ._config import OPTIONS, ServerConfig, load_config
 from ._run import serve
 
 __all__ = [

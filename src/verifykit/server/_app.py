@@ -1,44 +1,68 @@
-"""Assemble a sidecar from a :class:`ServerConfig`: verifiers, gRPC server, health, reflection,
-TLS, interceptors, metrics. :func:`create_server` binds the port (0 picks a free one) and
-returns it, so tests and embedders never guess."""
+"""Assemble a sidecar from a :class:`ServerConfig`: async verifiers, a ``grpc.aio`` server,
+health, reflection, TLS, interceptors, metrics. :func:`create_server` binds the port (0 picks a
+free one) and returns it, so tests and embedders never guess.
+
+The server runs on an event loop of its own, in a thread the :class:`Sidecar` owns, so a
+blocking caller (``verifykit serve``, tests, a sync service embedding it) starts and stops it
+with plain calls. Every verifier call is a coroutine on that loop; heavy work runs in threads or
+worker processes behind the :class:`._pool.HeavyGate`.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
+import importlib.util
 import logging
 import sys
 import threading
-from collections.abc import Callable
-from concurrent import futures
+from collections.abc import Callable, Coroutine
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import grpc
-from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+import grpc.aio
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_health.v1.health import aio as health_aio
 from grpc_reflection.v1alpha import reflection
 
 from .._audit import AuditEvent, AuditSink, LoggingAuditSink
 from .._errors import ConfigurationError
+from .._flow import AsyncMailerLike
+from .._wire import (
+    email_otp_pb2,
+    email_otp_pb2_grpc,
+    face_pb2,
+    face_pb2_grpc,
+    password_pb2,
+    password_pb2_grpc,
+)
+from ..aio import AsyncChallengeStore, AsyncSMTPMailer, EmailOTP, open_store
 from ..crypto import Keyring
 from ..delivery import ConsoleMailer, FileMailer, Mailer, SMTPMailer
-from ..otp import EmailOTP, OTPSettings
-from ..store import ChallengeStore, open_store
+from ..otp import OTPSettings
 from ._config import ServerConfig
 from ._interceptors import AuthInterceptor, CallInterceptor
 from ._metrics import Metrics
-from ._pb import email_otp_pb2, email_otp_pb2_grpc, face_pb2, face_pb2_grpc, password_pb2, password_pb2_grpc
-from ._pool import HeavyPool
+from ._pool import HeavyGate
 from ._services import EmailOtpServicer, FaceServicer, PasswordServicer
 
 __all__ = ["Components", "Sidecar", "create_server", "open_mailer"]
 
 _log = logging.getLogger("verifykit.server")
+T = TypeVar("T")
+AnyMailer = AsyncMailerLike | Mailer
 
 
-def open_mailer(spec: str) -> Mailer:
-    """``console``, ``file:DIR``, or ``smtp[s]://[user:password@]host[:port][?security=starttls|tls|none]``."""
+def open_mailer(spec: str) -> AnyMailer:
+    """``console``, ``file:DIR``, or ``smtp[s]://[user:password@]host[:port][?security=starttls|tls|none]``.
+
+    SMTP is spoken asynchronously when aiosmtplib is installed (the ``aio`` extra), else by the
+    blocking mailer in a thread: the same deadline, retries and errors either way.
+    """
     if spec == "console":
         return ConsoleMailer(sys.stdout)
     if spec.startswith("file:"):
@@ -54,10 +78,11 @@ def open_mailer(spec: str) -> Mailer:
     if url.scheme in {"smtp", "smtps"} and url.hostname:
         query = {k: v[-1] for k, v in parse_qs(url.query).items()}
         security = query.get("security", "tls" if url.scheme == "smtps" else "starttls")
-        return SMTPMailer(
+        mailer = AsyncSMTPMailer if importlib.util.find_spec("aiosmtplib") is not None else SMTPMailer
+        return mailer(
             url.hostname,
             port or (465 if url.scheme == "smtps" else 587),
-            security=security,  # type: ignore[arg-type]  # SMTPMailer validates it
+            security=security,  # type: ignore[arg-type]  # the mailer validates it
             username=unquote(url.username) if url.username else None,
             password=unquote(url.password) if url.password else None,
         )
@@ -80,33 +105,65 @@ def _keyring(config: ServerConfig) -> Keyring:
 
 @dataclass(slots=True)
 class Components:
-    """Parts a caller may supply instead of building them from the configuration (tests, embedding)."""
+    """Parts a caller may supply instead of building them from the configuration (tests, embedding).
 
-    store: ChallengeStore | None = None
+    ``store`` is an async store (:func:`verifykit.aio.open_store`); the sidecar closes it when it
+    stops. ``mailer`` is an async mailer or a blocking one (run in a thread).
+    """
+
+    store: AsyncChallengeStore | None = None
     keyring: Keyring | None = None
-    mailer: Mailer | None = None
+    mailer: AnyMailer | None = None
     audit: AuditSink | None = None
     otp_settings: OTPSettings | None = None
 
 
+class _Loop:
+    """An event loop running in a daemon thread, and a blocking way to run coroutines on it."""
+
+    def __init__(self, threads: int) -> None:
+        self.loop = asyncio.new_event_loop()
+        # Blocking I/O beside the loop (a sync mailer, the face index); heavy work has its own threads.
+        self.loop.set_default_executor(ThreadPoolExecutor(threads, thread_name_prefix="verifykit-io"))
+        self._thread = threading.Thread(target=self.loop.run_forever, name="verifykit-sidecar", daemon=True)
+        self._thread.start()
+
+    def run(self, coroutine: Coroutine[Any, Any, T]) -> T:
+        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result()
+
+    def close(self) -> None:
+        if self.loop.is_closed():
+            return
+        self.run(self.loop.shutdown_default_executor())
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join()
+        self.loop.close()
+
+
 class Sidecar:
-    """A built server: :meth:`start`, then :meth:`stop` (or :meth:`drain` on SIGTERM)."""
+    """A built server: :meth:`start`, then :meth:`stop` (or :meth:`drain` on SIGTERM).
+
+    ``loop`` is the event loop it serves on; ``heavy`` admits the CPU-heavy calls.
+    """
 
     def __init__(
         self,
         *,
-        server: grpc.Server,
-        health_servicer: health.HealthServicer,
+        runner: _Loop,
+        server: grpc.aio.Server,
+        health_servicer: health_aio.HealthServicer,
         services: list[str],
-        pool: HeavyPool,
-        store: ChallengeStore,
+        heavy: HeavyGate,
+        store: AsyncChallengeStore,
         metrics: Metrics | None,
         config: ServerConfig,
     ) -> None:
+        self._runner = runner
+        self.loop = runner.loop
         self.grpc_server = server
         self.health = health_servicer
         self.services = services
-        self.pool = pool
+        self.heavy = heavy
         self.store = store
         self.metrics = metrics
         self.config = config
@@ -118,32 +175,64 @@ class Sidecar:
     def start(self) -> None:
         if self.metrics is not None and self.config.metrics_port is not None:
             self.metrics_port = self.metrics.serve(self.config.metrics_host, self.config.metrics_port)
-        self.grpc_server.start()
+        self._runner.run(self._start())
+
+    async def _start(self) -> None:
+        await self.grpc_server.start()
         for name in ["", *self.services]:
-            self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
+            await self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
 
     def stop(self, grace: float | None = None) -> None:
         """Go NOT_SERVING, refuse new calls, let in-flight calls finish within ``grace`` seconds,
-        then release the pool, the store and the metrics port. Safe to call twice."""
+        then release the heavy gate, the store and the metrics port. Safe to call twice."""
         with self._stop_lock:
             if self._stopped.is_set():
                 return
-            self.health.enter_graceful_shutdown()
-            self.grpc_server.stop(self.config.grace if grace is None else grace).wait()
-            for hook in self.on_stop:
-                try:
-                    hook()
-                except Exception:  # a failed save must not keep the store open or the process up
-                    _log.exception("a stop step failed")
-            self.pool.shutdown()
-            self.store.close()
-            if self.metrics is not None:
-                self.metrics.close()
-            self._stopped.set()
+            try:
+                self._runner.run(self._stop(self.config.grace if grace is None else grace))
+            finally:
+                self._runner.close()
+                if self.metrics is not None:
+                    self.metrics.close()
+                self._stopped.set()
+
+    async def _stop(self, grace: float) -> None:
+        await self.health.enter_graceful_shutdown()
+        await self.grpc_server.stop(grace)
+        for hook in self.on_stop:
+            try:
+                await asyncio.to_thread(hook)
+            except Exception:  # a failed save must not keep the store open or the process up
+                _log.exception("a stop step failed")
+        await asyncio.to_thread(self.heavy.shutdown)
+        await self.store.close()
 
     def wait(self, timeout: float | None = None) -> bool:
         """Block until :meth:`stop` has finished; False if ``timeout`` passed first."""
         return self._stopped.wait(timeout)
+
+
+class _StoreFromThreads:
+    """The sidecar's async store, called the blocking way from a worker thread (the face index,
+    a sync structure): each call runs on the sidecar's loop while the thread waits for it."""
+
+    def __init__(self, store: AsyncChallengeStore, loop: asyncio.AbstractEventLoop) -> None:
+        self._store = store
+        self._loop = loop
+
+    def __getattr__(self, name: str) -> Callable[..., Any]:
+        method = getattr(self._store, name)
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            try:
+                running: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+            except RuntimeError:
+                running = None
+            if running is self._loop:
+                raise RuntimeError("a blocking store call on the event loop would never return")
+            return asyncio.run_coroutine_threadsafe(method(*args, **kwargs), self._loop).result()
+
+        return call
 
 
 def _read(path: Path, what: str) -> bytes:
@@ -153,7 +242,7 @@ def _read(path: Path, what: str) -> bytes:
         raise ConfigurationError(f"cannot read {what} {path}: {exc.strerror}") from exc
 
 
-def _bind(server: grpc.Server, config: ServerConfig) -> int:
+def _bind(server: grpc.aio.Server, config: ServerConfig) -> int:
     try:
         if config.tls_cert is not None and config.tls_key is not None:
             client_ca = _read(config.tls_client_ca, "tls_client_ca") if config.tls_client_ca else None
@@ -177,7 +266,16 @@ def create_server(config: ServerConfig, components: Components | None = None) ->
 
     Returns the sidecar and the port it bound (useful with ``listen="127.0.0.1:0"``).
     """
-    parts = components if components is not None else Components()
+    runner = _Loop(config.workers)
+    try:
+        sidecar, port = runner.run(_build(runner, config, components or Components()))
+    except BaseException:
+        runner.close()
+        raise
+    return sidecar, port
+
+
+async def _build(runner: _Loop, config: ServerConfig, parts: Components) -> tuple[Sidecar, int]:
     # Before anything is opened: a refused mailer must not leave a store connection behind.
     mailer_url = config.mailer_url() if parts.mailer is None else None
     for risk in config.risks(mailer_url):
@@ -185,6 +283,25 @@ def create_server(config: ServerConfig, components: Components | None = None) ->
     # `is None`, not `or`: an empty Outbox is falsy.
     keyring = parts.keyring if parts.keyring is not None else _keyring(config)
     store = parts.store if parts.store is not None else open_store(config.store, namespace=config.namespace)
+    try:
+        return await _assemble(
+            runner, config=config, parts=parts, keyring=keyring, store=store, mailer_url=mailer_url
+        )
+    except BaseException:
+        if parts.store is None:
+            await store.close()
+        raise
+
+
+async def _assemble(
+    runner: _Loop,
+    *,
+    config: ServerConfig,
+    parts: Components,
+    keyring: Keyring,
+    store: AsyncChallengeStore,
+    mailer_url: str | None,
+) -> tuple[Sidecar, int]:
     mailer = parts.mailer if parts.mailer is not None else open_mailer(mailer_url or config.mailer)
     audit: AuditSink | None = None  # None: the verifiers skip building events at all
     if parts.audit is not None:
@@ -193,7 +310,6 @@ def create_server(config: ServerConfig, components: Components | None = None) ->
         audit = LoggingAuditSink()
     token = config.bearer_token()
     metrics = Metrics() if config.metrics_port is not None else None
-
     otp = EmailOTP(
         store=store,
         keyring=keyring,
@@ -201,13 +317,11 @@ def create_server(config: ServerConfig, components: Components | None = None) ->
         settings=parts.otp_settings if parts.otp_settings is not None else _otp_settings(config),
         audit=audit,
     )
-    pool = HeavyPool(config.heavy_workers, config.heavy_slots)
-    interceptors: list[grpc.ServerInterceptor] = []
+    interceptors: list[grpc.aio.ServerInterceptor] = []
     if token is not None:
         interceptors.append(AuthInterceptor(token))
     interceptors.append(CallInterceptor(keyring=keyring, metrics=metrics, access_log=config.access_log))
-    server = grpc.server(
-        futures.ThreadPoolExecutor(max_workers=config.workers, thread_name_prefix="verifykit-grpc"),
+    server = grpc.aio.server(
         interceptors=interceptors,
         options=[
             ("grpc.max_receive_message_length", config.max_message_bytes),
@@ -216,11 +330,11 @@ def create_server(config: ServerConfig, components: Components | None = None) ->
             ("grpc.so_reuseport", 0),
         ],
     )
+    gate = HeavyGate(config.heavy_workers, config.heavy_slots)
     services: list[str] = []
     email_otp_pb2_grpc.add_EmailOtpServiceServicer_to_server(EmailOtpServicer(otp), server)  # type: ignore[no-untyped-call]
     services.append(email_otp_pb2.DESCRIPTOR.services_by_name["EmailOtpService"].full_name)
-
-    shared = _Shared(config, keyring, store, audit, pool)
+    shared = _Shared(config, keyring, store, audit, gate, runner.loop)
     password = _password_service(shared)
     if password is not None:
         password_pb2_grpc.add_PasswordServiceServicer_to_server(password, server)  # type: ignore[no-untyped-call]
@@ -231,7 +345,7 @@ def create_server(config: ServerConfig, components: Components | None = None) ->
         face_pb2_grpc.add_FaceServiceServicer_to_server(face[0], server)  # type: ignore[no-untyped-call]
         services.append(face_pb2.DESCRIPTOR.services_by_name["FaceService"].full_name)
         stop_hooks = face[1]
-    health_servicer = health.HealthServicer()
+    health_servicer = health_aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection(
         [*services, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME],
@@ -240,15 +354,16 @@ def create_server(config: ServerConfig, components: Components | None = None) ->
     try:
         port = _bind(server, config)
     except ConfigurationError:
-        pool.shutdown()
-        if parts.store is None:
-            store.close()
+        for hook in stop_hooks:
+            hook()
+        gate.shutdown()
         raise
     sidecar = Sidecar(
+        runner=runner,
         server=server,
         health_servicer=health_servicer,
         services=services,
-        pool=pool,
+        heavy=gate,
         store=store,
         metrics=metrics,
         config=config,
@@ -263,49 +378,68 @@ class _Shared:
 
     config: ServerConfig
     keyring: Keyring
-    store: ChallengeStore
+    store: AsyncChallengeStore
     audit: AuditSink | None
-    pool: HeavyPool
+    gate: HeavyGate
+    loop: asyncio.AbstractEventLoop
 
 
 def _face_service(shared: _Shared) -> tuple[FaceServicer, list[Callable[[], None]]] | None:
     """The face service, and what to do at stop; None when the face extra is not installed."""
     try:
-        from ..face import FaceIndex, FaceSettings, FaceVerifier
+        from ..aio import FaceVerifier
+        from ..face import FaceIndex, FaceSettings
     except ImportError as exc:
         _log.warning("face verification is off: the face extra is not installed (%s)", exc.name)
         return None
     config, keyring = shared.config, shared.keyring
-    settings = FaceSettings.preset(config.face_preset, expose_scores=config.face_scores)
-    # FaceVerifier reads audit=None as "the default sink"; an explicit no-op keeps the log off.
-    verifier = FaceVerifier(
-        keyring=keyring, store=shared.store, settings=settings, audit=shared.audit or _discard
+    settings = FaceSettings.preset(
+        config.face_preset,
+        expose_scores=config.face_scores,
+        workers=config.face_workers,
+        processes=config.heavy_workers if config.face_workers == "process" else None,
     )
-    path = config.face_index
+    verifier = FaceVerifier(
+        store=shared.store,
+        keyring=keyring,
+        settings=settings,
+        audit=shared.audit,
+        threads=shared.gate.executor,
+    )
+    # The index is a sync structure; its limits reach the shared store through the loop.
+    index_store: Any = _StoreFromThreads(shared.store, shared.loop)
     audit = shared.audit or _discard
+    path = config.face_index
     if path is not None and path.exists():
-        index = FaceIndex.load(path, keyring, settings=settings, store=shared.store, audit=audit)
+        index = FaceIndex.load(path, keyring, settings=settings, store=index_store, audit=audit)
     else:
-        index = FaceIndex(keyring, settings=settings, store=shared.store, audit=audit)
-    return FaceServicer(verifier, index, shared.pool), ([] if path is None else [lambda: index.save(path)])
+        index = FaceIndex(keyring, settings=settings, store=index_store, audit=audit)
+    hooks: list[Callable[[], None]] = [] if path is None else [lambda: index.save(path)]
+    hooks.append(verifier.close)
+    return FaceServicer(verifier, index, shared.gate), hooks
 
 
 def _password_service(shared: _Shared) -> PasswordServicer | None:
     """The password service; None when the password verifier is not available."""
     try:
-        from ..password import PasswordVerifier
+        from ..aio import PasswordVerifier
+        from ..password import PasswordSettings
     except ImportError as exc:
         _log.warning("password verification is off: %s", exc)
         return None
     config = shared.config
     # The service's name is a context word a password may not contain, as in the messages it sends.
-    options: dict[str, Any] = {"service_name": _otp_settings(config).service_name}
+    settings = PasswordSettings(service_name=_otp_settings(config).service_name)
     if config.password_preset is not None:
-        options["preset"] = config.password_preset
+        settings = dataclasses.replace(settings, preset=config.password_preset)
     verifier = PasswordVerifier(
-        store=shared.store, keyring=shared.keyring, audit=shared.audit or _discard, **options
+        store=shared.store,
+        keyring=shared.keyring,
+        settings=settings,
+        audit=shared.audit,
+        threads=shared.gate.executor,
     )
-    return PasswordServicer(verifier, shared.pool)
+    return PasswordServicer(verifier, shared.gate)
 
 
 def _discard(_event: AuditEvent) -> None:

@@ -1,7 +1,7 @@
 """Regenerate the Python code for the ``verifykit.v1`` protos (``make proto`` calls :func:`main`).
 
 A test runs :func:`generate` into a temporary directory and fails
-when the checked-in modules in ``_pb/`` differ, so the protos and the code never drift apart.
+when the checked-in modules in ``verifykit/_wire/_pb/`` differ, so the protos and the code never drift apart.
 
 protoc writes absolute imports (``from verifykit.v1 import common_pb2``) that match the proto
 package, not where the modules live in this wheel; they are rewritten to relative imports, so
@@ -17,15 +17,15 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from ._config import PROTO_ROOT
+from .._wire import PROTO_ROOT
 
 __all__ = ["API_DOC", "PROTOS", "api_reference", "generate", "main", "proto_files"]
 
-PB_DIR = Path(__file__).resolve().parent / "_pb"
+PB_DIR = PROTO_ROOT.parent / "_pb"
 # In a source checkout, the API reference page beside the code; `make proto` rewrites it.
 API_DOC = Path(__file__).resolve().parents[3] / "docs" / "api.md"
 PROTOS = ("common", "email_otp", "password", "face")
-_PACKAGE = "verifykit.server._pb"
+_PACKAGE = "verifykit._wire._pb"
 _ABSOLUTE_IMPORT = re.compile(r"^from verifykit\.v1 import ", re.MULTILINE)
 _MODULE_NAME = re.compile(r"'verifykit\.v1\.(\w+_pb2)'")
 
@@ -94,7 +94,7 @@ def api_reference() -> str:
     lines = [
         "# API reference: `verifykit.v1`",
         "",
-        "Written by `make proto` from the `.proto` files in `src/verifykit/server/proto/verifykit/v1/`",
+        "Written by `make proto` from the `.proto` files in `src/verifykit/_wire/proto/verifykit/v1/`",
         "(they ship inside the Python package); a test fails when this page and the protos differ.",
         "Error statuses are described on the [sidecar page](sidecar.md#errors).",
     ]

@@ -18,11 +18,10 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from .._errors import ConfigurationError
-from ._net import is_loopback_host
+from .._wire import is_loopback_host
 
 __all__ = ["OPTIONS", "Option", "ServerConfig", "load_config", "mask_password"]
 
-PROTO_ROOT = Path(__file__).resolve().parent / "proto"
 ENV_PREFIX = "VERIFYKIT_"
 CONFIG_ENV = "VERIFYKIT_CONFIG"
 MiB = 1024 * 1024
@@ -78,6 +77,7 @@ class ServerConfig:
     face_preset: str = "standard"
     face_index: Path | None = None
     face_scores: bool = False
+    face_workers: str = "thread"
     access_log: bool = True
     audit_log: bool = True
     log_level: str = "info"
@@ -97,14 +97,12 @@ class ServerConfig:
             raise ConfigurationError("metrics_port must be between 0 and 65535")
         if self.grace < 0:
             raise ConfigurationError("grace must not be negative")
-        if self.heavy_workers < 1 or self.workers < 2:
-            raise ConfigurationError("workers must be at least 2 and heavy_workers at least 1")
-        if self.heavy_slots >= self.workers:
-            # Heavy calls hold a handler thread while they wait; some must stay free for OTP.
-            raise ConfigurationError(
-                f"heavy_workers + heavy_queue ({self.heavy_slots}) must be fewer than "
-                f"workers ({self.workers})"
-            )
+        if self.heavy_workers < 1 or self.workers < 1:
+            raise ConfigurationError("workers and heavy_workers must be at least 1")
+        if self.heavy_queue is not None and self.heavy_queue < 0:
+            raise ConfigurationError("heavy_queue must not be negative")
+        if self.face_workers not in {"thread", "process"}:
+            raise ConfigurationError("face_workers must be thread or process")
         if self.log_level.lower() not in {"debug", "info", "warning", "error"}:
             raise ConfigurationError("log_level must be debug, info, warning or error")
 
@@ -311,8 +309,17 @@ OPTIONS: tuple[Option, ...] = (
     Option("metrics_port", int, "serve Prometheus metrics on this port (off when unset)"),
     Option("metrics_host", str, "address the metrics port binds"),
     Option("grace", float, "seconds in-flight calls get to finish after SIGTERM"),
-    Option("workers", int, "threads serving calls (default: 32, or 3 per CPU + 16 when more)"),
-    Option("heavy_workers", int, "threads for CPU-heavy work (argon2, dlib); default: one per CPU"),
+    Option(
+        "workers",
+        int,
+        "threads for blocking I/O beside the event loop: a mailer without aiosmtplib, the face index "
+        "(default: 32, or 3 per CPU + 16 when more)",
+    ),
+    Option(
+        "heavy_workers",
+        int,
+        "threads (or face worker processes) for CPU-heavy work (argon2, dlib); default: one per CPU",
+    ),
     Option("heavy_queue", int, "heavy calls that may wait for a thread before new ones are refused as busy"),
     Option("password_preset", str, "argon2id preset for new hashes (default: the library's default)"),
     Option(
@@ -328,6 +335,12 @@ OPTIONS: tuple[Option, ...] = (
         bool,
         "give callers the distance and score of each face verdict (off: approved and reason only, "
         "since exact distances help an attacker tune a photo; the audit log keeps them)",
+    ),
+    Option(
+        "face_workers",
+        str,
+        "thread or process: dlib holds the GIL, so process runs face work in heavy_workers worker "
+        "processes (each loads the models once) and keeps it from slowing other calls",
     ),
     Option("access_log", bool, "one JSON line per call on stderr"),
     Option("audit_log", bool, "audit events as JSON lines on stderr"),

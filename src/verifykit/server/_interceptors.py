@@ -4,24 +4,24 @@ decided for the wire (errors to status codes) and recorded (access log, metrics)
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import json
 import logging
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import grpc
+import grpc.aio
 from google.protobuf.message import DecodeError
 
-from .._errors import InvalidInput
+from .._errors import DeadlineExceeded, InvalidInput
 from .._subject import MAX_SUBJECT_LENGTH, subject_tag
+from .._wire import common_pb2, status_for
 from ..crypto import Keyring
 from ._metrics import Metrics
-from ._pb import common_pb2
-from ._pool import DeadlineExceeded
-from ._status import status_for
 
 __all__ = ["API_PREFIX", "AuthInterceptor", "CallInterceptor"]
 
@@ -32,7 +32,8 @@ _errors = logging.getLogger("verifykit.server")
 _REASONS = {number: name.removeprefix("REASON_").lower() for name, number in common_pb2.Reason.items()}
 _REFUSED = {"rate_limited", "locked_out"}
 
-Handler = Callable[[Any, grpc.ServicerContext], Any]
+Handler = Callable[[Any, grpc.aio.ServicerContext], Awaitable[Any]]
+Continuation = Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler | None]]
 
 
 def _handler_like(handler: grpc.RpcMethodHandler, behavior: Handler) -> grpc.RpcMethodHandler:
@@ -48,7 +49,11 @@ def _handler_like(handler: grpc.RpcMethodHandler, behavior: Handler) -> grpc.Rpc
     return make(behavior, request_deserializer=None, response_serializer=handler.response_serializer)
 
 
-class AuthInterceptor(grpc.ServerInterceptor):  # type: ignore[misc]
+async def _refuse(_request: Any, context: grpc.aio.ServicerContext) -> Any:
+    await context.abort(grpc.StatusCode.UNAUTHENTICATED, "missing or wrong bearer token")
+
+
+class AuthInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
     """Every call but health checks must carry ``authorization: Bearer <token>``.
 
     For deployments without mutual TLS; load balancers probe health without the token. The
@@ -59,25 +64,17 @@ class AuthInterceptor(grpc.ServerInterceptor):  # type: ignore[misc]
     def __init__(self, token: str) -> None:
         self._expected = f"Bearer {token}".encode()
 
-    def intercept_service(
-        self,
-        continuation: Callable[[grpc.HandlerCallDetails], grpc.RpcMethodHandler | None],
-        details: grpc.HandlerCallDetails,
+    async def intercept_service(
+        self, continuation: Continuation, details: grpc.HandlerCallDetails
     ) -> grpc.RpcMethodHandler | None:
         if details.method.startswith(HEALTH_PREFIX):
-            return continuation(details)
+            return await continuation(details)
         given = next((v for k, v in details.invocation_metadata or () if k == "authorization"), "")
         raw = given.encode() if isinstance(given, str) else bytes(given)
-        if hmac.compare_digest(raw, self._expected):
-            return continuation(details)
-        handler = continuation(details)
-        if handler is None:
-            return None
-
-        def refuse(_request: Any, context: grpc.ServicerContext) -> Any:
-            context.abort(grpc.StatusCode.UNAUTHENTICATED, "missing or wrong bearer token")
-
-        return _handler_like(handler, refuse)
+        handler = await continuation(details)
+        if handler is None or hmac.compare_digest(raw, self._expected):
+            return handler
+        return _handler_like(handler, _refuse)
 
 
 class _Malformed:
@@ -110,9 +107,9 @@ def _access_line(
     )
 
 
-class CallInterceptor(grpc.ServerInterceptor):  # type: ignore[misc]
+class CallInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
     """For every ``verifykit.v1`` call: answer library errors with their status (see
-    :mod:`._status`), a malformed request with INVALID_ARGUMENT and a passed deadline with
+    :mod:`verifykit._wire`), a malformed request with INVALID_ARGUMENT and a passed deadline with
     DEADLINE_EXCEEDED; then write one access-log line and update the metrics.
 
     The log line holds the method, status, duration, verdict reason and the subject's keyed
@@ -125,16 +122,14 @@ class CallInterceptor(grpc.ServerInterceptor):  # type: ignore[misc]
         self._log = access_log
         self._cache: dict[str, grpc.RpcMethodHandler] = {}
 
-    def intercept_service(
-        self,
-        continuation: Callable[[grpc.HandlerCallDetails], grpc.RpcMethodHandler | None],
-        details: grpc.HandlerCallDetails,
+    async def intercept_service(
+        self, continuation: Continuation, details: grpc.HandlerCallDetails
     ) -> grpc.RpcMethodHandler | None:
         method: str = details.method
         cached = self._cache.get(method)
         if cached is not None:
             return cached
-        handler = continuation(details)
+        handler = await continuation(details)
         if handler is None or not method.startswith(API_PREFIX) or handler.unary_unary is None:
             return handler
         wrapped = grpc.unary_unary_rpc_method_handler(
@@ -165,9 +160,28 @@ class CallInterceptor(grpc.ServerInterceptor):  # type: ignore[misc]
         name = method[len(API_PREFIX) :]
         metrics, log = self._metrics, self._log
 
-        def call(request: Any, context: grpc.ServicerContext) -> Any:
+        def record(
+            request: Any, context: grpc.aio.ServicerContext, code: grpc.StatusCode, **facts: Any
+        ) -> None:
+            elapsed = time.perf_counter() - facts["started"]
+            if metrics is not None:
+                metrics.observe(name, code.name, elapsed, facts["reason"], facts["refusal"])
+            if log and _access.isEnabledFor(logging.INFO):
+                tag = (
+                    None if request is _MALFORMED else self._subject_tag(request, has_subject, has_challenge)
+                )
+                line = _access_line(
+                    name,
+                    status=code.name,
+                    seconds=elapsed,
+                    subject=tag,
+                    reason=facts["reason"],
+                    peer=context.peer(),
+                )
+                _access.info(line)
+
+        async def call(request: Any, context: grpc.aio.ServicerContext) -> Any:
             started = time.perf_counter()
-            code = grpc.StatusCode.OK
             reason: str | None = None
             refusal: str | None = None
             try:
@@ -175,22 +189,18 @@ class CallInterceptor(grpc.ServerInterceptor):  # type: ignore[misc]
                     raise InvalidInput("the request is not a valid protobuf message for this method")
                 remaining = context.time_remaining()
                 if remaining is not None and remaining <= 0:
-                    raise DeadlineExceeded
-                response = behavior(request, context)
-                verdict = getattr(response, "verdict", None)
-                if verdict is not None:
-                    reason = _REASONS.get(verdict.reason)
-                    refusal = reason if reason in _REFUSED else None
-                return response
-            except DeadlineExceeded:
-                code = grpc.StatusCode.DEADLINE_EXCEEDED
-                context.abort(code, "the deadline passed before the work finished")
+                    raise DeadlineExceeded("the deadline passed before the work started")
+                response = await behavior(request, context)
+            except asyncio.CancelledError:
+                record(
+                    request, context, grpc.StatusCode.CANCELLED, started=started, reason=None, refusal=None
+                )
+                raise
             except Exception as exc:
                 status = status_for(exc)
-                code = status.code
-                if code is grpc.StatusCode.RESOURCE_EXHAUSTED:
+                if status.code is grpc.StatusCode.RESOURCE_EXHAUSTED:
                     refusal = str(getattr(exc, "reason", None) or getattr(exc, "code", "busy"))
-                if code is grpc.StatusCode.INTERNAL:
+                if status.code is grpc.StatusCode.INTERNAL:
                     # The traceback, not the message: a message from a third-party library might quote input.
                     _errors.error(
                         "internal error in %s: %s\n%s",
@@ -198,25 +208,15 @@ class CallInterceptor(grpc.ServerInterceptor):  # type: ignore[misc]
                         type(exc).__name__,
                         "".join(traceback.format_tb(exc.__traceback__)),
                     )
-                context.abort_with_status(status)
-            finally:
-                elapsed = time.perf_counter() - started
-                if metrics is not None:
-                    metrics.observe(name, code.name, elapsed, reason, refusal)
-                if log and _access.isEnabledFor(logging.INFO):
-                    tag = (
-                        None
-                        if request is _MALFORMED
-                        else self._subject_tag(request, has_subject, has_challenge)
-                    )
-                    line = _access_line(
-                        name,
-                        status=code.name,
-                        seconds=elapsed,
-                        subject=tag,
-                        reason=reason,
-                        peer=context.peer(),
-                    )
-                    _access.info(line)
+                # Recorded before the answer leaves: aborting sends the status at once.
+                record(request, context, status.code, started=started, reason=None, refusal=refusal)
+                await context.abort(status.code, status.details, status.trailing_metadata)
+                raise  # abort raises; this line is never reached
+            verdict = getattr(response, "verdict", None)
+            if verdict is not None:
+                reason = _REASONS.get(verdict.reason)
+                refusal = reason if reason in _REFUSED else None
+            record(request, context, grpc.StatusCode.OK, started=started, reason=reason, refusal=refusal)
+            return response
 
         return call

@@ -1,9 +1,10 @@
 """``redis+cluster://host:port[,host:port…]`` (and ``rediss+cluster://``): Redis Cluster.
 
-The same scripts and keys as :class:`~verifykit.store._redis.RedisStore`; only construction
-differs. Every script's keys share one hash tag, so each runs on the master owning that slot;
-redis-py routes EVALSHA by its first key and, on NOSCRIPT from a node that has not seen the
-script yet, loads it and retries.
+The same scripts, keys and requests as :class:`~verifykit.store._redis.RedisStore`; only
+construction differs (:class:`ClusterBase`, shared with the asyncio flavour). Every script's
+keys share one hash tag, so each runs on the master owning that slot; redis-py routes EVALSHA
+by its first key and, on NOSCRIPT from a node that has not seen the script yet, the store
+loads it on every master and retries.
 """
 
 from __future__ import annotations
@@ -12,9 +13,9 @@ from typing import Any, ClassVar
 from urllib.parse import unquote, urlsplit
 
 from .._errors import ConfigurationError
-from ._redis import RedisStore
+from ._redis import RedisBase, RedisStore
 
-__all__ = ["RedisClusterStore", "cluster_nodes"]
+__all__ = ["ClusterBase", "RedisClusterStore", "cluster_nodes"]
 
 _DEFAULT_PORT = 6379
 
@@ -54,8 +55,9 @@ def _host_port(item: str) -> tuple[str, int]:
     return host, port
 
 
-class RedisClusterStore(RedisStore):
-    """A store on a Redis Cluster. Connects on first use (discovering the cluster is I/O)."""
+class ClusterBase(RedisBase):
+    """What both cluster flavours change: the URL names several nodes, and discovering the
+    cluster is I/O, done on first use."""
 
     scheme_hint: ClassVar[str] = "redis+cluster://host:port[,host:port…]"
 
@@ -66,7 +68,7 @@ class RedisClusterStore(RedisStore):
         self._nodes, self._username, self._password = cluster_nodes(self._url)
 
     def _connect(self) -> Any:
-        cluster = self._redis.cluster
+        cluster = self._driver().cluster
         return cluster.RedisCluster(
             startup_nodes=[cluster.ClusterNode(host, port) for host, port in self._nodes],
             username=self._username,
@@ -75,3 +77,7 @@ class RedisClusterStore(RedisStore):
             decode_responses=True,
             **self._options,
         )
+
+
+class RedisClusterStore(ClusterBase, RedisStore):
+    """A store on a Redis Cluster. Connects on first use (discovering the cluster is I/O)."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from .._clock import Clock
@@ -10,10 +10,28 @@ from .._errors import ConfigurationError
 from ._base import ChallengeStore
 from ._memory import MemoryStore
 
-__all__ = ["open_store"]
+__all__ = ["backend_for", "open_store"]
 
 _REDIS_SCHEMES = {"redis", "rediss", "unix"}
 _CLUSTER_SCHEMES = {"redis+cluster", "rediss+cluster"}
+
+
+def backend_for(url: str, *, namespace: str, clock: Clock | None) -> Literal["memory", "redis", "cluster"]:
+    """Which backend a URL names, after checking what every flavour of store refuses alike."""
+    if not namespace or "{" in namespace or "}" in namespace:
+        raise ConfigurationError("namespace must be non-empty and free of '{' and '}'")
+    scheme = urlsplit(url).scheme.lower()
+    if scheme == "memory":
+        return "memory"
+    if clock is not None and scheme in _REDIS_SCHEMES | _CLUSTER_SCHEMES:
+        raise ConfigurationError("Redis stores use the server's clock (TIME); a clock cannot be injected")
+    if scheme in _REDIS_SCHEMES:
+        return "redis"
+    if scheme in _CLUSTER_SCHEMES:
+        return "cluster"
+    raise ConfigurationError(
+        f"unknown store URL scheme {scheme!r}: use memory://, redis://, rediss:// or redis+cluster://"
+    )
 
 
 def open_store(
@@ -30,22 +48,14 @@ def open_store(
     ``health_check_interval`` (seconds, default 0: off), ``client_name`` and, for ``rediss``,
     ``ssl_ca_certs``/``ssl_certfile``/``ssl_keyfile``/``ssl_cert_reqs``. The same options may
     come as URL query parameters, e.g. ``redis://localhost:6379/0?socket_timeout=0.5``.
+    :func:`verifykit.aio.open_store` takes the same URLs and options.
     """
-    if not namespace or "{" in namespace or "}" in namespace:
-        raise ConfigurationError("namespace must be non-empty and free of '{' and '}'")
-    scheme = urlsplit(url).scheme.lower()
-    if scheme == "memory":
+    kind = backend_for(url, namespace=namespace, clock=clock)
+    if kind == "memory":
         return MemoryStore(namespace=namespace, clock=clock)
-    if clock is not None and scheme in _REDIS_SCHEMES | _CLUSTER_SCHEMES:
-        raise ConfigurationError("Redis stores use the server's clock (TIME); a clock cannot be injected")
-    if scheme in _REDIS_SCHEMES:
-        from ._redis import RedisStore
+    # The Redis modules import the driver only when a store is made (it is an extra).
+    from ._cluster import RedisClusterStore
+    from ._redis import RedisStore
 
-        return RedisStore.from_url(url, namespace=namespace, **options)
-    if scheme in _CLUSTER_SCHEMES:
-        from ._cluster import RedisClusterStore
-
-        return RedisClusterStore.from_url(url, namespace=namespace, **options)
-    raise ConfigurationError(
-        f"unknown store URL scheme {scheme!r}: use memory://, redis://, rediss:// or redis+cluster://"
-    )
+    flavour = RedisClusterStore if kind == "cluster" else RedisStore
+    return flavour(url, namespace=namespace, **options)

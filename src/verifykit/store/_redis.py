@@ -3,8 +3,12 @@
 Each operation that reads and then writes is one Lua script (``lua/*.lua``), so it is
 atomic and costs one round trip. The scripts mirror :mod:`verifykit.store._rules` and take
 the time from Redis ``TIME``, never from the caller. Every driver error is turned into
-:class:`~verifykit.StoreUnavailable` at one boundary (:meth:`RedisStore._run` for scripts,
-:meth:`RedisStore._call` for the rest).
+:class:`~verifykit.StoreUnavailable` at one boundary, ``_send``.
+
+Each operation is described once, in :class:`RedisBase`: a :class:`Request` (the command,
+its keys and arguments, and the function that reads the reply). The sync
+:class:`RedisStore` and the asyncio store of :mod:`verifykit.aio` differ only in how they
+send it.
 
 Key layout (``NS`` is the namespace)::
 
@@ -19,15 +23,17 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import importlib
 import json
 import math
 import re
 import secrets
 import threading
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from importlib import resources
 from types import ModuleType
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar, Generic, Self, TypeVar
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from .._errors import ConfigurationError, InvalidInput, StoreUnavailable
@@ -45,7 +51,7 @@ from ._base import (
 )
 from ._rules import check_cost, check_new_challenge
 
-__all__ = ["RedisStore", "hash_tag", "policy_args", "script_sha", "script_source"]
+__all__ = ["RedisBase", "RedisStore", "Request", "hash_tag", "policy_args", "script_sha", "script_source"]
 
 T = TypeVar("T")
 
@@ -210,13 +216,6 @@ def _failure(reply: Sequence[str]) -> FailureState:
     )
 
 
-def _unavailable(operation: str, exc: BaseException) -> StoreUnavailable:
-    # The driver's message can quote arguments (digests); name only the error's type.
-    return StoreUnavailable(
-        f"the Redis store did not answer {operation} ({type(exc).__name__}); nothing was approved"
-    )
-
-
 @functools.lru_cache(maxsize=64)
 def policy_args(policy: LockoutPolicy) -> tuple[str, ...]:
     """A lockout policy as the five ARGV values the scripts read (``read_policy`` in common.lua)."""
@@ -229,8 +228,86 @@ def policy_args(policy: LockoutPolicy) -> tuple[str, ...]:
     )
 
 
-class RedisStore(ChallengeStore):
-    """A store on one Redis server; every limit holds across all processes that share it.
+@dataclass(frozen=True, slots=True)
+class Request(Generic[T]):
+    """One store operation as data: the command that performs it and how to read its reply.
+
+    Built by :class:`RedisBase` and sent by either flavour's ``_send``, the only code that
+    differs between the sync and the asyncio store.
+    """
+
+    operation: str
+    command: tuple[str | int, ...]
+    parse: Callable[[Any], T]
+    script: bool = True  # the command is an EVALSHA of the script named ``operation``
+
+    def load(self) -> tuple[str, str]:
+        """The command that loads the script, for a server that answers NOSCRIPT."""
+        return ("SCRIPT LOAD", script_source(self.operation))
+
+    def read(self, reply: Any) -> T:
+        # Scripts answer with one JSON document (common.lua); commands with redis-py's value.
+        return self.parse(json.loads(reply) if self.script else reply)
+
+    def unavailable(self, exc: BaseException) -> StoreUnavailable:
+        # The driver's message can quote arguments (digests); name only the error's type.
+        return StoreUnavailable(
+            f"the Redis store did not answer {self.operation} ({type(exc).__name__}); nothing was approved"
+        )
+
+
+def _script(name: str, keys: Sequence[str], args: Sequence[str], parse: Callable[[Any], T]) -> Request[T]:
+    return Request(name, ("EVALSHA", script_sha(name), len(keys), *keys, *args), parse)
+
+
+def _time(reply: Sequence[Any]) -> float:
+    seconds, micros = reply
+    return int(seconds) + int(micros) / 1_000_000
+
+
+def _nothing(reply: object) -> None:
+    return None
+
+
+def _window(limit: int, reply: Sequence[str]) -> WindowResult:
+    allowed, count, retry_after = reply
+    return WindowResult(allowed=allowed == "1", count=int(count), limit=limit, retry_after=float(retry_after))
+
+
+def _created(challenge_id: str, reply: Sequence[Any]) -> ChallengeRecord:
+    if reply[0] == "collision":
+        raise ValueError("challenge id collision")  # 128 random bits: a bug, not bad luck
+    return _record(challenge_id, reply[1])
+
+
+def _found(challenge_id: str, reply: Sequence[Any]) -> ChallengeRecord | None:
+    return None if reply[0] == "missing" else _record(challenge_id, reply[1])
+
+
+def _attempted(
+    challenge_id: str, reply: Sequence[Any]
+) -> tuple[AttemptOutcome, ChallengeRecord | None, FailureState | None]:
+    outcome = _ATTEMPT[reply[0]]
+    record = _record(challenge_id, reply[1]) if len(reply) > 1 else None
+    failure = _failure(reply[2]) if len(reply) > 2 else None
+    return outcome, record, failure
+
+
+def _resent(challenge_id: str, reply: Sequence[Any]) -> tuple[ResendOutcome, ChallengeRecord | None, float]:
+    outcome, fields, wait = reply
+    record = _record(challenge_id, fields) if fields else None
+    return ResendOutcome(outcome), record, float(wait)
+
+
+def _canceled(challenge_id: str, reply: Sequence[Any]) -> tuple[bool, ChallengeRecord | None]:
+    if reply[0] == "missing":
+        return False, None
+    return reply[0] == "canceled", _record(challenge_id, reply[1])
+
+
+class RedisBase:
+    """What both Redis flavours share: URL and options, the client, keys, and every
+    operation as a :class:`Request` (validated arguments in, a parsed reply out).
 
     Connections come from a blocking pool of ``max_connections`` (default 64);
     ``socket_timeout`` (default 1.0 s) bounds each round trip, ``socket_connect_timeout``
@@ -239,6 +316,9 @@ class RedisStore(ChallengeStore):
     """
 
     scheme_hint: ClassVar[str] = "redis://host:port/db"
+    #: Whether the client is ``redis.asyncio``'s (the async flavour) or redis-py's.
+    uses_asyncio: ClassVar[bool] = False
+    namespace: str
 
     def __init__(
         self, url: str = "redis://127.0.0.1:6379/0", *, namespace: str = "vk", **options: Any
@@ -263,7 +343,7 @@ class RedisStore(ChallengeStore):
         self._check_url()
 
     @classmethod
-    def from_url(cls, url: str, *, namespace: str = "vk", **options: Any) -> RedisStore:
+    def from_url(cls, url: str, *, namespace: str = "vk", **options: Any) -> Self:
         """Open a store from its URL; options may also come as URL query parameters."""
         return cls(url, namespace=namespace, **options)
 
@@ -277,7 +357,11 @@ class RedisStore(ChallengeStore):
         host = parts.netloc.rsplit("@", 1)[-1]  # never show a password
         return f"{type(self).__name__}({parts.scheme}://{host}{parts.path}, namespace={self.namespace!r})"
 
-    # -- connection: the only part a subclass changes ----------------------------------------
+    # -- connection: the only part the cluster changes ---------------------------------------
+
+    def _driver(self) -> Any:
+        """The client package: ``redis`` or ``redis.asyncio`` (same classes, awaited calls)."""
+        return importlib.import_module("redis.asyncio") if self.uses_asyncio else self._redis
 
     def _check_url(self) -> None:
         """Validate the URL without connecting."""
@@ -288,39 +372,15 @@ class RedisStore(ChallengeStore):
             raise ConfigurationError(f"bad Redis URL: expected {self.scheme_hint}") from None
 
     def _connect(self) -> Any:
-        """Build the client (no I/O for a single server)."""
-        pool = self._redis.BlockingConnectionPool.from_url(
+        """Build the client (no I/O: it connects on first command)."""
+        driver = self._driver()
+        pool = driver.BlockingConnectionPool.from_url(
             self._url,
             decode_responses=True,
             timeout=self._options["socket_connect_timeout"],
             **self._options,
         )
-        return self._redis.Redis(connection_pool=pool)
-
-    # -- the boundary where driver errors become StoreUnavailable -----------------------------
-    # Every call into redis-py goes through _run (scripts, the hot path, kept flat) or _call.
-
-    def _run(self, script: str, keys: Sequence[str], args: Sequence[str]) -> Any:
-        """EVALSHA a script: one round trip. Scripts answer with one JSON document (common.lua)."""
-        sha = script_sha(script)
-        try:
-            client = self._client if self._client is not None else self._ready()
-            try:
-                reply = client.evalsha(sha, len(keys), *keys, *args)
-            except self._noscript:
-                # The server has not seen the script (restarted, flushed, a new cluster node):
-                # load it there (redis-py sends SCRIPT LOAD to every cluster master), retry once.
-                client.script_load(script_source(script))
-                reply = client.evalsha(sha, len(keys), *keys, *args)
-        except self._errors as exc:
-            raise _unavailable(script, exc) from exc
-        return json.loads(reply)
-
-    def _call(self, operation: str, fn: Callable[[Any], T]) -> T:
-        try:
-            return fn(self._ready())
-        except self._errors as exc:
-            raise _unavailable(operation, exc) from exc
+        return driver.Redis(connection_pool=pool)
 
     def _ready(self) -> Any:
         client = self._client
@@ -331,11 +391,11 @@ class RedisStore(ChallengeStore):
                 client = self._client
         return client
 
-    def close(self) -> None:
+    def _detach(self) -> Any:
+        """Forget the client (to close it); the next operation builds a new one."""
         with self._lock:
             client, self._client = self._client, None
-        if client is not None:
-            client.close()
+        return client
 
     # -- keys --------------------------------------------------------------------------------
 
@@ -351,13 +411,12 @@ class RedisStore(ChallengeStore):
     def lockout_key(self, key: str) -> str:
         return f"{self.namespace}:lock:{_tagged(key)}"
 
-    # -- the store ---------------------------------------------------------------------------
+    # -- each operation, once: a request for either flavour to send ---------------------------
 
-    def now(self) -> float:
-        seconds, micros = self._call("now", lambda client: client.time())
-        return int(seconds) + int(micros) / 1_000_000
+    def _now(self) -> Request[float]:
+        return Request("now", ("TIME",), _time, script=False)
 
-    def create(self, new: NewChallenge, *, retention: float) -> ChallengeRecord:
+    def _create(self, new: NewChallenge, retention: float) -> Request[ChallengeRecord]:
         check_new_challenge(new, retention)
         fields: list[str] = []
         for name in _FIELDS:
@@ -365,23 +424,18 @@ class RedisStore(ChallengeStore):
         for name, value in new.data.items():
             fields += [_DATA + name, value]
         args = [repr(float(new.ttl)), repr(float(new.resend_after)), repr(float(retention)), *fields]
-        reply = self._run("create", [self.challenge_key(new.id)], args)
-        if reply[0] == "collision":
-            raise ValueError("challenge id collision")  # 128 random bits: a bug, not bad luck
-        return _record(new.id, reply[1])
+        return _script("create", [self.challenge_key(new.id)], args, functools.partial(_created, new.id))
 
-    def get(self, challenge_id: str) -> ChallengeRecord | None:
-        reply = self._run("get", [self.challenge_key(challenge_id)], [])
-        return None if reply[0] == "missing" else _record(challenge_id, reply[1])
+    def _get(self, challenge_id: str) -> Request[ChallengeRecord | None]:
+        return _script("get", [self.challenge_key(challenge_id)], [], functools.partial(_found, challenge_id))
 
-    def attempt(
+    def _attempt(
         self,
         challenge_id: str,
         candidates: Sequence[str],
-        *,
-        lockout_key: str | None = None,
-        lockout: LockoutPolicy | None = None,
-    ) -> tuple[AttemptOutcome, ChallengeRecord | None, FailureState | None]:
+        lockout_key: str | None,
+        lockout: LockoutPolicy | None,
+    ) -> Request[tuple[AttemptOutcome, ChallengeRecord | None, FailureState | None]]:
         keys = [self.challenge_key(challenge_id)]
         args: list[str] = []
         if lockout_key is not None and lockout is not None:
@@ -393,11 +447,100 @@ class RedisStore(ChallengeStore):
                 )
             args += policy_args(lockout)
         args += candidates
-        reply = self._run("attempt", keys, args)
-        outcome = _ATTEMPT[reply[0]]
-        record = _record(challenge_id, reply[1]) if len(reply) > 1 else None
-        failure = _failure(reply[2]) if len(reply) > 2 else None
-        return outcome, record, failure
+        return _script("attempt", keys, args, functools.partial(_attempted, challenge_id))
+
+    def _resend(
+        self, challenge_id: str, secret: str, policy: tuple[float, int, float, float, float]
+    ) -> Request[tuple[ResendOutcome, ChallengeRecord | None, float]]:
+        """``policy``: ttl, max_sends, cooldown, cooldown_factor and cooldown_max."""
+        ttl, max_sends, cooldown, cooldown_factor, cooldown_max = policy
+        args = [
+            secret,
+            repr(float(ttl)),
+            str(int(max_sends)),
+            repr(float(cooldown)),
+            repr(float(cooldown_factor)),
+            repr(float(cooldown_max)),
+        ]
+        key = self.challenge_key(challenge_id)
+        return _script("resend", [key], args, functools.partial(_resent, challenge_id))
+
+    def _set_delivery(self, challenge_id: str, delivery: str, reason: str) -> Request[ChallengeRecord | None]:
+        key = self.challenge_key(challenge_id)
+        return _script("set_delivery", [key], [delivery, reason], functools.partial(_found, challenge_id))
+
+    def _cancel(self, challenge_id: str) -> Request[tuple[bool, ChallengeRecord | None]]:
+        key = self.challenge_key(challenge_id)
+        return _script("cancel", [key], [], functools.partial(_canceled, challenge_id))
+
+    def _hit(self, key: str, policy: WindowPolicy, cost: int) -> Request[WindowResult]:
+        check_cost(cost)
+        args = [str(policy.limit), repr(float(policy.window)), str(cost), secrets.token_hex(8)]
+        return _script("hit", [self.window_key(key)], args, functools.partial(_window, policy.limit))
+
+    def _refund(self, key: str, policy: WindowPolicy, cost: int) -> Request[WindowResult]:
+        check_cost(cost)
+        args = [str(policy.limit), repr(float(policy.window)), str(cost)]
+        return _script("refund", [self.window_key(key)], args, functools.partial(_window, policy.limit))
+
+    def _charge(self, key: str, policy: LockoutPolicy) -> Request[FailureState]:
+        return _script("charge", [self.lockout_key(key)], policy_args(policy), _failure)
+
+    def _failure_state(self, key: str) -> Request[FailureState]:
+        return _script("failure_state", [self.lockout_key(key)], [], _failure)
+
+    def _reset_failures(self, key: str) -> Request[None]:
+        return Request("reset_failures", ("DEL", self.lockout_key(key)), _nothing, script=False)
+
+
+class RedisStore(RedisBase, ChallengeStore):
+    """A store on one Redis server; every limit holds across all processes that share it.
+
+    See :class:`RedisBase` for the connection options.
+    """
+
+    # -- the boundary where driver errors become StoreUnavailable -----------------------------
+
+    def _send(self, request: Request[T]) -> T:
+        """One round trip (two more when the server lost the script); driver errors fail closed."""
+        try:
+            client = self._client if self._client is not None else self._ready()
+            try:
+                reply = client.execute_command(*request.command)
+            except self._noscript:
+                # The server has not seen the script (restarted, flushed, a new cluster node):
+                # load it there (redis-py sends SCRIPT LOAD to every cluster master), retry once.
+                client.execute_command(*request.load())
+                reply = client.execute_command(*request.command)
+        except self._errors as exc:
+            raise request.unavailable(exc) from exc
+        return request.read(reply)
+
+    def close(self) -> None:
+        client = self._detach()
+        if client is not None:
+            client.close()
+
+    # -- the store: each operation's request, sent ------------------------------------------
+
+    def now(self) -> float:
+        return self._send(self._now())
+
+    def create(self, new: NewChallenge, *, retention: float) -> ChallengeRecord:
+        return self._send(self._create(new, retention))
+
+    def get(self, challenge_id: str) -> ChallengeRecord | None:
+        return self._send(self._get(challenge_id))
+
+    def attempt(
+        self,
+        challenge_id: str,
+        candidates: Sequence[str],
+        *,
+        lockout_key: str | None = None,
+        lockout: LockoutPolicy | None = None,
+    ) -> tuple[AttemptOutcome, ChallengeRecord | None, FailureState | None]:
+        return self._send(self._attempt(challenge_id, candidates, lockout_key, lockout))
 
     def resend(
         self,
@@ -410,49 +553,26 @@ class RedisStore(ChallengeStore):
         cooldown_factor: float,
         cooldown_max: float,
     ) -> tuple[ResendOutcome, ChallengeRecord | None, float]:
-        args = [
-            secret,
-            repr(float(ttl)),
-            str(int(max_sends)),
-            repr(float(cooldown)),
-            repr(float(cooldown_factor)),
-            repr(float(cooldown_max)),
-        ]
-        outcome, fields, wait = self._run("resend", [self.challenge_key(challenge_id)], args)
-        record = _record(challenge_id, fields) if fields else None
-        return ResendOutcome(outcome), record, float(wait)
+        policy = (ttl, max_sends, cooldown, cooldown_factor, cooldown_max)
+        return self._send(self._resend(challenge_id, secret, policy))
 
     def set_delivery(self, challenge_id: str, delivery: str, reason: str = "") -> ChallengeRecord | None:
-        reply = self._run("set_delivery", [self.challenge_key(challenge_id)], [delivery, reason])
-        return None if reply[0] == "missing" else _record(challenge_id, reply[1])
+        return self._send(self._set_delivery(challenge_id, delivery, reason))
 
     def cancel(self, challenge_id: str) -> tuple[bool, ChallengeRecord | None]:
-        reply = self._run("cancel", [self.challenge_key(challenge_id)], [])
-        if reply[0] == "missing":
-            return False, None
-        return reply[0] == "canceled", _record(challenge_id, reply[1])
+        return self._send(self._cancel(challenge_id))
 
     def hit(self, key: str, policy: WindowPolicy, cost: int = 1) -> WindowResult:
-        check_cost(cost)
-        args = [str(policy.limit), repr(float(policy.window)), str(cost), secrets.token_hex(8)]
-        allowed, count, retry_after = self._run("hit", [self.window_key(key)], args)
-        return WindowResult(
-            allowed=allowed == "1", count=int(count), limit=policy.limit, retry_after=float(retry_after)
-        )
+        return self._send(self._hit(key, policy, cost))
 
     def refund(self, key: str, policy: WindowPolicy, cost: int = 1) -> WindowResult:
-        check_cost(cost)
-        args = [str(policy.limit), repr(float(policy.window)), str(cost)]
-        allowed, count, retry_after = self._run("refund", [self.window_key(key)], args)
-        return WindowResult(
-            allowed=allowed == "1", count=int(count), limit=policy.limit, retry_after=float(retry_after)
-        )
+        return self._send(self._refund(key, policy, cost))
 
     def charge(self, key: str, policy: LockoutPolicy) -> FailureState:
-        return _failure(self._run("charge", [self.lockout_key(key)], policy_args(policy)))
+        return self._send(self._charge(key, policy))
 
     def failure_state(self, key: str) -> FailureState:
-        return _failure(self._run("failure_state", [self.lockout_key(key)], []))
+        return self._send(self._failure_state(key))
 
     def reset_failures(self, key: str) -> None:
-        self._call("reset_failures", lambda client: client.delete(self.lockout_key(key)))
+        self._send(self._reset_failures(key))

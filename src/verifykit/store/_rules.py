@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from .._errors import InvalidInput
 from ._base import (
@@ -25,6 +26,7 @@ from ._base import (
 __all__ = [
     "ChallengeState",
     "LockoutState",
+    "ResendFacts",
     "apply_attempt",
     "apply_charge",
     "apply_failure",
@@ -34,6 +36,7 @@ __all__ = [
     "expire_if_due",
     "lockout_view",
     "resend_delay",
+    "resend_refusal",
     "window_hit",
     "window_refund",
 ]
@@ -158,6 +161,39 @@ def resend_delay(sends: int, cooldown: float, factor: float, cooldown_max: float
     return float(min(cooldown * factor ** max(sends - 1, 0), cooldown_max))
 
 
+class ResendFacts(Protocol):
+    """What the resend rule reads: a stored :class:`ChallengeState` or a :class:`ChallengeRecord`."""
+
+    @property
+    def status(self) -> ChallengeStatus: ...
+    @property
+    def expires_at(self) -> float: ...
+    @property
+    def sends(self) -> int: ...
+    @property
+    def resend_at(self) -> float: ...
+
+
+def resend_refusal(challenge: ResendFacts, now: float, max_sends: int) -> tuple[ResendOutcome, float] | None:
+    """Why a resend may not happen at ``now`` (the outcome and seconds to wait), or None when it may.
+
+    The one Python statement of the rule; ``lua/resend.lua`` is its twin, and a test holds the two
+    together. A verifier may ask it of a record it read (to refuse before spending a send limit);
+    the store applies it again atomically.
+    """
+    if challenge.status is ChallengeStatus.EXPIRED or (
+        challenge.status is ChallengeStatus.PENDING and now >= challenge.expires_at
+    ):
+        return ResendOutcome.EXPIRED, 0.0
+    if challenge.status is not ChallengeStatus.PENDING:
+        return ResendOutcome.CLOSED, 0.0
+    if challenge.sends >= max_sends:
+        return ResendOutcome.MAX_SENDS, max(challenge.expires_at - now, 0.0)
+    if now < challenge.resend_at:
+        return ResendOutcome.TOO_SOON, challenge.resend_at - now
+    return None
+
+
 def apply_resend(
     state: ChallengeState | None,
     now: float,
@@ -172,14 +208,9 @@ def apply_resend(
     if state is None:
         return ResendOutcome.MISSING, 0.0
     expire_if_due(state, now)
-    if state.status is ChallengeStatus.EXPIRED:
-        return ResendOutcome.EXPIRED, 0.0
-    if state.status is not ChallengeStatus.PENDING:
-        return ResendOutcome.CLOSED, 0.0
-    if state.sends >= max_sends:
-        return ResendOutcome.MAX_SENDS, max(state.expires_at - now, 0.0)
-    if now < state.resend_at:
-        return ResendOutcome.TOO_SOON, state.resend_at - now
+    refused = resend_refusal(state, now, max_sends)
+    if refused is not None:
+        return refused
     state.secret = secret
     state.sends += 1
     state.expires_at = now + ttl

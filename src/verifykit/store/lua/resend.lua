@@ -1,4 +1,4 @@
--- ChallengeStore.resend = _rules.apply_resend. KEYS[1] challenge;
+-- ChallengeStore.resend = _rules.apply_resend (its refusals: _rules.resend_refusal). KEYS[1] challenge;
 -- ARGV: secret, ttl, max_sends, cooldown, cooldown_factor, cooldown_max.
 local key = KEYS[1]
 local now = clock()

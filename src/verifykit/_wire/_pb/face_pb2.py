@@ -29,7 +29,7 @@ DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17verifykit/v1/f
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
-_builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'verifykit.server._pb.face_pb2', _globals)
+_builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'verifykit._wire._pb.face_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_ENROLLFACERESPONSE_DETAILSENTRY']._loaded_options = None

@@ -30,7 +30,7 @@ DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1cverifykit/v1/e
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
-_builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'verifykit.server._pb.email_otp_pb2', _globals)
+_builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'verifykit._wire._pb.email_otp_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_CHALLENGESTATUS']._serialized_start=1284

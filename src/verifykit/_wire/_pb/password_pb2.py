@@ -29,7 +29,7 @@ DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1bverifykit/v1/p
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
-_builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'verifykit.server._pb.password_pb2', _globals)
+_builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'verifykit._wire._pb.password_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_HASHPASSWORDREQUEST']._serialized_start=72

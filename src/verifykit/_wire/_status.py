@@ -23,10 +23,12 @@ from .._errors import (
     ChallengeClosed,
     ChallengeNotFound,
     ConfigurationError,
+    DeadlineExceeded,
     DeliveryError,
     InvalidInput,
     KeyringError,
     RateLimited,
+    SidecarError,
     StoreUnavailable,
     TemplateError,
     VerifyKitError,
@@ -49,6 +51,9 @@ _CODES: tuple[tuple[type[VerifyKitError], grpc.StatusCode], ...] = (
     (StoreUnavailable, grpc.StatusCode.UNAVAILABLE),
     (DeliveryError, grpc.StatusCode.UNAVAILABLE),
     (ConfigurationError, grpc.StatusCode.FAILED_PRECONDITION),
+    (DeadlineExceeded, grpc.StatusCode.DEADLINE_EXCEEDED),
+    # Only a sidecar that calls another one could raise it: the service it relies on is unavailable.
+    (SidecarError, grpc.StatusCode.UNAVAILABLE),
 )
 
 
@@ -78,6 +83,8 @@ def _metadata_of(exc: VerifyKitError) -> dict[str, str]:
 
 def _retry_after(exc: VerifyKitError) -> float | None:
     if isinstance(exc, RateLimited | BusyError):
+        return max(float(exc.retry_after), 0.0)
+    if isinstance(exc, SidecarError) and exc.retry_after is not None:
         return max(float(exc.retry_after), 0.0)
     return None
 
@@ -142,6 +149,10 @@ def error_from_details(
         kwargs = {"retry_after": wait}
     elif issubclass(cls, ChallengeClosed):
         kwargs = {"status": meta.get("status", "")}
+    elif issubclass(cls, DeadlineExceeded):
+        kwargs = {}
+    elif issubclass(cls, SidecarError):
+        kwargs = {"status": meta.get("status", "UNKNOWN"), "retry_after": wait if retry is not None else None}
     elif issubclass(cls, DeliveryError):
         kwargs = {"temporary": meta.get("temporary") == "true"}
     elif issubclass(cls, InvalidInput):

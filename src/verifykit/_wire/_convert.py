@@ -76,7 +76,7 @@ def verdict_to_proto(verdict: Verdict) -> common_pb2.Verdict:
         reason=reason,  # type: ignore[arg-type]
         challenge_id=verdict.challenge_id or "",
         fallbacks=_fallbacks_to_proto(verdict.fallbacks),  # type: ignore[arg-type]
-        upgraded_hash=verdict.upgraded_hash or "",
+        upgraded_hash=verdict.stored if isinstance(verdict.stored, str) else "",
         details=details,
     )
     if verdict.attempts_left is not None:
@@ -104,7 +104,7 @@ def verdict_from_proto(message: common_pb2.Verdict) -> Verdict:
         distance=message.distance if message.HasField("distance") else None,
         challenge_id=message.challenge_id or None,
         fallbacks=_fallbacks_from_proto(message.fallbacks),
-        upgraded_hash=message.upgraded_hash or None,
+        stored=message.upgraded_hash or None,
         details=details,
     )
 

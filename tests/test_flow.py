@@ -1,0 +1,272 @@
+"""The flow drivers: one toy flow, driven by hand and by both drivers, with no server at all."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Generator
+from concurrent.futures import ThreadPoolExecutor
+from email.message import EmailMessage
+from typing import Any
+
+import pytest
+
+from verifykit import AuditEvent, BusyError, ConfigurationError, DeliveryError, StoreUnavailable
+from verifykit._flow import (
+    AsyncFlowIO,
+    Emit,
+    Flow,
+    FlowIO,
+    Release,
+    Reserve,
+    Send,
+    Slot,
+    StoreCall,
+    Work,
+    WorkKind,
+    drive,
+    run_async,
+    run_sync,
+    store_op,
+)
+from verifykit.aio import AsyncMemoryStore
+from verifykit.password import MemoryBudget
+from verifykit.store import MemoryStore, WindowPolicy
+from verifykit.testing import Outbox
+
+POLICY = WindowPolicy(limit=1, window=60)
+EVENT = AuditEvent(action="toy", verifier="otp", subject="s", outcome="ok")
+
+
+def _message() -> EmailMessage:
+    message = EmailMessage()
+    message["From"], message["To"] = "a@example.com", "b@example.com"
+    message.set_content("hello")
+    return message
+
+
+def toy(key: str) -> Flow[str]:
+    """Hit a window, deliver, do heavy work inside a budget slot, emit; report how it went."""
+    hit = yield store_op.hit(key, POLICY)
+    if not hit.allowed:
+        return "refused"
+    try:
+        yield Send(_message())
+        delivered = "sent"
+    except DeliveryError:
+        delivered = "failed"
+    slot = yield Reserve(1024, timeout=1.0)
+    doubled = yield Work(_double, (21,), WorkKind.RELEASES_GIL)
+    yield Release(slot)
+    yield Emit(EVENT)
+    return f"{delivered}:{doubled}"
+
+
+def _double(x: int) -> int:
+    return 2 * x
+
+
+def leaky() -> Flow[None]:
+    """Reserves and never releases; then fails."""
+    yield Reserve(1024, timeout=1.0)
+    raise StoreUnavailable("the store went away")
+
+
+def _hold_all(budget: MemoryBudget) -> Slot:
+    """Someone else holds the whole budget until the slot is released."""
+    taken = budget.reserve(budget.capacity, timeout=0)
+    taken.__enter__()
+    return Slot(taken)
+
+
+class _AsyncOutbox:
+    def __init__(self) -> None:
+        self.sent: list[EmailMessage] = []
+
+    async def send(self, message: EmailMessage) -> None:
+        self.sent.append(message)
+
+
+# -- by hand ---------------------------------------------------------------------------------------
+
+
+def test_a_flow_asks_for_its_io_as_plain_values() -> None:
+    from verifykit.store import WindowResult
+
+    allowed = WindowResult(allowed=True, count=1, limit=1, retry_after=0.0)
+    slot = Slot(None)
+    steps, result = drive(toy("k"), [allowed, None, slot, 42, None, None])
+    assert steps[0] == StoreCall("hit", ("k", POLICY))
+    assert [type(s) for s in steps] == [StoreCall, Send, Reserve, Work, Release, Emit]
+    assert steps[4] == Release(slot)
+    assert result == "sent:42"
+
+
+def test_an_exception_answered_to_a_step_is_raised_inside_the_flow() -> None:
+    from verifykit.store import WindowResult
+
+    allowed = WindowResult(allowed=True, count=1, limit=1, retry_after=0.0)
+    _steps, result = drive(toy("k"), [allowed, DeliveryError("down"), Slot(None), 42, None, None])
+    assert result == "failed:42"
+
+
+def test_a_store_call_names_only_store_operations() -> None:
+    with pytest.raises(AttributeError):
+        store_op.drop_everything()
+
+
+# -- both drivers ----------------------------------------------------------------------------------
+
+
+def _sync(flow: Generator[Any, Any, Any], **io: Any) -> Any:
+    return run_sync(flow, FlowIO(**io))
+
+
+def _async(flow: Generator[Any, Any, Any], store: MemoryStore, **io: Any) -> Any:
+    return asyncio.run(run_async(flow, AsyncFlowIO(store=AsyncMemoryStore(store), **io)))
+
+
+@pytest.fixture(params=["sync", "async"])
+def run(request: pytest.FixtureRequest) -> Any:
+    return _sync if request.param == "sync" else _async
+
+
+def test_both_drivers_answer_every_step(run: Any) -> None:
+    store, outbox, budget, events = MemoryStore(), Outbox(), MemoryBudget(4096), []
+    assert run(toy("k"), store=store, mailer=outbox, audit=events.append, budget=budget) == "sent:42"
+    assert len(outbox) == 1 and events == [EVENT] and budget.in_flight == 0
+    assert run(toy("k"), store=store, mailer=outbox, audit=events.append, budget=budget) == "refused"
+
+
+def test_both_drivers_throw_a_delivery_error_into_the_flow(run: Any) -> None:
+    outbox = Outbox()
+    outbox.fail_next(1)
+    result = run(toy("k"), store=MemoryStore(), mailer=outbox, budget=MemoryBudget(4096))
+    assert result == "failed:42"
+
+
+def test_the_async_driver_awaits_an_async_mailer() -> None:
+    mailer = _AsyncOutbox()
+    assert _async(toy("k"), MemoryStore(), mailer=mailer, budget=MemoryBudget(4096)) == "sent:42"
+    assert len(mailer.sent) == 1
+
+
+def test_what_a_flow_raises_reaches_the_caller_and_its_slot_is_released(run: Any) -> None:
+    budget = MemoryBudget(4096)
+    with pytest.raises(StoreUnavailable):
+        run(leaky(), store=MemoryStore(), budget=budget)
+    assert budget.in_flight == 0
+
+
+def test_a_slot_left_held_when_a_flow_returns_is_released(run: Any) -> None:
+    def forgetful() -> Flow[int]:
+        yield Reserve(1024, timeout=1.0)
+        return 7
+
+    budget = MemoryBudget(4096)
+    assert run(forgetful(), store=MemoryStore(), budget=budget) == 7
+    assert budget.in_flight == 0
+
+
+def test_a_full_budget_raises_busy_inside_the_flow(run: Any) -> None:
+    def patient() -> Flow[str]:
+        try:
+            yield Reserve(4096, timeout=0.05)
+        except BusyError:
+            return "busy"
+        return "admitted"
+
+    budget = MemoryBudget(4096)
+    with budget.reserve(4096, timeout=0):  # someone else holds it all
+        assert run(patient(), store=MemoryStore(), budget=budget) == "busy"
+
+
+def test_a_flow_without_the_io_it_needs_is_a_configuration_error(run: Any) -> None:
+    with pytest.raises(ConfigurationError):
+        run(toy("k"), store=MemoryStore())  # no mailer
+
+
+def test_gil_holding_work_goes_to_the_process_pool_when_there_is_one(run: Any) -> None:
+    def which_thread() -> Flow[str]:
+        return (yield Work(threading.current_thread, (), WorkKind.HOLDS_GIL)).name
+
+    with ThreadPoolExecutor(thread_name_prefix="heavy") as pool:  # a stand-in for a process pool
+        assert run(which_thread(), store=MemoryStore(), processes=pool).startswith("heavy")
+
+
+def test_the_async_driver_waits_for_room_off_the_loop() -> None:
+    budget = MemoryBudget(4096)
+    held = _hold_all(budget)
+
+    def wants_room() -> Flow[str]:
+        slot = yield Reserve(4096, timeout=5.0)
+        yield Release(slot)
+        return "admitted"
+
+    async def main() -> str:
+        flow = asyncio.ensure_future(run_async(wants_room(), AsyncFlowIO(store=None, budget=budget)))
+        for _ in range(1000):  # the loop keeps running while the flow waits for room
+            await asyncio.sleep(0)
+            if budget.waiting:
+                break
+        assert budget.waiting == 1 and not flow.done()
+        held.release()
+        return await flow
+
+    assert asyncio.run(main()) == "admitted"
+    assert budget.in_flight == 0
+
+
+def test_a_cancelled_async_flow_gives_back_the_room_it_was_waiting_for() -> None:
+    budget = MemoryBudget(4096)
+    held = _hold_all(budget)
+
+    def wants_room() -> Flow[None]:
+        yield Reserve(4096, timeout=5.0)
+
+    async def main() -> None:
+        flow = asyncio.ensure_future(run_async(wants_room(), AsyncFlowIO(store=None, budget=budget)))
+        while not budget.waiting:
+            await asyncio.sleep(0.001)
+        flow.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await flow
+        held.release()  # the waiting thread now takes the room, and gives it straight back
+        for _ in range(2000):
+            if budget.in_flight == 0 and not budget.waiting:
+                return
+            await asyncio.sleep(0.001)
+
+    asyncio.run(main())
+    assert budget.in_flight == 0
+
+
+def test_a_cancelled_async_flow_keeps_its_room_until_its_heavy_work_ends() -> None:
+    budget = MemoryBudget(4096)
+    started, finish = threading.Event(), threading.Event()
+
+    def heavy() -> None:
+        started.set()
+        finish.wait(10)
+
+    def hashes() -> Flow[None]:
+        slot = yield Reserve(4096, timeout=0)
+        yield Work(heavy)
+        yield Release(slot)
+
+    async def main() -> None:
+        flow = asyncio.ensure_future(run_async(hashes(), AsyncFlowIO(store=None, budget=budget)))
+        while not started.is_set():
+            await asyncio.sleep(0.001)
+        flow.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await flow
+        assert budget.in_flight == 4096  # the thread still hashes: its memory is still in use
+        finish.set()
+        for _ in range(5000):
+            if budget.in_flight == 0:
+                return
+            await asyncio.sleep(0.001)
+
+    asyncio.run(main())
+    assert budget.in_flight == 0
