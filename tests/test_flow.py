@@ -11,7 +11,14 @@ from typing import Any
 
 import pytest
 
-from verifykit import AuditEvent, BusyError, ConfigurationError, DeliveryError, StoreUnavailable
+from verifykit import (
+    AuditEvent,
+    AuditUnavailable,
+    BusyError,
+    ConfigurationError,
+    DeliveryError,
+    StoreUnavailable,
+)
 from verifykit._flow import (
     AsyncFlowIO,
     Emit,
@@ -184,6 +191,49 @@ def test_a_full_budget_raises_busy_inside_the_flow(run: Any) -> None:
 def test_a_flow_without_the_io_it_needs_is_a_configuration_error(run: Any) -> None:
     with pytest.raises(ConfigurationError):
         run(toy("k"), store=MemoryStore())  # no mailer
+
+
+def _broken_sink(event: AuditEvent) -> None:
+    raise OSError("disk full")
+
+
+def unlock(key: str) -> Flow[str]:
+    """Records the unlock (required) before the store operation that takes effect."""
+    try:
+        yield Emit(EVENT, required=True)
+    except AuditUnavailable:
+        return "refused"
+    yield store_op.reset_failures(key)
+    return "unlocked"
+
+
+def test_a_required_record_that_cannot_be_written_stops_the_flow_before_the_effect(run: Any) -> None:
+    store = MemoryStore()
+    assert run(unlock("k"), store=store, audit=_broken_sink) == "refused"
+
+
+def test_a_required_record_failure_reaches_a_flow_that_does_not_catch_it(run: Any) -> None:
+    def careless() -> Flow[str]:
+        yield Emit(EVENT, required=True)
+        return "went on"
+
+    with pytest.raises(AuditUnavailable) as raised:
+        run(careless(), store=MemoryStore(), audit=_broken_sink)
+    assert isinstance(raised.value.__cause__, OSError)
+
+
+def test_a_required_record_that_is_written_lets_the_flow_go_on(run: Any) -> None:
+    events: list[AuditEvent] = []
+    assert run(unlock("k"), store=MemoryStore(), audit=events.append) == "unlocked"
+    assert events == [EVENT]
+
+
+def test_an_ordinary_record_that_cannot_be_written_never_changes_the_flow(run: Any) -> None:
+    def ordinary() -> Flow[str]:
+        yield Emit(EVENT)
+        return "went on"
+
+    assert run(ordinary(), store=MemoryStore(), audit=_broken_sink) == "went on"
 
 
 def test_gil_holding_work_goes_to_the_process_pool_when_there_is_one(run: Any) -> None:

@@ -33,7 +33,7 @@ from functools import partial
 from typing import Any, Protocol, TypeVar
 
 from ._audit import AuditEvent, AuditSink, emit
-from ._errors import BusyError, ConfigurationError
+from ._errors import AuditUnavailable, BusyError, ConfigurationError
 from .store import ChallengeStore
 
 __all__ = [
@@ -161,9 +161,31 @@ class Release:
 
 @dataclass(frozen=True, slots=True)
 class Emit:
-    """Record an audit event; a broken sink is logged and never changes the flow."""
+    """Record an audit event.
+
+    By default a broken sink is logged and never changes the flow. With ``required=True`` the
+    record must be written before the flow goes on: a sink that raises makes the driver throw
+    :class:`~verifykit.AuditUnavailable` into the flow at this step, so an effect the flow yields
+    after it (an unlock, a voucher redemption) never happens unrecorded. With no sink at all
+    (``audit=None``: auditing switched off by the caller) there is nothing to fail.
+    """
 
     event: AuditEvent
+    required: bool = False
+
+
+def _emit(sink: AuditSink | None, step: Emit) -> None:
+    if not step.required:
+        emit(sink, step.event)
+        return
+    if sink is None:
+        return
+    try:
+        sink(step.event)
+    except Exception as exc:
+        raise AuditUnavailable(
+            f"the audit record of {step.event.verifier}/{step.event.action} could not be written"
+        ) from exc
 
 
 Step = StoreCall | Send | Work | Reserve | Release | Emit
@@ -241,8 +263,8 @@ def _answer_sync(step: Step, io: FlowIO, slots: list[Slot]) -> Any:  # noqa: PLR
             return slot
         case Release(slot=slot):
             return slot.release()
-        case Emit(event=event):
-            return emit(io.audit, event)
+        case Emit():
+            return _emit(io.audit, step)
     raise TypeError(f"a flow yielded {step!r}, which is not a step")
 
 
@@ -326,8 +348,8 @@ async def _answer_async(step: Step, io: AsyncFlowIO, slots: list[Slot]) -> Any: 
             return slot
         case Release(slot=slot):
             return slot.release()
-        case Emit(event=event):
-            return emit(io.audit, event)
+        case Emit():
+            return _emit(io.audit, step)
     raise TypeError(f"a flow yielded {step!r}, which is not a step")
 
 

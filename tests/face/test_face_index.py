@@ -11,7 +11,16 @@ from face_photos import photo, reference
 
 from conftest import Encodings
 from verifier_flavours import Flavour
-from verifykit import AuditEvent, InvalidInput, Keyring, RateLimited, TemplateError, WindowPolicy, aio
+from verifykit import (
+    AuditEvent,
+    ConfigurationError,
+    InvalidInput,
+    Keyring,
+    RateLimited,
+    TemplateError,
+    WindowPolicy,
+    aio,
+)
 from verifykit.face import FaceIndex, FaceMatch, FaceSettings, FaceVerifier
 from verifykit.face._template import seal_template
 from verifykit.store import ChallengeStore, MemoryStore
@@ -39,7 +48,7 @@ def brute_force(
 def filled(keyring: Keyring) -> tuple[FaceIndex, np.ndarray, list[str]]:
     matrix = random_encodings(3000)
     keys = [f"subject-{i}" for i in range(len(matrix))]
-    index = FaceIndex(keyring, settings=WIDE, audit=None)
+    index = FaceIndex(keyring, store=MemoryStore(), settings=WIDE, audit=None)
     index.add_matrix(keys, matrix)
     return index, matrix, keys
 
@@ -69,13 +78,13 @@ def test_hits_carry_exact_float64_distances(filled: tuple[FaceIndex, np.ndarray,
 
 
 def test_nothing_under_the_threshold_gives_an_empty_list(keyring: Keyring) -> None:
-    index = FaceIndex(keyring)
+    index = FaceIndex(keyring, store=MemoryStore())
     index.add("ana", np.full(128, 0.1))
     assert index.search(np.full(128, -0.1), threshold=0.6) == []
 
 
 def test_an_empty_index_finds_nothing(keyring: Keyring) -> None:
-    assert FaceIndex(keyring).search(np.zeros(128)) == []
+    assert FaceIndex(keyring, store=MemoryStore()).search(np.zeros(128)) == []
 
 
 def test_removing_a_key_removes_only_that_key(filled: tuple[FaceIndex, np.ndarray, list[str]]) -> None:
@@ -90,7 +99,7 @@ def test_removing_a_key_removes_only_that_key(filled: tuple[FaceIndex, np.ndarra
 
 
 def test_adding_an_existing_key_replaces_its_encoding(keyring: Keyring) -> None:
-    index = FaceIndex(keyring)
+    index = FaceIndex(keyring, store=MemoryStore())
     index.add("ana", np.full(128, 0.1))
     index.add("ana", np.full(128, -0.1))
     assert len(index) == 1
@@ -98,7 +107,7 @@ def test_adding_an_existing_key_replaces_its_encoding(keyring: Keyring) -> None:
 
 
 def test_a_template_is_opened_with_its_key_as_subject(keyring: Keyring) -> None:
-    index = FaceIndex(keyring)
+    index = FaceIndex(keyring, store=MemoryStore())
     encoding = random_encodings(1)[0]
     index.add("ana", seal_template(keyring, "ana", encoding))
     assert index.search(encoding, k=1)[0].key == "ana"
@@ -107,7 +116,7 @@ def test_a_template_is_opened_with_its_key_as_subject(keyring: Keyring) -> None:
 
 
 def test_search_template_finds_a_duplicate_enrolment(keyring: Keyring) -> None:
-    index = FaceIndex(keyring)
+    index = FaceIndex(keyring, store=MemoryStore())
     encoding = random_encodings(1)[0]
     index.add("ana", encoding)
     new_applicant = seal_template(keyring, "ana-again", encoding + 0.001)
@@ -120,7 +129,7 @@ def test_search_template_finds_a_duplicate_enrolment(keyring: Keyring) -> None:
     ids=["short", "nan", "integers", "list"],
 )
 def test_malformed_encodings_are_refused(keyring: Keyring, bad: object) -> None:
-    index = FaceIndex(keyring)
+    index = FaceIndex(keyring, store=MemoryStore())
     with pytest.raises(InvalidInput):
         index.add("ana", bad)  # type: ignore[arg-type]
     with pytest.raises(InvalidInput):
@@ -129,7 +138,7 @@ def test_malformed_encodings_are_refused(keyring: Keyring, bad: object) -> None:
 
 
 def test_a_bad_batch_adds_nothing(keyring: Keyring) -> None:
-    index = FaceIndex(keyring)
+    index = FaceIndex(keyring, store=MemoryStore())
     with pytest.raises(InvalidInput):
         index.add_many([("ana", np.zeros(128)), ("bob", np.zeros(5))])
     assert len(index) == 0
@@ -142,14 +151,14 @@ def test_save_and_load_round_trip(
     index.remove(keys[0])
     path = tmp_path / "faces.vkfi"
     index.save(path)
-    loaded = FaceIndex.load(path, keyring, settings=WIDE)
+    loaded = FaceIndex.load(path, keyring, store=MemoryStore(), settings=WIDE)
     assert sorted(loaded.keys()) == sorted(index.keys())
     query = matrix[42]
     assert loaded.search(query, k=5, threshold=1.0) == index.search(query, k=5, threshold=1.0)
 
 
 def test_a_saved_index_reveals_no_keys_or_encodings(tmp_path: Path, keyring: Keyring) -> None:
-    index = FaceIndex(keyring)
+    index = FaceIndex(keyring, store=MemoryStore())
     encoding = random_encodings(1)[0]
     index.add("subject-with-a-name", encoding)
     path = tmp_path / "faces.vkfi"
@@ -190,13 +199,13 @@ def test_an_altered_index_file_is_refused(saved: Path, keyring: Keyring) -> None
     raw[len(raw) // 2] ^= 0x01
     saved.write_bytes(bytes(raw))
     with pytest.raises(TemplateError):
-        FaceIndex.load(saved, keyring)
+        FaceIndex.load(saved, keyring, store=MemoryStore())
 
 
 def test_a_truncated_index_file_is_refused(saved: Path, keyring: Keyring) -> None:
     saved.write_bytes(saved.read_bytes()[:-100])
     with pytest.raises(TemplateError):
-        FaceIndex.load(saved, keyring)
+        FaceIndex.load(saved, keyring, store=MemoryStore())
 
 
 def test_reordered_chunks_are_refused(saved: Path, keyring: Keyring) -> None:
@@ -206,7 +215,7 @@ def test_reordered_chunks_are_refused(saved: Path, keyring: Keyring) -> None:
     chunks[1], chunks[2] = chunks[2], chunks[1]
     saved.write_bytes(raw[:HEADER] + b"".join(chunks))
     with pytest.raises(TemplateError):
-        FaceIndex.load(saved, keyring)
+        FaceIndex.load(saved, keyring, store=MemoryStore())
 
 
 def test_a_dropped_last_chunk_is_refused_even_with_the_count_rewritten(saved: Path, keyring: Keyring) -> None:
@@ -215,7 +224,7 @@ def test_a_dropped_last_chunk_is_refused_even_with_the_count_rewritten(saved: Pa
     count = len(chunks).to_bytes(4, "little")
     saved.write_bytes(raw[: HEADER - 4] + count + b"".join(chunks))
     with pytest.raises(TemplateError):
-        FaceIndex.load(saved, keyring)
+        FaceIndex.load(saved, keyring, store=MemoryStore())
 
 
 def test_chunks_from_another_index_file_cannot_be_spliced_in(
@@ -224,7 +233,10 @@ def test_chunks_from_another_index_file_cannot_be_spliced_in(
     from verifykit.face import _index
 
     monkeypatch.setattr(_index, "_CHUNK", 4096)  # several chunks for a small index
-    first, second = FaceIndex(keyring), FaceIndex(keyring)
+    first, second = (
+        FaceIndex(keyring, store=MemoryStore()),
+        FaceIndex(keyring, store=MemoryStore()),
+    )
     first.add_matrix([f"a{i}" for i in range(100)], random_encodings(100, seed=1))
     second.add_matrix([f"b{i}" for i in range(100)], random_encodings(100, seed=2))
     first.save(tmp_path / "first")
@@ -233,12 +245,12 @@ def test_chunks_from_another_index_file_cannot_be_spliced_in(
     spliced = a[:HEADER] + b[HEADER:]
     (tmp_path / "spliced").write_bytes(spliced)
     with pytest.raises(TemplateError):
-        FaceIndex.load(tmp_path / "spliced", keyring)
+        FaceIndex.load(tmp_path / "spliced", keyring, store=MemoryStore())
 
 
 def test_an_index_opens_only_with_its_keyring(saved: Path) -> None:
     with pytest.raises(TemplateError):
-        FaceIndex.load(saved, Keyring.generate())
+        FaceIndex.load(saved, Keyring.generate(), store=MemoryStore())
 
 
 @pytest.mark.slow
@@ -247,7 +259,7 @@ def test_search_over_real_encodings_agrees_with_face_recognitions_distances(
 ) -> None:
     face_recognition = reference()
     usable = {name: enc for name, enc in our_encodings.items() if enc is not None}
-    index = FaceIndex(keyring)
+    index = FaceIndex(keyring, store=MemoryStore())
     index.add_many(list(usable.items()))
     names = list(usable)
     stacked = np.array([usable[n].astype(np.float32) for n in names])
@@ -260,7 +272,7 @@ def test_search_over_real_encodings_agrees_with_face_recognitions_distances(
 
 
 def test_the_verifier_encoding_feeds_the_index(verifier: FaceVerifier) -> None:
-    index = FaceIndex(verifier.keyring)
+    index = FaceIndex(verifier.keyring, store=MemoryStore())
     enrollment = verifier.enroll("obama", photo("Barack_Obama__obama.jpg"))
     assert enrollment.stored is not None
     index.add("obama", enrollment.stored)
@@ -270,7 +282,7 @@ def test_the_verifier_encoding_feeds_the_index(verifier: FaceVerifier) -> None:
 
 
 def test_a_photo_can_be_searched_directly(verifier: FaceVerifier, flavour: Flavour) -> None:
-    index = flavour.build(FaceIndex, aio.FaceIndex, keyring=verifier.keyring)
+    index = flavour.build(FaceIndex, aio.FaceIndex, keyring=verifier.keyring, store=flavour.store("memory://"))
     _, encoding = verifier.encode(photo("Joe_Biden__biden.jpg"))
     assert encoding is not None
     index.add("biden", encoding)
@@ -278,7 +290,7 @@ def test_a_photo_can_be_searched_directly(verifier: FaceVerifier, flavour: Flavo
 
 
 def test_searching_a_photo_without_a_face_is_an_error_not_an_empty_result(keyring: Keyring) -> None:
-    index = FaceIndex(keyring)
+    index = FaceIndex(keyring, store=MemoryStore())
     index.add("ana", np.zeros(128))
     with pytest.raises(InvalidInput, match="no_face"):
         index.search(photo("noface__rocket.jpg"))
@@ -288,6 +300,7 @@ def test_searching_a_photo_without_a_face_is_an_error_not_an_empty_result(keyrin
 
 
 def one_face_index(keyring: Keyring, **options: object) -> FaceIndex:
+    options.setdefault("store", MemoryStore())
     index = FaceIndex(keyring, **options)  # type: ignore[arg-type]
     index.add("ana", np.full(128, 0.05, dtype=np.float32))
     return index
@@ -319,7 +332,9 @@ def test_the_widest_search_is_a_setting(keyring: Keyring) -> None:
 
 
 def test_a_cap_below_the_threshold_also_narrows_the_default_search(keyring: Keyring) -> None:
-    index = FaceIndex(keyring, audit=None, settings=FaceSettings(max_search_distance=0.3))
+    index = FaceIndex(
+        keyring, store=MemoryStore(), audit=None, settings=FaceSettings(max_search_distance=0.3)
+    )
     index.add("ana", np.zeros(128, dtype=np.float32))
     index.add("bob", np.full(128, 0.4 / np.sqrt(128), dtype=np.float32))  # 0.4 from ana
     assert [h.key for h in index.search(np.zeros(128, dtype=np.float32))] == ["ana"]
@@ -388,7 +403,7 @@ def test_additions_and_removals_share_a_clients_change_limit_on_every_backend_in
 
 def test_a_batch_counts_whole_against_the_change_limit(keyring: Keyring) -> None:
     settings = FaceSettings(index_change_limit=WindowPolicy(limit=2, window=60))
-    index = FaceIndex(keyring, audit=None, settings=settings)
+    index = FaceIndex(keyring, store=MemoryStore(), audit=None, settings=settings)
     with pytest.raises(RateLimited):
         index.add_many([(f"s{i}", np.zeros(128)) for i in range(3)], client="service-a")
     assert len(index) == 0
@@ -402,7 +417,7 @@ def test_a_limit_of_none_turns_it_off(keyring: Keyring) -> None:
 
 def test_changes_and_searches_are_audited_with_who_what_and_how_many(keyring: Keyring) -> None:
     events: list[AuditEvent] = []
-    index = FaceIndex(keyring, audit=events.append)
+    index = FaceIndex(keyring, store=MemoryStore(), audit=events.append)
     encoding = random_encodings(1)[0]
     index.add("ana", seal_template(keyring, "ana", encoding), client="service-a")
     index.add("ana", encoding, client="service-a")
@@ -440,5 +455,12 @@ def test_a_refused_search_is_audited(keyring: Keyring) -> None:
 
 def test_a_bulk_load_is_audited_once_with_its_count(keyring: Keyring) -> None:
     events: list[AuditEvent] = []
-    FaceIndex(keyring, audit=events.append).add_matrix(["a", "b", "c"], random_encodings(3))
+    FaceIndex(keyring, store=MemoryStore(), audit=events.append).add_matrix(
+        ["a", "b", "c"], random_encodings(3)
+    )
     assert [(e.action, e.outcome, e.details) for e in events] == [("index_add", "added", {"count": "3"})]
+
+
+def test_an_index_without_the_shared_store_is_refused(keyring: Keyring) -> None:
+    with pytest.raises(ConfigurationError):
+        FaceIndex(keyring, store=None)

@@ -347,6 +347,7 @@ def _throughput(report: BenchReport, progress: Progress, folder: Path, photos: l
 
 def _index(report: BenchReport, progress: Progress, sizes: list[int], queries: int) -> None:
     from ..face import FaceIndex
+    from ..store import MemoryStore
 
     rng = np.random.default_rng(7)
     keyring = Keyring.generate()
@@ -354,7 +355,7 @@ def _index(report: BenchReport, progress: Progress, sizes: list[int], queries: i
         progress.stage(f"FaceIndex search, {n:,} templates", 2 * queries)
         matrix = rng.standard_normal((n, 128), dtype=np.float32)
         matrix *= np.float32(0.09)
-        index = FaceIndex(keyring, audit=None)  # the search itself, not a log sink
+        index = FaceIndex(keyring, store=MemoryStore(), audit=None)  # the search itself, not a log sink
         index.add_matrix([f"s{i}" for i in range(n)], matrix)
         picks = rng.choice(n, size=queries, replace=False)
         probes = [matrix[i] + rng.normal(0, 0.02, 128).astype(np.float32) for i in picks]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from concurrent.futures import Executor
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -82,11 +82,6 @@ class FaceIndex(FaceIndexBase):
     calls (``add``, ``add_many``, ``remove``, ``search``, ``search_template``) as coroutines on an
     async store; a photo query is read in the loop's executor. The in-memory index, ``keys``,
     ``add_matrix``, ``save`` and ``load`` are the sync index's own."""
-
-    def _own_store(self) -> Any:
-        from ..aio._store import AsyncMemoryStore
-
-        return AsyncMemoryStore()
 
     async def _run(self, flow: Flow[T]) -> T:
         return await run_async(flow, AsyncFlowIO(store=self._store, audit=self._audit))

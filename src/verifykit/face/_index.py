@@ -32,11 +32,11 @@ import numpy.typing as npt
 
 from .._audit import DEFAULT_AUDIT_SINK, AuditSink, emit
 from .._charged import decision_step, validate_client
-from .._errors import InvalidInput, KeyringError, RateLimited, TemplateError
+from .._errors import ConfigurationError, InvalidInput, KeyringError, RateLimited, TemplateError
 from .._flow import Emit, Flow, FlowIO, Work, WorkKind, run_sync, store_op
 from .._verdict import Reason, VerifierId
 from ..crypto import Keyring
-from ..store import MemoryStore, WindowPolicy
+from ..store import WindowPolicy
 from ._image import ImageInput
 from ._models import MODEL_ID
 from ._settings import FaceSettings
@@ -91,13 +91,16 @@ class FaceIndexBase:
         self,
         keyring: Keyring,
         *,
+        store: Any,
         settings: FaceSettings | None = None,
-        store: Any = None,
         audit: AuditSink | None = DEFAULT_AUDIT_SINK,
     ) -> None:
+        if store is None:
+            # Limits counted on a private store would hold per process, not per deployment.
+            raise ConfigurationError("FaceIndex needs the shared store its limits are counted on")
         self._keyring = keyring
         self._settings = settings if settings is not None else FaceSettings()
-        self._store = store if store is not None else self._own_store()
+        self._store = store
         self._audit = audit
         self._lock = threading.Lock()
         self._matrix: npt.NDArray[np.float32] = np.empty((0, DIMENSIONS), dtype=np.float32)
@@ -118,10 +121,6 @@ class FaceIndexBase:
             return list(self._keys)
 
     # -- policy ----------------------------------------------------------------------------------
-
-    def _own_store(self) -> Any:
-        """The store limits are counted on when none is given: one of this index's own."""
-        return MemoryStore()
 
     @staticmethod
     def _event(
@@ -371,8 +370,8 @@ class FaceIndexBase:
         path: str | os.PathLike[str],
         keyring: Keyring,
         *,
+        store: Any,
         settings: FaceSettings | None = None,
-        store: Any = None,
         audit: AuditSink | None = DEFAULT_AUDIT_SINK,
     ) -> Self:
         """Read an index that :meth:`save` wrote; :class:`TemplateError` if it was altered."""
