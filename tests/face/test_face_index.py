@@ -282,7 +282,9 @@ def test_the_verifier_encoding_feeds_the_index(verifier: FaceVerifier) -> None:
 
 
 def test_a_photo_can_be_searched_directly(verifier: FaceVerifier, flavour: Flavour) -> None:
-    index = flavour.build(FaceIndex, aio.FaceIndex, keyring=verifier.keyring, store=flavour.store("memory://"))
+    index = flavour.build(
+        FaceIndex, aio.FaceIndex, keyring=verifier.keyring, store=flavour.store("memory://")
+    )
     _, encoding = verifier.encode(photo("Joe_Biden__biden.jpg"))
     assert encoding is not None
     index.add("biden", encoding)
