@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml scripts/requirements-ref.txt | cksum | cut -d' ' -f1)
 
-.PHONY: demo test lint types pytest services bench proto clean
+.PHONY: demo test lint types pytest services bench soak fuzz proto clean
 
 $(STAMP): pyproject.toml scripts/requirements-ref.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -29,8 +29,8 @@ services:
 	bash scripts/services.sh
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check src tests examples
-	$(VENV)/bin/ruff format --check src tests examples
+	$(VENV)/bin/ruff check src tests examples fuzz
+	$(VENV)/bin/ruff format --check src tests examples fuzz
 
 types: $(STAMP)
 	$(VENV)/bin/mypy
@@ -40,8 +40,28 @@ pytest: $(STAMP) services
 
 test: $(STAMP) services lint types pytest
 
+# The long forms of the fault suite: longer faults, more traffic, repeated restarts and failovers.
+faults-long: $(STAMP) services
+	$(PY) -m pytest tests/faults --run-long
+
 bench: $(STAMP) services
 	$(PY) -m verifykit bench all
 
+# The long soak: 64 clients of mixed traffic through a sidecar on Redis for SOAK_SECONDS (default 10
+# minutes); rewrites the table in docs/reliability.md and the plot docs/soak.png, and fails when an
+# unintended status appears or descriptors grow. SOAK_FACES: a photo folder with a manifest.csv.
+SOAK_SECONDS ?= 600
+SOAK_FACES ?= $(wildcard ../shared/data/faces)
+soak: $(STAMP) services
+	$(PY) -m verifykit bench soak --seconds $(SOAK_SECONDS) --doc docs/reliability.md --plot docs/soak.png \
+		$(if $(SOAK_FACES),--faces $(SOAK_FACES))
+
+# Coverage-guided fuzzing of every parser that takes outside input, FUZZ_SECONDS per target (fuzz/run.py;
+# crashes are left in FUZZ_DIR/<target>/crash-*). `make test` runs each harness briefly.
+FUZZ_SECONDS ?= 60
+FUZZ_DIR ?= .fuzz
+fuzz: $(STAMP)
+	$(PY) -m fuzz.run all --seconds $(FUZZ_SECONDS) --workdir $(FUZZ_DIR)
+
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis .fuzz

@@ -9,8 +9,9 @@ from __future__ import annotations
 import pyotp
 
 from verifykit import AuditEvent, Keyring, Reason
-from verifykit.fallbacks import AssistedCheck, RecoveryCodes, RecoverySettings, TOTPSettings, TOTPVerifier
+from verifykit.fallbacks import RecoveryCodes, RecoverySettings, TOTPSettings, TOTPVerifier
 from verifykit.store import LockoutPolicy, MemoryStore
+from verifykit.vouchers import OfficerRegistry, Vouchers, generate_officer_key, issue_voucher
 
 
 def main() -> None:
@@ -55,12 +56,17 @@ def main() -> None:
     locked = totp.verify(subject, enrollment.stored, phone.now())
     print("after three failures:", locked.reason.value, dict(locked.details))
 
-    # Rung 3: the counter. An operator checks the passport and records it; the lockouts clear.
-    counter = AssistedCheck(store=store, keyring=keyring, audit=audit)
-    decision = counter.record(
-        subject, operator="op-siti", evidence="passport", document_ref_hint="4821", approved=True
-    )
-    print("assisted check:", decision.reason.value, "unlocked", decision.details["unlocked"])
+    # Rung 3: the counter. Officer Siti checks the passport and signs a voucher with her own key
+    # (at a real counter: `verifykit voucher sign --key siti.key ...`, shown as a QR code); the
+    # service redeems it once, which clears the lockouts it names.
+    siti = generate_officer_key()  # production: `verifykit officer keygen`, then `officer add`
+    officers = OfficerRegistry.empty().add(siti.public_key(), "Siti")  # production: RegistryFile(path)
+    voucher = issue_voucher(siti, subject=subject, reason="locked_out", unlocks=["totp"], ttl=600)
+    print(f"voucher ({len(voucher)} characters):", voucher[:24], "...")
+    vouchers = Vouchers(store=store, keyring=keyring, registry=officers, audit=audit)
+    redemption = vouchers.redeem(subject, voucher)
+    print("counter voucher:", redemption.verdict().reason.value, "unlocked", ",".join(redemption.unlocked))
+    print("the same voucher again:", vouchers.redeem(subject, voucher).refusal)
     # A fresh step's code works again (the one used above stays spent).
     later = phone.at(store.now() + 30)
     verdict = totp.verify(subject, enrollment.stored, later, at=store.now() + 30)

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # Make sure what the tests talk to is there: redis-server and redis-cli (for the cluster the tests build),
+# argon2 and oathtool (independent implementations the interop tests compare against),
 # and one Redis answering on 127.0.0.1:6379.
 set -euo pipefail
 
@@ -7,6 +8,7 @@ need_apt=()
 command -v redis-server >/dev/null 2>&1 || need_apt+=(redis-server)
 command -v redis-cli >/dev/null 2>&1 || need_apt+=(redis-tools)
 command -v argon2 >/dev/null 2>&1 || need_apt+=(argon2)
+command -v oathtool >/dev/null 2>&1 || need_apt+=(oathtool)  # an independent TOTP implementation for the interop tests
 if [ ${#need_apt[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq

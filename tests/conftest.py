@@ -22,9 +22,7 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -33,6 +31,7 @@ from typing import Any
 import pytest
 
 from flavours import FLAVOURS, AsyncDriven
+from redis_servers import STARTUP_TIMEOUT, _cluster_ok, _free_port, _ping, _pinged, _wait_until
 from verifykit import AuditEvent, Keyring
 from verifykit.aio._store import AsyncChallengeStore
 from verifykit.aio._store import open_store as open_async_store
@@ -43,18 +42,20 @@ DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 REDIS_URL_ENV = "VERIFYKIT_TEST_REDIS_URL"
 CLUSTER_URL_ENV = "VERIFYKIT_TEST_REDIS_CLUSTER_URL"
 CLUSTER_MASTERS = 3
-STARTUP_TIMEOUT = 30.0
 STORE_BACKENDS = ["memory", "redis", "cluster"]
 
 
-def _ping(url: str) -> None:
-    import redis
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--run-long", action="store_true", help="run the tests marked long (make faults-long)")
 
-    client = redis.Redis.from_url(url, socket_timeout=2.0, socket_connect_timeout=2.0)
-    try:
-        client.ping()
-    finally:
-        client.close()
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if config.getoption("--run-long"):
+        return
+    skip = pytest.mark.skip(reason="a long run: give --run-long (make faults-long)")
+    for item in items:
+        if "long" in item.keywords:
+            item.add_marker(skip)
 
 
 @pytest.fixture(scope="session")
@@ -70,48 +71,6 @@ def redis_url() -> str:
             pytrace=False,
         )
     return url
-
-
-def _free_port() -> int:
-    """A loopback port that is free, and whose cluster bus port (port + 10000) is free too."""
-    for _ in range(100):
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = int(s.getsockname()[1])
-        if port + 10000 > 65535:
-            continue
-        with socket.socket() as bus:
-            try:
-                bus.bind(("127.0.0.1", port + 10000))
-            except OSError:
-                continue
-        return port
-    pytest.fail("found no free loopback port pair for a Redis Cluster node", pytrace=False)
-
-
-def _wait_until(what: str, ready: Callable[[], bool], timeout: float = STARTUP_TIMEOUT) -> None:
-    deadline = time.monotonic() + timeout
-    last: Exception | None = None
-    while time.monotonic() < deadline:
-        try:
-            if ready():
-                return
-        except Exception as exc:
-            last = exc
-        time.sleep(0.05)
-    pytest.fail(f"{what} within {timeout:.0f} s (last error: {last!r})", pytrace=False)
-
-
-def _cluster_ok(port: int) -> bool:
-    import redis
-
-    client = redis.Redis(host="127.0.0.1", port=port, socket_timeout=2.0)
-    try:
-        info = client.execute_command("CLUSTER", "INFO")
-    finally:
-        client.close()
-    text = info.decode() if isinstance(info, bytes) else str(info)
-    return "cluster_state:ok" in text
 
 
 @pytest.fixture(scope="session")
@@ -186,11 +145,6 @@ def redis_cluster_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
-
-
-def _pinged(port: int) -> bool:
-    _ping(f"redis://127.0.0.1:{port}/0")
-    return True
 
 
 @pytest.fixture(params=STORE_BACKENDS)

@@ -236,6 +236,60 @@ def test_an_ordinary_record_that_cannot_be_written_never_changes_the_flow(run: A
     assert run(ordinary(), store=MemoryStore(), audit=_broken_sink) == "went on"
 
 
+class _SlowSink:
+    """A sink that blocks until another task on the loop lets it go (or a generous deadline
+    passes, which only a sink run on the loop itself would ever reach)."""
+
+    def __init__(self) -> None:
+        self.go = threading.Event()
+        self.released: list[bool] = []
+        self.order: list[str] = []
+
+    def __call__(self, event: AuditEvent) -> None:
+        self.released.append(self.go.wait(timeout=10))
+        self.order.append("recorded")
+
+
+@pytest.mark.parametrize("required", [True, False])
+def test_a_slow_audit_sink_does_not_stop_other_tasks_on_the_loop(required: bool) -> None:
+    sink = _SlowSink()
+
+    def recorded() -> Flow[str]:
+        yield Emit(EVENT, required=required)
+        return "went on"
+
+    async def other_task() -> None:
+        await asyncio.sleep(0)
+        sink.go.set()
+
+    async def both() -> str:
+        flow = run_async(recorded(), AsyncFlowIO(store=AsyncMemoryStore(MemoryStore()), audit=sink))
+        result, _ = await asyncio.gather(flow, other_task())
+        return result
+
+    assert asyncio.run(both()) == "went on"
+    assert sink.released == [True]
+
+
+def test_the_async_driver_waits_for_the_record_before_the_next_step() -> None:
+    sink = _SlowSink()
+
+    class _Noting(AsyncMemoryStore):
+        async def reset_failures(self, key: str) -> None:
+            sink.order.append("effect")
+            await super().reset_failures(key)
+
+    async def run_with_release() -> str:
+        flow = run_async(unlock("k"), AsyncFlowIO(store=_Noting(MemoryStore()), audit=sink))
+        task = asyncio.ensure_future(flow)
+        await asyncio.sleep(0)
+        sink.go.set()
+        return await task
+
+    assert asyncio.run(run_with_release()) == "unlocked"
+    assert sink.order == ["recorded", "effect"]
+
+
 def test_gil_holding_work_goes_to_the_process_pool_when_there_is_one(run: Any) -> None:
     def which_thread() -> Flow[str]:
         return (yield Work(threading.current_thread, (), WorkKind.HOLDS_GIL)).name

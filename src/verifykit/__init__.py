@@ -6,6 +6,7 @@ Email one-time codes, passwords and faces, over one rate-limited challenge store
 from ._audit import AuditEvent, AuditSink, LoggingAuditSink
 from ._clock import Clock, SystemClock
 from ._errors import (
+    AuditUnavailable,
     BusyError,
     ChallengeClosed,
     ChallengeNotFound,
@@ -30,6 +31,7 @@ __version__ = "0.1.0"
 __all__ = [
     "AuditEvent",
     "AuditSink",
+    "AuditUnavailable",
     "BusyError",
     "ChallengeClosed",
     "ChallengeNotFound",

@@ -5,6 +5,9 @@ shared store, so no number of concurrent callers can get more work done than the
   lockout before comparing and reset on success; :func:`locked_verdict` and
   :func:`wrong_verdict` turn the count (which already includes this try) into the facts a
   caller needs (tries left, when to retry, other ways in).
+- Per subject across methods: the same failure is also charged to the subject's one budget
+  (:func:`~verifykit._subject.budget_key`), which any success resets; :func:`charge_subject_flow`
+  charges both and :class:`SubjectCharge` answers from whichever is nearer its limit.
 - Per client address (password, face, email OTP): :func:`charge_client` takes one event from
   the client's sliding window before the work and answers whether it fit; a verifier whose
   limit counts only failures gives it back with :meth:`ClientCharge.refund` when the try turns
@@ -20,20 +23,24 @@ from dataclasses import dataclass
 from ._audit import AuditEvent, AuditSink, emit
 from ._errors import InvalidInput
 from ._flow import Emit, Flow, store_op
+from ._subject import budget_key, lockout_key
 from ._verdict import Fallback, Reason, Verdict
 from .store import ChallengeStore, FailureState, LockoutPolicy, WindowPolicy, WindowResult
 
 __all__ = [
     "MAX_CLIENT_LENGTH",
     "ClientCharge",
+    "SubjectCharge",
     "charge_client",
     "charge_client_flow",
+    "charge_subject_flow",
     "client_key",
     "decision_event",
     "decision_record",
     "decision_step",
     "locked_verdict",
     "refund_flow",
+    "reset_subject_flow",
     "validate_client",
     "wrong_verdict",
 ]
@@ -193,3 +200,56 @@ def wrong_verdict(
         fallbacks=tuple(fallbacks) if troubled else (),
         details={"hard_locked": "true"} if state.hard_locked else {},
     )
+
+
+@dataclass(frozen=True, slots=True)
+class SubjectCharge:
+    """One failure charged, before a comparison, to the method's own count and the subject's budget.
+
+    ``budget`` is ``None`` when the method's own lock refused first (then nothing was charged).
+    When the budget refuses, the method's count keeps its charge: it is never more than the
+    method's own policy lets through, and it spares a round trip to read the budget first.
+    """
+
+    method: FailureState
+    budget: FailureState | None
+    policy: LockoutPolicy
+
+    @property
+    def allowed(self) -> bool:
+        return self.method.allowed and self.budget is not None and self.budget.allowed
+
+    @property
+    def state(self) -> FailureState:
+        """The stricter of the two counts: a hard lock first, then the one with more failures."""
+        if self.budget is None or not self.method.allowed:
+            return self.method
+        if not self.budget.allowed:
+            return self.budget
+        if self.method.hard_locked or self.budget.hard_locked:
+            return self.method if self.method.hard_locked else self.budget
+        return self.budget if self.budget.failures > self.method.failures else self.method
+
+    def locked(self, fallbacks: Sequence[Fallback]) -> Verdict:
+        """The refusal when either count is locked (nothing was compared)."""
+        return locked_verdict(self.state, fallbacks)
+
+    def wrong(self, reason: Reason, fallbacks: Sequence[Fallback]) -> Verdict:
+        """The refusal after a wrong answer, from whichever count is nearer its limit."""
+        return wrong_verdict(reason, self.state, self.policy, fallbacks)
+
+
+def charge_subject_flow(verifier: str, tag: str, policy: LockoutPolicy) -> Flow[SubjectCharge]:
+    """Charge one failure to ``verifier``'s own count for the subject, then to the subject's
+    budget; each charge is atomic, so both caps hold exactly however many tries race."""
+    method: FailureState = yield store_op.charge(lockout_key(verifier, tag), policy)
+    if not method.allowed:
+        return SubjectCharge(method, None, policy)
+    budget: FailureState = yield store_op.charge(budget_key(tag), policy)
+    return SubjectCharge(method, budget, policy)
+
+
+def reset_subject_flow(verifier: str, tag: str) -> Flow[None]:
+    """A success: forget the method's own failures and the subject's budget."""
+    yield store_op.reset_failures(lockout_key(verifier, tag))
+    yield store_op.reset_failures(budget_key(tag))

@@ -8,6 +8,7 @@ stable ``code`` that the gRPC sidecar maps to a status code.
 from __future__ import annotations
 
 __all__ = [
+    "AuditUnavailable",
     "BusyError",
     "ChallengeClosed",
     "ChallengeNotFound",
@@ -77,6 +78,16 @@ class StoreUnavailable(VerifyKitError):
     """The challenge store did not answer. Nothing was approved (fail closed)."""
 
     code = "store_unavailable"
+
+
+class AuditUnavailable(VerifyKitError):
+    """A record that must be written before a decision takes effect could not be written.
+
+    The decision did not take effect (fail closed): nothing was unlocked or redeemed. Retry once
+    the audit log is writable again.
+    """
+
+    code = "audit_unavailable"
 
 
 class DeliveryError(VerifyKitError):

@@ -17,6 +17,8 @@ asyncio API (:mod:`verifykit.aio`) and the sidecar share every rule; only these 
 - A sync mailer under :func:`run_async` (an :class:`~verifykit.delivery.Outbox`, an
   :class:`~verifykit.delivery.SMTPMailer`) runs in the thread executor: its ``send`` may block for
   its whole deadline. An async mailer (``async def send``) is awaited.
+- Under :func:`run_async` the audit sink runs in the loop's default executor and is awaited: a
+  sink that writes to disk holds up its own flow only, never the loop.
 """
 
 from __future__ import annotations
@@ -220,6 +222,12 @@ class AsyncFlowIO:
     ``store`` is an async store (``verifykit.aio.open_store``). ``threads`` runs GIL-releasing work,
     blocking mailers and budget waits (``None``: the loop's default executor); ``processes`` runs
     GIL-holding work when given, else ``threads`` does.
+
+    ``audit`` is called in the loop's default executor, never on the loop (so it must be
+    thread-safe, as it must be for the blocking flavour in a threaded server): not in ``threads``,
+    which may be a pool of heavy work that a record must not queue behind. Each record is awaited
+    before the flow's next step, so a flow's records keep their order and a required one is
+    written before the effect that follows it.
     """
 
     store: Any
@@ -349,7 +357,11 @@ async def _answer_async(step: Step, io: AsyncFlowIO, slots: list[Slot]) -> Any: 
         case Release(slot=slot):
             return slot.release()
         case Emit():
-            return _emit(io.audit, step)
+            if io.audit is None:
+                return None
+            # Off the loop: a sink may write to disk (the audit log flushes each record), and a
+            # flush must not stall every other call. Awaited, so the flow's next step still waits.
+            return await loop.run_in_executor(None, _emit, io.audit, step)
     raise TypeError(f"a flow yielded {step!r}, which is not a step")
 
 

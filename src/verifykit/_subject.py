@@ -6,11 +6,12 @@ import base64
 import hashlib
 import hmac
 import unicodedata
+from collections.abc import Iterable
 
 from ._errors import InvalidInput
 from .crypto import Keyring
 
-__all__ = ["lockout_key", "stable_tag", "subject_tag", "validate_subject"]
+__all__ = ["budget_key", "lockout_key", "stable_tag", "subject_tag", "unlock_keys", "validate_subject"]
 
 MAX_SUBJECT_LENGTH = 256
 
@@ -48,5 +49,22 @@ def subject_tag(keyring: Keyring, subject: str) -> str:
 
 
 def lockout_key(verifier: str, tag: str) -> str:
-    """The store key counting one verifier's consecutive failures for a subject tag."""
+    """The store key counting one verifier's consecutive failures for a subject tag.
+
+    Reset only by a success through that verifier: a success with one factor never buys more
+    guesses at another (knowing the password does not refresh the authenticator-app count).
+    """
     return f"{{{tag}}}:fail:{verifier}"
+
+
+def budget_key(tag: str) -> str:
+    """The store key of a subject's one failure budget: every verifier's failures, whatever the
+    method, so switching methods never multiplies guesses (NIST SP 800-63B-4 section 3.2.2: at
+    most 100 consecutive failures per account). Any success resets it. It shares the subject's
+    hash tag, so the email-code check charges it in the challenge's own atomic step."""
+    return f"{{{tag}}}:fail"
+
+
+def unlock_keys(tag: str, verifiers: Iterable[str]) -> tuple[str, ...]:
+    """Every key an unlock clears: the subject's budget and the named verifiers' own counts."""
+    return (budget_key(tag), *(lockout_key(v, tag) for v in verifiers))

@@ -34,7 +34,7 @@ class Reason(StrEnum):
 
 
 class VerifierId(StrEnum):
-    """Which verifier: names lockout keys, audit events and what an assisted check unlocks.
+    """Which verifier: names lockout keys, audit events and what a counter voucher unlocks.
 
     Values are stable (they are part of store keys and audit records).
     """
@@ -44,7 +44,7 @@ class VerifierId(StrEnum):
     TOTP = "totp"
     RECOVERY = "recovery"
     FACE = "face"
-    ASSISTED = "assisted"
+    VOUCHER = "voucher"
 
 
 class Fallback(StrEnum):
@@ -54,6 +54,7 @@ class Fallback(StrEnum):
     OTHER_EMAIL = "other_email"
     AUTHENTICATOR_APP = "authenticator_app"
     RECOVERY_CODE = "recovery_code"
+    #: A person at a counter checks documents and an officer signs a voucher (:mod:`verifykit.vouchers`).
     ASSISTED_CHECK = "assisted_check"
 
 

@@ -21,7 +21,7 @@ call itself differs.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -37,6 +37,7 @@ from ._verdict import Reason, Verdict
 from ._wire import (
     RETRY_AFTER,
     challenge_from_proto,
+    delivery_to_proto,
     email_otp_pb2,
     email_otp_pb2_grpc,
     enum_from_proto,
@@ -44,27 +45,50 @@ from ._wire import (
     face_pb2,
     face_pb2_grpc,
     is_loopback_target,
+    ladder_pb2,
+    ladder_pb2_grpc,
+    offer_from_proto,
     password_pb2,
     password_pb2_grpc,
+    recovery_pb2,
+    recovery_pb2_grpc,
+    redemption_from_proto,
+    totp_pb2,
+    totp_pb2_grpc,
     verdict_from_proto,
+    voucher_inspection_from_proto,
+    voucher_pb2,
+    voucher_pb2_grpc,
+    voucher_redemption_from_proto,
 )
 from .otp import Challenge
 
 if TYPE_CHECKING:
     from .face import Enrollment, FaceMatch
+    from .fallbacks import RecoveryCodeSet, TOTPEnrollment
+    from .ladder import Offer, Way
     from .password import PolicyResult
+    from .vouchers import Inspection, Redemption
 
 __all__ = [
     "AsyncClient",
     "AsyncEmailOTPClient",
     "AsyncFaceClient",
+    "AsyncLadderClient",
     "AsyncPasswordClient",
+    "AsyncRecoveryCodesClient",
+    "AsyncTOTPClient",
+    "AsyncVouchersClient",
     "Client",
     "DeadlineExceeded",
     "EmailOTPClient",
     "FaceClient",
+    "LadderClient",
     "PasswordClient",
+    "RecoveryCodesClient",
     "SidecarError",
+    "TOTPClient",
+    "VouchersClient",
 ]
 
 DEFAULT_TARGET = "127.0.0.1:50051"
@@ -199,6 +223,76 @@ def _matches(response: Any) -> list[FaceMatch]:
     return [FaceMatch(m.subject, m.distance) for m in response.matches]
 
 
+def _totp_enroll(subject: str, account_name: str) -> Any:
+    return totp_pb2.EnrollTotpRequest(subject=subject, account_name=account_name)
+
+
+def _totp_enrollment(response: Any) -> TOTPEnrollment:
+    from .fallbacks import TOTPEnrollment
+
+    return TOTPEnrollment(
+        stored=response.stored,
+        provisioning_uri=response.provisioning_uri,
+        secret_base32=response.secret_base32,
+    )
+
+
+def _totp_confirm(subject: str, stored: bytes, code: str, client: str | None) -> Any:
+    return totp_pb2.ConfirmTotpEnrollmentRequest(
+        subject=subject, stored=stored, code=code, client_address=client or ""
+    )
+
+
+def _totp_verify(subject: str, stored: bytes, code: str, client: str | None) -> Any:
+    return totp_pb2.VerifyTotpRequest(subject=subject, stored=stored, code=code, client_address=client or "")
+
+
+def _totp_remove(subject: str, stored: bytes) -> Any:
+    return totp_pb2.RemoveTotpRequest(subject=subject, stored=stored)
+
+
+def _code_set(response: Any) -> RecoveryCodeSet:
+    from .fallbacks import RecoveryCodeSet
+
+    return RecoveryCodeSet(codes=list(response.codes), stored=response.stored)
+
+
+def _redeem(subject: str, stored: str, code: str, client: str | None) -> Any:
+    return recovery_pb2.RedeemRecoveryCodeRequest(
+        subject=subject, stored=stored, code=code, client_address=client or ""
+    )
+
+
+def _ways_in(
+    subject: str, enrolled: Iterable[Way | str], delivery: str | None, level: int | str | None
+) -> Any:
+    from ._wire import enum_to_proto
+    from .ladder import AAL, Way
+
+    try:
+        ways = [Way(w) for w in enrolled]
+        wanted = 0 if level is None else int(AAL[level.upper()] if isinstance(level, str) else AAL(level))
+    except (ValueError, KeyError):
+        raise InvalidInput("enrolled names ways in and level is an AAL", field="enrolled") from None
+    return ladder_pb2.GetWaysInRequest(
+        subject=subject,
+        enrolled=[enum_to_proto(w) for w in ways],  # type: ignore[misc]
+        delivery=delivery_to_proto(delivery),  # type: ignore[arg-type]
+        level=wanted,  # type: ignore[arg-type]
+    )
+
+
+def _redeem_voucher(subject: str, voucher: str, client: str | None) -> Any:
+    return voucher_pb2.RedeemVoucherRequest(subject=subject, voucher=voucher, client_address=client or "")
+
+
+def _inspect_voucher(voucher: str, subject: str | None) -> Any:
+    request = voucher_pb2.InspectVoucherRequest(voucher=voucher)
+    if subject is not None:
+        request.subject = subject
+    return request
+
+
 def _serving(response: Any) -> str:
     return str(health_pb2.HealthCheckResponse.ServingStatus.Name(response.status))
 
@@ -315,6 +409,96 @@ class FaceClient(_Service):
         return _matches(self._call(self._stub.SearchFaceIndex, _search(image, k, threshold)))
 
 
+class TOTPClient(_Service):
+    """Authenticator-app codes; the methods of :class:`verifykit.fallbacks.TOTPVerifier`, plus
+    :meth:`confirm` for the first code after enrolment."""
+
+    def __init__(self, owner: _Settings, channel: grpc.Channel) -> None:
+        super().__init__(owner)
+        self._stub = totp_pb2_grpc.TotpServiceStub(channel)  # type: ignore[no-untyped-call]
+
+    def enroll(self, subject: str, account_name: str) -> TOTPEnrollment:
+        """A new secret; store ``.stored``, show ``.provisioning_uri`` once as a QR code."""
+        return _totp_enrollment(self._call(self._stub.EnrollTotp, _totp_enroll(subject, account_name)))
+
+    def confirm(self, subject: str, stored: bytes, code: str, *, client: str | None = None) -> Verdict:
+        """Check the first code the app shows; keep the enrolment only if the verdict approves."""
+        request = _totp_confirm(subject, stored, code, client)
+        return verdict_from_proto(self._call(self._stub.ConfirmTotpEnrollment, request).verdict)
+
+    def verify(self, subject: str, stored: bytes, code: str, *, client: str | None = None) -> Verdict:
+        """Check a code against the stored secret, at the sidecar's store clock."""
+        request = _totp_verify(subject, stored, code, client)
+        return verdict_from_proto(self._call(self._stub.VerifyTotp, request).verdict)
+
+    def remove(self, subject: str, stored: bytes) -> None:
+        """Record the removal (it must reach the audit log), then delete ``stored`` yourself."""
+        self._call(self._stub.RemoveTotp, _totp_remove(subject, stored))
+
+
+class RecoveryCodesClient(_Service):
+    """Recovery codes; the methods of :class:`verifykit.fallbacks.RecoveryCodes`."""
+
+    def __init__(self, owner: _Settings, channel: grpc.Channel) -> None:
+        super().__init__(owner)
+        self._stub = recovery_pb2_grpc.RecoveryCodeServiceStub(channel)  # type: ignore[no-untyped-call]
+
+    def generate(self, subject: str) -> RecoveryCodeSet:
+        """New codes to show once, and ``stored`` to keep."""
+        request = recovery_pb2.GenerateRecoveryCodesRequest(subject=subject)
+        return _code_set(self._call(self._stub.GenerateRecoveryCodes, request))
+
+    def redeem(self, subject: str, stored: str, code: str, *, client: str | None = None) -> Verdict:
+        """A verdict whose ``stored`` replaces the caller's set (``None``: keep it)."""
+        request = _redeem(subject, stored, code, client)
+        return redemption_from_proto(self._call(self._stub.RedeemRecoveryCode, request))
+
+    def count(self, stored: str) -> int:
+        """Codes the stored set still holds."""
+        request = recovery_pb2.CountRecoveryCodesRequest(stored=stored)
+        return int(self._call(self._stub.CountRecoveryCodes, request).remaining)
+
+
+class LadderClient(_Service):
+    """The fallback ladder; the method of :class:`verifykit.ladder.Ladder`."""
+
+    def __init__(self, owner: _Settings, channel: grpc.Channel) -> None:
+        super().__init__(owner)
+        self._stub = ladder_pb2_grpc.LadderServiceStub(channel)  # type: ignore[no-untyped-call]
+
+    def ways_in(
+        self,
+        subject: str,
+        enrolled: Iterable[Way | str],
+        *,
+        delivery: str | None = None,
+        level: int | str | None = None,
+    ) -> Offer:
+        """The ways in open now for ``subject``, in order, and why the others are not."""
+        request = _ways_in(subject, enrolled, delivery, level)
+        return offer_from_proto(self._call(self._stub.GetWaysIn, request))
+
+
+class VouchersClient(_Service):
+    """Counter vouchers; the methods of :class:`verifykit.vouchers.Vouchers`. The sidecar serves
+    them only with an officer registry (``officers_file``); else calls raise ``SidecarError``
+    with status ``UNIMPLEMENTED``."""
+
+    def __init__(self, owner: _Settings, channel: grpc.Channel) -> None:
+        super().__init__(owner)
+        self._stub = voucher_pb2_grpc.VoucherServiceStub(channel)  # type: ignore[no-untyped-call]
+
+    def redeem(self, subject: str, voucher: str, *, client: str | None = None) -> Redemption:
+        """Redeem ``voucher`` for ``subject``; a bad voucher is a refused redemption, never an error."""
+        request = _redeem_voucher(subject, voucher, client)
+        return voucher_redemption_from_proto(self._call(self._stub.RedeemVoucher, request))
+
+    def inspect(self, voucher: str, *, subject: str | None = None) -> Inspection:
+        """What ``voucher`` says and whether it would be accepted now; never redeems it."""
+        response = self._call(self._stub.InspectVoucher, _inspect_voucher(voucher, subject))
+        return voucher_inspection_from_proto(voucher, response)
+
+
 class _Settings:
     """What both clients check and hold: target, deadline, credentials, the token rule."""
 
@@ -404,6 +588,10 @@ class Client(_Settings):
         self.email_otp = EmailOTPClient(self, self.channel)
         self.password = PasswordClient(self, self.channel)
         self.face = FaceClient(self, self.channel)
+        self.totp = TOTPClient(self, self.channel)
+        self.recovery_codes = RecoveryCodesClient(self, self.channel)
+        self.ladder = LadderClient(self, self.channel)
+        self.vouchers = VouchersClient(self, self.channel)
         self._health = _Service(self)
         self._health_stub = health_pb2_grpc.HealthStub(self.channel)
 
@@ -536,6 +724,94 @@ class AsyncFaceClient(_AsyncService):
         return _matches(await self._call(self._stub.SearchFaceIndex, _search(image, k, threshold)))
 
 
+class AsyncTOTPClient(_AsyncService):
+    """Authenticator-app codes; the methods of :class:`TOTPClient`, as coroutines."""
+
+    def __init__(self, owner: _Settings, channel: grpc.aio.Channel) -> None:
+        super().__init__(owner)
+        self._stub = totp_pb2_grpc.TotpServiceStub(channel)  # type: ignore[no-untyped-call]
+
+    async def enroll(self, subject: str, account_name: str) -> TOTPEnrollment:
+        """See :meth:`TOTPClient.enroll`."""
+        request = _totp_enroll(subject, account_name)
+        return _totp_enrollment(await self._call(self._stub.EnrollTotp, request))
+
+    async def confirm(self, subject: str, stored: bytes, code: str, *, client: str | None = None) -> Verdict:
+        """See :meth:`TOTPClient.confirm`."""
+        request = _totp_confirm(subject, stored, code, client)
+        return verdict_from_proto((await self._call(self._stub.ConfirmTotpEnrollment, request)).verdict)
+
+    async def verify(self, subject: str, stored: bytes, code: str, *, client: str | None = None) -> Verdict:
+        """See :meth:`TOTPClient.verify`."""
+        request = _totp_verify(subject, stored, code, client)
+        return verdict_from_proto((await self._call(self._stub.VerifyTotp, request)).verdict)
+
+    async def remove(self, subject: str, stored: bytes) -> None:
+        """See :meth:`TOTPClient.remove`."""
+        await self._call(self._stub.RemoveTotp, _totp_remove(subject, stored))
+
+
+class AsyncRecoveryCodesClient(_AsyncService):
+    """Recovery codes; the methods of :class:`RecoveryCodesClient`, as coroutines."""
+
+    def __init__(self, owner: _Settings, channel: grpc.aio.Channel) -> None:
+        super().__init__(owner)
+        self._stub = recovery_pb2_grpc.RecoveryCodeServiceStub(channel)  # type: ignore[no-untyped-call]
+
+    async def generate(self, subject: str) -> RecoveryCodeSet:
+        """See :meth:`RecoveryCodesClient.generate`."""
+        request = recovery_pb2.GenerateRecoveryCodesRequest(subject=subject)
+        return _code_set(await self._call(self._stub.GenerateRecoveryCodes, request))
+
+    async def redeem(self, subject: str, stored: str, code: str, *, client: str | None = None) -> Verdict:
+        """See :meth:`RecoveryCodesClient.redeem`."""
+        request = _redeem(subject, stored, code, client)
+        return redemption_from_proto(await self._call(self._stub.RedeemRecoveryCode, request))
+
+    async def count(self, stored: str) -> int:
+        """See :meth:`RecoveryCodesClient.count`."""
+        request = recovery_pb2.CountRecoveryCodesRequest(stored=stored)
+        return int((await self._call(self._stub.CountRecoveryCodes, request)).remaining)
+
+
+class AsyncLadderClient(_AsyncService):
+    """The fallback ladder; the method of :class:`LadderClient`, as a coroutine."""
+
+    def __init__(self, owner: _Settings, channel: grpc.aio.Channel) -> None:
+        super().__init__(owner)
+        self._stub = ladder_pb2_grpc.LadderServiceStub(channel)  # type: ignore[no-untyped-call]
+
+    async def ways_in(
+        self,
+        subject: str,
+        enrolled: Iterable[Way | str],
+        *,
+        delivery: str | None = None,
+        level: int | str | None = None,
+    ) -> Offer:
+        """See :meth:`LadderClient.ways_in`."""
+        request = _ways_in(subject, enrolled, delivery, level)
+        return offer_from_proto(await self._call(self._stub.GetWaysIn, request))
+
+
+class AsyncVouchersClient(_AsyncService):
+    """Counter vouchers; the methods of :class:`VouchersClient`, as coroutines."""
+
+    def __init__(self, owner: _Settings, channel: grpc.aio.Channel) -> None:
+        super().__init__(owner)
+        self._stub = voucher_pb2_grpc.VoucherServiceStub(channel)  # type: ignore[no-untyped-call]
+
+    async def redeem(self, subject: str, voucher: str, *, client: str | None = None) -> Redemption:
+        """See :meth:`VouchersClient.redeem`."""
+        request = _redeem_voucher(subject, voucher, client)
+        return voucher_redemption_from_proto(await self._call(self._stub.RedeemVoucher, request))
+
+    async def inspect(self, voucher: str, *, subject: str | None = None) -> Inspection:
+        """See :meth:`VouchersClient.inspect`."""
+        response = await self._call(self._stub.InspectVoucher, _inspect_voucher(voucher, subject))
+        return voucher_inspection_from_proto(voucher, response)
+
+
 class AsyncClient(_Settings):
     """A connection to one sidecar for asyncio code: the arguments, services and methods of
     :class:`Client`, as coroutines (``await client.email_otp.check(...)``), on a ``grpc.aio``
@@ -573,6 +849,10 @@ class AsyncClient(_Settings):
         self.email_otp = AsyncEmailOTPClient(self, self.channel)
         self.password = AsyncPasswordClient(self, self.channel)
         self.face = AsyncFaceClient(self, self.channel)
+        self.totp = AsyncTOTPClient(self, self.channel)
+        self.recovery_codes = AsyncRecoveryCodesClient(self, self.channel)
+        self.ladder = AsyncLadderClient(self, self.channel)
+        self.vouchers = AsyncVouchersClient(self, self.channel)
         self._health = _AsyncService(self)
         self._health_stub = health_pb2_grpc.HealthStub(self.channel)
 

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import email.utils
+import zoneinfo
 
 import pytest
 
 from verifykit import InvalidInput
 from verifykit.delivery import SUPPORTED_LOCALES, render_otp_email
+from verifykit.testing import code_in
 
 CODE = "845201"
 
@@ -172,3 +175,56 @@ def test_error_about_a_bad_code_does_not_repeat_it():
     with pytest.raises(InvalidInput) as caught:
         render(code="84520!")
     assert "84520" not in str(caught.value)
+
+
+# -- which send, and when it was requested: a person with two messages can tell the newest ---------
+
+REQUESTED = dt.datetime(2025, 3, 4, 10, 42, 7, tzinfo=dt.UTC)
+
+
+@pytest.mark.parametrize(
+    ("locale", "zone", "marker", "sentence"),
+    [
+        ("en", dt.UTC, "(code 2 of 2, requested 10:42 UTC)", "This is code 2 of 2, requested 10:42 UTC."),
+        (
+            "id",
+            zoneinfo.ZoneInfo("Asia/Jakarta"),
+            "(kode 2 dari 2, diminta 17.42 WIB)",
+            "Ini kode 2 dari 2, diminta 17.42 WIB.",
+        ),
+    ],
+)
+def test_subject_and_body_name_the_send_and_when_it_was_requested(locale, zone, marker, sentence):
+    message = render(locale=locale, send=2, sends=2, requested_at=REQUESTED.astimezone(zone))
+    text, html_body = bodies(message)
+    assert message["Subject"].endswith(marker)
+    assert sentence in text
+    assert sentence in html_body
+
+
+def test_the_send_number_leaves_the_code_alone_on_its_line():
+    message = render(send=3, sends=3, requested_at=REQUESTED)
+    assert code_in(message) == CODE
+    assert CODE not in message["Subject"]
+
+
+def test_without_a_send_number_the_message_names_none():
+    message = render()
+    assert message["Subject"] == "Your verifykit verification code"
+    assert "requested" not in bodies(message)[0]
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field"),
+    [
+        ({"send": 0, "sends": 1, "requested_at": REQUESTED}, "send"),
+        ({"send": 3, "sends": 2, "requested_at": REQUESTED}, "send"),
+        ({"send": 1, "sends": None, "requested_at": REQUESTED}, "sends"),
+        ({"send": 1, "sends": 1, "requested_at": REQUESTED.replace(tzinfo=None)}, "requested_at"),
+        ({"sends": 1}, "send"),
+    ],
+)
+def test_a_bad_send_number_or_time_is_invalid_input(overrides, field):
+    with pytest.raises(InvalidInput) as caught:
+        render(**overrides)
+    assert caught.value.field == field

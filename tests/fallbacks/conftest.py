@@ -12,7 +12,7 @@ from fallback_support import Build
 from flavours import FLAVOURS
 from verifier_flavours import Flavour
 from verifykit import AuditEvent, Keyring
-from verifykit.fallbacks import AssistedCheck, RecoveryCodes
+from verifykit.fallbacks import RecoveryCodes
 
 
 @pytest.fixture(params=FLAVOURS)
@@ -32,8 +32,3 @@ def build(flavour: Flavour, store_url: str, keyring: Keyring, events: list[Audit
 @pytest.fixture
 def recovery(build: Build) -> RecoveryCodes:
     return build.recovery()
-
-
-@pytest.fixture
-def assisted(build: Build) -> AssistedCheck:
-    return build.assisted()

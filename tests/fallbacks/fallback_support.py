@@ -7,8 +7,6 @@ from typing import Any
 from verifier_flavours import Flavour
 from verifykit import AuditEvent, Keyring, aio
 from verifykit.fallbacks import (
-    AssistedCheck,
-    AssistedSettings,
     RecoveryCodes,
     RecoverySettings,
     TOTPSettings,
@@ -61,18 +59,6 @@ class Build:
             store=self.store,
             keyring=keyring or self.keyring,
             settings=settings or RecoverySettings(**fields),
-            audit=self._audit(audit),
-        )
-
-    def assisted(
-        self, *, audit: Any = _EVENTS, settings: AssistedSettings | None = None, **fields: Any
-    ) -> AssistedCheck:
-        return self.flavour.build(
-            AssistedCheck,
-            aio.AssistedCheck,
-            store=self.store,
-            keyring=self.keyring,
-            settings=settings or AssistedSettings(**fields),
             audit=self._audit(audit),
         )
 

@@ -27,6 +27,7 @@ from verifykit import Keyring
 from verifykit.aio import AsyncChallengeStore
 from verifykit.client import Client
 from verifykit.delivery import Outbox
+from verifykit.fallbacks import TOTPSettings
 from verifykit.otp import OTPSettings
 from verifykit.server import Components, ServerConfig, Sidecar, create_server
 from verifykit.server._process import SidecarProcess
@@ -61,6 +62,9 @@ def serve() -> Iterator[Serve]:
         *,
         store: AsyncChallengeStore | None = None,
         otp_settings: OTPSettings | None = None,
+        totp_settings: TOTPSettings | None = None,
+        keyring: Keyring | None = None,
+        mailer: Any = None,
         client_options: dict[str, Any] | None = None,
         **config: Any,
     ) -> Running:
@@ -69,10 +73,16 @@ def serve() -> Iterator[Serve]:
         config.setdefault("audit_log", False)
         config.setdefault("grace", 1.0)
         outbox = Outbox()
-        keyring = Keyring.generate()
+        keyring = keyring if keyring is not None else Keyring.generate()
         sidecar, port = create_server(
             ServerConfig(**config),
-            Components(store=store, keyring=keyring, mailer=outbox, otp_settings=otp_settings),
+            Components(
+                store=store,
+                keyring=keyring,
+                mailer=outbox if mailer is None else mailer,
+                otp_settings=otp_settings,
+                totp_settings=totp_settings,
+            ),
         )
         sidecar.start()
         client = Client(f"127.0.0.1:{port}", timeout=30.0, **(client_options or {}))

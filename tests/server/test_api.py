@@ -27,7 +27,16 @@ def test_the_api_reference_page_matches_the_protos() -> None:
 
 
 def test_every_library_enum_member_has_a_proto_member() -> None:
-    assert missing_members() == {"Reason": [], "Fallback": [], "ChallengeStatus": []}
+    assert missing_members() == {
+        "Reason": [],
+        "Fallback": [],
+        "ChallengeStatus": [],
+        "Way": [],
+        "Why": [],
+        "Role": [],
+        "Refusal": [],
+        "SignatureStatus": [],
+    }
 
 
 def test_the_protos_ship_inside_the_package_under_their_package_path() -> None:
@@ -36,6 +45,10 @@ def test_the_protos_ship_inside_the_package_under_their_package_path() -> None:
         "verifykit/v1/email_otp.proto",
         "verifykit/v1/password.proto",
         "verifykit/v1/face.proto",
+        "verifykit/v1/totp.proto",
+        "verifykit/v1/recovery.proto",
+        "verifykit/v1/ladder.proto",
+        "verifykit/v1/voucher.proto",
     ]
     for path in proto_files():
         assert "package verifykit.v1;" in path.read_text(encoding="utf-8")

@@ -126,3 +126,28 @@ def test_the_async_client_shows_no_token() -> None:
             return repr(client)
 
     assert TOKEN not in asyncio.run(build())
+
+
+def test_authenticator_codes_enroll_confirm_verify_and_remove(sidecar: Running) -> None:
+    import pyotp
+
+    async def work(client: AsyncClient) -> tuple[Any, ...]:
+        enrollment = await client.totp.enroll("applicant-1", "ana@example.com")
+        code = pyotp.TOTP(enrollment.secret_base32).now()  # accepted for 30 s more at least
+        confirmed = await client.totp.confirm("applicant-1", enrollment.stored, code)
+        replayed = await client.totp.verify("applicant-1", enrollment.stored, code)
+        await client.totp.remove("applicant-1", enrollment.stored)
+        return confirmed.reason, replayed.reason
+
+    # The same code twice: the confirmation used it, so the verify is a replay.
+    assert run(work, sidecar.target) == (Reason.APPROVED, Reason.REPLAYED)
+
+
+def test_recovery_codes_generate_redeem_and_count(sidecar: Running) -> None:
+    async def work(client: AsyncClient) -> tuple[Any, ...]:
+        fresh = await client.recovery_codes.generate("applicant-1")
+        verdict = await client.recovery_codes.redeem("applicant-1", fresh.stored, fresh.codes[0])
+        assert isinstance(verdict.stored, str)
+        return verdict.reason, await client.recovery_codes.count(verdict.stored)
+
+    assert run(work, sidecar.target) == (Reason.APPROVED, 9)

@@ -75,8 +75,30 @@ def test_status_and_cancel_report_the_challenge(sidecar: Running) -> None:
     assert otp.check(challenge.id, last_code(sidecar.outbox)).reason is Reason.CANCELED
 
 
-def test_resend_sends_a_new_code_and_the_old_one_stops_working(serve: Serve) -> None:
+def test_an_old_code_approves_after_a_resend_and_the_verdict_names_its_send(serve: Serve) -> None:
     running = serve(otp_settings=OTPSettings(resend_cooldown=0))
+    otp = running.client.email_otp
+    challenge = otp.start("applicant-1", "ana@example.com")
+    old = last_code(running.outbox)
+    assert otp.resend(challenge.id).live_sends == 2
+    assert otp.status(challenge.id).live_sends == 2
+    stub = email_otp_pb2_grpc.EmailOtpServiceStub(running.client.channel)
+    response = stub.CheckEmailOtp(email_otp_pb2.CheckEmailOtpRequest(challenge_id=challenge.id, code=old))
+    assert response.verdict.approved and response.send == 1
+    assert response.verdict.details["send"] == "1"
+    assert otp.check(challenge.id, old).reason is Reason.REPLAYED
+
+
+def test_the_client_verdict_names_the_send_used(serve: Serve) -> None:
+    running = serve(otp_settings=OTPSettings(resend_cooldown=0))
+    otp = running.client.email_otp
+    challenge = otp.start("applicant-1", "ana@example.com")
+    otp.resend(challenge.id)
+    assert otp.check(challenge.id, last_code(running.outbox)).details["send"] == "2"
+
+
+def test_with_one_live_send_a_resend_retires_the_old_code(serve: Serve) -> None:
+    running = serve(otp_settings=OTPSettings(resend_cooldown=0, live_sends=1))
     otp = running.client.email_otp
     challenge = otp.start("applicant-1", "ana@example.com")
     old = last_code(running.outbox)

@@ -1,14 +1,17 @@
-"""The Node.js example (@grpc/grpc-js) runs the email OTP flow against a real sidecar."""
+"""The Node.js examples (@grpc/grpc-js) run the email OTP flow and the whole ladder against a real sidecar."""
 
 from __future__ import annotations
 
+import base64
 import json
 import shutil
+import socket
 import subprocess
 
 import pytest
-from sidecars import REPO, Running
+from sidecars import REPO, Running, Serve
 
+from verifykit.server._app import open_mailer
 from verifykit.testing import last_code
 
 EXAMPLE = REPO / "examples" / "node"
@@ -88,3 +91,41 @@ def test_the_node_client_sees_a_wrong_code_as_a_verdict_and_reads_retry_after(
     refused = steps[2]
     assert (refused["step"], refused["code"]) == ("resend_refused", "RESOURCE_EXHAUSTED")
     assert isinstance(refused["retry_after"], int) and 1 <= refused["retry_after"] <= 30
+
+
+def test_the_node_ladder_gets_the_person_in_with_the_authenticator_when_the_email_fails(
+    node: str, serve: Serve
+) -> None:
+    with socket.socket() as probe:  # a port where nothing listens: the mail server is down
+        probe.bind(("127.0.0.1", 0))
+        dead = probe.getsockname()[1]
+    running = serve(mailer=open_mailer(f"smtp://127.0.0.1:{dead}?security=none"))
+    enrollment = running.client.totp.enroll("applicant-7", "ana@example.com")  # at signup
+    proc = subprocess.run(
+        [
+            node,
+            "ladder.mjs",
+            "--target",
+            running.target,
+            "--subject",
+            "applicant-7",
+            "--email",
+            "ana@example.com",
+            "--stored",
+            base64.b64encode(enrollment.stored).decode(),
+            "--secret",
+            enrollment.secret_base32,
+        ],
+        cwd=EXAMPLE,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    email, ways_in, authenticator = (json.loads(line) for line in proc.stdout.splitlines())
+    assert email["delivery"] == "DELIVERY_STATUS_FAILED"
+    assert ways_in["open"][0] == "WAY_IN_AUTHENTICATOR_APP"
+    assert ways_in["open"][-1] == "WAY_IN_COUNTER_VOUCHER"
+    assert ways_in["closed"]["WAY_IN_EMAIL_CODE"] == "CLOSED_REASON_DELIVERY_FAILED"
+    assert authenticator == {"step": "authenticator", "approved": True, "reason": "REASON_APPROVED"}
+    assert len(running.outbox) == 0  # nothing went through the capturing mailer either

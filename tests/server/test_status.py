@@ -12,6 +12,7 @@ from google.rpc import error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
 from verifykit import (
+    AuditUnavailable,
     BusyError,
     ChallengeClosed,
     ChallengeNotFound,
@@ -45,6 +46,7 @@ CASES: list[tuple[VerifyKitError, grpc.StatusCode]] = [
     ),
     (BusyError("busy", retry_after=1.0), grpc.StatusCode.RESOURCE_EXHAUSTED),
     (StoreUnavailable("store down"), grpc.StatusCode.UNAVAILABLE),
+    (AuditUnavailable("audit log not writable"), grpc.StatusCode.UNAVAILABLE),
     (DeliveryError("smtp down", temporary=True), grpc.StatusCode.UNAVAILABLE),
     (ConfigurationError("missing extra"), grpc.StatusCode.FAILED_PRECONDITION),
     (DeadlineExceeded("too slow"), grpc.StatusCode.DEADLINE_EXCEEDED),

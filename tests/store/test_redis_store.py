@@ -21,7 +21,7 @@ from store_support import RIGHT, WRONG, challenge, lock_key, new_id, new_tag, op
 
 from verifykit import ConfigurationError, InvalidInput, StoreUnavailable
 from verifykit.crypto import Keyring
-from verifykit.otp import EmailOTP
+from verifykit.otp import EmailOTP, OTPSettings
 from verifykit.store import ChallengeStore, LockoutPolicy, WindowPolicy, open_store
 from verifykit.store._redis import SCRIPTS, RedisBase, RedisStore, hash_tag, script_sha, script_source
 from verifykit.testing import Outbox, last_code
@@ -266,6 +266,25 @@ def test_an_email_otp_check_is_exactly_one_round_trip(redis_url: str, make_store
     verdicts = []
     commands = _commands_from(name, redis_url, lambda: verdicts.append(otp.check(started.id, code)))
     assert verdicts[0].approved
+    assert [c.split()[0] for c in commands] == ["EVALSHA"]
+
+
+def test_an_old_code_after_a_resend_is_still_one_round_trip(redis_url: str, make_store: MakeStore) -> None:
+    """Several live sends are checked in the same one script: late mail costs no extra round trip."""
+    name = f"vkt-{uuid.uuid4().hex[:8]}"
+    store = make_store(redis_url, client_name=name, max_connections=1)
+    outbox = Outbox()
+    settings = OTPSettings(resend_cooldown=0, resend_cooldown_max=0, live_sends=3)
+    otp = EmailOTP(store=store, keyring=Keyring.generate(), mailer=outbox, settings=settings, audit=None)
+    warm = otp.start("warm-up", "warm@example.com")
+    otp.check(warm.id, last_code(outbox))  # connects and loads the script
+    started = otp.start("subject-1", "ana@example.com")
+    first = last_code(outbox)
+    otp.resend(started.id)
+    otp.resend(started.id)
+    verdicts = []
+    commands = _commands_from(name, redis_url, lambda: verdicts.append(otp.check(started.id, first)))
+    assert verdicts[0].approved and verdicts[0].details["send"] == "1"
     assert [c.split()[0] for c in commands] == ["EVALSHA"]
 
 

@@ -35,6 +35,7 @@ from verifykit.store import (
     ChallengeStatus,
     ChallengeStore,
     FailureState,
+    LiveSend,
     LockoutPolicy,
     NewChallenge,
     WindowPolicy,
@@ -54,7 +55,7 @@ from verifykit.store._rules import (
 from verifykit.testing import FakeClock
 
 TAGS = ["a" * 26, "b" * 26, "c" * 26]
-SECRETS = ["k1:one", "k1:two", "k1:three"]
+SECRETS = ["k1:one", "k1:two", "k1:three", "k1:four"]
 
 
 @dataclass(frozen=True)
@@ -138,11 +139,15 @@ class StoreMachine(RuleBasedStateMachine):
         if record is None or entry is None:
             return
         s = entry.state
-        assert (record.status, record.attempts_left, record.sends, record.secret) == (
+        assert (record.status, record.attempts_left, record.sends, record.approved_send) == (
             s.status,
             s.attempts_left,
             s.sends,
-            s.secret,
+            s.approved_send,
+        )
+        assert [(x.send, x.secret) for x in record.live] == [(x.send, x.secret) for x in s.live]
+        assert all(
+            self.close_enough(x.expires_at, y.expires_at) for x, y in zip(record.live, s.live, strict=True)
         )
         assert (record.delivery, record.delivery_reason) == (s.delivery, s.delivery_reason)
         assert (record.kind, record.subject, record.max_attempts, record.destination) == (
@@ -206,7 +211,7 @@ class StoreMachine(RuleBasedStateMachine):
                 attempts_left=max_attempts,
                 sends=1,
                 resend_at=now + new.resend_after,
-                secret=secret,
+                live=[LiveSend(1, secret, now + new.ttl)],
                 delivery="queued",
             ),
         )
@@ -233,19 +238,27 @@ class StoreMachine(RuleBasedStateMachine):
         self.same_record(record, entry)
         self.same_failure(failure, want_failure)
 
-    @rule(cid=challenges, secret=st.sampled_from(SECRETS), max_sends=st.integers(1, 4))
-    def resend(self, cid: str, secret: str, max_sends: int) -> None:
+    @rule(
+        cid=challenges,
+        secret=st.sampled_from(SECRETS),
+        max_sends=st.integers(1, 4),
+        live_sends=st.integers(1, 3),
+        ttl_index=st.integers(0, 1),
+    )
+    def resend(self, cid: str, secret: str, max_sends: int, live_sends: int, ttl_index: int) -> None:
         t = self.timing
         policy = {
+            "ttl": t.ttls[ttl_index],
             "max_sends": max_sends,
             "cooldown": t.cooldown,
             "cooldown_factor": 2.0,
             "cooldown_max": 30.0,
+            "live_sends": live_sends,
         }
         now = self.now()
-        outcome, record, wait = self.store.resend(cid, secret, ttl=t.ttls[0], **policy)
+        outcome, record, wait = self.store.resend(cid, secret, **policy)
         entry = self.live(cid, now)
-        want, want_wait = apply_resend(entry.state if entry else None, now, secret, ttl=t.ttls[0], **policy)
+        want, want_wait = apply_resend(entry.state if entry else None, now, secret, **policy)
         assert outcome is want
         assert self.close_enough(wait, want_wait)
         self.same_record(record, entry)

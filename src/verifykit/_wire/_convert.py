@@ -3,34 +3,61 @@ two sides translate with the same code."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Mapping
 from enum import StrEnum
 from typing import TypeVar
 
 from google.protobuf import timestamp_pb2
 
-from .._verdict import Fallback, Reason, Verdict
+from .._verdict import Fallback, Reason, Verdict, VerifierId
+from ..ladder import AAL, Combination, Offer, Role, Rung, Way, Why
 from ..otp import Challenge
-from ..store import ChallengeStatus
-from ._pb import common_pb2, email_otp_pb2
+from ..store import ChallengeStatus, FailureState
+from ..vouchers import Inspection, Redemption, Refusal, SignatureCheck, SignatureStatus, decode_voucher
+from ._pb import common_pb2, email_otp_pb2, ladder_pb2, recovery_pb2, voucher_pb2
 
 __all__ = [
     "challenge_from_proto",
     "challenge_to_proto",
+    "delivery_from_proto",
+    "delivery_to_proto",
     "enum_from_proto",
     "enum_to_proto",
+    "offer_from_proto",
+    "offer_to_proto",
+    "redemption_from_proto",
+    "redemption_to_proto",
     "verdict_from_proto",
     "verdict_to_proto",
+    "voucher_inspection_from_proto",
+    "voucher_inspection_to_proto",
+    "voucher_redemption_from_proto",
+    "voucher_redemption_to_proto",
 ]
 
 E = TypeVar("E", bound=StrEnum)
 
 # A library value maps to the proto member PREFIX_VALUE_IN_CAPITALS (wrong_code -> REASON_WRONG_CODE).
-_PREFIX = {Reason: "REASON_", Fallback: "FALLBACK_", ChallengeStatus: "CHALLENGE_STATUS_"}
+_PREFIX = {
+    Reason: "REASON_",
+    Fallback: "FALLBACK_",
+    ChallengeStatus: "CHALLENGE_STATUS_",
+    Way: "WAY_IN_",
+    Why: "CLOSED_REASON_",
+    Role: "WAY_ROLE_",
+    Refusal: "VOUCHER_REFUSAL_",
+    SignatureStatus: "SIGNATURE_STATUS_",
+}
 _PROTO_ENUMS = {
     Reason: common_pb2.Reason,
     Fallback: common_pb2.Fallback,
     ChallengeStatus: email_otp_pb2.ChallengeStatus,
+    Way: ladder_pb2.WayIn,
+    Why: ladder_pb2.ClosedReason,
+    Role: ladder_pb2.WayRole,
+    Refusal: voucher_pb2.VoucherRefusal,
+    SignatureStatus: voucher_pb2.SignatureStatus,
 }
 _DELIVERY_PREFIX = "DELIVERY_STATUS_"
 
@@ -145,6 +172,7 @@ def challenge_to_proto(challenge: Challenge) -> email_otp_pb2.EmailOtpChallenge:
         else email_otp_pb2.DELIVERY_STATUS_UNSPECIFIED,
         delivery_reason=challenge.delivery_reason,
         fallbacks=_fallbacks_to_proto(challenge.fallbacks),  # type: ignore[arg-type]
+        live_sends=challenge.live_sends,
     )
 
 
@@ -167,4 +195,196 @@ def challenge_from_proto(message: email_otp_pb2.EmailOtpChallenge) -> Challenge:
         delivery=delivery.removeprefix(_DELIVERY_PREFIX).lower() if message.delivery else "",
         delivery_reason=message.delivery_reason,
         fallbacks=_fallbacks_from_proto(message.fallbacks),
+        live_sends=message.live_sends,
+    )
+
+
+def redemption_to_proto(verdict: Verdict) -> recovery_pb2.RedeemRecoveryCodeResponse:
+    """A recovery-code verdict: the set to keep travels beside the verdict, not in it."""
+    # Not as upgraded_hash: that field is a password hash to store.
+    response = recovery_pb2.RedeemRecoveryCodeResponse(
+        verdict=verdict_to_proto(dataclasses.replace(verdict, stored=None))
+    )
+    if isinstance(verdict.stored, str):
+        response.remaining_stored = verdict.stored
+        response.remaining = len(verdict.stored.split(",")) if verdict.stored else 0
+    return response
+
+
+def redemption_from_proto(message: recovery_pb2.RedeemRecoveryCodeResponse) -> Verdict:
+    """The verdict :meth:`verifykit.fallbacks.RecoveryCodes.redeem` returns, ``stored`` included."""
+    verdict = verdict_from_proto(message.verdict)
+    stored = message.remaining_stored if message.HasField("remaining_stored") else None
+    return dataclasses.replace(verdict, stored=stored)
+
+
+def delivery_from_proto(number: int) -> str | None:
+    """``queued``, ``sent`` or ``failed``; None for UNSPECIFIED (no email was sent)."""
+    if not number:
+        return None
+    return email_otp_pb2.DeliveryStatus.Name(number).removeprefix(_DELIVERY_PREFIX).lower()
+
+
+def delivery_to_proto(delivery: str | None) -> int:
+    name = _DELIVERY_PREFIX + (delivery or "").upper()
+    return (
+        email_otp_pb2.DeliveryStatus.Value(name)
+        if delivery and name in email_otp_pb2.DeliveryStatus.keys()  # noqa: SIM118
+        else 0
+    )
+
+
+def _rung_to_proto(rung: Rung) -> ladder_pb2.Rung:
+    message = ladder_pb2.Rung(
+        way=enum_to_proto(rung.way),  # type: ignore[arg-type]
+        open=rung.open,
+        role=enum_to_proto(rung.role),  # type: ignore[arg-type]
+        level=int(rung.level) if rung.level is not None else 0,  # type: ignore[arg-type]
+        why=enum_to_proto(rung.why) if rung.why is not None else 0,  # type: ignore[arg-type]
+    )
+    if rung.retry_after is not None:
+        message.retry_after_seconds = rung.retry_after
+    if rung.until is not None:
+        message.until.CopyFrom(_timestamp(rung.until))
+    return message
+
+
+def _rung_from_proto(message: ladder_pb2.Rung) -> Rung | None:
+    way, role = enum_from_proto(Way, message.way), enum_from_proto(Role, message.role)
+    if way is None or role is None:
+        return None  # a way this side does not know yet: it cannot be offered
+    return Rung(
+        way,
+        message.open,
+        role,
+        AAL(message.level) if message.level else None,
+        enum_from_proto(Why, message.why),
+        message.retry_after_seconds if message.HasField("retry_after_seconds") else None,
+        _seconds(message.until) if message.HasField("until") else None,
+    )
+
+
+def offer_to_proto(offer: Offer) -> ladder_pb2.GetWaysInResponse:
+    return ladder_pb2.GetWaysInResponse(
+        level=int(offer.level) if offer.level is not None else 0,  # type: ignore[arg-type]
+        open=[_rung_to_proto(r) for r in offer.open],
+        closed=[_rung_to_proto(r) for r in offer.closed],
+        combinations=[
+            ladder_pb2.Combination(
+                ways=[enum_to_proto(w) for w in c.ways],  # type: ignore[misc]
+                level=int(c.level),  # type: ignore[arg-type]
+            )
+            for c in offer.combinations
+        ],
+        budget_failures=offer.budget.failures,
+        budget_hard_locked=offer.budget.hard_locked,
+        budget_retry_after_seconds=offer.budget.retry_after,
+    )
+
+
+def offer_from_proto(message: ladder_pb2.GetWaysInResponse) -> Offer:
+    """The :class:`~verifykit.ladder.Offer` the library returns; ways this side does not know are left out."""
+    combinations = []
+    for c in message.combinations:
+        ways = [enum_from_proto(Way, w) for w in c.ways]
+        if c.level and all(w is not None for w in ways):
+            combinations.append(Combination(tuple(w for w in ways if w is not None), AAL(c.level)))
+    budget = FailureState(
+        allowed=not message.budget_hard_locked and message.budget_retry_after_seconds <= 0,
+        failures=message.budget_failures,
+        retry_after=message.budget_retry_after_seconds,
+        hard_locked=message.budget_hard_locked,
+    )
+    return Offer(
+        level=AAL(message.level) if message.level else None,
+        open=tuple(r for r in map(_rung_from_proto, message.open) if r is not None),
+        closed=tuple(r for r in map(_rung_from_proto, message.closed) if r is not None),
+        combinations=tuple(combinations),
+        budget=budget,
+    )
+
+
+def voucher_redemption_to_proto(redemption: Redemption) -> voucher_pb2.RedeemVoucherResponse:
+    return voucher_pb2.RedeemVoucherResponse(
+        verdict=verdict_to_proto(redemption.verdict()),
+        refusal=enum_to_proto(redemption.refusal) if redemption.refusal is not None else 0,  # type: ignore[arg-type]
+        unlocked=[str(v) for v in redemption.unlocked],
+        officer_key_ids=list(redemption.officers),
+        details=dict(redemption.details),
+    )
+
+
+def voucher_redemption_from_proto(message: voucher_pb2.RedeemVoucherResponse) -> Redemption:
+    """The :class:`~verifykit.vouchers.Redemption` the library returns. A refusal this side does
+    not know yet reads as ``malformed``: refused either way."""
+    refusal = enum_from_proto(Refusal, message.refusal)
+    approved = message.verdict.approved
+    if not approved and refusal is None:
+        refusal = Refusal.MALFORMED
+    known = {v.value for v in VerifierId}
+    verdict = message.verdict
+    return Redemption(
+        approved=approved,
+        refusal=None if approved else refusal,
+        unlocked=tuple(VerifierId(v) for v in message.unlocked if v in known),
+        officers=tuple(message.officer_key_ids),
+        retry_after=verdict.retry_after_seconds if verdict.HasField("retry_after_seconds") else None,
+        details=dict(message.details),
+    )
+
+
+def voucher_inspection_to_proto(inspection: Inspection) -> voucher_pb2.InspectVoucherResponse:
+    response = voucher_pb2.InspectVoucherResponse(
+        acceptable=inspection.acceptable,
+        refusal=enum_to_proto(inspection.refusal) if inspection.refusal is not None else 0,  # type: ignore[arg-type]
+        signatures=[
+            voucher_pb2.CheckedSignature(
+                key_id=s.key_id,
+                status=enum_to_proto(s.status),  # type: ignore[arg-type]
+                name=s.name or "",
+            )
+            for s in inspection.signatures
+        ],
+    )
+    voucher = inspection.voucher
+    if voucher is not None:
+        response.voucher.CopyFrom(
+            voucher_pb2.DecodedVoucher(
+                version=voucher.version,
+                issue_time=_timestamp(voucher.issued_at),
+                expire_time=_timestamp(voucher.expires_at),
+                nonce=voucher.nonce_hex,
+                reason=voucher.reason,
+                unlocks=list(voucher.unlocks),
+            )
+        )
+    if inspection.subject_matches is not None:
+        response.subject_matches = inspection.subject_matches
+    return response
+
+
+def voucher_inspection_from_proto(text: str, message: voucher_pb2.InspectVoucherResponse) -> Inspection:
+    """The :class:`~verifykit.vouchers.Inspection` the library returns for ``text``.
+
+    The voucher itself is decoded from ``text`` here (the same bytes the server read); its
+    checks are the server's, which alone knows the registry and the store's clock.
+    """
+    voucher = None
+    if message.HasField("voucher"):
+        try:
+            voucher = decode_voucher(text)
+        except ValueError:  # a version this side cannot read: the server's checks still stand
+            voucher = None
+    checks = []
+    for s in message.signatures:
+        status = enum_from_proto(SignatureStatus, s.status)
+        checks.append(SignatureCheck(s.key_id, status or SignatureStatus.BAD_SIGNATURE, s.name or None))
+    refusal = enum_from_proto(Refusal, message.refusal)
+    if not message.acceptable and refusal is None:
+        refusal = Refusal.MALFORMED
+    return Inspection(
+        voucher=voucher,
+        signatures=tuple(checks),
+        refusal=None if message.acceptable else refusal,
+        subject_matches=message.subject_matches if message.HasField("subject_matches") else None,
     )

@@ -19,6 +19,7 @@ from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
 from .._errors import (
+    AuditUnavailable,
     BusyError,
     ChallengeClosed,
     ChallengeNotFound,
@@ -49,6 +50,7 @@ _CODES: tuple[tuple[type[VerifyKitError], grpc.StatusCode], ...] = (
     (ChallengeNotFound, grpc.StatusCode.NOT_FOUND),
     (ChallengeClosed, grpc.StatusCode.FAILED_PRECONDITION),
     (StoreUnavailable, grpc.StatusCode.UNAVAILABLE),
+    (AuditUnavailable, grpc.StatusCode.UNAVAILABLE),
     (DeliveryError, grpc.StatusCode.UNAVAILABLE),
     (ConfigurationError, grpc.StatusCode.FAILED_PRECONDITION),
     (DeadlineExceeded, grpc.StatusCode.DEADLINE_EXCEEDED),

@@ -11,13 +11,14 @@ flavours share every rule. Heavy work (argon2, face encodings) and sync mailers 
 
 from ..delivery._aio import AsyncFallbackMailer, AsyncMailer, AsyncSMTPMailer
 from ..face._aio import FaceIndex, FaceVerifier
-from ..fallbacks._aio import AssistedCheck, RecoveryCodes, TOTPVerifier
+from ..fallbacks._aio import RecoveryCodes, TOTPVerifier
+from ..ladder._ladder import AsyncLadder as Ladder
 from ..otp._aio import EmailOTP
 from ..password._aio import PasswordVerifier
+from ..vouchers._aio import Vouchers
 from ._store import AsyncChallengeStore, AsyncMemoryStore, AsyncRedisClusterStore, AsyncRedisStore, open_store
 
 __all__ = [
-    "AssistedCheck",
     "AsyncChallengeStore",
     "AsyncFallbackMailer",
     "AsyncMailer",
@@ -28,8 +29,10 @@ __all__ = [
     "EmailOTP",
     "FaceIndex",
     "FaceVerifier",
+    "Ladder",
     "PasswordVerifier",
     "RecoveryCodes",
     "TOTPVerifier",
+    "Vouchers",
     "open_store",
 ]

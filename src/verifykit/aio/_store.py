@@ -84,8 +84,9 @@ class AsyncChallengeStore(abc.ABC):
         cooldown: float,
         cooldown_factor: float,
         cooldown_max: float,
+        live_sends: int = 1,
     ) -> tuple[ResendOutcome, ChallengeRecord | None, float]:
-        """Replace the secret once the cooldown allows, as ``ChallengeStore.resend``."""
+        """Add a send once the cooldown allows, keeping ``live_sends``, as ``ChallengeStore.resend``."""
 
     @abc.abstractmethod
     async def set_delivery(
@@ -170,6 +171,7 @@ class AsyncMemoryStore(AsyncChallengeStore):
         cooldown: float,
         cooldown_factor: float,
         cooldown_max: float,
+        live_sends: int = 1,
     ) -> tuple[ResendOutcome, ChallengeRecord | None, float]:
         return self.sync.resend(
             challenge_id,
@@ -179,6 +181,7 @@ class AsyncMemoryStore(AsyncChallengeStore):
             cooldown=cooldown,
             cooldown_factor=cooldown_factor,
             cooldown_max=cooldown_max,
+            live_sends=live_sends,
         )
 
     async def set_delivery(
@@ -242,14 +245,33 @@ class AsyncRedisStore(RedisBase, AsyncChallengeStore):
         """One round trip (two more when the server lost the script); driver errors fail closed."""
         try:
             client = self._client if self._client is not None else await self._open()
-            try:
-                reply = await client.execute_command(*request.command)
-            except self._noscript:
-                await client.execute_command(*request.load())
-                reply = await client.execute_command(*request.command)
+            if self._waits(request):
+                reply = await self._send_waiting(client, request)
+            else:
+                try:
+                    reply = await client.execute_command(*request.command)
+                except self._noscript:
+                    await client.execute_command(*request.load())
+                    reply = await client.execute_command(*request.command)
         except self._errors as exc:
+            self._lost()
             raise request.unavailable(exc) from exc
         return request.read(reply)
+
+    async def _send_waiting(self, client: Any, request: Request[T]) -> Any:
+        """The script and its WAIT, pipelined on one connection (see ``RedisStore._send_waiting``)."""
+        try:
+            replies = await self._pipeline_async(client, request)
+        except self._noscript:
+            await client.execute_command(*request.load())
+            replies = await self._pipeline_async(client, request)
+        return self._acked(request, replies)
+
+    async def _pipeline_async(self, client: Any, request: Request[Any]) -> Any:
+        pipe = client.pipeline(transaction=False)
+        pipe.execute_command(*request.command)
+        pipe.execute_command(*self._wait_command())
+        return await pipe.execute()
 
     async def now(self) -> float:
         return await self._send(self._now())
@@ -280,8 +302,9 @@ class AsyncRedisStore(RedisBase, AsyncChallengeStore):
         cooldown: float,
         cooldown_factor: float,
         cooldown_max: float,
+        live_sends: int = 1,
     ) -> tuple[ResendOutcome, ChallengeRecord | None, float]:
-        policy = (ttl, max_sends, cooldown, cooldown_factor, cooldown_max)
+        policy = (ttl, max_sends, cooldown, cooldown_factor, cooldown_max, live_sends)
         return await self._send(self._resend(challenge_id, secret, policy))
 
     async def set_delivery(
@@ -315,6 +338,34 @@ class AsyncRedisStore(RedisBase, AsyncChallengeStore):
 
 class AsyncRedisClusterStore(ClusterBase, AsyncRedisStore):
     """``redis+cluster://`` for asyncio: a Redis Cluster on ``redis.asyncio``."""
+
+    async def _pipeline_async(self, client: Any, request: Request[Any]) -> Any:
+        # redis.asyncio's cluster has no per-node client to pipeline on: write both commands on
+        # one connection of the owning node and read both replies, so none is left unread.
+        if self._refresh():
+            await client.nodes_manager.initialize()
+        node = client.get_node_from_key(request.key)
+        connection = node.acquire_connection()
+        replies: list[Any] = []
+        failure: BaseException | None = None
+        try:
+            await connection.send_packed_command(
+                connection.pack_commands([request.command, self._wait_command()])
+            )
+            for _ in range(2):
+                try:
+                    replies.append(await connection.read_response())
+                except self._response_error as exc:  # NOSCRIPT, MOVED: read the WAIT reply too
+                    failure = failure or exc
+                    replies.append(None)
+        except BaseException:
+            connection.mark_for_reconnect()  # a reply may be unread: the connection is spent
+            raise
+        finally:
+            node.release(connection)
+        if failure is not None:
+            raise failure
+        return replies
 
 
 def open_store(

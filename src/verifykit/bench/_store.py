@@ -7,6 +7,10 @@ A second baseline does a check's minimal work with plain commands (HGETALL, then
 two round trips and no atomicity, which is what the script saves. The asyncio store
 (:func:`verifykit.aio.open_store`) is measured the same way, against one raw ``redis.asyncio``
 EVALSHA of the trivial script, in the same run.
+
+Given ``--wait-cluster`` (a cluster with a replica per master), a check with the store option
+``wait_replicas=1`` (the script, then WAIT for one replica) is measured beside one without it:
+the ratio is what closing the failover gap costs.
 """
 
 from __future__ import annotations
@@ -45,6 +49,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--redis", default="redis://127.0.0.1:6379/0", help="Redis URL (default %(default)s; '' to skip)"
     )
     parser.add_argument("--cluster", default="", help="a redis+cluster:// URL to measure as well")
+    parser.add_argument(
+        "--wait-cluster",
+        default="",
+        help="a redis+cluster:// URL with a replica per master: checks with wait_replicas=1 vs without",
+    )
 
 
 def _challenges(store: ChallengeStore, n: int) -> list[str]:
@@ -267,6 +276,42 @@ def _add(report: BenchReport, backend: str, checks: list[float], raw: list[float
     report.extra[f"{backend}_check_ops_per_s"] = round(1000 * len(checks) / sum(checks), 1)
 
 
+def _wait_cost(report: BenchReport, url: str, n: int, progress: Progress) -> None:
+    """Checks with ``wait_replicas=1`` beside checks without, alternating, on the same cluster."""
+    namespace = f"vkbench{secrets.token_hex(4)}"
+    client = raw_client(url, cluster=True)
+    try:
+        with (
+            open_store(url, namespace=namespace) as plain,
+            open_store(url, namespace=namespace, wait_replicas=1) as durable,
+        ):
+            plain_ids = _challenges(plain, n + _WARMUP)
+            durable_ids = _challenges(plain, n + _WARMUP)
+            for a, b in zip(plain_ids[:_WARMUP], durable_ids[:_WARMUP], strict=True):
+                _check(plain, a)
+                _check(durable, b)
+            without: list[float] = []
+            waited: list[float] = []
+            progress.stage("cluster check with WAIT 1", n)
+            for i, (a, b) in enumerate(zip(plain_ids[_WARMUP:], durable_ids[_WARMUP:], strict=True)):
+                if i % 2:
+                    waited.append(time_call(functools.partial(_check, durable, b)))
+                without.append(time_call(functools.partial(_check, plain, a)))
+                if not i % 2:
+                    waited.append(time_call(functools.partial(_check, durable, b)))
+                progress.step()
+    finally:
+        drop_namespace(client, namespace, cluster=True)
+        client.close()
+    for p in (50, 99):
+        report.add(
+            f"check p{p}, cluster, wait_replicas=1 vs without",
+            "ms",
+            percentile(waited, p),
+            percentile(without, p),
+        )
+
+
 def run(args: argparse.Namespace, progress: Progress) -> BenchReport:
     report = BenchReport("store")
     n = max(int(args.n), 10)
@@ -277,5 +322,7 @@ def run(args: argparse.Namespace, progress: Progress) -> BenchReport:
     if args.cluster:
         _redis(report, args.cluster, n, progress, cluster=True)
         _redis_async(report, args.cluster, n, progress, cluster=True)
+    if args.wait_cluster:
+        _wait_cost(report, args.wait_cluster, n, progress)
     report.extra["n"] = n
     return report

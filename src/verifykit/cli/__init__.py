@@ -21,6 +21,8 @@ _COMMAND_MODULES = [
     "verifykit.cli._face",
     "verifykit.cli._serve",
     "verifykit.cli._password",
+    "verifykit.cli._audit",
+    "verifykit.cli._vouchers",
 ]
 
 

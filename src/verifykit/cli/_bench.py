@@ -10,6 +10,8 @@ from ..bench import BENCHES, Progress
 
 __all__ = ["register"]
 
+SOAK = "verifykit.bench._soak"
+
 
 def register(sub: Any) -> None:
     parser = sub.add_parser("bench", help="measure verifykit against the raw libraries, in one run")
@@ -19,6 +21,11 @@ def register(sub: Any) -> None:
         p.add_argument("--json", action="store_true", help="print one JSON document instead of a table")
         p.set_defaults(func=_run, _bench_module=module)
         _add_arguments_lazily(p, module)
+    # Not one of BENCHES: it runs for minutes (ten by default), so `bench all` leaves it out.
+    soak = sub_names.add_parser("soak", help="mixed traffic from many clients through a sidecar")
+    soak.add_argument("--json", action="store_true", help="print one JSON document instead of a table")
+    soak.set_defaults(func=_run, _bench_module=SOAK)
+    _add_arguments_lazily(soak, SOAK)
     everything = sub_names.add_parser("all", help="every benchmark, one after another")
     everything.add_argument("--json", action="store_true")
     everything.set_defaults(func=_run_all)
@@ -41,7 +48,8 @@ def _run(args: argparse.Namespace) -> int:
     finally:
         progress.close()
     print(report.to_json() if args.json else report.table())
-    return 0
+    # A soak whose invariants broke (an unintended status, descriptors growing) fails the command.
+    return 0 if report.extra.get("invariants_hold", True) else 1
 
 
 def _run_all(args: argparse.Namespace) -> int:

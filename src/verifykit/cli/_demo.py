@@ -3,14 +3,23 @@
 The tour starts ``verifykit serve`` on its embedded defaults (memory store; messages written
 to a temporary folder the demo reads as the applicant's mailbox), walks an applicant through
 an email code, a password signup and login, and a face enrolment and verification with the
-two sample photos, then stops the sidecar with SIGTERM.
+two sample photos. Then the ladder, on a second sidecar whose mail server is down: the email
+does not leave, the sidecar offers the other ways in, an authenticator code gets the applicant
+in, a guesser hard-locks the account and an officer's voucher (``verifykit voucher sign``)
+clears it. Both sidecars write one tamper-evident audit log, which ``verifykit audit verify``
+checks after they stop with SIGTERM.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import os
+import socket
+import subprocess
+import sys
 import tempfile
+import time
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from importlib import resources
@@ -135,6 +144,8 @@ def _verdict(v: Any) -> str:
         parts.append(f"attempts_left={v.attempts_left}")
     if v.distance is not None:
         parts.append(f"distance={v.distance:.3f} score={v.score:.2f}")
+    if v.details.get("hard_locked") == "true":
+        parts.append("hard_locked")
     if v.fallbacks:
         parts.append("fallbacks=" + ",".join(f.value for f in v.fallbacks))
     return " ".join(parts)
@@ -212,9 +223,132 @@ def _face_steps(client: Any, photos: Traversable) -> None:
     print("    SearchFaceIndex selfie -> " + ", ".join(f"{m.key} at {m.distance:.3f}" for m in matches))
 
 
+LADDER_SUBJECT = "applicant-0077"
+_CAP = 3  # the ladder sidecar's lockout_hard_cap: a hard lock after three wrong codes
+
+
+def _dead_port() -> int:
+    """A loopback port nothing listens on: the mail server that is down."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess[str]:
+    """``verifykit ARGS`` as a counter system or an auditor would run it."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VERIFYKIT_")}
+    return subprocess.run(  # noqa: S603 - this interpreter, arguments of this module
+        [sys.executable, "-m", "verifykit", *args],
+        check=False,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+
+
+def _ways(offer: Any) -> str:
+    opened = ", ".join(r.way.value for r in offer.open)
+    closed = ", ".join(f"{r.way.value} ({r.why.value})" for r in offer.closed if r.why is not None)
+    return f"open: {opened}\n        closed: {closed}"
+
+
+def _officer(folder: Path) -> tuple[Path, Path]:
+    """An officer's key (0600) and a registry file naming her; returns both paths."""
+    from ..vouchers import OfficerRegistry, RegistryFile, generate_officer_key, private_key_pem
+
+    key = generate_officer_key()
+    key_file, registry = folder / "officer.key", folder / "officers.json"
+    key_file.touch(mode=0o600)
+    key_file.write_bytes(private_key_pem(key))
+    RegistryFile(registry).save(OfficerRegistry.empty().add(key.public_key(), "Officer Siti"))
+    return key_file, registry
+
+
+def _ladder_steps(client: Any, officer_key: Path) -> None:
+    import pyotp
+
+    from ..ladder import Way
+
+    subject = LADDER_SUBJECT
+    _say(4, "The ladder: a second sidecar whose mail server is down")
+    totp = client.totp
+    enrollment = totp.enroll(subject, "budi@example.co.id")
+    app = pyotp.TOTP(enrollment.secret_base32)
+    confirmed = totp.confirm(subject, enrollment.stored, app.now())
+    print(f"    (at signup the applicant set up an authenticator app: ConfirmTotpEnrollment -> "
+          f"{_verdict(confirmed)})")  # fmt: skip
+    challenge = client.email_otp.start(subject, "budi@example.co.id")
+    print(f"    StartEmailOtp -> delivery {challenge.delivery} ({challenge.delivery_reason or 'no reason'})")
+    offer = client.ladder.ways_in(
+        subject, [Way.EMAIL_CODE, Way.AUTHENTICATOR_APP], delivery=challenge.delivery
+    )
+    print(f"    GetWaysIn -> {_ways(offer)}")
+
+    _say(5, "The applicant types the code the authenticator app shows")
+    code = app.at(time.time() + app.interval)  # the app's next code: the first one was spent on the set-up
+    print(f"    VerifyTotp {code} -> {_verdict(totp.verify(subject, enrollment.stored, code))}")
+
+    _say(6, f"Someone else guesses codes for the account: {_CAP} wrong ones lock it for good")
+    for guess in ("000000", "123456", "999999")[:_CAP]:
+        print(f"    VerifyTotp {guess} -> {_verdict(totp.verify(subject, enrollment.stored, guess))}")
+    offer = client.ladder.ways_in(subject, [Way.AUTHENTICATOR_APP])
+    print(f"    GetWaysIn -> {_ways(offer)}")
+
+    _say(7, "At the counter an officer checks the applicant's ID and signs a voucher")
+    signed = _cli("voucher", "sign", "--key", str(officer_key), "--subject", subject,
+                  "--reason", "locked_out", "--unlock", "totp")  # fmt: skip
+    if signed.returncode != 0:
+        raise RuntimeError(f"verifykit voucher sign failed: {signed.stderr.strip()}")
+    voucher = signed.stdout.strip()
+    print(
+        f"    verifykit voucher sign --key officer.key --subject {subject} --reason locked_out --unlock totp"
+    )
+    print(f"      -> {voucher[:40]}… ({len(voucher)} characters, small enough for a QR code)")
+    found = client.vouchers.inspect(voucher, subject=subject)
+    names = ", ".join(f"{s.name} {s.status.value}" for s in found.signatures)
+    print(f"    InspectVoucher -> acceptable={found.acceptable}, signed by {names} (nothing redeemed)")
+    redeemed = client.vouchers.redeem(subject, voucher)
+    unlocked = ",".join(redeemed.unlocked)
+    print(f"    RedeemVoucher -> approved={redeemed.approved} unlocked={unlocked}")
+    again = client.vouchers.redeem(subject, voucher)
+    print(f"    RedeemVoucher again -> approved={again.approved} refusal={again.refusal}")
+    offer = client.ladder.ways_in(subject, [Way.AUTHENTICATOR_APP])
+    print(f"    GetWaysIn -> {_ways(offer)}")
+
+
+def _ladder_sidecar(folder: Path, store_args: list[str], env: dict[str, str], officer_key: Path) -> int:
+    """Run the ladder steps on a sidecar of their own; returns its exit status."""
+    from ..client import Client
+    from ..server._process import SidecarProcess
+
+    registry = folder / "officers.json"
+    args = [
+        "--mailer", f"smtp://127.0.0.1:{_dead_port()}?security=none", "--grace", "5",
+        "--officers-file", str(registry), "--lockout-hard-cap", str(_CAP), *store_args,
+    ]  # fmt: skip
+    sidecar = SidecarProcess(args, folder / "ladder.log", env=env)
+    try:
+        with Client(f"127.0.0.1:{sidecar.port}", timeout=60) as client:
+            _ladder_steps(client, officer_key)
+    finally:
+        status = sidecar.stop()
+    return status
+
+
+def _audit_steps(audit: Path, public: Path) -> int:
+    _say(9, "An auditor checks the log both sidecars wrote (hash-chained, signed checkpoints)")
+    checked = _cli("audit", "verify", str(audit), "--key", str(public))
+    print(f"    verifykit audit verify audit.log --key audit.pub -> exit {checked.returncode}")
+    for line in (checked.stdout + checked.stderr).strip().splitlines():
+        print(f"      {line}")
+    return checked.returncode
+
+
 def run_sidecar_tour(
     store_url: str = "memory://", locale: str = "en", photos: Traversable | None = None
 ) -> int:
+    from ..auditlog import write_key_pair
     from ..client import Client
     from ..crypto import Keyring
     from ..server._config import mask_password
@@ -222,12 +356,17 @@ def run_sidecar_tour(
 
     photos = photos if photos is not None else sample_photos()
     with tempfile.TemporaryDirectory(prefix="verifykit-demo-") as tmp:
-        mail, log = Path(tmp) / "mail", Path(tmp) / "sidecar.log"
+        folder = Path(tmp)
+        mail, log = folder / "mail", folder / "sidecar.log"
+        audit, audit_key, audit_public = folder / "audit.log", folder / "audit.key", folder / "audit.pub"
+        write_key_pair(audit_key, audit_public)
+        officer_key, _ = _officer(folder)
         print(
             f"verifykit demo: starting `verifykit serve` on 127.0.0.1 "
-            f"(store {mask_password(store_url)}, messages to {mail})"
+            f"(store {mask_password(store_url)}, messages to {mail}, audit log {audit})"
         )
-        args = ["--mailer", f"file:{mail}", "--grace", "5"]
+        audited = ["--audit-file", str(audit), "--audit-key-file", str(audit_key)]
+        args = ["--mailer", f"file:{mail}", "--grace", "5", *audited]
         # Secrets by variable: a command line is shown to every user of the host.
         env = {"VERIFYKIT_STORE": store_url}
         if not store_url.startswith("memory:"):
@@ -245,12 +384,15 @@ def run_sidecar_tour(
         finally:
             status = sidecar.stop()
             lines = log.read_text(errors="replace").splitlines()
+        ladder_status = _ladder_sidecar(folder, audited, env, officer_key)
         calls = [line for line in lines if '"verifykit.access"' in line]
-        _say(4, f"Stopped the sidecar with SIGTERM: exit status {status}; it logged {len(calls)} calls, e.g.")
+        _say(8, f"Stopped both sidecars with SIGTERM: exit status {status} and {ladder_status}; "
+             f"the first logged {len(calls)} calls, e.g.")  # fmt: skip
         for line in calls[:2]:
             print(f"    {line}")
         print("    (method, status, duration and the subject's keyed tag: never codes, passwords or photos)")
-    return 0 if status == 0 else 1
+        intact = _audit_steps(audit, audit_public)
+    return 0 if status == 0 and ladder_status == 0 and intact == 0 else 1
 
 
 def _run(args: argparse.Namespace) -> int:

@@ -5,11 +5,14 @@ new language is one more :class:`_Wording` entry. Values are substituted with
 :class:`string.Template` and, for HTML, escaped exactly once after substitution.
 
 The code is deliberately not in the Subject: mail servers log subjects, and phones show
-them on locked screens.
+them on locked screens. What is in it, and in the body, is which send this is and when it was
+requested ("code 2 of 2, requested 10:42 UTC"): not secret, and it lets a person holding two
+messages (mail is often late) tell which is newest.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import html
 import math
 import re
@@ -41,6 +44,9 @@ class _Wording:
     ignore: str
     minute: tuple[str, str]  # singular, plural
     second: tuple[str, str]
+    which: str  # the send number, its count at the time, and when it was requested
+    newest: str  # a sentence that says which of several messages to use
+    clock: str  # strftime format of a time of day, in the language's convention
 
     def duration(self, ttl_seconds: float) -> str:
         """Rounded down, so the email never promises more time than the code really has."""
@@ -60,6 +66,9 @@ _WORDING: dict[str, _Wording] = {
         ignore="If you did not ask for a code, you can ignore this email; nothing changes without it.",
         minute=("minute", "minutes"),
         second=("second", "seconds"),
+        which="code $send of $sends, requested $time",
+        newest="This is $which. If you asked more than once, the newest code is the one to use.",
+        clock="%H:%M",
     ),
     "id": _Wording(
         subject="Kode verifikasi $service Anda",
@@ -69,6 +78,10 @@ _WORDING: dict[str, _Wording] = {
         ignore="Jika Anda tidak meminta kode, abaikan email ini; tidak ada yang berubah tanpa kode ini.",
         minute=("menit", "menit"),
         second=("detik", "detik"),
+        # Indonesian writes times of day with a period (PUEBI): pukul 10.42.
+        which="kode $send dari $sends, diminta $time",
+        newest="Ini $which. Jika Anda meminta lebih dari sekali, gunakan kode yang terbaru.",
+        clock="%H.%M",
     ),
 }
 
@@ -79,7 +92,7 @@ $heading
 
     $code
 
-$validity
+$newest$validity
 $advice
 
 $ignore
@@ -97,7 +110,7 @@ _HTML = Template("""\
 <p>$heading</p>
 <p style="font-family: 'Courier New', monospace; font-size: 28px; font-weight: bold; letter-spacing: 4px;">\
 $code</p>
-<p>$validity<br>
+$newest<p>$validity<br>
 $advice</p>
 <p style="color: #555555; font-size: 13px;">$ignore</p>
 </body>
@@ -164,6 +177,24 @@ def _address(normalized: str, display_name: str = "") -> Address:
     return Address(display_name=display_name, username=local, domain=domain)
 
 
+def _which(wording: _Wording, send: int | None, sends: int | None, requested_at: dt.datetime | None) -> str:
+    """ "code 2 of 2, requested 10:42 UTC" in the message's language, or "" when no send is named."""
+    if send is None:
+        if sends is not None or requested_at is not None:
+            raise InvalidInput("sends and requested_at need send", field="send")
+        return ""
+    for name, value in (("send", send), ("sends", sends)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise InvalidInput(f"{name} must be an integer >= 1", field=name)
+    if sends is None or send > sends:
+        raise InvalidInput("send must be between 1 and sends", field="send")
+    if not isinstance(requested_at, dt.datetime) or requested_at.tzinfo is None:
+        raise InvalidInput("requested_at must be a datetime with a time zone", field="requested_at")
+    zone = requested_at.tzname() or ""
+    time = requested_at.strftime(wording.clock) + (f" {zone}" if zone else "")
+    return Template(wording.which).substitute(send=send, sends=sends, time=time)
+
+
 def render_otp_email(
     *,
     to: str,
@@ -172,22 +203,31 @@ def render_otp_email(
     ttl_seconds: float,
     locale: str = "en",
     service_name: str = "verifykit",
+    send: int | None = None,
+    sends: int | None = None,
+    requested_at: dt.datetime | None = None,
 ) -> EmailMessage:
     """Build the one-time-code email: multipart/alternative, plain text and HTML, both UTF-8.
 
     ``ttl_seconds`` is stated in whole minutes (rounded down; seconds below one minute).
+    With ``send`` (this message's send number, 1 for the first), ``sends`` (how many had been
+    sent then, this one included) and ``requested_at`` (an aware datetime, in the zone to state it
+    in), the subject and body say "code 2 of 2, requested 10:42 UTC".
     Raises :class:`~verifykit.InvalidInput` for an unknown locale, a malformed address,
     code or service name; the error never repeats the code.
     """
     language = resolve_locale(locale)
     wording = _WORDING[language]
     _check_inputs(code, ttl_seconds, service_name)
+    which = _which(wording, send, sends, requested_at)
     recipient = normalize_email(to)
     from_address = _sender_address(sender, service_name)
 
     values = {"service": service_name, "duration": wording.duration(ttl_seconds)}
+    subject = Template(wording.subject).substitute(values)
+    newest = Template(wording.newest).substitute(which=which) if which else ""
     phrases = {
-        "subject": Template(wording.subject).substitute(values),
+        "subject": f"{subject} ({which})" if which else subject,
         "heading": Template(wording.heading).substitute(values),
         "validity": Template(wording.validity).substitute(values),
         "advice": Template(wording.advice).substitute(values),
@@ -205,10 +245,15 @@ def render_otp_email(
     message["Message-ID"] = make_msgid(domain=from_address.domain)
     message["Auto-Submitted"] = "auto-generated"  # RFC 3834: no vacation replies to a robot
     # Quoted-printable keeps the body 7-bit clean, so no server needs 8BITMIME.
-    message.set_content(_TEXT.substitute(phrases), charset="utf-8", cte="quoted-printable")
+    text = _TEXT.substitute(phrases, newest=f"{newest}\n" if newest else "")
+    message.set_content(text, charset="utf-8", cte="quoted-printable")
     escaped = {key: html.escape(value) for key, value in phrases.items()}
+    newest_html = f"<p>{html.escape(newest)}</p>\n" if newest else ""
     message.add_alternative(
-        _HTML.substitute(escaped, lang=language), subtype="html", charset="utf-8", cte="quoted-printable"
+        _HTML.substitute(escaped, lang=language, newest=newest_html),
+        subtype="html",
+        charset="utf-8",
+        cte="quoted-printable",
     )
     message["Content-Language"] = language  # after the body: set_content drops Content-* headers
     return message

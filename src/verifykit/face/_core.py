@@ -20,10 +20,17 @@ import numpy as np
 import numpy.typing as npt
 
 from .._audit import AuditSink
-from .._charged import charge_client_flow, decision_step, validate_client
+from .._charged import (
+    SubjectCharge,
+    charge_client_flow,
+    charge_subject_flow,
+    decision_step,
+    reset_subject_flow,
+    validate_client,
+)
 from .._errors import ConfigurationError, InvalidInput
 from .._flow import Emit, Flow, Work, WorkKind, store_op
-from .._subject import lockout_key, subject_tag, validate_subject
+from .._subject import budget_key, lockout_key, subject_tag, validate_subject
 from .._verdict import Fallback, Reason, Verdict, VerifierId, WaysIn, assisted_check_only
 from ..crypto import Keyring
 from ..store import FailureState
@@ -196,8 +203,14 @@ class FaceFlows:
         if charge.refused:
             yield self._event("verify", subject, "refused", Reason.RATE_LIMITED, client)
             return charge.verdict()
-        key = lockout_key(_VERIFIER, subject_tag(self.keyring, subject))
-        state: FailureState = yield store_op.failure_state(key)
+        tag = subject_tag(self.keyring, subject)
+        # Read before any image work: a locked subject (here, or through any other way in) costs
+        # no decoding. The charge below is what holds the caps exactly.
+        own: FailureState = yield store_op.failure_state(lockout_key(_VERIFIER, tag))
+        state = own
+        if own.allowed:
+            budget: FailureState = yield store_op.failure_state(budget_key(tag))
+            state = SubjectCharge(own, budget, settings.lockout).state
         if not state.allowed:
             return (yield from self._locked(subject, state, client))
 
@@ -216,12 +229,13 @@ class FaceFlows:
 
         # A photo with no usable face was turned away uncharged above; a comparison is charged
         # before it is made, so concurrent attempts can never exceed the cap.
-        charged: FailureState = yield store_op.charge(key, settings.lockout)
-        if not charged.allowed:
+        charge_both = yield from charge_subject_flow(_VERIFIER, tag, settings.lockout)
+        charged = charge_both.state
+        if not charge_both.allowed:
             return (yield from self._locked(subject, charged, client))
         dist = distance(reading.encoding, reference)
         if dist <= settings.threshold:
-            yield store_op.reset_failures(key)
+            yield from reset_subject_flow(_VERIFIER, tag)
             yield self._event("verify", subject, "approved", Reason.APPROVED, client, distance=f"{dist:.4f}")
             return Verdict(approved=True, reason=Reason.APPROVED, **self._scores(dist))
         delay = settings.lockout.delay(charged.failures)

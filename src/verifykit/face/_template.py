@@ -64,8 +64,7 @@ def open_template(keyring: Keyring, subject: str, template: object) -> Vector:
     model = payload[6:model_end].decode("utf-8", "replace")
     if model != MODEL_ID:
         raise TemplateError(f"the template was made by model {model!r}, not {MODEL_ID!r}; enrol again")
-    (dims,) = struct.unpack("<H", payload[model_end : model_end + 2])
-    body = payload[model_end + 2 :]
-    if dims != DIMENSIONS or len(body) != 4 * DIMENSIONS:
+    size, body = payload[model_end : model_end + 2], payload[model_end + 2 :]
+    if len(size) != 2 or struct.unpack("<H", size)[0] != DIMENSIONS or len(body) != 4 * DIMENSIONS:
         raise TemplateError("the face template has the wrong size")
     return np.frombuffer(body, dtype="<f4").astype(np.float32)

@@ -8,16 +8,15 @@ from typing import TYPE_CHECKING
 from .._audit import DEFAULT_AUDIT_SINK, AuditSink
 from .._verdict import Verdict, WaysIn
 from ..crypto import Keyring
-from ._assisted import AssistedFlows
-from ._recovery import RecoveryCodeSet, RecoveryFlows
-from ._settings import AssistedSettings, RecoverySettings, TOTPSettings
+from ._recovery import RecoveryCodeSet, RecoveryFlows, count_left
+from ._settings import RecoverySettings, TOTPSettings
 from ._shell import AsyncShell
 from ._totp import TOTPEnrollment, TOTPFlows
 
 if TYPE_CHECKING:
     from ..aio._store import AsyncChallengeStore
 
-__all__ = ["AssistedCheck", "RecoveryCodes", "TOTPVerifier"]
+__all__ = ["RecoveryCodes", "TOTPVerifier"]
 
 
 class TOTPVerifier(AsyncShell[TOTPFlows]):
@@ -45,6 +44,10 @@ class TOTPVerifier(AsyncShell[TOTPFlows]):
         """See :meth:`verifykit.fallbacks.TOTPVerifier.verify`."""
         return await self._run(self._flows.verify(subject, stored, code, client=client, at=at))
 
+    async def remove(self, subject: str, stored: bytes) -> None:
+        """See :meth:`verifykit.fallbacks.TOTPVerifier.remove`."""
+        await self._run(self._flows.remove(subject, stored))
+
 
 class RecoveryCodes(AsyncShell[RecoveryFlows]):
     """:class:`verifykit.fallbacks.RecoveryCodes` for asyncio: the same arguments and results, on an
@@ -69,36 +72,7 @@ class RecoveryCodes(AsyncShell[RecoveryFlows]):
         """See :meth:`verifykit.fallbacks.RecoveryCodes.redeem`."""
         return await self._run(self._flows.redeem(subject, stored, code, client=client))
 
+    def count(self, stored: str) -> int:
+        """See :meth:`verifykit.fallbacks.RecoveryCodes.count` (no store call, so not a coroutine)."""
+        return count_left(stored)
 
-class AssistedCheck(AsyncShell[AssistedFlows]):
-    """:class:`verifykit.fallbacks.AssistedCheck` for asyncio: the same arguments and results, on an
-    async store (:func:`verifykit.aio.open_store`)."""
-
-    def __init__(
-        self,
-        *,
-        store: AsyncChallengeStore,
-        keyring: Keyring,
-        settings: AssistedSettings | None = None,
-        audit: AuditSink | None = DEFAULT_AUDIT_SINK,
-    ) -> None:
-        super().__init__(store, audit, AssistedFlows(keyring=keyring, settings=settings))
-
-    async def record(
-        self,
-        subject: str,
-        *,
-        operator: str,
-        evidence: str,
-        approved: bool,
-        document_ref_hint: str = "",
-        note: str = "",
-        second_operator: str | None = None,
-        client: str | None = None,
-    ) -> Verdict:
-        """See :meth:`verifykit.fallbacks.AssistedCheck.record`."""
-        return await self._run(
-            self._flows.record(
-                subject, operator, evidence, approved, document_ref_hint, note, second_operator, client
-            )
-        )

@@ -14,23 +14,23 @@ from dataclasses import dataclass, field
 from .._charged import (
     ClientCharge,
     charge_client_flow,
+    charge_subject_flow,
     decision_step,
-    locked_verdict,
     refund_flow,
+    reset_subject_flow,
     validate_client,
-    wrong_verdict,
 )
 from .._errors import InvalidInput
 from .._flow import Flow, store_op
-from .._subject import lockout_key, subject_tag, validate_subject
+from .._subject import subject_tag, validate_subject
 from .._verdict import Reason, Verdict, VerifierId, WaysIn, assisted_check_only
 from ..crypto import Keyring
-from ..store import FailureState, WindowPolicy, WindowResult
+from ..store import WindowPolicy, WindowResult
 from ._outcome import outcome
 from ._recovery_codes import generate, normalize
 from ._settings import RecoverySettings
 
-__all__ = ["RecoveryCodeSet", "RecoveryFlows"]
+__all__ = ["RecoveryCodeSet", "RecoveryFlows", "count_left"]
 
 _VERIFIER = VerifierId.RECOVERY
 _PURPOSE = "recovery-code"
@@ -61,6 +61,13 @@ def _parse(stored: object) -> list[str]:
     if len(digests) > _MAX_DIGESTS or not well_formed:
         raise InvalidInput("stored is the string that generate or redeem returned", field="stored")
     return digests
+
+
+def count_left(stored: str) -> int:
+    """Codes a stored set still holds; :class:`InvalidInput` for a string ``generate`` or
+    ``redeem`` did not hand out. A code spent on another server before the caller saved the
+    shortened set still counts until its redemption is refused as ``replayed``."""
+    return len(_parse(stored))
 
 
 class RecoveryFlows:
@@ -120,22 +127,21 @@ class RecoveryFlows:
     def _check(self, subject: str, digests: list[str], code: str, charge: ClientCharge) -> Flow[Verdict]:
         lockout = self.settings.lockout
         tag = subject_tag(self.keyring, subject)
-        key = lockout_key(_VERIFIER, tag)
-        state: FailureState = yield store_op.charge(key, lockout)
-        if not state.allowed:
+        charged = yield from charge_subject_flow(_VERIFIER, tag, lockout)
+        if not charged.allowed:
             yield from refund_flow(charge)  # nothing was compared: not this client's guess
-            return locked_verdict(state, self._ways_in(subject))
+            return charged.locked(self._ways_in(subject))
         matched = self._match(subject, digests, code)
         if matched is None:
-            return wrong_verdict(Reason.WRONG_CODE, state, lockout, self._ways_in(subject))
+            return charged.wrong(Reason.WRONG_CODE, self._ways_in(subject))
         remaining = ",".join(d for d in digests if d != matched)
         _kid, _, digest_hex = matched.partition(":")
         used: WindowResult = yield store_op.hit(f"{{{tag}}}:recovery-used:{digest_hex}", _USED)
         if not used.allowed:
             # Spent elsewhere: the set the caller keeps drops it all the same.
-            refused = wrong_verdict(Reason.REPLAYED, state, lockout, self._ways_in(subject))
+            refused = charged.wrong(Reason.REPLAYED, self._ways_in(subject))
             return dataclasses.replace(refused, stored=remaining)
-        yield store_op.reset_failures(key)
+        yield from reset_subject_flow(_VERIFIER, tag)
         yield from refund_flow(charge)
         left = str(len(digests) - 1)
         return Verdict(True, Reason.APPROVED, stored=remaining, details={"remaining": left})

@@ -11,15 +11,12 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from .._errors import ConfigurationError
-from .._verdict import VerifierId
 from ..store import LockoutPolicy, WindowPolicy
 
 __all__ = [
-    "ASSISTED_PRESETS",
-    "DEFAULT_UNLOCKS",
     "RECOVERY_PRESETS",
+    "TOTP_ALGORITHMS",
     "TOTP_PRESETS",
-    "AssistedSettings",
     "RecoverySettings",
     "TOTPSettings",
 ]
@@ -51,6 +48,9 @@ def _preset(cls: type[S], presets: Mapping[str, Mapping[str, Any]], name: str, o
     return cls(**{**chosen, **overrides})
 
 
+#: The HMAC hash functions RFC 6238 names.
+TOTP_ALGORITHMS: tuple[str, ...] = ("sha1", "sha256", "sha512")
+
 #: ``standard`` is the default; ``strict`` accepts only the current 30-second step (clocks in sync).
 TOTP_PRESETS: Mapping[str, Mapping[str, Any]] = {"standard": {}, "strict": {"valid_window": 0}}
 
@@ -59,7 +59,9 @@ TOTP_PRESETS: Mapping[str, Mapping[str, Any]] = {"standard": {}, "strict": {"val
 class TOTPSettings:
     """How authenticator-app codes (RFC 6238) behave.
 
-    - ``digits=6``, ``interval=30``: what Google Authenticator, Authy and others assume (SHA-1).
+    - ``digits=6``, ``interval=30``, ``algorithm="sha1"``: what Google Authenticator, Authy and
+      others assume; ``sha256`` and ``sha512`` (RFC 6238) only for apps known to support them
+      (the provisioning URI names the algorithm, but many apps ignore it and show wrong codes).
     - ``valid_window=1``: the previous and next 30-second step are accepted too, for clock
       drift and slow typing; each accepted step raises a guess's odds, so at most 2.
     - ``issuer="verifykit"``: the name the authenticator app shows next to the account.
@@ -75,6 +77,7 @@ class TOTPSettings:
     interval: int = 30
     valid_window: int = 1
     issuer: str = "verifykit"
+    algorithm: str = "sha1"
     lockout: LockoutPolicy = field(default_factory=_subject_lockout)
     client_limit: WindowPolicy | None = field(default_factory=_failed_guesses_per_client)
 
@@ -85,6 +88,8 @@ class TOTPSettings:
             raise ConfigurationError("TOTP interval must be between 15 and 120 seconds")
         if not 0 <= self.valid_window <= 2:
             raise ConfigurationError("TOTP valid_window must be 0, 1 or 2 steps")
+        if self.algorithm not in TOTP_ALGORITHMS:
+            raise ConfigurationError(f"TOTP algorithm must be one of {', '.join(TOTP_ALGORITHMS)}")
         issuer = self.issuer
         if not isinstance(issuer, str) or not issuer.strip() or len(issuer) > _MAX_ISSUER:
             raise ConfigurationError(f"TOTP issuer must be 1-{_MAX_ISSUER} characters")
@@ -126,63 +131,3 @@ class RecoverySettings:
     def preset(cls, name: str, **overrides: Any) -> RecoverySettings:
         """The named preset from :data:`RECOVERY_PRESETS`, with any field overridden."""
         return _preset(cls, RECOVERY_PRESETS, name, overrides)
-
-
-#: What an assisted approval unlocks by default: every verifier that keeps a lockout.
-DEFAULT_UNLOCKS: tuple[VerifierId, ...] = (
-    VerifierId.OTP,
-    VerifierId.PASSWORD,
-    VerifierId.FACE,
-    VerifierId.TOTP,
-    VerifierId.RECOVERY,
-)
-
-#: ``single_operator`` is the default; ``four_eyes`` needs a second, different operator to approve.
-ASSISTED_PRESETS: Mapping[str, Mapping[str, Any]] = {
-    "single_operator": {},
-    "four_eyes": {"require_second_operator": True},
-}
-
-
-def _records_per_client() -> WindowPolicy:
-    """100 decisions per client address (an operator's desk) per hour: far above what a person at
-    a counter records, far below what a script with a stolen session could unlock."""
-    return WindowPolicy(limit=100, window=3600)
-
-
-@dataclass(frozen=True, slots=True)
-class AssistedSettings:
-    """How the assisted check behaves.
-
-    - ``unlocks``: the verifiers whose lockouts an approval clears (default: all of them,
-      :data:`DEFAULT_UNLOCKS`); names are :class:`~verifykit.VerifierId` values.
-    - ``require_second_operator=False``: with ``True`` an approval needs a second, different
-      operator (four eyes); one operator may still refuse.
-    - ``client_limit``: per client address, 100 recorded decisions per hour (``None``: no
-      limit); every decision counts.
-
-    ``AssistedSettings.preset("four_eyes")`` picks a named preset (:data:`ASSISTED_PRESETS`).
-    """
-
-    unlocks: tuple[VerifierId, ...] = DEFAULT_UNLOCKS
-    require_second_operator: bool = False
-    client_limit: WindowPolicy | None = field(default_factory=_records_per_client)
-
-    def __post_init__(self) -> None:
-        unlocks = self.unlocks
-        if isinstance(unlocks, str) or not isinstance(unlocks, tuple | list):
-            raise ConfigurationError("unlocks is a tuple of VerifierId values such as VerifierId.OTP")
-        try:
-            ids = tuple(dict.fromkeys(VerifierId(v) for v in unlocks))
-        except ValueError:
-            raise ConfigurationError(
-                f"unlocks names verifiers: {', '.join(v.value for v in VerifierId)}"
-            ) from None
-        object.__setattr__(self, "unlocks", ids)
-        if not isinstance(self.require_second_operator, bool):
-            raise ConfigurationError("require_second_operator must be True or False")
-
-    @classmethod
-    def preset(cls, name: str, **overrides: Any) -> AssistedSettings:
-        """The named preset from :data:`ASSISTED_PRESETS`, with any field overridden."""
-        return _preset(cls, ASSISTED_PRESETS, name, overrides)

@@ -6,7 +6,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import hmac
+import math
 import unicodedata
 from dataclasses import dataclass, field
 
@@ -15,19 +17,19 @@ import pyotp
 from .._charged import (
     ClientCharge,
     charge_client_flow,
+    charge_subject_flow,
     decision_step,
-    locked_verdict,
     refund_flow,
+    reset_subject_flow,
     validate_client,
-    wrong_verdict,
 )
 from .._errors import InvalidInput, KeyringError, TemplateError
-from .._flow import Flow, store_op
-from .._subject import lockout_key, subject_tag, validate_subject
+from .._flow import Emit, Flow, store_op
+from .._subject import subject_tag, validate_subject
 from .._verdict import Reason, Verdict, VerifierId, WaysIn, assisted_check_only
 from ..crypto import Keyring
 from ..otp._codes import normalize_code
-from ..store import FailureState, WindowPolicy, WindowResult
+from ..store import WindowPolicy, WindowResult
 from ._outcome import outcome
 from ._settings import TOTPSettings
 
@@ -76,7 +78,9 @@ class TOTPFlows:
         self._ways_in: WaysIn = ways_in if ways_in is not None else assisted_check_only
 
     def _totp(self, secret: str) -> pyotp.TOTP:
-        return pyotp.TOTP(secret, digits=self.settings.digits, interval=self.settings.interval)
+        settings = self.settings
+        digest = getattr(hashlib, settings.algorithm)
+        return pyotp.TOTP(secret, digits=settings.digits, interval=settings.interval, digest=digest)
 
     def _open(self, subject: str, stored: object) -> str:
         if not isinstance(stored, bytes | bytearray | memoryview):
@@ -97,17 +101,34 @@ class TOTPFlows:
         yield decision_step(_VERIFIER, "enroll", subject, "enrolled", reason=Reason.APPROVED, client=None)
         return TOTPEnrollment(stored=sealed, provisioning_uri=uri, secret_base32=secret)
 
+    def remove(self, subject: str, stored: bytes) -> Flow[None]:
+        """Record that the caller forgets ``subject``'s secret ``stored`` (:class:`TemplateError`
+        when it is not this subject's); the record must be written, or nothing is removed.
+
+        Nothing on the store is cleared: the lockout counts the subject's failures, not the
+        secret's, so removing and enrolling again cannot reset a guesser's budget; the marks of
+        used codes expire on their own within ``(2 * valid_window + 2) * interval`` seconds.
+        """
+        subject = validate_subject(subject)
+        self._open(subject, stored)
+        step = decision_step(_VERIFIER, "remove", subject, "removed", reason=Reason.APPROVED, client=None)
+        yield Emit(step.event, required=True)
+
     def verify(
         self, subject: str, stored: bytes, code: str, *, client: str | None, at: float | None
     ) -> Flow[Verdict]:
         """Check ``code`` at time ``at`` (``None``: the store's clock).
 
-        Raises :class:`InvalidInput` for a malformed code or client (nothing is spent) and
+        Raises :class:`InvalidInput` for a malformed code, client or time (nothing is spent) and
         :class:`TemplateError` for a secret that is not this subject's or was changed.
         """
         subject = validate_subject(subject)
         secret = self._open(subject, stored)
         normalized = normalize_code(code, self.settings.digits)
+        if at is not None and (
+            isinstance(at, bool) or not isinstance(at, int | float) or not math.isfinite(at) or at < 0
+        ):
+            raise InvalidInput("at is a finite, non-negative Unix time in seconds", field="at")
         if client is not None:
             validate_client(client)
         settings = self.settings
@@ -128,21 +149,20 @@ class TOTPFlows:
     ) -> Flow[Verdict]:
         settings = self.settings
         tag = subject_tag(self.keyring, subject)
-        key = lockout_key(_VERIFIER, tag)
-        state: FailureState = yield store_op.charge(key, settings.lockout)
-        if not state.allowed:
+        charged = yield from charge_subject_flow(_VERIFIER, tag, settings.lockout)
+        if not charged.allowed:
             yield from refund_flow(charge)  # nothing was compared: not this client's guess
-            return locked_verdict(state, self._ways_in(subject))
+            return charged.locked(self._ways_in(subject))
         now: float = (yield store_op.now()) if at is None else at
         matched = self._match(secret, code, now)
         if matched is None:
-            return wrong_verdict(Reason.WRONG_CODE, state, settings.lockout, self._ways_in(subject))
+            return charged.wrong(Reason.WRONG_CODE, self._ways_in(subject))
         # A step stays markable while any window could still accept it, and a little longer.
         keep = float((2 * settings.valid_window + 2) * settings.interval)
         used: WindowResult = yield store_op.hit(f"{{{tag}}}:totp-used:{matched}", WindowPolicy(1, keep))
         if not used.allowed:
-            return wrong_verdict(Reason.REPLAYED, state, settings.lockout, self._ways_in(subject))
-        yield store_op.reset_failures(key)
+            return charged.wrong(Reason.REPLAYED, self._ways_in(subject))
+        yield from reset_subject_flow(_VERIFIER, tag)
         yield from refund_flow(charge)
         return Verdict(True, Reason.APPROVED)
 
@@ -153,7 +173,8 @@ class TOTPFlows:
         totp = self._totp(secret)
         matched: int | None = None
         # Compare every step in the window, without stopping early, in constant time.
-        for step in range(current - settings.valid_window, current + settings.valid_window + 1):
+        # No code exists before step 0 (pyotp refuses one), so the window starts there at the earliest.
+        for step in range(max(0, current - settings.valid_window), current + settings.valid_window + 1):
             if hmac.compare_digest(totp.generate_otp(step), code) and matched is None:
                 matched = step
         return matched

@@ -6,13 +6,12 @@ from .._audit import DEFAULT_AUDIT_SINK, AuditSink
 from .._verdict import Verdict, WaysIn
 from ..crypto import Keyring
 from ..store import ChallengeStore
-from ._assisted import AssistedFlows
-from ._recovery import RecoveryCodeSet, RecoveryFlows
-from ._settings import AssistedSettings, RecoverySettings, TOTPSettings
+from ._recovery import RecoveryCodeSet, RecoveryFlows, count_left
+from ._settings import RecoverySettings, TOTPSettings
 from ._shell import SyncShell
 from ._totp import TOTPEnrollment, TOTPFlows
 
-__all__ = ["AssistedCheck", "RecoveryCodes", "TOTPVerifier"]
+__all__ = ["RecoveryCodes", "TOTPVerifier"]
 
 
 class TOTPVerifier(SyncShell[TOTPFlows]):
@@ -46,6 +45,12 @@ class TOTPVerifier(SyncShell[TOTPFlows]):
         spent) and :class:`~verifykit.TemplateError` for a secret that is not this subject's."""
         return self._run(self._flows.verify(subject, stored, code, client=client, at=at))
 
+    def remove(self, subject: str, stored: bytes) -> None:
+        """Record (audit, must be written) that the caller forgets ``subject``'s secret; then
+        delete ``stored``. The subject's lockout stays, so removing and enrolling again does not
+        reset it. Raises :class:`~verifykit.TemplateError` for a secret that is not this subject's."""
+        self._run(self._flows.remove(subject, stored))
+
 
 class RecoveryCodes(SyncShell[RecoveryFlows]):
     """One-time recovery codes, kept by the caller as one opaque string of keyed digests.
@@ -76,39 +81,8 @@ class RecoveryCodes(SyncShell[RecoveryFlows]):
         code or set (nothing is spent)."""
         return self._run(self._flows.redeem(subject, stored, code, client=client))
 
+    def count(self, stored: str) -> int:
+        """Codes the stored set still holds (no store call); :class:`~verifykit.InvalidInput`
+        for a string :meth:`generate` or :meth:`redeem` did not hand out."""
+        return count_left(stored)
 
-class AssistedCheck(SyncShell[AssistedFlows]):
-    """The last rung, which every subject has: an operator checks an identity document in
-    person and records the decision. An approval clears the subject's lockouts for the
-    verifiers in ``settings.unlocks``: the documented way back in from a hard lock."""
-
-    def __init__(
-        self,
-        *,
-        store: ChallengeStore,
-        keyring: Keyring,
-        settings: AssistedSettings | None = None,
-        audit: AuditSink | None = DEFAULT_AUDIT_SINK,
-    ) -> None:
-        super().__init__(store, audit, AssistedFlows(keyring=keyring, settings=settings))
-
-    def record(
-        self,
-        subject: str,
-        *,
-        operator: str,
-        evidence: str,
-        approved: bool,
-        document_ref_hint: str = "",
-        note: str = "",
-        second_operator: str | None = None,
-        client: str | None = None,
-    ) -> Verdict:
-        """Record an operator's decision (``evidence``: ``passport``, ``national_id``, …); on
-        approval clear the subject's lockouts. Raises :class:`~verifykit.InvalidInput` for any
-        malformed field; nothing changes then."""
-        return self._run(
-            self._flows.record(
-                subject, operator, evidence, approved, document_ref_hint, note, second_operator, client
-            )
-        )

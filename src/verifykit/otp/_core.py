@@ -9,6 +9,7 @@ Nothing here does I/O, so the two flavours cannot drift apart.
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import re
 import secrets
 from typing import Any, NoReturn
@@ -24,7 +25,7 @@ from .._errors import (
     RateLimited,
 )
 from .._flow import Emit, Flow, Send, store_op
-from .._subject import lockout_key, stable_tag, subject_tag, validate_subject
+from .._subject import budget_key, stable_tag, subject_tag, validate_subject
 from .._verdict import Verdict, VerifierId, WaysIn, assisted_check_only
 from ..crypto import Keyring
 from ..delivery import SUPPORTED_LOCALES, canonical_mailbox, mask_email, normalize_email, render_otp_email
@@ -135,6 +136,8 @@ class EmailOTPFlows:
     def _deliver(
         self, record: ChallengeRecord, address: str, code: str, locale: str, client: str | None
     ) -> Flow[ChallengeRecord]:
+        # This send is the record's newest; it was requested one ttl before its own expiry.
+        requested = record.live[-1].expires_at - self.settings.ttl if record.live else record.created_at
         message = render_otp_email(
             to=address,
             sender=self.settings.sender,
@@ -142,6 +145,9 @@ class EmailOTPFlows:
             ttl_seconds=self.settings.ttl,
             locale=locale,
             service_name=self.settings.service_name,
+            send=record.sends,
+            sends=record.sends,
+            requested_at=dt.datetime.fromtimestamp(requested, self.settings.zone()),
         )
         try:
             yield Send(message)
@@ -180,10 +186,10 @@ class EmailOTPFlows:
             validate_client(client)
         tag = subject_tag(self.keyring, subject)
 
-        lock = yield store_op.failure_state(lockout_key(_VERIFIER, tag))
+        lock = yield store_op.failure_state(budget_key(tag))
         if not lock.allowed:
             raise RateLimited(
-                "this subject is locked out after too many failed codes",
+                "this subject is locked out after too many failed tries",
                 retry_after=lock.retry_after,
                 reason="locked_out",
             )
@@ -224,8 +230,10 @@ class EmailOTPFlows:
                 if charge.refused:
                     return charge.verdict(challenge_id=challenge_id)
         candidates = self.keyring.digests(_DIGEST_PURPOSE, f"{challenge_id}\x00{normalized}".encode())
+        # The subject's one failure budget (every method's failures) is checked, charged and, on
+        # approval, reset in the challenge's own atomic step: it shares the challenge's hash tag.
         outcome, record, failure = yield store_op.attempt(
-            challenge_id, candidates, lockout_key=lockout_key(_VERIFIER, tag), lockout=self.settings.lockout
+            challenge_id, candidates, lockout_key=budget_key(tag), lockout=self.settings.lockout
         )
         if record is None or record.kind != KIND:
             raise _not_found()
@@ -259,6 +267,7 @@ class EmailOTPFlows:
             cooldown=self.settings.resend_cooldown,
             cooldown_factor=self.settings.resend_factor,
             cooldown_max=self.settings.resend_cooldown_max,
+            live_sends=self.settings.live_sends,
         )
         if updated is None:
             raise _not_found()

@@ -25,6 +25,8 @@ class Challenge:
     """A challenge as callers see it: no code, no digest, the destination masked.
 
     ``resend_after`` is seconds from ``now`` until a resend is allowed (0 when it is).
+    ``expires_at`` is when the last live code stops working; ``live_sends`` how many sends' codes
+    would still approve now (0 once the challenge is closed or expired).
     ``fallbacks`` lists other ways in to offer, most useful first, when this one is in trouble.
     """
 
@@ -41,6 +43,7 @@ class Challenge:
     delivery: str
     delivery_reason: str
     fallbacks: tuple[Fallback, ...]
+    live_sends: int = 1
 
 
 def _ladder(
@@ -75,6 +78,7 @@ def challenge_view(
         delivery=record.delivery,
         delivery_reason=record.delivery_reason,
         fallbacks=_ladder(record, now, others, max_sends),
+        live_sends=len(record.live_at(now)),
     )
 
 
@@ -99,8 +103,9 @@ def verdict_for_attempt(
     """
     cid = record.id
     if outcome is AttemptOutcome.APPROVED:
-        # attempts_left is None on every approval: nothing is left to count down.
-        return Verdict(True, Reason.APPROVED, challenge_id=cid)
+        # attempts_left is None on every approval: nothing is left to count down. "send" names the
+        # message whose code was used (1 is the first): above the newest, that mail came late.
+        return Verdict(True, Reason.APPROVED, challenge_id=cid, details={"send": str(record.approved_send)})
     if outcome is AttemptOutcome.LOCKED:
         hard = failure is not None and failure.hard_locked
         return Verdict(

@@ -19,8 +19,10 @@ class EmailOTP(OTPShell):
     """One-time codes sent by email.
 
     Codes are stored only as HMAC-SHA256 digests bound to their challenge id, under a
-    keyring key, and compared inside one atomic store step. A resend issues a *new* code
-    and the old one stops working; it restarts the expiry but not the attempt budget.
+    keyring key, and compared inside one atomic store step. A resend issues a *new* code with an
+    expiry of its own; the codes of the last ``settings.live_sends`` sends (default 2) stay valid,
+    each until its own expiry, because mail is often late. They share one attempt budget, which
+    a resend does not restore; an approving verdict's ``details["send"]`` names the send used.
 
     ``store``, ``keyring`` and ``mailer`` are required (``verifykit.testing`` offers
     ``MemoryStore``, ``Keyring.generate()`` and ``Outbox`` for tests). ``ways_in(subject)``
@@ -65,7 +67,7 @@ class EmailOTP(OTPShell):
         return run_sync(self._flows.check(challenge_id, code, client=client), self._io)
 
     def resend(self, challenge_id: str, *, client: str | None = None) -> Challenge:
-        """Send a new code (the old one stops working) once the cooldown has passed.
+        """Send a new code once the cooldown has passed; only the last ``live_sends`` codes stay valid.
 
         Raises :class:`~verifykit.RateLimited` (with ``retry_after``) while cooling down, at the
         send limits, or at ``max_sends``; :class:`~verifykit.ChallengeClosed` if it is finished.

@@ -15,15 +15,15 @@ from typing import Any
 from .._audit import AuditSink
 from .._charged import (
     charge_client_flow,
+    charge_subject_flow,
     decision_step,
-    locked_verdict,
     refund_flow,
+    reset_subject_flow,
     validate_client,
-    wrong_verdict,
 )
 from .._errors import BusyError, ConfigurationError, InvalidInput
-from .._flow import Emit, Flow, Release, Reserve, Work, WorkKind, store_op
-from .._subject import lockout_key, subject_tag, validate_subject
+from .._flow import Emit, Flow, Release, Reserve, Work, WorkKind
+from .._subject import subject_tag, validate_subject
 from .._verdict import Fallback, Reason, Verdict, VerifierId, WaysIn
 from ..crypto import Keyring
 from ._budget import MemoryBudget, default_memory_budget
@@ -121,26 +121,26 @@ class PasswordFlows:
         if charge.refused:
             return (yield from self._decided(subject, charge.verdict(), client, parsed))
 
-        key = lockout_key(_VERIFIER, subject_tag(self.keyring, subject))
+        tag = subject_tag(self.keyring, subject)
         # The dummy has the preset's parameters, and a cheaper stored form is topped up to them:
         # either way the work holds at least the preset's memory, so admission tells nothing.
         memory = self.hasher.work_memory(parsed) if parsed is not None else self.parameters.memory_bytes
         slot = yield Reserve(memory, settings.busy_timeout)
-        # Charged before the work and reset on success: the NIST cap of 100 consecutive failures
-        # holds exactly however many verifies race.
-        state = yield store_op.charge(key, settings.lockout)
-        if not state.allowed:
+        # Charged before the work (to the password's count and the subject's budget) and reset on
+        # success: the NIST cap of 100 consecutive failures holds exactly however many verifies race.
+        charged = yield from charge_subject_flow(_VERIFIER, tag, settings.lockout)
+        if not charged.allowed:
             yield Release(slot)
             yield from refund_flow(charge)  # nothing was hashed: not a failure of this client's
-            return (yield from self._decided(subject, locked_verdict(state, ways_in), client, parsed))
+            return (yield from self._decided(subject, charged.locked(ways_in), client, parsed))
         matched: int | None = yield Work(self._match, (parsed, password), WorkKind.RELEASES_GIL)
         yield Release(slot)
 
         if parsed is None or matched is None:
-            verdict = wrong_verdict(Reason.WRONG_PASSWORD, state, settings.lockout, ways_in)
+            verdict = charged.wrong(Reason.WRONG_PASSWORD, ways_in)
             return (yield from self._decided(subject, verdict, client, parsed))
 
-        yield store_op.reset_failures(key)
+        yield from reset_subject_flow(_VERIFIER, tag)
         yield from refund_flow(charge)
         stored = None
         if matched > 0 or self.hasher.needs_rehash(parsed):

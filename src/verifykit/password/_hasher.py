@@ -139,6 +139,12 @@ def parse_hash(stored: object) -> StoredHash:
         raise InvalidInput("stored hash must be a string", field="stored_hash")
     if len(stored) > _MAX_STORED_HASH:
         raise InvalidInput("stored hash is too long to be a password hash", field="stored_hash")
+    try:
+        # A lone surrogate (from a surrogate-escaped byte string) has no UTF-8 form, which the
+        # legacy verifiers hash with; no system writes one.
+        stored.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidInput("stored hash is not valid Unicode text", field="stored_hash") from None
     pepper_kid: str | None = None
     encoded = stored
     if stored.startswith(_PEPPER_PREFIX):

@@ -37,18 +37,47 @@ from .._wire import (
     email_otp_pb2_grpc,
     face_pb2,
     face_pb2_grpc,
+    ladder_pb2,
+    ladder_pb2_grpc,
     password_pb2,
     password_pb2_grpc,
+    recovery_pb2,
+    recovery_pb2_grpc,
+    totp_pb2,
+    totp_pb2_grpc,
+    voucher_pb2,
+    voucher_pb2_grpc,
 )
-from ..aio import AsyncChallengeStore, AsyncSMTPMailer, EmailOTP, open_store
+from ..aio import (
+    AsyncChallengeStore,
+    AsyncSMTPMailer,
+    EmailOTP,
+    Ladder,
+    RecoveryCodes,
+    TOTPVerifier,
+    Vouchers,
+    open_store,
+)
+from ..auditlog import AuditLog, parse_private_key
 from ..crypto import Keyring
 from ..delivery import ConsoleMailer, FileMailer, Mailer, SMTPMailer
+from ..fallbacks import RecoverySettings, TOTPSettings
 from ..otp import OTPSettings
+from ..store import LockoutPolicy
+from ..vouchers import RegistryFile, VoucherSettings
 from ._config import ServerConfig
 from ._interceptors import AuthInterceptor, CallInterceptor
 from ._metrics import Metrics
 from ._pool import HeavyGate
-from ._services import EmailOtpServicer, FaceServicer, PasswordServicer
+from ._services import (
+    EmailOtpServicer,
+    FaceServicer,
+    LadderServicer,
+    PasswordServicer,
+    RecoveryCodeServicer,
+    TotpServicer,
+    VoucherServicer,
+)
 
 __all__ = ["Components", "Sidecar", "create_server", "open_mailer"]
 
@@ -116,6 +145,7 @@ class Components:
     mailer: AnyMailer | None = None
     audit: AuditSink | None = None
     otp_settings: OTPSettings | None = None
+    totp_settings: TOTPSettings | None = None
 
 
 class _Loop:
@@ -303,18 +333,16 @@ async def _assemble(
     mailer_url: str | None,
 ) -> tuple[Sidecar, int]:
     mailer = parts.mailer if parts.mailer is not None else open_mailer(mailer_url or config.mailer)
-    audit: AuditSink | None = None  # None: the verifiers skip building events at all
-    if parts.audit is not None:
-        audit = parts.audit
-    elif config.audit_log:
-        audit = LoggingAuditSink()
+    audit, audit_log = _audit_sinks(config, parts, keyring)
     token = config.bearer_token()
     metrics = Metrics() if config.metrics_port is not None else None
     otp = EmailOTP(
         store=store,
         keyring=keyring,
         mailer=mailer,
-        settings=parts.otp_settings if parts.otp_settings is not None else _otp_settings(config),
+        settings=_capped(
+            config, parts.otp_settings if parts.otp_settings is not None else _otp_settings(config)
+        ),
         audit=audit,
     )
     interceptors: list[grpc.aio.ServerInterceptor] = []
@@ -335,6 +363,7 @@ async def _assemble(
     email_otp_pb2_grpc.add_EmailOtpServiceServicer_to_server(EmailOtpServicer(otp), server)  # type: ignore[no-untyped-call]
     services.append(email_otp_pb2.DESCRIPTOR.services_by_name["EmailOtpService"].full_name)
     shared = _Shared(config, keyring, store, audit, gate, runner.loop)
+    services += _add_ladder_services(server, shared, parts)
     password = _password_service(shared)
     if password is not None:
         password_pb2_grpc.add_PasswordServiceServicer_to_server(password, server)  # type: ignore[no-untyped-call]
@@ -345,6 +374,8 @@ async def _assemble(
         face_pb2_grpc.add_FaceServiceServicer_to_server(face[0], server)  # type: ignore[no-untyped-call]
         services.append(face_pb2.DESCRIPTOR.services_by_name["FaceService"].full_name)
         stop_hooks = face[1]
+    if audit_log is not None:
+        stop_hooks = [*stop_hooks, audit_log.close]  # last: its closing checkpoint seals every record
     health_servicer = health_aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection(
@@ -393,11 +424,14 @@ def _face_service(shared: _Shared) -> tuple[FaceServicer, list[Callable[[], None
         _log.warning("face verification is off: the face extra is not installed (%s)", exc.name)
         return None
     config, keyring = shared.config, shared.keyring
-    settings = FaceSettings.preset(
-        config.face_preset,
-        expose_scores=config.face_scores,
-        workers=config.face_workers,
-        processes=config.heavy_workers if config.face_workers == "process" else None,
+    settings = _capped(
+        config,
+        FaceSettings.preset(
+            config.face_preset,
+            expose_scores=config.face_scores,
+            workers=config.face_workers,
+            processes=config.heavy_workers if config.face_workers == "process" else None,
+        ),
     )
     verifier = FaceVerifier(
         store=shared.store,
@@ -432,6 +466,7 @@ def _password_service(shared: _Shared) -> PasswordServicer | None:
     settings = PasswordSettings(service_name=_otp_settings(config).service_name)
     if config.password_preset is not None:
         settings = dataclasses.replace(settings, preset=config.password_preset)
+    settings = _capped(config, settings)
     verifier = PasswordVerifier(
         store=shared.store,
         keyring=shared.keyring,
@@ -440,6 +475,98 @@ def _password_service(shared: _Shared) -> PasswordServicer | None:
         threads=shared.gate.executor,
     )
     return PasswordServicer(verifier, shared.gate)
+
+
+def _add_ladder_services(server: grpc.aio.Server, shared: _Shared, parts: Components) -> list[str]:
+    """The ways in beside the email code: TOTP, recovery codes, the ladder, and counter vouchers
+    when configured. Returns the names of the services added."""
+    config, store, keyring, audit = shared.config, shared.store, shared.keyring, shared.audit
+    totp_settings = _capped(
+        config, parts.totp_settings if parts.totp_settings is not None else TOTPSettings()
+    )
+    totp = TotpServicer(TOTPVerifier(store=store, keyring=keyring, settings=totp_settings, audit=audit))
+    totp_pb2_grpc.add_TotpServiceServicer_to_server(totp, server)  # type: ignore[no-untyped-call]
+    recovery_codes = RecoveryCodes(
+        store=store, keyring=keyring, settings=_capped(config, RecoverySettings()), audit=audit
+    )
+    recovery = RecoveryCodeServicer(recovery_codes)
+    recovery_pb2_grpc.add_RecoveryCodeServiceServicer_to_server(recovery, server)  # type: ignore[no-untyped-call]
+    ladder = LadderServicer(Ladder(store=store, keyring=keyring))
+    ladder_pb2_grpc.add_LadderServiceServicer_to_server(ladder, server)  # type: ignore[no-untyped-call]
+    names = [
+        totp_pb2.DESCRIPTOR.services_by_name["TotpService"].full_name,
+        recovery_pb2.DESCRIPTOR.services_by_name["RecoveryCodeService"].full_name,
+        ladder_pb2.DESCRIPTOR.services_by_name["LadderService"].full_name,
+    ]
+    vouchers = _voucher_service(shared)
+    if vouchers is not None:
+        voucher_pb2_grpc.add_VoucherServiceServicer_to_server(vouchers, server)  # type: ignore[no-untyped-call]
+        names.append(voucher_pb2.DESCRIPTOR.services_by_name["VoucherService"].full_name)
+    return names
+
+
+def _voucher_service(shared: _Shared) -> VoucherServicer | None:
+    """Counter vouchers, when the sidecar has an officer registry (and so, by the configuration's
+    rule, an audit log). The registry is read once now, so a bad file stops the start."""
+    config = shared.config
+    if config.officers_file is None:
+        return None
+    if shared.audit is None:
+        raise ConfigurationError("officers_file needs an audit sink: set audit_file and audit_key_file")
+    registry = RegistryFile(config.officers_file)
+    registry.current()
+    vouchers = Vouchers(
+        store=shared.store,
+        keyring=shared.keyring,
+        registry=registry,
+        settings=VoucherSettings(four_eyes=config.voucher_four_eyes),
+        audit=shared.audit,
+    )
+    return VoucherServicer(vouchers)
+
+
+S = TypeVar("S")
+
+
+def _capped(config: ServerConfig, settings: S) -> S:
+    """``settings`` with its lockout's hard cap (and threshold, which may not exceed it) lowered
+    to ``lockout_hard_cap`` when that is set."""
+    cap = config.lockout_hard_cap
+    policy = getattr(settings, "lockout", None)
+    if cap is None or not isinstance(policy, LockoutPolicy) or policy.hard_cap <= cap:
+        return settings
+    lowered = dataclasses.replace(policy, threshold=min(policy.threshold, cap), hard_cap=cap)
+    return dataclasses.replace(settings, lockout=lowered)  # type: ignore[type-var]
+
+
+def _audit_sinks(
+    config: ServerConfig, parts: Components, keyring: Keyring
+) -> tuple[AuditSink | None, AuditLog | None]:
+    """The sink every verifier gets (None: they skip building events at all), and the
+    tamper-evident log of ``audit_file`` in it (subjects written as their keyed tags), to close."""
+    audit: AuditSink | None = None
+    if parts.audit is not None:
+        audit = parts.audit
+    elif config.audit_log:
+        audit = LoggingAuditSink()
+    key = config.audit_signing_key()
+    if config.audit_file is None or key is None:
+        return audit, None
+    log = AuditLog(
+        config.audit_file, parse_private_key(key), settings=config.audit_settings(), keyring=keyring
+    )
+    return (log if audit is None else _Both(log, audit)), log
+
+
+class _Both:
+    """The audit log first (its failure is the decision's: fail closed), then the stderr lines."""
+
+    def __init__(self, log: AuditSink, lines: AuditSink) -> None:
+        self._log, self._lines = log, lines
+
+    def __call__(self, event: AuditEvent) -> None:
+        self._log(event)
+        self._lines(event)
 
 
 def _discard(_event: AuditEvent) -> None:

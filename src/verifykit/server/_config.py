@@ -9,6 +9,7 @@ Precedence, highest first: command-line flags, environment variables, the TOML f
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import tomllib
 from collections.abc import Mapping
@@ -19,6 +20,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from .._errors import ConfigurationError
 from .._wire import is_loopback_host
+from ..auditlog import AuditLogSettings
 
 __all__ = ["OPTIONS", "Option", "ServerConfig", "load_config", "mask_password"]
 
@@ -80,11 +82,21 @@ class ServerConfig:
     face_workers: str = "thread"
     access_log: bool = True
     audit_log: bool = True
+    audit_file: Path | None = None
+    audit_key: str | None = None
+    audit_key_file: Path | None = None
+    audit_checkpoint_records: int = 100
+    audit_checkpoint_seconds: float = 10.0
+    audit_fsync: str = "record"
+    officers_file: Path | None = None
+    voucher_four_eyes: bool = False
+    lockout_hard_cap: int | None = None
     log_level: str = "info"
 
     def __post_init__(self) -> None:
         host, _, port = self.listen.rpartition(":")
-        if not host or not port.isdigit() or int(port) > 65535:
+        # isdigit alone accepts other scripts' digits and superscripts, which int() refuses.
+        if not host or not (port.isascii() and port.isdigit()) or int(port) > 65535:
             raise ConfigurationError(f"listen must be HOST:PORT, got {self.listen!r}")
         if (self.tls_cert is None) != (self.tls_key is None):
             raise ConfigurationError("TLS needs both tls_cert and tls_key")
@@ -105,6 +117,15 @@ class ServerConfig:
             raise ConfigurationError("face_workers must be thread or process")
         if self.log_level.lower() not in {"debug", "info", "warning", "error"}:
             raise ConfigurationError("log_level must be debug, info, warning or error")
+        self.audit_settings()  # checked once, here
+        if self.officers_file is not None and self.audit_file is None:
+            # A redemption clears lockouts: it must be on the tamper-evident record first.
+            raise ConfigurationError(
+                "officers_file (counter vouchers) needs audit_file: every redemption is written to "
+                "the audit log before it takes effect"
+            )
+        if self.lockout_hard_cap is not None and not 1 <= self.lockout_hard_cap <= 100:
+            raise ConfigurationError("lockout_hard_cap must be between 1 and 100 (NIST SP 800-63B)")
 
     def _check_credentials(self) -> None:
         if self.token is not None and self.token_file is not None:
@@ -113,6 +134,13 @@ class ServerConfig:
             raise ConfigurationError("token must be at least 16 characters")
         if self.keys is not None and self.keys_file is not None:
             raise ConfigurationError("give keys or keys_file, not both")
+        if self.audit_key is not None and self.audit_key_file is not None:
+            raise ConfigurationError("give audit_key or audit_key_file, not both")
+        if self.audit_file is not None and self.audit_key is None and self.audit_key_file is None:
+            raise ConfigurationError(
+                "audit_file needs the key that signs its checkpoints: audit_key_file (or "
+                "VERIFYKIT_AUDIT_KEY); make one with: verifykit audit keygen --private FILE --public FILE"
+            )
         if self.tls_cert is not None or is_loopback_host(self.host):
             return
         if self.token is not None or self.token_file is not None:
@@ -166,6 +194,22 @@ class ServerConfig:
             return _read_secret(self.keys_file, "keys_file")
         return self.keys
 
+    def audit_settings(self) -> AuditLogSettings:
+        """The audit log's checkpoint and flush settings."""
+        if self.audit_fsync not in {"record", "checkpoint"}:
+            raise ConfigurationError("audit_fsync must be record or checkpoint")
+        return AuditLogSettings(
+            checkpoint_records=self.audit_checkpoint_records,
+            checkpoint_seconds=self.audit_checkpoint_seconds,
+            fsync="record" if self.audit_fsync == "record" else "checkpoint",
+        )
+
+    def audit_signing_key(self) -> str | None:
+        """``audit_key``, or the content of ``audit_key_file``; None when neither is set."""
+        if self.audit_key_file is not None:
+            return _read_secret(self.audit_key_file, "audit_key_file")
+        return self.audit_key
+
     def mailer_url(self) -> str:
         """``mailer``, or the content of ``mailer_file``, checked against the store.
 
@@ -201,7 +245,7 @@ class ServerConfig:
         return found
 
 
-_SECRET_VALUES = frozenset({"token", "keys"})
+_SECRET_VALUES = frozenset({"token", "keys", "audit_key"})
 _PASSWORD_URLS = frozenset({"mailer", "store"})
 
 
@@ -344,11 +388,49 @@ OPTIONS: tuple[Option, ...] = (
     ),
     Option("access_log", bool, "one JSON line per call on stderr"),
     Option("audit_log", bool, "audit events as JSON lines on stderr"),
+    Option(
+        "audit_file",
+        Path,
+        "tamper-evident audit log (hash-chained JSON lines, signed checkpoints) every decision is "
+        "written to before it takes effect; needs audit_key_file",
+    ),
+    Option(
+        "audit_key",
+        str,
+        "Ed25519 key signing the audit log's checkpoints (PEM, or base64 of its 32 bytes)",
+        True,
+    ),
+    Option("audit_key_file", Path, "file holding the audit signing key (verifykit audit keygen makes one)"),
+    Option("audit_checkpoint_records", int, "records between two signed checkpoints of the audit log"),
+    Option(
+        "audit_checkpoint_seconds",
+        float,
+        "seconds at most a record of the audit log stays unsealed before a checkpoint",
+    ),
+    Option(
+        "audit_fsync",
+        str,
+        "record (flush each audit record to disk before its decision takes effect) or checkpoint "
+        "(flush at checkpoints only: faster; a power cut may lose the records since the last one)",
+    ),
+    Option(
+        "officers_file",
+        Path,
+        "officer registry (JSON; verifykit officer add|revoke manages it, re-read when it changes); "
+        "serves VoucherService for counter vouchers; needs audit_file",
+    ),
+    Option("voucher_four_eyes", bool, "a counter voucher needs the signatures of two different officers"),
+    Option(
+        "lockout_hard_cap",
+        int,
+        "consecutive failures after which a subject stays locked until a success elsewhere or a "
+        "counter voucher (default: each verifier's, 100, the most NIST SP 800-63B allows)",
+    ),
     Option("log_level", str, "debug, info, warning or error"),
 )
 _BY_NAME = {o.name: o for o in OPTIONS}
 # A value and its *_file twin are one setting: the higher source's choice wins whichever it gives.
-_TWINS = {"token": "token_file", "keys": "keys_file", "mailer": "mailer_file"}
+_TWINS = {"token": "token_file", "keys": "keys_file", "mailer": "mailer_file", "audit_key": "audit_key_file"}
 _TWINS |= {file: value for value, file in _TWINS.items()}
 
 
@@ -366,14 +448,23 @@ def _convert(option: Option, value: Any, origin: str) -> Any:
             raise ConfigurationError(f"{where} must be a number")
         try:
             number = option.kind(value)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):  # OverflowError: int(inf)
             raise ConfigurationError(f"{where} must be a number") from None
+        if not math.isfinite(number):  # TOML and float() both read inf and nan
+            raise ConfigurationError(f"{where} must be a finite number")
         if option.kind is int and isinstance(value, float) and not value.is_integer():
             raise ConfigurationError(f"{where} must be a whole number")
         return number
     if not isinstance(value, str):
         raise ConfigurationError(f"{where} must be a string")
-    return Path(value).expanduser() if option.kind is Path else value
+    if "\x00" in value:  # TOML can spell one (\u0000); no path, URL or name holds it
+        raise ConfigurationError(f"{where} must not contain a NUL character")
+    if option.kind is not Path:
+        return value
+    try:
+        return Path(value).expanduser()
+    except (ValueError, RuntimeError) as exc:  # ~user that cannot be looked up, or no home
+        raise ConfigurationError(f"{where} is not a usable path: {exc}") from None
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
@@ -384,6 +475,8 @@ def _read_toml(path: Path) -> dict[str, Any]:
         raise ConfigurationError(f"cannot read config file {path}: {exc.strerror}") from exc
     except tomllib.TOMLDecodeError as exc:
         raise ConfigurationError(f"config file {path} is not valid TOML: {exc}") from exc
+    except UnicodeDecodeError as exc:  # tomllib decodes before it parses; the bytes may be secrets
+        raise ConfigurationError(f"config file {path} is not UTF-8 text (at byte {exc.start})") from None
     unknown = sorted(set(data) - set(_BY_NAME))
     if unknown:
         raise ConfigurationError(f"unknown setting(s) in {path}: {', '.join(unknown)}")

@@ -13,27 +13,51 @@ from typing import TYPE_CHECKING, Any
 
 from grpc.aio import ServicerContext as Context
 
+from .._errors import InvalidInput
 from .._subject import validate_subject
 from .._verdict import Reason
 from .._wire import (
     challenge_to_proto,
     common_pb2,
+    delivery_from_proto,
     email_otp_pb2,
     email_otp_pb2_grpc,
+    enum_from_proto,
     enum_to_proto,
     face_pb2,
     face_pb2_grpc,
+    ladder_pb2,
+    ladder_pb2_grpc,
+    offer_to_proto,
     password_pb2,
     password_pb2_grpc,
+    recovery_pb2,
+    recovery_pb2_grpc,
+    redemption_to_proto,
+    totp_pb2,
+    totp_pb2_grpc,
     verdict_to_proto,
+    voucher_inspection_to_proto,
+    voucher_pb2,
+    voucher_pb2_grpc,
+    voucher_redemption_to_proto,
 )
+from ..ladder import Way
 from ._pool import HeavyGate
 
 if TYPE_CHECKING:
-    from ..aio import EmailOTP, FaceVerifier, PasswordVerifier
+    from ..aio import EmailOTP, FaceVerifier, Ladder, PasswordVerifier, RecoveryCodes, TOTPVerifier, Vouchers
     from ..face import FaceIndex
 
-__all__ = ["EmailOtpServicer", "FaceServicer", "PasswordServicer"]
+__all__ = [
+    "EmailOtpServicer",
+    "FaceServicer",
+    "LadderServicer",
+    "PasswordServicer",
+    "RecoveryCodeServicer",
+    "TotpServicer",
+    "VoucherServicer",
+]
 
 
 def _client(request: Any) -> str | None:
@@ -70,7 +94,8 @@ class EmailOtpServicer(email_otp_pb2_grpc.EmailOtpServiceServicer):
         self, request: email_otp_pb2.CheckEmailOtpRequest, context: Context
     ) -> email_otp_pb2.CheckEmailOtpResponse:
         verdict = await self._otp.check(request.challenge_id, request.code, client=_client(request))
-        return email_otp_pb2.CheckEmailOtpResponse(verdict=verdict_to_proto(verdict))
+        send = int(verdict.details.get("send", "0")) if verdict.approved else 0
+        return email_otp_pb2.CheckEmailOtpResponse(verdict=verdict_to_proto(verdict), send=send)
 
     async def ResendEmailOtp(
         self, request: email_otp_pb2.ResendEmailOtpRequest, context: Context
@@ -201,3 +226,109 @@ class PasswordServicer(password_pb2_grpc.PasswordServiceServicer):
         return password_pb2.CheckPasswordPolicyResponse(
             ok=result.ok, rule=result.rule or "", message=result.message
         )
+
+
+class TotpServicer(totp_pb2_grpc.TotpServiceServicer):
+    """Authenticator-app codes. Confirming an enrolment is a verify of the first code: the same
+    lockout, replay mark and limits, so a confirmation cannot be used to probe more cheaply."""
+
+    def __init__(self, verifier: TOTPVerifier) -> None:
+        self._totp = verifier
+
+    async def EnrollTotp(
+        self, request: totp_pb2.EnrollTotpRequest, context: Context
+    ) -> totp_pb2.EnrollTotpResponse:
+        enrollment = await self._totp.enroll(request.subject, request.account_name)
+        return totp_pb2.EnrollTotpResponse(
+            stored=enrollment.stored,
+            provisioning_uri=enrollment.provisioning_uri,
+            secret_base32=enrollment.secret_base32,
+        )
+
+    async def ConfirmTotpEnrollment(
+        self, request: totp_pb2.ConfirmTotpEnrollmentRequest, context: Context
+    ) -> totp_pb2.ConfirmTotpEnrollmentResponse:
+        verdict = await self._totp.verify(
+            request.subject, request.stored, request.code, client=_client(request)
+        )
+        return totp_pb2.ConfirmTotpEnrollmentResponse(verdict=verdict_to_proto(verdict))
+
+    async def VerifyTotp(
+        self, request: totp_pb2.VerifyTotpRequest, context: Context
+    ) -> totp_pb2.VerifyTotpResponse:
+        verdict = await self._totp.verify(
+            request.subject, request.stored, request.code, client=_client(request)
+        )
+        return totp_pb2.VerifyTotpResponse(verdict=verdict_to_proto(verdict))
+
+    async def RemoveTotp(
+        self, request: totp_pb2.RemoveTotpRequest, context: Context
+    ) -> totp_pb2.RemoveTotpResponse:
+        await self._totp.remove(request.subject, request.stored)
+        return totp_pb2.RemoveTotpResponse(removed=True)
+
+
+class RecoveryCodeServicer(recovery_pb2_grpc.RecoveryCodeServiceServicer):
+    def __init__(self, codes: RecoveryCodes) -> None:
+        self._codes = codes
+
+    async def GenerateRecoveryCodes(
+        self, request: recovery_pb2.GenerateRecoveryCodesRequest, context: Context
+    ) -> recovery_pb2.GenerateRecoveryCodesResponse:
+        fresh = await self._codes.generate(request.subject)
+        return recovery_pb2.GenerateRecoveryCodesResponse(codes=fresh.codes, stored=fresh.stored)
+
+    async def RedeemRecoveryCode(
+        self, request: recovery_pb2.RedeemRecoveryCodeRequest, context: Context
+    ) -> recovery_pb2.RedeemRecoveryCodeResponse:
+        verdict = await self._codes.redeem(
+            request.subject, request.stored, request.code, client=_client(request)
+        )
+        return redemption_to_proto(verdict)
+
+    async def CountRecoveryCodes(
+        self, request: recovery_pb2.CountRecoveryCodesRequest, context: Context
+    ) -> recovery_pb2.CountRecoveryCodesResponse:
+        return recovery_pb2.CountRecoveryCodesResponse(remaining=self._codes.count(request.stored))
+
+
+class LadderServicer(ladder_pb2_grpc.LadderServiceServicer):
+    def __init__(self, ladder: Ladder) -> None:
+        self._ladder = ladder
+
+    async def GetWaysIn(
+        self, request: ladder_pb2.GetWaysInRequest, context: Context
+    ) -> ladder_pb2.GetWaysInResponse:
+        enrolled = [enum_from_proto(Way, number) for number in request.enrolled]
+        if any(way is None for way in enrolled):
+            raise InvalidInput("enrolled holds a way in this server does not know", field="enrolled")
+        if request.level not in (0, 1, 2, 3):
+            raise InvalidInput("level is not an assurance level this server knows", field="level")
+        offer = await self._ladder.ways_in(
+            request.subject,
+            [way for way in enrolled if way is not None],
+            delivery=delivery_from_proto(request.delivery) if request.delivery in (0, 1, 2, 3) else "unknown",
+            level=request.level or None,
+        )
+        return offer_to_proto(offer)
+
+
+class VoucherServicer(voucher_pb2_grpc.VoucherServiceServicer):
+    """Counter vouchers. A refused voucher is an answer (the refusal says why), never a status:
+    only faults of the sidecar itself (store, audit log, registry file) are errors."""
+
+    def __init__(self, vouchers: Vouchers) -> None:
+        self._vouchers = vouchers
+
+    async def RedeemVoucher(
+        self, request: voucher_pb2.RedeemVoucherRequest, context: Context
+    ) -> voucher_pb2.RedeemVoucherResponse:
+        redemption = await self._vouchers.redeem(request.subject, request.voucher, client=_client(request))
+        return voucher_redemption_to_proto(redemption)
+
+    async def InspectVoucher(
+        self, request: voucher_pb2.InspectVoucherRequest, context: Context
+    ) -> voucher_pb2.InspectVoucherResponse:
+        subject = request.subject if request.HasField("subject") else None
+        inspection = await self._vouchers.inspect(request.voucher, subject=subject)
+        return voucher_inspection_to_proto(inspection)

@@ -22,6 +22,7 @@ __all__ = [
     "ChallengeStatus",
     "ChallengeStore",
     "FailureState",
+    "LiveSend",
     "LockoutPolicy",
     "NewChallenge",
     "ResendOutcome",
@@ -57,10 +58,26 @@ class NewChallenge:
 
 
 @dataclass(frozen=True, slots=True)
+class LiveSend:
+    """One send whose code may still approve: its number (1 is the first message), its keyed
+    digest (``"kid:hex"``, never a code) and its own expiry.
+
+    Mail is often late, not lost: a challenge keeps the digests of its last few sends, so the
+    code in a message that arrives after a resend still works until that message's own expiry.
+    """
+
+    send: int
+    secret: str
+    expires_at: float
+
+
+@dataclass(frozen=True, slots=True)
 class ChallengeRecord:
     """One pending or closed challenge as the store keeps it.
 
-    ``secret`` is an HMAC digest (``"kid:hex"``), never a code. ``destination`` is masked.
+    ``live`` holds the sends whose codes the store still checks, oldest first (see
+    :class:`LiveSend`); ``expires_at`` is the latest of their expiries. ``approved_send`` is the
+    send whose code approved the challenge (0 until one did). ``destination`` is masked.
     ``data`` is verifier-owned and opaque to the store (for example a sealed address).
     """
 
@@ -77,8 +94,20 @@ class ChallengeRecord:
     destination: str
     delivery: str
     delivery_reason: str
-    secret: str
+    live: tuple[LiveSend, ...]
+    approved_send: int
     data: Mapping[str, str]
+
+    @property
+    def secret(self) -> str:
+        """The newest send's digest ("" when none is kept)."""
+        return self.live[-1].secret if self.live else ""
+
+    def live_at(self, now: float) -> tuple[LiveSend, ...]:
+        """The sends whose codes would still approve at ``now`` (none once the challenge is closed)."""
+        if self.status is not ChallengeStatus.PENDING:
+            return ()
+        return tuple(s for s in self.live if now < s.expires_at)
 
 
 class AttemptOutcome(StrEnum):
@@ -199,7 +228,8 @@ class ChallengeStore(abc.ABC):
         lockout_key: str | None = None,
         lockout: LockoutPolicy | None = None,
     ) -> tuple[AttemptOutcome, ChallengeRecord | None, FailureState | None]:
-        """Spend one attempt: approve if any candidate digest equals the secret. Atomic.
+        """Spend one attempt: approve if a candidate digest equals the digest of a live send that has
+        not passed its own expiry (the record's ``approved_send`` then names it). Atomic.
 
         With ``lockout_key`` (which must share the challenge's hash tag), the same atomic step
         refuses while that key is locked out, charges a wrong answer to it and clears it on
@@ -217,10 +247,13 @@ class ChallengeStore(abc.ABC):
         cooldown: float,
         cooldown_factor: float,
         cooldown_max: float,
+        live_sends: int = 1,
     ) -> tuple[ResendOutcome, ChallengeRecord | None, float]:
-        """Replace the secret and restart the expiry if the cooldown has passed. Atomic.
+        """Add a send with its own digest and expiry if the cooldown has passed. Atomic.
 
-        Returns the outcome, the record after it, and seconds to wait when refused.
+        The challenge keeps the newest ``live_sends`` sends (unexpired ones only); 1 keeps only the
+        new one, so every earlier code stops working. Returns the outcome, the record after it,
+        and seconds to wait when refused.
         """
 
     @abc.abstractmethod

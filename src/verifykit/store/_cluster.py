@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 from urllib.parse import unquote, urlsplit
 
 from .._errors import ConfigurationError
-from ._redis import RedisBase, RedisStore
+from ._redis import RedisBase, RedisStore, Request
 
 __all__ = ["ClusterBase", "RedisClusterStore", "cluster_nodes"]
 
@@ -57,9 +57,24 @@ def _host_port(item: str) -> tuple[str, int]:
 
 class ClusterBase(RedisBase):
     """What both cluster flavours change: the URL names several nodes, and discovering the
-    cluster is I/O, done on first use."""
+    cluster is I/O, done on first use.
+
+    With ``wait_replicas``, a write that spends goes with its WAIT straight to the master that
+    owns its slot (WAIT must share the write's connection; redis-py's cluster client would send
+    it to every node). Those writes bypass the client's own redirect handling, so after any
+    failed request the next one re-reads the topology first: a failover is followed.
+    """
 
     scheme_hint: ClassVar[str] = "redis+cluster://host:port[,host:port…]"
+    _stale = False
+
+    def _lost(self) -> None:
+        self._stale = True
+
+    def _refresh(self) -> bool:
+        """Whether the topology must be re-read before the next durable write (and clear it)."""
+        stale, self._stale = self._stale, False
+        return stale
 
     def _check_url(self) -> None:
         scheme = urlsplit(self._url).scheme.lower()
@@ -81,3 +96,8 @@ class ClusterBase(RedisBase):
 
 class RedisClusterStore(ClusterBase, RedisStore):
     """A store on a Redis Cluster. Connects on first use (discovering the cluster is I/O)."""
+
+    def _pinned(self, client: Any, request: Request[Any]) -> Any:
+        if self._refresh():
+            client.nodes_manager.initialize()
+        return client.get_redis_connection(client.get_node_from_key(request.key))

@@ -36,6 +36,7 @@ from ._base import (
     ChallengeStatus,
     ChallengeStore,
     FailureState,
+    LiveSend,
     LockoutPolicy,
     NewChallenge,
     ResendOutcome,
@@ -49,6 +50,7 @@ from ._rules import (
     apply_charge,
     apply_resend,
     check_cost,
+    check_live_sends,
     check_new_challenge,
     expire_if_due,
     lockout_view,
@@ -184,7 +186,8 @@ class MemoryStore(ChallengeStore):
             destination=entry.destination,
             delivery=s.delivery,
             delivery_reason=s.delivery_reason,
-            secret=s.secret,
+            live=tuple(s.live),
+            approved_send=s.approved_send,
             data=dict(entry.data),
         )
 
@@ -215,7 +218,7 @@ class MemoryStore(ChallengeStore):
                     attempts_left=new.max_attempts,
                     sends=1,
                     resend_at=now + new.resend_after,
-                    secret=new.secret,
+                    live=[LiveSend(1, new.secret, now + new.ttl)],
                     delivery=new.delivery,
                 ),
             )
@@ -267,7 +270,9 @@ class MemoryStore(ChallengeStore):
         cooldown: float,
         cooldown_factor: float,
         cooldown_max: float,
+        live_sends: int = 1,
     ) -> tuple[ResendOutcome, ChallengeRecord | None, float]:
+        check_live_sends(live_sends)
         with self._lock:
             now = self.now()
             entry = self._live(challenge_id, now)
@@ -280,6 +285,7 @@ class MemoryStore(ChallengeStore):
                 cooldown=cooldown,
                 cooldown_factor=cooldown_factor,
                 cooldown_max=cooldown_max,
+                live_sends=live_sends,
             )
             return outcome, (self._record(challenge_id, entry) if entry else None), wait
 

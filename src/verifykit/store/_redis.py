@@ -43,13 +43,14 @@ from ._base import (
     ChallengeStatus,
     ChallengeStore,
     FailureState,
+    LiveSend,
     LockoutPolicy,
     NewChallenge,
     ResendOutcome,
     WindowPolicy,
     WindowResult,
 )
-from ._rules import check_cost, check_new_challenge
+from ._rules import check_cost, check_live_sends, check_new_challenge
 
 __all__ = ["RedisBase", "RedisStore", "Request", "hash_tag", "policy_args", "script_sha", "script_source"]
 
@@ -79,17 +80,26 @@ _OPTIONS: dict[str, Callable[[str], Any]] = {
     "ssl_keyfile": str,
     "ssl_cert_reqs": str,
 }
+# Options verifykit itself reads (redis-py never sees them): how many replicas must hold a write
+# that spends an attempt or charges a limit before its reply counts, and how long to wait for them.
+_WAIT_OPTIONS: dict[str, Callable[[str], Any]] = {"wait_replicas": int, "wait_timeout": float}
+# wait_timeout's default: this share of socket_timeout, at most _WAIT_TIMEOUT_MAX seconds, so WAIT
+# always answers before the socket gives up on it.
+_WAIT_SHARE = 0.5
+_WAIT_TIMEOUT_MAX = 0.5
 # Query parameters redis-py itself reads from the URL; they stay in it.
 _DRIVER_QUERY = {"db", "username", "password"}
 _CHALLENGE_ID = re.compile(r"^([A-Za-z0-9_-]{1,64})\.([A-Za-z0-9_-]{22,})$")
-_FIELDS = ("kind", "subject", "max_attempts", "destination", "delivery", "secret")
+_FIELDS = ("kind", "subject", "max_attempts", "destination", "delivery")
 _DATA = "d:"
-# Every challenge hash has these fields (the first six from NewChallenge, the rest stamped by
-# create.lua); any others are verifier data, "d:NAME".
+# Every challenge hash has these fields (the first five from NewChallenge, the rest stamped by
+# create.lua); any others are verifier data, "d:NAME". "live" holds the live sends as one small
+# JSON list, [[send, "expires_at", "digest"], ...] oldest first, so every check reads them in
+# the same one HGETALL.
 _HASH_FIELDS = (
     *_FIELDS,
     *("status", "created_at", "expires_at", "attempts_left", "sends", "resend_at", "delivery_reason"),
-    "retention",
+    *("live", "approved_send", "retention"),
 )
 _FIELD_COUNT = len(_HASH_FIELDS)
 _STATUS = {status.value: status for status in ChallengeStatus}
@@ -149,13 +159,16 @@ def _float(name: str, value: Any, *, minimum: float, allow_zero: bool = False) -
 
 def store_options(options: Mapping[str, Any]) -> dict[str, Any]:
     """Validate store options (keyword values or URL query strings) into redis-py keyword arguments."""
-    unknown = sorted(set(options) - set(_OPTIONS))
+    known = {**_OPTIONS, **_WAIT_OPTIONS}
+    unknown = sorted(set(options) - set(known))
     if unknown:
         raise ConfigurationError(
-            f"unknown Redis store option(s) {', '.join(unknown)}; known: {', '.join(sorted(_OPTIONS))}"
+            f"unknown Redis store option(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}"
         )
     out: dict[str, Any] = {}
     for name, value in options.items():
+        if name in _WAIT_OPTIONS:
+            continue
         try:
             out[name] = _OPTIONS[name](value) if isinstance(value, str) else value
         except ValueError:
@@ -172,6 +185,23 @@ def store_options(options: Mapping[str, Any]) -> dict[str, Any]:
         raise ConfigurationError("store option max_connections must be an integer >= 1")
     out["max_connections"] = max_connections
     return out
+
+
+def wait_options(options: Mapping[str, Any], socket_timeout: float) -> tuple[int, float]:
+    """``wait_replicas`` (default 0: off) and ``wait_timeout`` in seconds (default: half the
+    socket timeout, at most 0.5 s), validated; WAIT must answer before the socket times out."""
+    raw_replicas = options.get("wait_replicas", 0)
+    try:
+        replicas = int(raw_replicas) if isinstance(raw_replicas, str) else raw_replicas
+    except ValueError:
+        raise ConfigurationError("store option wait_replicas has a malformed value") from None
+    if isinstance(replicas, bool) or not isinstance(replicas, int) or replicas < 0:
+        raise ConfigurationError("store option wait_replicas must be an integer >= 0")
+    default = min(_WAIT_TIMEOUT_MAX, socket_timeout * _WAIT_SHARE)
+    timeout = _float("wait_timeout", options.get("wait_timeout", default), minimum=0.0)
+    if timeout >= socket_timeout:
+        raise ConfigurationError("store option wait_timeout must be shorter than socket_timeout")
+    return replicas, timeout
 
 
 def split_query(url: str, options: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
@@ -199,11 +229,17 @@ def _record(challenge_id: str, f: Mapping[str, str]) -> ChallengeRecord:
         destination=f["destination"],
         delivery=f["delivery"],
         delivery_reason=f["delivery_reason"],
-        secret=f["secret"],
+        live=_live(f["live"]),
+        approved_send=int(f["approved_send"]),
         data={k[len(_DATA) :]: v for k, v in f.items() if k.startswith(_DATA)}
         if len(f) > _FIELD_COUNT
         else {},
     )
+
+
+def _live(text: str) -> tuple[LiveSend, ...]:
+    entries = json.loads(text)  # Lua's cjson writes an empty list as {}
+    return tuple(LiveSend(int(send), secret, float(expires_at)) for send, expires_at, secret in entries or ())
 
 
 def _failure(reply: Sequence[str]) -> FailureState:
@@ -240,6 +276,14 @@ class Request(Generic[T]):
     command: tuple[str | int, ...]
     parse: Callable[[Any], T]
     script: bool = True  # the command is an EVALSHA of the script named ``operation``
+    # The script spends an attempt, charges a lockout or a window, or retires a secret: a write
+    # that a failover must not undo, so ``wait_replicas`` applies to it.
+    spends: bool = False
+
+    @property
+    def key(self) -> str:
+        """The script's first key: the one whose slot decides the cluster node."""
+        return str(self.command[3])
 
     def load(self) -> tuple[str, str]:
         """The command that loads the script, for a server that answers NOSCRIPT."""
@@ -256,8 +300,10 @@ class Request(Generic[T]):
         )
 
 
-def _script(name: str, keys: Sequence[str], args: Sequence[str], parse: Callable[[Any], T]) -> Request[T]:
-    return Request(name, ("EVALSHA", script_sha(name), len(keys), *keys, *args), parse)
+def _script(
+    name: str, keys: Sequence[str], args: Sequence[str], parse: Callable[[Any], T], *, spends: bool = False
+) -> Request[T]:
+    return Request(name, ("EVALSHA", script_sha(name), len(keys), *keys, *args), parse, spends=spends)
 
 
 def _time(reply: Sequence[Any]) -> float:
@@ -329,6 +375,7 @@ class RedisBase:
         self._redis = redis_driver()
         self._url, merged = split_query(url, options)
         self._options = store_options(merged)
+        self._wait_replicas, self._wait_timeout = wait_options(merged, self._options["socket_timeout"])
         tls = urlsplit(url).scheme.lower().startswith("rediss")
         if not tls and any(name.startswith("ssl_") for name in self._options):
             raise ConfigurationError("ssl_* store options need a rediss:// URL")
@@ -340,6 +387,7 @@ class RedisBase:
         self._client: Any = None
         self._errors = (self._redis.RedisError, self._redis.exceptions.RedisClusterException, OSError)
         self._noscript = self._redis.exceptions.NoScriptError
+        self._response_error = self._redis.exceptions.ResponseError
         self._check_url()
 
     @classmethod
@@ -351,6 +399,40 @@ class RedisBase:
     def options(self) -> dict[str, Any]:
         """The connection options in effect (timeouts in seconds), after defaults and URL query."""
         return dict(self._options)
+
+    @property
+    def wait(self) -> tuple[int, float]:
+        """``wait_replicas`` and ``wait_timeout`` (seconds) in effect; 0 replicas: no WAIT."""
+        return self._wait_replicas, self._wait_timeout
+
+    # -- durable writes: WAIT for replicas after a write that spends ----------------------------
+
+    def _waits(self, request: Request[Any]) -> bool:
+        return self._wait_replicas > 0 and request.spends
+
+    def _wait_command(self) -> tuple[str, int, int]:
+        # WAIT's timeout is in milliseconds; 0 would mean "forever", so at least 1.
+        return ("WAIT", self._wait_replicas, max(1, round(self._wait_timeout * 1000)))
+
+    def _pinned(self, client: Any, request: Request[Any]) -> Any:
+        """The client whose one connection carries a durable write and its WAIT (WAIT counts the
+        replicas that hold the writes of the connection it arrives on): on one server, the client."""
+        return client
+
+    def _acked(self, request: Request[T], replies: Sequence[Any]) -> Any:
+        """The script's reply, once enough replicas hold the write; else fail closed."""
+        reply, acked = replies
+        if int(acked) < self._wait_replicas:
+            # The write is on the master only: a failover now could undo it, so nothing it
+            # decided may be reported (an approval included). The caller sees the store as down.
+            raise StoreUnavailable(
+                f"the Redis store wrote {request.operation} but only {int(acked)} of "
+                f"{self._wait_replicas} replica(s) confirmed it in time; nothing was approved"
+            )
+        return reply
+
+    def _lost(self) -> None:
+        """A request failed: on a cluster, the next durable write re-reads the topology."""
 
     def __repr__(self) -> str:
         parts = urlsplit(self._url)
@@ -423,7 +505,13 @@ class RedisBase:
             fields += [name, str(getattr(new, name))]
         for name, value in new.data.items():
             fields += [_DATA + name, value]
-        args = [repr(float(new.ttl)), repr(float(new.resend_after)), repr(float(retention)), *fields]
+        args = [
+            repr(float(new.ttl)),
+            repr(float(new.resend_after)),
+            repr(float(retention)),
+            new.secret,
+            *fields,
+        ]
         return _script("create", [self.challenge_key(new.id)], args, functools.partial(_created, new.id))
 
     def _get(self, challenge_id: str) -> Request[ChallengeRecord | None]:
@@ -447,13 +535,14 @@ class RedisBase:
                 )
             args += policy_args(lockout)
         args += candidates
-        return _script("attempt", keys, args, functools.partial(_attempted, challenge_id))
+        return _script("attempt", keys, args, functools.partial(_attempted, challenge_id), spends=True)
 
     def _resend(
-        self, challenge_id: str, secret: str, policy: tuple[float, int, float, float, float]
+        self, challenge_id: str, secret: str, policy: tuple[float, int, float, float, float, int]
     ) -> Request[tuple[ResendOutcome, ChallengeRecord | None, float]]:
-        """``policy``: ttl, max_sends, cooldown, cooldown_factor and cooldown_max."""
-        ttl, max_sends, cooldown, cooldown_factor, cooldown_max = policy
+        """``policy``: ttl, max_sends, cooldown, cooldown_factor, cooldown_max and live_sends."""
+        ttl, max_sends, cooldown, cooldown_factor, cooldown_max, live_sends = policy
+        check_live_sends(live_sends)
         args = [
             secret,
             repr(float(ttl)),
@@ -461,9 +550,10 @@ class RedisBase:
             repr(float(cooldown)),
             repr(float(cooldown_factor)),
             repr(float(cooldown_max)),
+            str(live_sends),
         ]
         key = self.challenge_key(challenge_id)
-        return _script("resend", [key], args, functools.partial(_resent, challenge_id))
+        return _script("resend", [key], args, functools.partial(_resent, challenge_id), spends=True)
 
     def _set_delivery(self, challenge_id: str, delivery: str, reason: str) -> Request[ChallengeRecord | None]:
         key = self.challenge_key(challenge_id)
@@ -471,12 +561,13 @@ class RedisBase:
 
     def _cancel(self, challenge_id: str) -> Request[tuple[bool, ChallengeRecord | None]]:
         key = self.challenge_key(challenge_id)
-        return _script("cancel", [key], [], functools.partial(_canceled, challenge_id))
+        return _script("cancel", [key], [], functools.partial(_canceled, challenge_id), spends=True)
 
     def _hit(self, key: str, policy: WindowPolicy, cost: int) -> Request[WindowResult]:
         check_cost(cost)
         args = [str(policy.limit), repr(float(policy.window)), str(cost), secrets.token_hex(8)]
-        return _script("hit", [self.window_key(key)], args, functools.partial(_window, policy.limit))
+        parse = functools.partial(_window, policy.limit)
+        return _script("hit", [self.window_key(key)], args, parse, spends=True)
 
     def _refund(self, key: str, policy: WindowPolicy, cost: int) -> Request[WindowResult]:
         check_cost(cost)
@@ -484,7 +575,7 @@ class RedisBase:
         return _script("refund", [self.window_key(key)], args, functools.partial(_window, policy.limit))
 
     def _charge(self, key: str, policy: LockoutPolicy) -> Request[FailureState]:
-        return _script("charge", [self.lockout_key(key)], policy_args(policy), _failure)
+        return _script("charge", [self.lockout_key(key)], policy_args(policy), _failure, spends=True)
 
     def _failure_state(self, key: str) -> Request[FailureState]:
         return _script("failure_state", [self.lockout_key(key)], [], _failure)
@@ -505,16 +596,36 @@ class RedisStore(RedisBase, ChallengeStore):
         """One round trip (two more when the server lost the script); driver errors fail closed."""
         try:
             client = self._client if self._client is not None else self._ready()
-            try:
-                reply = client.execute_command(*request.command)
-            except self._noscript:
-                # The server has not seen the script (restarted, flushed, a new cluster node):
-                # load it there (redis-py sends SCRIPT LOAD to every cluster master), retry once.
-                client.execute_command(*request.load())
-                reply = client.execute_command(*request.command)
+            if self._waits(request):
+                reply = self._send_waiting(client, request)
+            else:
+                try:
+                    reply = client.execute_command(*request.command)
+                except self._noscript:
+                    # The server has not seen the script (restarted, flushed, a new cluster node):
+                    # load it there (redis-py sends SCRIPT LOAD to every cluster master), retry once.
+                    client.execute_command(*request.load())
+                    reply = client.execute_command(*request.command)
         except self._errors as exc:
+            self._lost()
             raise request.unavailable(exc) from exc
         return request.read(reply)
+
+    def _send_waiting(self, client: Any, request: Request[T]) -> Any:
+        """The script and its WAIT, pipelined on one connection of the node that owns the key."""
+        node = self._pinned(client, request)
+        try:
+            replies = self._pipeline(node, request)
+        except self._noscript:
+            node.execute_command(*request.load())
+            replies = self._pipeline(node, request)
+        return self._acked(request, replies)
+
+    def _pipeline(self, node: Any, request: Request[Any]) -> Any:
+        pipe = node.pipeline(transaction=False)
+        pipe.execute_command(*request.command)
+        pipe.execute_command(*self._wait_command())
+        return pipe.execute()
 
     def close(self) -> None:
         client = self._detach()
@@ -552,8 +663,9 @@ class RedisStore(RedisBase, ChallengeStore):
         cooldown: float,
         cooldown_factor: float,
         cooldown_max: float,
+        live_sends: int = 1,
     ) -> tuple[ResendOutcome, ChallengeRecord | None, float]:
-        policy = (ttl, max_sends, cooldown, cooldown_factor, cooldown_max)
+        policy = (ttl, max_sends, cooldown, cooldown_factor, cooldown_max, live_sends)
         return self._send(self._resend(challenge_id, secret, policy))
 
     def set_delivery(self, challenge_id: str, delivery: str, reason: str = "") -> ChallengeRecord | None:

@@ -16,6 +16,7 @@ from ._base import (
     AttemptOutcome,
     ChallengeStatus,
     FailureState,
+    LiveSend,
     LockoutPolicy,
     NewChallenge,
     ResendOutcome,
@@ -32,9 +33,11 @@ __all__ = [
     "apply_failure",
     "apply_resend",
     "check_cost",
+    "check_live_sends",
     "check_new_challenge",
     "expire_if_due",
     "lockout_view",
+    "matching_send",
     "resend_delay",
     "resend_refusal",
     "window_hit",
@@ -44,16 +47,20 @@ __all__ = [
 
 @dataclass(slots=True)
 class ChallengeState:
-    """The mutable fields the rules touch; the memory store keeps one per challenge."""
+    """The mutable fields the rules touch; the memory store keeps one per challenge.
+
+    ``live`` is oldest first; ``expires_at`` is the latest of its expiries.
+    """
 
     status: ChallengeStatus
     expires_at: float
     attempts_left: int
     sends: int
     resend_at: float
-    secret: str
+    live: list[LiveSend]
     delivery: str
     delivery_reason: str = ""
+    approved_send: int = 0
 
 
 @dataclass(slots=True)
@@ -72,6 +79,11 @@ def check_new_challenge(new: NewChallenge, retention: float) -> None:
         raise InvalidInput("retention must be a non-negative number of seconds", field="retention")
     if new.max_attempts < 1:
         raise InvalidInput("max_attempts must be at least 1", field="max_attempts")
+
+
+def check_live_sends(live_sends: int) -> None:
+    if isinstance(live_sends, bool) or not isinstance(live_sends, int) or live_sends < 1:
+        raise InvalidInput("live_sends must be an integer >= 1", field="live_sends")
 
 
 def check_cost(cost: int) -> None:
@@ -137,9 +149,11 @@ def apply_attempt(
         if not view.allowed:
             return AttemptOutcome.LOCKED, view
     state.attempts_left -= 1
-    matched = state.secret in candidates
-    if matched:
+    send = matching_send(state.live, now, candidates)
+    matched = send is not None
+    if send is not None:
         state.status = ChallengeStatus.APPROVED
+        state.approved_send = send.send
         outcome = AttemptOutcome.APPROVED
     elif state.attempts_left <= 0:
         state.status = ChallengeStatus.DENIED
@@ -154,6 +168,18 @@ def apply_attempt(
             apply_failure(lock, now, policy)
         failure = lockout_view(lock, now)
     return outcome, failure
+
+
+def matching_send(live: Sequence[LiveSend], now: float, candidates: Sequence[str]) -> LiveSend | None:
+    """The newest send, not past its own expiry, whose digest is among ``candidates``.
+
+    One attempt is spent whichever send it names, so N live sends cost the same attempt budget
+    as one; they do make each guess N times as likely to hit (docs/otp.md states the bound).
+    """
+    for send in reversed(live):
+        if now < send.expires_at and send.secret in candidates:
+            return send
+    return None
 
 
 def resend_delay(sends: int, cooldown: float, factor: float, cooldown_max: float) -> float:
@@ -204,16 +230,21 @@ def apply_resend(
     cooldown: float,
     cooldown_factor: float,
     cooldown_max: float,
+    live_sends: int = 1,
 ) -> tuple[ResendOutcome, float]:
+    """Add a send: the newest ``live_sends - 1`` earlier sends still unexpired stay live beside it,
+    each with its own expiry; older ones are dropped. ``lua/resend.lua`` is its twin."""
     if state is None:
         return ResendOutcome.MISSING, 0.0
     expire_if_due(state, now)
     refused = resend_refusal(state, now, max_sends)
     if refused is not None:
         return refused
-    state.secret = secret
     state.sends += 1
-    state.expires_at = now + ttl
+    kept = state.live[max(len(state.live) - (live_sends - 1), 0) :] if live_sends > 1 else []
+    state.live = [s for s in kept if now < s.expires_at]
+    state.live.append(LiveSend(state.sends, secret, now + ttl))
+    state.expires_at = max(s.expires_at for s in state.live)
     state.resend_at = now + resend_delay(state.sends, cooldown, cooldown_factor, cooldown_max)
     state.delivery, state.delivery_reason = "queued", ""
     return ResendOutcome.OK, 0.0

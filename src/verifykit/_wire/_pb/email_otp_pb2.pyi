@@ -38,7 +38,7 @@ DELIVERY_STATUS_SENT: DeliveryStatus
 DELIVERY_STATUS_FAILED: DeliveryStatus
 
 class EmailOtpChallenge(_message.Message):
-    __slots__ = ("id", "subject", "status", "destination", "create_time", "expire_time", "attempts_left", "sends", "resend_time", "resend_after_seconds", "delivery", "delivery_reason", "fallbacks")
+    __slots__ = ("id", "subject", "status", "destination", "create_time", "expire_time", "attempts_left", "sends", "resend_time", "resend_after_seconds", "delivery", "delivery_reason", "fallbacks", "live_sends")
     ID_FIELD_NUMBER: _ClassVar[int]
     SUBJECT_FIELD_NUMBER: _ClassVar[int]
     STATUS_FIELD_NUMBER: _ClassVar[int]
@@ -52,6 +52,7 @@ class EmailOtpChallenge(_message.Message):
     DELIVERY_FIELD_NUMBER: _ClassVar[int]
     DELIVERY_REASON_FIELD_NUMBER: _ClassVar[int]
     FALLBACKS_FIELD_NUMBER: _ClassVar[int]
+    LIVE_SENDS_FIELD_NUMBER: _ClassVar[int]
     id: str
     subject: str
     status: ChallengeStatus
@@ -65,7 +66,8 @@ class EmailOtpChallenge(_message.Message):
     delivery: DeliveryStatus
     delivery_reason: str
     fallbacks: _containers.RepeatedScalarFieldContainer[_common_pb2.Fallback]
-    def __init__(self, id: _Optional[str] = ..., subject: _Optional[str] = ..., status: _Optional[_Union[ChallengeStatus, str]] = ..., destination: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., expire_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., attempts_left: _Optional[int] = ..., sends: _Optional[int] = ..., resend_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., resend_after_seconds: _Optional[float] = ..., delivery: _Optional[_Union[DeliveryStatus, str]] = ..., delivery_reason: _Optional[str] = ..., fallbacks: _Optional[_Iterable[_Union[_common_pb2.Fallback, str]]] = ...) -> None: ...
+    live_sends: int
+    def __init__(self, id: _Optional[str] = ..., subject: _Optional[str] = ..., status: _Optional[_Union[ChallengeStatus, str]] = ..., destination: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., expire_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., attempts_left: _Optional[int] = ..., sends: _Optional[int] = ..., resend_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., resend_after_seconds: _Optional[float] = ..., delivery: _Optional[_Union[DeliveryStatus, str]] = ..., delivery_reason: _Optional[str] = ..., fallbacks: _Optional[_Iterable[_Union[_common_pb2.Fallback, str]]] = ..., live_sends: _Optional[int] = ...) -> None: ...
 
 class StartEmailOtpRequest(_message.Message):
     __slots__ = ("subject", "email", "locale", "client_address")
@@ -96,10 +98,12 @@ class CheckEmailOtpRequest(_message.Message):
     def __init__(self, challenge_id: _Optional[str] = ..., code: _Optional[str] = ..., client_address: _Optional[str] = ...) -> None: ...
 
 class CheckEmailOtpResponse(_message.Message):
-    __slots__ = ("verdict",)
+    __slots__ = ("verdict", "send")
     VERDICT_FIELD_NUMBER: _ClassVar[int]
+    SEND_FIELD_NUMBER: _ClassVar[int]
     verdict: _common_pb2.Verdict
-    def __init__(self, verdict: _Optional[_Union[_common_pb2.Verdict, _Mapping]] = ...) -> None: ...
+    send: int
+    def __init__(self, verdict: _Optional[_Union[_common_pb2.Verdict, _Mapping]] = ..., send: _Optional[int] = ...) -> None: ...
 
 class ResendEmailOtpRequest(_message.Message):
     __slots__ = ("challenge_id", "client_address")

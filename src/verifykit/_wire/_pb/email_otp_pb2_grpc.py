@@ -92,7 +92,8 @@ class EmailOtpServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def ResendEmailOtp(self, request, context):
-        """Send a new code once the resend cooldown has passed; the old code stops working.
+        """Send a new code once the resend cooldown has passed. The codes of the last few sends (the
+        server's live_sends setting, default 2) stay valid, each until its own expiry.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -26,10 +26,21 @@ if lock then
 end
 local left = tonumber(c.attempts_left) - 1
 c.attempts_left = tostring(left)
+-- _rules.matching_send: the newest live send, not past its own expiry, that a candidate matches.
 local matched = false
-for i = first, #ARGV do
-  if ARGV[i] == c.secret then
-    matched = true
+local live = cjson.decode(c.live)
+for j = #live, 1, -1 do
+  local send = live[j]
+  if now < tonumber(send[2]) then
+    for i = first, #ARGV do
+      if ARGV[i] == send[3] then
+        matched = true
+        c.approved_send = tostring(send[1])
+      end
+    end
+  end
+  if matched then
+    break
   end
 end
 local outcome = 'wrong'
@@ -40,7 +51,7 @@ elseif left <= 0 then
   c.status = 'denied'
   outcome = 'exhausted'
 end
-redis.call('HSET', key, 'attempts_left', c.attempts_left, 'status', c.status)
+redis.call('HSET', key, 'attempts_left', c.attempts_left, 'status', c.status, 'approved_send', c.approved_send)
 if not lock then
   return reply({ outcome, c })
 end

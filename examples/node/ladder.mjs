@@ -1,0 +1,140 @@
+// The fallback ladder through the verifykit sidecar, from Node.js: the email code does not arrive,
+// the sidecar's ladder offers the other ways in, and the person's authenticator app gets them in.
+//
+//   node ladder.mjs --stored BASE64 --secret BASE32 [--target 127.0.0.1:50051] [--subject applicant-42]
+//                   [--email ana@example.com]
+//
+// --stored is the sealed secret TotpService.EnrollTotp returned when the person set up the app
+// (the service keeps it with the account); --secret stands in for the app on the person's phone:
+// the code is computed here, RFC 6238 with node:crypto, no extra dependency. Each step is one JSON
+// line on standard output; the exit status is 0 when the person got in.
+import { createHmac } from "node:crypto";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+
+import grpc from "@grpc/grpc-js";
+import protoLoader from "@grpc/proto-loader";
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const protoRoot =
+  process.env.VERIFYKIT_PROTO_ROOT ?? path.resolve(here, "../../src/verifykit/_wire/proto");
+
+const { values: args } = parseArgs({
+  options: {
+    target: { type: "string", default: "127.0.0.1:50051" },
+    subject: { type: "string", default: "applicant-42" },
+    email: { type: "string", default: "ana.putri@example.co.id" },
+    stored: { type: "string" },
+    secret: { type: "string" },
+  },
+});
+if (!args.stored || !args.secret) {
+  console.error("usage: node ladder.mjs --stored BASE64 --secret BASE32 [--target HOST:PORT]");
+  process.exit(2);
+}
+
+const protos = ["email_otp", "totp", "ladder"].map((name) => `verifykit/v1/${name}.proto`);
+const definition = protoLoader.loadSync(protos, {
+  includeDirs: [protoRoot],
+  keepCase: true,
+  enums: String,
+  longs: Number,
+  defaults: true,
+  oneofs: true,
+});
+const { v1 } = grpc.loadPackageDefinition(definition).verifykit;
+const credentials = grpc.credentials.createInsecure();
+const services = {
+  email: new v1.EmailOtpService(args.target, credentials),
+  totp: new v1.TotpService(args.target, credentials),
+  ladder: new v1.LadderService(args.target, credentials),
+};
+
+function metadata() {
+  const md = new grpc.Metadata();
+  if (process.env.VERIFYKIT_TOKEN) md.set("authorization", `Bearer ${process.env.VERIFYKIT_TOKEN}`);
+  return md;
+}
+
+function call(service, method, request) {
+  return new Promise((resolve, reject) => {
+    const deadline = new Date(Date.now() + 30_000);
+    services[service][method](request, metadata(), { deadline }, (error, response) =>
+      error ? reject(error) : resolve(response),
+    );
+  });
+}
+
+const say = (step, body) => console.log(JSON.stringify({ step, ...body }));
+
+// RFC 4648 base32, as authenticator apps read the secret from the QR code.
+function base32Decode(text) {
+  const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+  let bits = 0;
+  let value = 0;
+  const out = [];
+  for (const ch of text.replace(/=+$/, "").toUpperCase()) {
+    const index = alphabet.indexOf(ch);
+    if (index < 0) throw new Error(`not base32: ${ch}`);
+    value = (value << 5) | index;
+    bits += 5;
+    if (bits >= 8) {
+      out.push((value >>> (bits - 8)) & 0xff);
+      bits -= 8;
+    }
+  }
+  return Buffer.from(out);
+}
+
+// RFC 6238 (HOTP of RFC 4226 over 30-second steps), as the app on the phone computes it.
+export function totp(secretBase32, { time = Date.now() / 1000, step = 30, digits = 6, algorithm = "sha1" } = {}) {
+  const counter = Buffer.alloc(8);
+  counter.writeBigUInt64BE(BigInt(Math.floor(time / step)));
+  const mac = createHmac(algorithm, base32Decode(secretBase32)).update(counter).digest();
+  const offset = mac[mac.length - 1] & 0x0f;
+  const binary = mac.readUInt32BE(offset) & 0x7fffffff;
+  return String(binary % 10 ** digits).padStart(digits, "0");
+}
+
+async function main() {
+  // 1. The email code: the mail server does not answer, so delivery fails and fallbacks are offered.
+  const { challenge } = await call("email", "StartEmailOtp", { subject: args.subject, email: args.email });
+  say("email", {
+    delivery: challenge.delivery,
+    delivery_reason: challenge.delivery_reason,
+    fallbacks: challenge.fallbacks,
+  });
+
+  // 2. The ways in: what this person has set up (the service's records), and what happened to the email.
+  const offer = await call("ladder", "GetWaysIn", {
+    subject: args.subject,
+    enrolled: ["WAY_IN_EMAIL_CODE", "WAY_IN_AUTHENTICATOR_APP"],
+    delivery: challenge.delivery,
+  });
+  say("ways_in", {
+    open: offer.open.map((rung) => rung.way),
+    closed: Object.fromEntries(offer.closed.map((rung) => [rung.way, rung.why])),
+  });
+  if (offer.open[0]?.way !== "WAY_IN_AUTHENTICATOR_APP") return 1;
+
+  // 3. The authenticator app: the person types the code their phone shows.
+  const code = totp(args.secret);
+  const { verdict } = await call("totp", "VerifyTotp", {
+    subject: args.subject,
+    stored: Buffer.from(args.stored, "base64"),
+    code,
+  });
+  say("authenticator", { approved: verdict.approved, reason: verdict.reason });
+  return verdict.approved ? 0 : 1;
+}
+
+main()
+  .then((status) => {
+    process.exitCode = status;
+  })
+  .catch((error) => {
+    console.error(`error: ${grpc.status[error.code] ?? ""} ${error.details ?? error.message}`);
+    process.exitCode = 2;
+  })
+  .finally(() => Object.values(services).forEach((client) => client.close()));

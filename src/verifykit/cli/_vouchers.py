@@ -1,0 +1,228 @@
+"""``verifykit officer keygen|add|revoke|list`` and ``verifykit voucher sign|inspect``.
+
+A counter system without Python issues vouchers with these: the officer's private key stays in a
+file of mode 0600 on the counter system; the registry of public keys is a JSON file the operator
+keeps and deploys read-only to the service.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import stat
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from .._errors import ConfigurationError, InvalidInput
+
+__all__ = ["register"]
+
+
+def register(sub: Any) -> None:
+    _register_officer(sub)
+    _register_voucher(sub)
+
+
+def _register_officer(sub: Any) -> None:
+    parser = sub.add_parser("officer", help="manage the registry of officers who sign counter vouchers")
+    cmds = parser.add_subparsers(dest="officer_command", required=True, metavar="ACTION")
+
+    p = cmds.add_parser("keygen", help="make an officer key pair: PREFIX.key (mode 0600) and PREFIX.pub")
+    p.add_argument("--out", required=True, metavar="PREFIX", help="path prefix of the two files")
+    p.set_defaults(func=_keygen)
+
+    p = cmds.add_parser("add", help="register an officer's public key under a display name")
+    p.add_argument("--registry", required=True, metavar="PATH", help="the registry file (made if missing)")
+    p.add_argument("--public-key", required=True, metavar="FILE", help="the officer's PEM public key")
+    p.add_argument("--name", required=True, help="display name (a label: identity is the key id)")
+    p.set_defaults(func=_add)
+
+    p = cmds.add_parser("revoke", help="revoke an officer's key for good")
+    p.add_argument("--registry", required=True, metavar="PATH")
+    p.add_argument("key_id", metavar="KEY_ID", help="the officer's key id (see 'officer list')")
+    p.set_defaults(func=_revoke)
+
+    p = cmds.add_parser("list", help="list the registered officers")
+    p.add_argument("--registry", required=True, metavar="PATH")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=_list)
+
+
+def _register_voucher(sub: Any) -> None:
+    parser = sub.add_parser("voucher", help="sign and inspect counter vouchers")
+    cmds = parser.add_subparsers(dest="voucher_command", required=True, metavar="ACTION")
+
+    p = cmds.add_parser("sign", help="issue a voucher (or add a second officer's signature) and print it")
+    p.add_argument("--key", required=True, metavar="FILE", help="the officer's private key (mode 0600)")
+    p.add_argument("--subject", required=True, help="the subject whose documents were checked")
+    p.add_argument("--reason", help="why, as a short lowercase name (lost_phone, locked_out)")
+    p.add_argument("--unlock", metavar="LIST", help="verifiers to unlock, comma-separated (password,totp)")
+    p.add_argument("--ttl", type=float, default=None, help="seconds until it expires (default and most: 900)")
+    p.add_argument("--cosign", metavar="VOUCHER", help="add this key's signature to VOUCHER ('-': stdin)")
+    p.set_defaults(func=_sign)
+
+    p = cmds.add_parser("inspect", help="decode a voucher and check it against the registry (never redeems)")
+    p.add_argument("voucher", metavar="VOUCHER", help="the voucher text ('-': stdin)")
+    p.add_argument("--registry", required=True, metavar="PATH")
+    p.add_argument("--subject", default=None, help="also check it was issued for this subject")
+    p.add_argument("--four-eyes", action="store_true", help="require two officers, as the service may")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=_inspect)
+
+
+# -- officers ----------------------------------------------------------------------------------
+
+
+def _write_new(path: Path, data: bytes, mode: int) -> None:
+    """Create ``path`` with ``mode`` from the start (never readable by others, even briefly)."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+    except FileExistsError:
+        raise InvalidInput(f"{path} exists already; not overwriting a key", field="out") from None
+    with os.fdopen(fd, "wb") as out:
+        out.write(data)
+
+
+def _keygen(args: argparse.Namespace) -> int:
+    from ..vouchers import generate_officer_key, key_id, private_key_pem, public_key_pem
+
+    key = generate_officer_key()
+    private, public = Path(f"{args.out}.key"), Path(f"{args.out}.pub")
+    _write_new(private, private_key_pem(key), 0o600)
+    _write_new(public, public_key_pem(key), 0o644)
+    print(f"key id {key_id(key.public_key())}")
+    print(f"private key {private} (keep it on the counter system, mode 0600); public key {public}")
+    return 0
+
+
+def _read(path: str, what: str) -> bytes:
+    try:
+        return Path(path).read_bytes()
+    except OSError as exc:
+        raise InvalidInput(f"cannot read {what} {path}: {exc.strerror}", field=what) from None
+
+
+def _add(args: argparse.Namespace) -> int:
+    from ..vouchers import RegistryFile, load_public_key
+
+    public = load_public_key(_read(args.public_key, "public_key"))
+    registry_file = RegistryFile(args.registry)
+    registry = registry_file.load(missing_ok=True)
+    for other in registry.look_alikes(args.name):
+        print(
+            f"verifykit: warning: active officer {other.key_id} has a similar name {other.name!r}: "
+            "make sure this is not the same person (four eyes compare keys, not names)",
+            file=sys.stderr,
+        )
+    updated = registry.add(public, args.name)
+    registry_file.save(updated)
+    added = next(o for o in updated if o.key_id not in registry.officers)
+    print(f"added officer {added.key_id} ({added.name!r})")
+    return 0
+
+
+def _revoke(args: argparse.Namespace) -> int:
+    from ..vouchers import RegistryFile
+
+    registry_file = RegistryFile(args.registry)
+    registry_file.save(registry_file.current().revoke(args.key_id))
+    print(f"revoked officer {args.key_id}")
+    return 0
+
+
+def _when(at: float | None) -> str | None:
+    return None if at is None else datetime.fromtimestamp(at, UTC).isoformat(timespec="seconds")
+
+
+def _list(args: argparse.Namespace) -> int:
+    from ..vouchers import RegistryFile
+
+    officers = list(RegistryFile(args.registry).current())
+    if args.json:
+        rows = [
+            {"key_id": o.key_id, "name": o.name, "state": o.state.value, "added_at": _when(o.added_at)}
+            | ({"revoked_at": _when(o.revoked_at)} if o.revoked_at is not None else {})
+            for o in officers
+        ]
+        print(json.dumps(rows, indent=2, ensure_ascii=False))
+        return 0
+    for o in officers:
+        revoked = f" revoked {_when(o.revoked_at)}" if o.revoked_at is not None else ""
+        print(f"{o.key_id}  {o.state.value:<7}  added {_when(o.added_at)}{revoked}  {o.name!r}")
+    return 0
+
+
+# -- vouchers ----------------------------------------------------------------------------------
+
+
+def _private_key(path: str) -> Any:
+    from ..vouchers import load_private_key
+
+    try:
+        mode = os.stat(path).st_mode
+    except OSError as exc:
+        raise InvalidInput(f"cannot read key {path}: {exc.strerror}", field="key") from None
+    if os.name == "posix" and mode & (stat.S_IRWXG | stat.S_IRWXO):
+        raise ConfigurationError(f"the key {path} is readable by group or others; chmod 600 it")
+    return load_private_key(_read(path, "key"))
+
+
+def _text(value: str) -> str:
+    return sys.stdin.read().strip() if value == "-" else value
+
+
+def _sign(args: argparse.Namespace) -> int:
+    from ..vouchers import cosign_voucher, issue_voucher
+
+    key = _private_key(args.key)
+    if args.cosign is not None:
+        if args.reason or args.unlock or args.ttl is not None:
+            raise InvalidInput("--cosign signs the voucher as it is: drop --reason, --unlock and --ttl")
+        print(cosign_voucher(_text(args.cosign), key, subject=args.subject))
+        return 0
+    if not args.reason or not args.unlock:
+        raise InvalidInput("a new voucher needs --reason and --unlock")
+    unlocks = [name.strip() for name in args.unlock.split(",") if name.strip()]
+    options: dict[str, Any] = {} if args.ttl is None else {"ttl": args.ttl}
+    print(
+        issue_voucher(
+            key, subject=args.subject, reason=args.reason, unlocks=unlocks, now=time.time(), **options
+        )
+    )
+    return 0
+
+
+def _inspect(args: argparse.Namespace) -> int:
+    from ..vouchers import RegistryFile, VoucherSettings, inspect_voucher
+
+    settings = VoucherSettings(four_eyes=args.four_eyes)
+    registry = RegistryFile(args.registry).current()
+    found = inspect_voucher(_text(args.voucher), registry, settings, now=time.time(), subject=args.subject)
+    voucher = found.voucher
+    doc: dict[str, Any] = {"acceptable": found.acceptable, "refusal": found.refusal and found.refusal.value}
+    if voucher is not None:
+        doc |= {
+            "version": voucher.version,
+            "issued_at": _when(voucher.issued_at),
+            "expires_at": _when(voucher.expires_at),
+            "reason": voucher.reason,
+            "unlocks": list(voucher.unlocks),
+            "nonce": voucher.nonce_hex,
+            "subject_matches": found.subject_matches,
+            "signatures": [
+                {"key_id": s.key_id, "status": s.status.value, "name": s.name} for s in found.signatures
+            ],
+        }
+    if args.json:
+        print(json.dumps(doc, indent=2, ensure_ascii=False))
+    else:
+        for name, value in doc.items():
+            if name != "signatures":
+                print(f"{name}: {value}")
+        for s in doc.get("signatures", []):
+            print(f"signature: {s['key_id']} {s['status']} {s['name']!r}")
+    return 0 if found.acceptable else 1

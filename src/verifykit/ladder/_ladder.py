@@ -1,0 +1,68 @@
+"""The ladder with blocking calls; :class:`verifykit.aio.Ladder` is the same with ``async def``."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+from .._flow import AsyncFlowIO, FlowIO, run_async, run_sync
+from ..crypto import Keyring
+from ..store import ChallengeStore
+from ._decide import LadderFlows, Offer
+from ._levels import AAL, Way
+
+if TYPE_CHECKING:
+    from ..aio._store import AsyncChallengeStore
+
+__all__ = ["AsyncLadder", "Ladder"]
+
+
+class Ladder:
+    """Which ways in a subject has now, in order, and why not the others: one call.
+
+    Give it the store and keyring the verifiers use, so it reads the same failure counts.
+    verifykit keeps no user database: the caller says which ways the subject has enrolled.
+    """
+
+    def __init__(self, *, store: ChallengeStore, keyring: Keyring) -> None:
+        self._flows = LadderFlows(keyring=keyring)
+        self.store = store
+        self._io = FlowIO(store=store)
+
+    def ways_in(
+        self,
+        subject: str,
+        enrolled: Iterable[Way | str],
+        *,
+        delivery: str | None = None,
+        level: AAL | int | str | None = None,
+    ) -> Offer:
+        """The open ways in for ``subject`` (and combinations reaching ``level``, when asked).
+
+        ``enrolled``: the ways the subject has (:class:`Way` or its value); a counter voucher
+        needs none. ``delivery``: how the last email went (``"failed"`` closes the email code).
+        ``level``: an :class:`AAL` the caller needs; ``None`` offers every way in. Reads only.
+        """
+        return run_sync(self._flows.ways_in(subject, enrolled, delivery=delivery, level=level), self._io)
+
+
+class AsyncLadder:
+    """:class:`Ladder` for asyncio (exported as :class:`verifykit.aio.Ladder`), on an async store."""
+
+    def __init__(self, *, store: AsyncChallengeStore, keyring: Keyring) -> None:
+        self._flows = LadderFlows(keyring=keyring)
+        self.store = store
+        self._io = AsyncFlowIO(store=store)
+
+    async def ways_in(
+        self,
+        subject: str,
+        enrolled: Iterable[Way | str],
+        *,
+        delivery: str | None = None,
+        level: AAL | int | str | None = None,
+    ) -> Offer:
+        """See :meth:`Ladder.ways_in`."""
+        return await run_async(
+            self._flows.ways_in(subject, enrolled, delivery=delivery, level=level), self._io
+        )
