@@ -9,6 +9,8 @@ latency spread are goals of the long run, reported there, not asserted here.
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -109,3 +111,32 @@ def test_the_report_replaces_only_its_own_section() -> None:
 def test_a_histogram_quantile_is_the_bound_of_its_bucket() -> None:
     buckets = [(0.001, 10.0), (0.01, 90.0), (0.1, 99.0), (float("inf"), 100.0)]
     assert (bucket_quantile(buckets, 0.5), bucket_quantile(buckets, 0.99)) == (0.01, 0.1)
+
+
+def run_without(module: str, *argv: str) -> subprocess.CompletedProcess[str]:
+    """``python -m verifykit ARGV`` in a fresh interpreter where ``module`` cannot be imported."""
+    program = (
+        "import runpy, sys\n"
+        f"sys.modules[{module!r}] = None\n"
+        f"sys.argv = ['verifykit', *{list(argv)!r}]\n"
+        "runpy.run_module('verifykit', run_name='__main__')\n"
+    )
+    return subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, timeout=300)
+
+
+def test_without_the_face_extra_the_soak_says_so_in_one_line_and_runs_the_rest(redis_url: str) -> None:
+    result = run_without(
+        "cv2", "bench", "soak", "--seconds", "3", "--warmup", "0", "--clients", "2", "--store", redis_url
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "face traffic skipped: the face extra is not installed (cv2 is missing)\n" in result.stdout
+    assert "face.verify" not in result.stdout
+    assert "otp.check" in result.stdout
+
+
+def test_without_its_extra_the_soak_names_it_in_one_line() -> None:
+    result = run_without("aiosmtpd.controller", "bench", "soak", "--seconds", "1")
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert "pip install 'verifykit[soak]'" in result.stderr

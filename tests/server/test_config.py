@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from verifykit import ConfigurationError, Keyring
+from verifykit.otp import OTPSettings
 from verifykit.server import OPTIONS, ServerConfig, create_server, load_config
 
 SMTP = "smtp://smtp.example.org:587"
@@ -272,3 +273,89 @@ def test_the_configuration_shows_no_secret() -> None:
     assert PASSWORD not in shown
     assert TOKEN not in shown
     assert "smtp://sender:***@smtp.example.org:587" in shown
+
+
+# -- email OTP settings ---------------------------------------------------------------------------
+
+
+def test_without_otp_options_the_sidecar_uses_the_library_defaults() -> None:
+    assert load_config({}, environ={}).otp_settings() == OTPSettings()
+
+
+def test_otp_options_are_taken_from_flags() -> None:
+    flags = {"otp_ttl": "300", "otp_live_sends": "1", "otp_time_zone": "Asia/Jakarta"}
+    settings = load_config(flags, environ={}).otp_settings()
+    assert (settings.ttl, settings.live_sends, settings.time_zone) == (300.0, 1, "Asia/Jakarta")
+
+
+def test_otp_options_are_taken_from_variables() -> None:
+    environ = {
+        "VERIFYKIT_OTP_TTL": "900",
+        "VERIFYKIT_OTP_LIVE_SENDS": "3",
+        "VERIFYKIT_OTP_TIME_ZONE": "Asia/Makassar",
+        "VERIFYKIT_OTP_MAX_ATTEMPTS": "3",
+        "VERIFYKIT_OTP_DIGITS": "8",
+    }
+    settings = load_config({}, environ=environ).otp_settings()
+    assert (settings.ttl, settings.live_sends, settings.time_zone) == (900.0, 3, "Asia/Makassar")
+    assert (settings.max_attempts, settings.digits) == (3, 8)
+
+
+def test_otp_options_are_taken_from_the_file_below_variables_and_flags(tmp_path: Path) -> None:
+    file = tmp_path / "verifykit.toml"
+    file.write_text('otp_ttl = 450\notp_live_sends = 4\notp_time_zone = "Asia/Jayapura"\notp_digits = 7\n')
+    environ = {"VERIFYKIT_OTP_LIVE_SENDS": "3", "VERIFYKIT_OTP_TIME_ZONE": "Asia/Makassar"}
+    settings = load_config({"otp_live_sends": "1"}, environ=environ, config_file=file).otp_settings()
+    assert settings.live_sends == 1  # flag
+    assert settings.time_zone == "Asia/Makassar"  # variable
+    assert (settings.ttl, settings.digits) == (450.0, 7)  # file
+
+
+def test_otp_options_leave_the_other_otp_settings_at_their_defaults() -> None:
+    settings = load_config({"otp_live_sends": "1", "service_name": "M-Paspor"}, environ={}).otp_settings()
+    assert settings == OTPSettings(live_sends=1, service_name="M-Paspor")
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "library"),
+    [
+        ("otp_live_sends", "0", {"live_sends": 0}),
+        ("otp_live_sends", "6", {"live_sends": 6}),
+        ("otp_time_zone", "Mars/Olympus_Mons", {"time_zone": "Mars/Olympus_Mons"}),
+        ("otp_ttl", "0", {"ttl": 0}),
+        ("otp_ttl", "86401", {"ttl": 86401}),
+        ("otp_max_attempts", "21", {"max_attempts": 21}),
+        ("otp_digits", "3", {"digits": 3}),
+    ],
+)
+def test_a_bad_otp_option_is_refused_with_its_name_and_the_library_reason(
+    option: str, value: str, library: dict[str, Any]
+) -> None:
+    with pytest.raises(ConfigurationError) as library_refusal:
+        OTPSettings(**library)
+    with pytest.raises(ConfigurationError, match=f"^{option}: ") as refusal:
+        load_config({}, environ={f"VERIFYKIT_{option.upper()}": value})
+    assert str(library_refusal.value) in str(refusal.value)
+
+
+def test_a_bad_otp_option_in_the_file_is_refused_before_the_server_starts(tmp_path: Path) -> None:
+    file = tmp_path / "verifykit.toml"
+    file.write_text('otp_time_zone = "Asia/Djakarta"\n')
+    with pytest.raises(ConfigurationError, match=r"^otp_time_zone: unknown time zone"):
+        load_config({}, environ={}, config_file=file)
+
+
+def test_a_bad_otp_option_stops_a_sidecar_built_from_a_config_object() -> None:
+    with pytest.raises(ConfigurationError, match=r"^otp_live_sends: "):
+        ServerConfig(listen="127.0.0.1:0", otp_live_sends=6)
+
+
+@pytest.mark.parametrize(
+    ("toml", "complaint"),
+    [("otp_live_sends = true", "must be a number"), ("otp_digits = 6.5", "must be a whole number")],
+)
+def test_an_otp_option_of_the_wrong_type_is_refused(tmp_path: Path, toml: str, complaint: str) -> None:
+    file = tmp_path / "verifykit.toml"
+    file.write_text(toml + "\n")
+    with pytest.raises(ConfigurationError, match=f"otp_.*{complaint}"):
+        load_config({}, environ={}, config_file=file)

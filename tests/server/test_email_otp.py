@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import re
+from email import message_from_bytes, policy
+from pathlib import Path
+
 import grpc
 import pytest
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
-from sidecars import Running, Serve
+from sidecars import Running, Serve, ServeProcess
 
 from verifykit import (
     ChallengeClosed,
@@ -17,10 +21,11 @@ from verifykit import (
     StoreUnavailable,
 )
 from verifykit._wire import email_otp_pb2, email_otp_pb2_grpc
-from verifykit.aio import open_store
+from verifykit.aio import AsyncMemoryStore, open_store
+from verifykit.client import Client
 from verifykit.otp import DeliveryStatus, OTPSettings
-from verifykit.store import ChallengeStatus
-from verifykit.testing import last_code
+from verifykit.store import ChallengeStatus, MemoryStore
+from verifykit.testing import FakeClock, last_code
 
 UNKNOWN_ID = "a" * 26 + "." + "b" * 22
 
@@ -108,6 +113,34 @@ def test_with_one_live_send_a_resend_retires_the_old_code(serve: Serve) -> None:
     if new != old:
         assert otp.check(challenge.id, old).reason is Reason.WRONG_CODE
     assert otp.check(challenge.id, new).approved
+
+
+def test_a_sidecar_configured_with_one_live_send_refuses_the_old_code_after_a_resend(serve: Serve) -> None:
+    clock = FakeClock()
+    running = serve(store=AsyncMemoryStore(MemoryStore(clock=clock)), otp_live_sends=1)
+    otp = running.client.email_otp
+    challenge = otp.start("applicant-1", "ana@example.com")
+    old = last_code(running.outbox)
+    clock.advance(OTPSettings().resend_cooldown)  # the sidecar keeps the library's cooldown
+    assert otp.resend(challenge.id).live_sends == 1
+    new = last_code(running.outbox)
+    if new != old:  # one chance in a million that the new code is the same
+        assert otp.check(challenge.id, old).reason is Reason.WRONG_CODE
+    assert otp.check(challenge.id, new).approved
+
+
+def test_a_sidecar_started_with_a_time_zone_states_request_times_in_it(
+    serve_process: ServeProcess, tmp_path: Path
+) -> None:
+    mail = tmp_path / "mail"
+    process = serve_process(
+        "--mailer", f"file:{mail}", "--otp-time-zone", "Asia/Jakarta", env={"VERIFYKIT_AUDIT_LOG": "false"}
+    )
+    with Client(process.target) as client:
+        client.email_otp.start("applicant-1", "ana@example.co.id", locale="id")
+    (sent,) = mail.glob("*.eml")
+    message = message_from_bytes(sent.read_bytes(), policy=policy.default)
+    assert re.search(r"\(kode 1 dari 1, diminta \d\d\.\d\d WIB\)$", str(message["Subject"]))
 
 
 def test_resend_during_the_cooldown_is_resource_exhausted_with_retry_info(sidecar: Running) -> None:

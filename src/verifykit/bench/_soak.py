@@ -34,7 +34,7 @@ import argparse
 import asyncio
 import csv
 import email.policy
-import importlib.util
+import importlib
 import os
 import platform
 import random
@@ -780,7 +780,9 @@ async def _sample(result: SoakResult, pid: int, began: float, interval: float, s
 def _face_available() -> str | None:
     """Why face traffic cannot run here, or None when it can."""
     for module in ("dlib", "face_recognition_models", "cv2"):
-        if importlib.util.find_spec(module) is None:
+        try:
+            importlib.import_module(module)
+        except ImportError:
             return f"face traffic skipped: the face extra is not installed ({module} is missing)"
     return None
 

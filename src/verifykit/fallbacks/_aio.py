@@ -75,4 +75,3 @@ class RecoveryCodes(AsyncShell[RecoveryFlows]):
     def count(self, stored: str) -> int:
         """See :meth:`verifykit.fallbacks.RecoveryCodes.count` (no store call, so not a coroutine)."""
         return count_left(stored)
-

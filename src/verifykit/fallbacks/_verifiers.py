@@ -85,4 +85,3 @@ class RecoveryCodes(SyncShell[RecoveryFlows]):
         """Codes the stored set still holds (no store call); :class:`~verifykit.InvalidInput`
         for a string :meth:`generate` or :meth:`redeem` did not hand out."""
         return count_left(stored)
-

@@ -22,8 +22,8 @@ class OTPSettings:
 
     Defaults:
 
-    - ``digits=6``: one guess in a million; with 5 checks per challenge an attacker's chance
-      per challenge is 5e-6.
+    - ``digits=6``: one code in a million; with 5 checks per challenge and 2 live codes an
+      attacker's chance per challenge is at most 1e-5 (``live_sends=1``: 5e-6).
     - ``ttl=600``: each code is valid for 10 minutes from its own send, the bound NIST SP 800-63B-4
       recommends for a one-time code sent out of band (docs/otp.md says when to choose otherwise).
     - ``live_sends=2``: the codes of the last two sends are both accepted, each until its own

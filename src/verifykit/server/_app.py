@@ -341,7 +341,7 @@ async def _assemble(
         keyring=keyring,
         mailer=mailer,
         settings=_capped(
-            config, parts.otp_settings if parts.otp_settings is not None else _otp_settings(config)
+            config, parts.otp_settings if parts.otp_settings is not None else config.otp_settings()
         ),
         audit=audit,
     )
@@ -463,7 +463,7 @@ def _password_service(shared: _Shared) -> PasswordServicer | None:
         return None
     config = shared.config
     # The service's name is a context word a password may not contain, as in the messages it sends.
-    settings = PasswordSettings(service_name=_otp_settings(config).service_name)
+    settings = PasswordSettings(service_name=config.otp_settings().service_name)
     if config.password_preset is not None:
         settings = dataclasses.replace(settings, preset=config.password_preset)
     settings = _capped(config, settings)
@@ -571,12 +571,3 @@ class _Both:
 
 def _discard(_event: AuditEvent) -> None:
     return None
-
-
-def _otp_settings(config: ServerConfig) -> OTPSettings:
-    settings = OTPSettings()
-    if config.sender is not None:
-        settings = dataclasses.replace(settings, sender=config.sender)
-    if config.service_name is not None:
-        settings = dataclasses.replace(settings, service_name=config.service_name)
-    return settings

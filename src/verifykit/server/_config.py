@@ -21,6 +21,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from .._errors import ConfigurationError
 from .._wire import is_loopback_host
 from ..auditlog import AuditLogSettings
+from ..otp import OTPSettings
 
 __all__ = ["OPTIONS", "Option", "ServerConfig", "load_config", "mask_password"]
 
@@ -62,6 +63,11 @@ class ServerConfig:
     insecure_dev_mailer: bool = False
     sender: str | None = None
     service_name: str | None = None
+    otp_ttl: float | None = None
+    otp_live_sends: int | None = None
+    otp_time_zone: str | None = None
+    otp_max_attempts: int | None = None
+    otp_digits: int | None = None
     tls_cert: Path | None = None
     tls_key: Path | None = None
     tls_client_ca: Path | None = None
@@ -118,6 +124,7 @@ class ServerConfig:
         if self.log_level.lower() not in {"debug", "info", "warning", "error"}:
             raise ConfigurationError("log_level must be debug, info, warning or error")
         self.audit_settings()  # checked once, here
+        self.otp_settings()  # so a bad otp_* value stops the start, not the first send
         if self.officers_file is not None and self.audit_file is None:
             # A redemption clears lockouts: it must be on the tamper-evident record first.
             raise ConfigurationError(
@@ -204,6 +211,27 @@ class ServerConfig:
             fsync="record" if self.audit_fsync == "record" else "checkpoint",
         )
 
+    def otp_settings(self) -> OTPSettings:
+        """The email OTP settings: the library's defaults, with the options given here.
+
+        :class:`~verifykit.otp.OTPSettings` holds the rules; each option is first tried alone
+        against the defaults, so a refusal names the option that broke one.
+        """
+        given: dict[str, Any] = {}
+        for option, field in _OTP_FIELDS.items():
+            value = getattr(self, option)
+            if value is None:
+                continue
+            try:
+                OTPSettings(**{field: value})
+            except ConfigurationError as exc:
+                raise ConfigurationError(f"{option}: {exc}") from None
+            given[field] = value
+        try:
+            return OTPSettings(**given)
+        except ConfigurationError as exc:  # a rule between two of them
+            raise ConfigurationError(f"{', '.join(sorted(given))} together: {exc}") from None
+
     def audit_signing_key(self) -> str | None:
         """``audit_key``, or the content of ``audit_key_file``; None when neither is set."""
         if self.audit_key_file is not None:
@@ -245,6 +273,16 @@ class ServerConfig:
         return found
 
 
+# ServerConfig option -> the OTPSettings field it sets (None: the library's default).
+_OTP_FIELDS = {
+    "sender": "sender",
+    "service_name": "service_name",
+    "otp_ttl": "ttl",
+    "otp_live_sends": "live_sends",
+    "otp_time_zone": "time_zone",
+    "otp_max_attempts": "max_attempts",
+    "otp_digits": "digits",
+}
 _SECRET_VALUES = frozenset({"token", "keys", "audit_key"})
 _PASSWORD_URLS = frozenset({"mailer", "store"})
 
@@ -339,6 +377,25 @@ OPTIONS: tuple[Option, ...] = (
     ),
     Option("sender", str, "From: address of one-time-code messages (default: the library's)"),
     Option("service_name", str, "service name shown in messages (default: verifykit)"),
+    Option(
+        "otp_ttl",
+        float,
+        "seconds each emailed code stays valid from its own send, at most 86400 (default: 600)",
+    ),
+    Option(
+        "otp_live_sends",
+        int,
+        "sends of one challenge whose codes are accepted at once, 1 to 5 (default: 2, so a late "
+        "first message still works after a resend; 1: a resend retires earlier codes)",
+    ),
+    Option(
+        "otp_time_zone",
+        str,
+        "IANA time zone (e.g. Asia/Jakarta) in which messages say when their code was requested "
+        "(default: UTC)",
+    ),
+    Option("otp_max_attempts", int, "checks per email OTP challenge, across resends, 1 to 20 (default: 5)"),
+    Option("otp_digits", int, "digits of an emailed code, 4 to 10 (default: 6)"),
     Option("tls_cert", Path, "PEM certificate chain; serves TLS when given"),
     Option("tls_key", Path, "PEM private key for tls_cert"),
     Option("tls_client_ca", Path, "PEM CA bundle; clients must present a certificate it signed (mutual TLS)"),
