@@ -225,3 +225,8 @@ def test_live_sends_outside_one_to_five_is_a_configuration_error(live_sends: int
 def test_an_unknown_time_zone_is_a_configuration_error() -> None:
     with pytest.raises(ConfigurationError):
         OTPSettings(time_zone="Mars/Olympus_Mons")
+
+
+def test_an_unsupported_default_locale_is_refused_with_the_settings() -> None:
+    with pytest.raises(ConfigurationError, match="default_locale"):
+        OTPSettings(default_locale="xx")

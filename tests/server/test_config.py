@@ -283,9 +283,10 @@ def test_without_otp_options_the_sidecar_uses_the_library_defaults() -> None:
 
 
 def test_otp_options_are_taken_from_flags() -> None:
-    flags = {"otp_ttl": "300", "otp_live_sends": "1", "otp_time_zone": "Asia/Jakarta"}
+    flags = {"otp_ttl": "300", "otp_live_sends": "1", "otp_time_zone": "Asia/Jakarta", "otp_locale": "id"}
     settings = load_config(flags, environ={}).otp_settings()
     assert (settings.ttl, settings.live_sends, settings.time_zone) == (300.0, 1, "Asia/Jakarta")
+    assert settings.default_locale == "id"
 
 
 def test_otp_options_are_taken_from_variables() -> None:
@@ -326,6 +327,7 @@ def test_otp_options_leave_the_other_otp_settings_at_their_defaults() -> None:
         ("otp_ttl", "86401", {"ttl": 86401}),
         ("otp_max_attempts", "21", {"max_attempts": 21}),
         ("otp_digits", "3", {"digits": 3}),
+        ("otp_locale", "xx", {"default_locale": "xx"}),
     ],
 )
 def test_a_bad_otp_option_is_refused_with_its_name_and_the_library_reason(

@@ -82,8 +82,6 @@ class EmailOTPFlows:
             )
         self.keyring = keyring
         self.settings = settings if settings is not None else OTPSettings()
-        if self.settings.default_locale not in SUPPORTED_LOCALES:
-            raise InvalidInput(f"default_locale must be one of {sorted(SUPPORTED_LOCALES)}", field="locale")
         self.ways_in: WaysIn = ways_in if ways_in is not None else assisted_check_only
 
     # -- helpers ---------------------------------------------------------------------------------

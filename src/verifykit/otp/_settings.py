@@ -7,7 +7,7 @@ import zoneinfo
 from dataclasses import dataclass, field
 
 from .._errors import ConfigurationError
-from ..delivery import MailboxRules
+from ..delivery import SUPPORTED_LOCALES, MailboxRules
 from ..store import LockoutPolicy, WindowPolicy
 
 __all__ = ["MAX_LIVE_SENDS", "OTPSettings"]
@@ -90,6 +90,8 @@ class OTPSettings:
             raise ConfigurationError(
                 f"live_sends must be between 1 and {MAX_LIVE_SENDS} (each one multiplies the guessing chance)"
             )
+        if self.default_locale not in SUPPORTED_LOCALES:
+            raise ConfigurationError(f"default_locale must be one of {sorted(SUPPORTED_LOCALES)}")
         self.zone()  # refuses an unknown time zone now, not at the first send
 
     def zone(self) -> dt.tzinfo:

@@ -68,6 +68,7 @@ class ServerConfig:
     otp_time_zone: str | None = None
     otp_max_attempts: int | None = None
     otp_digits: int | None = None
+    otp_locale: str | None = None
     tls_cert: Path | None = None
     tls_key: Path | None = None
     tls_client_ca: Path | None = None
@@ -282,6 +283,7 @@ _OTP_FIELDS = {
     "otp_time_zone": "time_zone",
     "otp_max_attempts": "max_attempts",
     "otp_digits": "digits",
+    "otp_locale": "default_locale",
 }
 _SECRET_VALUES = frozenset({"token", "keys", "audit_key"})
 _PASSWORD_URLS = frozenset({"mailer", "store"})
@@ -396,6 +398,7 @@ OPTIONS: tuple[Option, ...] = (
     ),
     Option("otp_max_attempts", int, "checks per email OTP challenge, across resends, 1 to 20 (default: 5)"),
     Option("otp_digits", int, "digits of an emailed code, 4 to 10 (default: 6)"),
+    Option("otp_locale", str, "language of a message when the caller names none: en or id (default: en)"),
     Option("tls_cert", Path, "PEM certificate chain; serves TLS when given"),
     Option("tls_key", Path, "PEM private key for tls_cert"),
     Option("tls_client_ca", Path, "PEM CA bundle; clients must present a certificate it signed (mutual TLS)"),
