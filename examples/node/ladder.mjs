@@ -6,15 +6,16 @@
 //
 // --stored is the sealed secret TotpService.EnrollTotp returned when the person set up the app
 // (the service keeps it with the account); --secret stands in for the app on the person's phone:
-// the code is computed here, RFC 6238 with node:crypto, no extra dependency. Each step is one JSON
-// line on standard output; the exit status is 0 when the person got in.
-import { createHmac } from "node:crypto";
+// the code is computed here (totp.mjs: RFC 6238 with node:crypto, no extra dependency). Each step
+// is one JSON line on standard output; the exit status is 0 when the person got in.
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 
 import grpc from "@grpc/grpc-js";
 import protoLoader from "@grpc/proto-loader";
+
+import { totp } from "./totp.mjs";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const protoRoot =
@@ -67,35 +68,6 @@ function call(service, method, request) {
 }
 
 const say = (step, body) => console.log(JSON.stringify({ step, ...body }));
-
-// RFC 4648 base32, as authenticator apps read the secret from the QR code.
-function base32Decode(text) {
-  const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
-  let bits = 0;
-  let value = 0;
-  const out = [];
-  for (const ch of text.replace(/=+$/, "").toUpperCase()) {
-    const index = alphabet.indexOf(ch);
-    if (index < 0) throw new Error(`not base32: ${ch}`);
-    value = (value << 5) | index;
-    bits += 5;
-    if (bits >= 8) {
-      out.push((value >>> (bits - 8)) & 0xff);
-      bits -= 8;
-    }
-  }
-  return Buffer.from(out);
-}
-
-// RFC 6238 (HOTP of RFC 4226 over 30-second steps), as the app on the phone computes it.
-export function totp(secretBase32, { time = Date.now() / 1000, step = 30, digits = 6, algorithm = "sha1" } = {}) {
-  const counter = Buffer.alloc(8);
-  counter.writeBigUInt64BE(BigInt(Math.floor(time / step)));
-  const mac = createHmac(algorithm, base32Decode(secretBase32)).update(counter).digest();
-  const offset = mac[mac.length - 1] & 0x0f;
-  const binary = mac.readUInt32BE(offset) & 0x7fffffff;
-  return String(binary % 10 ** digits).padStart(digits, "0");
-}
 
 async function main() {
   // 1. The email code: the mail server does not answer, so delivery fails and fallbacks are offered.

@@ -1,16 +1,22 @@
-"""The Node.js examples (@grpc/grpc-js) run the email OTP flow and the whole ladder against a real sidecar."""
+"""The Node.js examples (@grpc/grpc-js) run the email OTP flow, the whole ladder and a counter
+voucher against a real sidecar."""
 
 from __future__ import annotations
 
 import base64
 import json
+import os
 import shutil
 import socket
 import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from sidecars import REPO, Running, Serve
 
+from verifykit import Reason
+from verifykit.auditlog import write_key_pair
 from verifykit.server._app import open_mailer
 from verifykit.testing import last_code
 
@@ -129,3 +135,55 @@ def test_the_node_ladder_gets_the_person_in_with_the_authenticator_when_the_emai
     assert ways_in["closed"]["WAY_IN_EMAIL_CODE"] == "CLOSED_REASON_DELIVERY_FAILED"
     assert authenticator == {"step": "authenticator", "approved": True, "reason": "REASON_APPROVED"}
     assert len(running.outbox) == 0  # nothing went through the capturing mailer either
+
+
+def verifykit_cli(*argv: str) -> str:
+    """``verifykit ARGV`` as the counter system runs it (no sidecar settings in its environment)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VERIFYKIT_")}
+    done = subprocess.run(
+        [sys.executable, "-m", "verifykit", *argv], capture_output=True, text=True, env=env, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip()
+
+
+def test_the_node_client_redeems_a_counter_voucher_after_a_hard_lock_and_gets_in(
+    node: str, serve: Serve, tmp_path: Path
+) -> None:
+    verifykit_cli("officer", "keygen", "--out", str(tmp_path / "officer"))
+    registry = tmp_path / "officers.json"
+    verifykit_cli("officer", "add", "--registry", str(registry),
+                  "--public-key", str(tmp_path / "officer.pub"), "--name", "Officer Ana")  # fmt: skip
+    write_key_pair(tmp_path / "audit.key", tmp_path / "audit.pub")
+    running = serve(officers_file=registry, audit_file=tmp_path / "audit.log",
+                    audit_key_file=tmp_path / "audit.key", lockout_hard_cap=2)  # fmt: skip
+    enrollment = running.client.totp.enroll("applicant-7", "ana@example.com")  # at signup
+    for guess in ("000000", "999999"):  # someone else guesses; the hard cap is 2
+        assert not running.client.totp.verify("applicant-7", enrollment.stored, guess).approved
+    key = str(tmp_path / "officer.key")
+    voucher = verifykit_cli("voucher", "sign", "--key", key, "--subject", "applicant-7",
+                            "--reason", "locked_out", "--unlock", "totp")  # fmt: skip
+    proc = subprocess.run(
+        [node, "voucher.mjs", "--target", running.target, "--subject", "applicant-7",
+         "--stored", base64.b64encode(enrollment.stored).decode(), "--secret", enrollment.secret_base32],
+        cwd=EXAMPLE, capture_output=True, text=True, timeout=120,
+        env={**os.environ, "VERIFYKIT_VOUCHER": voucher},
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    locked, ways_in, redeemed, ways_in_after, authenticator = map(json.loads, proc.stdout.splitlines())
+    assert locked == {"step": "locked", "approved": False, "reason": "REASON_LOCKED_OUT", "hard_locked": True}
+    assert ways_in["open"] == ["WAY_IN_COUNTER_VOUCHER"] and ways_in["budget_hard_locked"]
+    assert ways_in["closed"]["WAY_IN_AUTHENTICATOR_APP"] == "CLOSED_REASON_HARD_LOCKED"
+    officer = verifykit_cli("officer", "list", "--registry", str(registry), "--json")
+    assert redeemed == {
+        "step": "voucher",
+        "approved": True,
+        "refusal": "VOUCHER_REFUSAL_UNSPECIFIED",
+        "unlocked": ["totp"],
+        "officers": [json.loads(officer)[0]["key_id"]],
+    }
+    assert ways_in_after["open"][0] == "WAY_IN_AUTHENTICATOR_APP" and not ways_in_after["budget_hard_locked"]
+    assert authenticator == {"step": "authenticator", "approved": True, "reason": "REASON_APPROVED",
+                             "hard_locked": False}  # fmt: skip
+    replayed = running.client.vouchers.redeem("applicant-7", voucher)  # spent by the Node client
+    assert (replayed.approved, replayed.verdict().reason) == (False, Reason.REPLAYED)

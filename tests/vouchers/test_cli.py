@@ -3,14 +3,19 @@ checks vouchers from the command line, with a key file."""
 
 from __future__ import annotations
 
+import hashlib
+import io
 import json
 import os
 import stat
+import sys
 from pathlib import Path
 
 import pytest
 
-from verifykit import Keyring
+from verifykit import AuditUnavailable, Keyring
+from verifykit._subject import subject_tag
+from verifykit.auditlog import AuditLog, load_public_key, verify_log
 from verifykit.cli import main
 from verifykit.store import MemoryStore
 from verifykit.vouchers import OfficerState, Refusal, RegistryFile, Vouchers, decode_voucher
@@ -145,3 +150,161 @@ def test_a_key_file_others_can_read_is_refused(desk: Path, capsys: pytest.Captur
         "--reason", "lost_phone", "--unlock", "password",
     )  # fmt: skip
     assert status == 2 and "chmod 600" in err
+
+
+# -- the issuance record ----------------------------------------------------------------------
+
+
+@pytest.fixture
+def audit_key(desk: Path, capsys: pytest.CaptureFixture[str]) -> Path:
+    """A checkpoint key pair for the counter's audit log: desk/audit.key and desk/audit.pub."""
+    status, _, err = run(
+        capsys, "audit", "keygen", "--private", str(desk / "audit.key"), "--public", str(desk / "audit.pub")
+    )
+    assert status == 0, err
+    return desk / "audit.key"
+
+
+def audited(desk: Path, audit_key: Path) -> tuple[str, ...]:
+    return ("--audit-file", str(desk / "counter.log"), "--audit-key-file", str(audit_key))
+
+
+def new_voucher(desk: Path) -> tuple[str, ...]:
+    return ("voucher", "sign", "--key", str(desk / "alice.key"), "--subject", "user-1",
+            "--reason", "lost_phone", "--unlock", "password")  # fmt: skip
+
+
+def records(log: Path) -> list[dict[str, object]]:
+    return [doc for doc in map(json.loads, log.read_text().splitlines()) if doc["kind"] == "record"]
+
+
+def test_a_signed_voucher_is_recorded_without_the_voucher_or_the_subject(
+    desk: Path, audit_key: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("VERIFYKIT_KEYS", raising=False)
+    text = sign(capsys, desk, "--ttl", "300", *audited(desk, audit_key))
+    voucher = decode_voucher(text)
+    [record] = records(desk / "counter.log")
+    alice = next(o for o in RegistryFile(desk / "officers.json").current() if o.name == "alice")
+    assert (record["action"], record["verifier"], record["outcome"], record["reason"]) == (
+        "voucher_issue", "voucher", "issued", "lost_phone",
+    )  # fmt: skip
+    assert record["subject"] == voucher.subject_digest.hex()
+    assert record["details"] == {
+        "subject_form": "voucher_digest",
+        "officer": alice.key_id,
+        "officers": alice.key_id,
+        "voucher_reason": "lost_phone",
+        "unlocks": "password,totp",
+        "issued_at": str(voucher.issued_at),
+        "expires_at": str(voucher.issued_at + 300),
+        "nonce_sha256": hashlib.sha256(voucher.nonce).hexdigest(),
+    }
+    written = (desk / "counter.log").read_text()
+    assert text not in written and "user-1" not in written and voucher.nonce_hex not in written
+
+
+def test_with_the_services_keyring_the_subject_is_recorded_as_its_keyed_tag(
+    desk: Path, audit_key: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    keys = Keyring.new_keyring_string()
+    monkeypatch.setenv("VERIFYKIT_KEYS", keys)
+    sign(capsys, desk, *audited(desk, audit_key))
+    [record] = records(desk / "counter.log")
+    assert record["subject_tag"] == subject_tag(Keyring.from_string(keys), "user-1")
+    assert "subject" not in record and record["details"]["subject_form"] == "keyed_tag"  # type: ignore[index]
+
+
+def test_the_record_is_on_disk_and_sealed_before_the_voucher_is_printed(
+    desk: Path, audit_key: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    log = desk / "counter.log"
+    seen: list[tuple[str, list[dict[str, object]], bool]] = []
+
+    class Counter(io.StringIO):  # the counter system reading the voucher off standard output
+        def write(self, text: str) -> int:
+            if text.strip():
+                report = verify_log(log, load_public_key(desk / "audit.pub"))
+                seen.append((text.strip(), records(log), report.ok and not report.warnings))
+            return super().write(text)
+
+    monkeypatch.setattr(sys, "stdout", Counter())
+    assert main([*new_voucher(desk), *audited(desk, audit_key)]) == 0
+    [(text, written, sealed)] = seen
+    nonce = decode_voucher(text).nonce
+    assert [r["details"]["nonce_sha256"] for r in written] == [hashlib.sha256(nonce).hexdigest()]  # type: ignore[index]
+    assert sealed
+
+
+def test_a_cosignature_is_recorded_with_both_officers(
+    desk: Path, audit_key: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    first = sign(capsys, desk, *audited(desk, audit_key))
+    status, cosigned, err = run(
+        capsys, "voucher", "sign", "--key", str(desk / "bob.key"), "--subject", "user-1",
+        "--cosign", first, *audited(desk, audit_key),
+    )  # fmt: skip
+    assert status == 0, err
+    issued, second = records(desk / "counter.log")
+    officers = [s.key_id for s in decode_voucher(cosigned).signatures]
+    assert (issued["outcome"], second["outcome"]) == ("issued", "cosigned")
+    assert second["details"]["officer"] == officers[1]  # type: ignore[index]
+    assert second["details"]["officers"] == ",".join(officers)  # type: ignore[index]
+    assert second["details"]["nonce_sha256"] == issued["details"]["nonce_sha256"]  # type: ignore[index]
+
+
+def test_the_counters_log_passes_audit_verify(
+    desk: Path, audit_key: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for _ in range(3):
+        sign(capsys, desk, *audited(desk, audit_key))
+    status, out, err = run(
+        capsys, "audit", "verify", str(desk / "counter.log"), "--key", str(desk / "audit.pub")
+    )
+    assert status == 0, err
+    assert "3 records, 3 writer(s)" in out
+
+
+@pytest.mark.parametrize("where", ["missing_directory", "full_disk"])
+def test_a_voucher_whose_record_cannot_be_written_is_never_printed(
+    desk: Path, audit_key: Path, capsys: pytest.CaptureFixture[str], where: str
+) -> None:
+    log = desk / "gone" / "counter.log" if where == "missing_directory" else Path("/dev/full")
+    if where == "full_disk" and not log.exists():
+        pytest.skip("/dev/full is Linux's")
+    status, out, err = run(
+        capsys, "voucher", "sign", "--key", str(desk / "alice.key"), "--subject", "user-1",
+        "--reason", "lost_phone", "--unlock", "password",
+        "--audit-file", str(log), "--audit-key-file", str(audit_key),
+    )  # fmt: skip
+    assert status == 2 and out == ""
+    assert "audit log" in err
+
+
+def test_a_voucher_is_not_printed_when_its_record_fails_after_the_log_opened(
+    desk: Path, audit_key: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(self: AuditLog, event: object) -> None:
+        raise AuditUnavailable("cannot write the audit log: No space left on device")
+
+    monkeypatch.setattr(AuditLog, "append", broken)
+    status, out, err = run(capsys, *new_voucher(desk), *audited(desk, audit_key))
+    assert status == 2 and out == "" and "audit log" in err
+
+
+def test_an_audit_file_needs_its_key(desk: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    status, out, err = run(
+        capsys, "voucher", "sign", "--key", str(desk / "alice.key"), "--subject", "user-1",
+        "--reason", "lost_phone", "--unlock", "password", "--audit-file", str(desk / "counter.log"),
+    )  # fmt: skip
+    assert status == 2 and out == "" and "--audit-key-file" in err
+    assert not (desk / "counter.log").exists()
+
+
+@posix_only
+def test_an_audit_key_others_can_read_is_refused(
+    desk: Path, audit_key: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    audit_key.chmod(0o644)
+    status, out, err = run(capsys, *new_voucher(desk), *audited(desk, audit_key))
+    assert status == 2 and out == "" and "chmod 600" in err

@@ -8,6 +8,7 @@ keeps and deploys read-only to the service.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import stat
@@ -63,6 +64,16 @@ def _register_voucher(sub: Any) -> None:
     p.add_argument("--unlock", metavar="LIST", help="verifiers to unlock, comma-separated (password,totp)")
     p.add_argument("--ttl", type=float, default=None, help="seconds until it expires (default and most: 900)")
     p.add_argument("--cosign", metavar="VOUCHER", help="add this key's signature to VOUCHER ('-': stdin)")
+    p.add_argument(
+        "--audit-file",
+        metavar="PATH",
+        help="append the issuance record to this tamper-evident audit log before printing the voucher",
+    )
+    p.add_argument(
+        "--audit-key-file",
+        metavar="KEY",
+        help="the audit log's checkpoint signing key (mode 0600; 'verifykit audit keygen' makes one)",
+    )
     p.set_defaults(func=_sign)
 
     p = cmds.add_parser("inspect", help="decode a voucher and check it against the registry (never redeems)")
@@ -159,15 +170,19 @@ def _list(args: argparse.Namespace) -> int:
 # -- vouchers ----------------------------------------------------------------------------------
 
 
-def _private_key(path: str) -> Any:
-    from ..vouchers import load_private_key
-
+def _owner_only(path: str, field: str) -> None:
     try:
         mode = os.stat(path).st_mode
     except OSError as exc:
-        raise InvalidInput(f"cannot read key {path}: {exc.strerror}", field="key") from None
+        raise InvalidInput(f"cannot read key {path}: {exc.strerror}", field=field) from None
     if os.name == "posix" and mode & (stat.S_IRWXG | stat.S_IRWXO):
         raise ConfigurationError(f"the key {path} is readable by group or others; chmod 600 it")
+
+
+def _private_key(path: str) -> Any:
+    from ..vouchers import load_private_key
+
+    _owner_only(path, "key")
     return load_private_key(_read(path, "key"))
 
 
@@ -178,22 +193,70 @@ def _text(value: str) -> str:
 def _sign(args: argparse.Namespace) -> int:
     from ..vouchers import cosign_voucher, issue_voucher
 
+    if (args.audit_file is None) != (args.audit_key_file is None):
+        raise InvalidInput("--audit-file and --audit-key-file go together", field="audit_file")
     key = _private_key(args.key)
+    if args.audit_key_file is not None:
+        _owner_only(args.audit_key_file, "audit_key_file")
+    now = time.time()
     if args.cosign is not None:
         if args.reason or args.unlock or args.ttl is not None:
             raise InvalidInput("--cosign signs the voucher as it is: drop --reason, --unlock and --ttl")
-        print(cosign_voucher(_text(args.cosign), key, subject=args.subject))
-        return 0
-    if not args.reason or not args.unlock:
-        raise InvalidInput("a new voucher needs --reason and --unlock")
-    unlocks = [name.strip() for name in args.unlock.split(",") if name.strip()]
-    options: dict[str, Any] = {} if args.ttl is None else {"ttl": args.ttl}
-    print(
-        issue_voucher(
-            key, subject=args.subject, reason=args.reason, unlocks=unlocks, now=time.time(), **options
+        text = cosign_voucher(_text(args.cosign), key, subject=args.subject)
+    else:
+        if not args.reason or not args.unlock:
+            raise InvalidInput("a new voucher needs --reason and --unlock")
+        unlocks = [name.strip() for name in args.unlock.split(",") if name.strip()]
+        options: dict[str, Any] = {} if args.ttl is None else {"ttl": args.ttl}
+        text = issue_voucher(
+            key, subject=args.subject, reason=args.reason, unlocks=unlocks, now=now, **options
         )
-    )
+    if args.audit_file is not None:
+        _record_issue(args, text, key, now, cosigned=args.cosign is not None)
+    print(text)  # only once its record is on disk and sealed: an issued voucher is never unrecorded
     return 0
+
+
+def _record_issue(args: argparse.Namespace, text: str, key: Any, now: float, *, cosigned: bool) -> None:
+    """Append the issuance record to the audit log, flushed and sealed by a closing checkpoint.
+
+    The record names the voucher without being it (the text is a bearer token until redeemed):
+    the SHA-256 of its nonce (redemption records carry the nonce, so the two can be matched),
+    the officers' key ids, reason, unlocks and lifetime. The subject is its keyed tag when the
+    service's keyring is in ``VERIFYKIT_KEYS`` (the tag the service's own records use), else the
+    nonce-salted subject digest the voucher carries; never the subject itself. Any failure
+    raises, so the caller prints nothing.
+    """
+    from .._audit import AuditEvent
+    from ..auditlog import AuditLog, load_private_key
+    from ..crypto import Keyring
+    from ..vouchers import decode_voucher, key_id
+
+    voucher = decode_voucher(text)
+    keyring = Keyring.from_env() if os.environ.get("VERIFYKIT_KEYS") else None
+    event = AuditEvent(
+        action="voucher_issue",
+        verifier="voucher",
+        subject=args.subject if keyring is not None else voucher.subject_digest.hex(),
+        outcome="cosigned" if cosigned else "issued",
+        reason=voucher.reason,
+        at=now,
+        details={
+            "subject_form": "keyed_tag" if keyring is not None else "voucher_digest",
+            "officer": key_id(key.public_key()),
+            "officers": ",".join(s.key_id for s in voucher.signatures),
+            "voucher_reason": voucher.reason,
+            "unlocks": ",".join(voucher.unlocks),
+            "issued_at": str(voucher.issued_at),
+            "expires_at": str(voucher.expires_at),
+            "nonce_sha256": hashlib.sha256(voucher.nonce).hexdigest(),
+        },
+    )
+    log = AuditLog(args.audit_file, load_private_key(Path(args.audit_key_file)), keyring=keyring)
+    try:
+        log.append(event)
+    finally:
+        log.close()
 
 
 def _inspect(args: argparse.Namespace) -> int:

@@ -17,6 +17,7 @@ A redemption, in order:
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -170,12 +171,14 @@ class VoucherFlows:
 
 def _voucher_details(inspection: Inspection) -> dict[str, str]:
     """What the record says about the voucher: never the voucher itself (it is a bearer token
-    until redeemed), only its nonce, reason, lifetime and what it names."""
+    until redeemed), only its nonce's SHA-256 (the issuing counter logs the same, so the two records
+    meet without either holding a value to test guessed subjects against), reason, lifetime and
+    what it names."""
     voucher = inspection.voucher
     if voucher is None:
         return {}
     return {
-        "nonce": voucher.nonce_hex,
+        "nonce_sha256": hashlib.sha256(voucher.nonce).hexdigest(),
         "voucher_reason": voucher.reason,
         "unlocks": ",".join(voucher.unlocks),
         "issued_at": str(voucher.issued_at),
