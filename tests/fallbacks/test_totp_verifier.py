@@ -145,6 +145,43 @@ def test_the_same_code_sent_twice_at_once_approves_exactly_once(build: Build) ->
     assert sorted(reasons) == sorted([Reason.APPROVED, Reason.REPLAYED])
 
 
+def test_after_enrolling_again_the_new_apps_code_for_a_just_used_step_approves(build: Build) -> None:
+    totp = build.totp()
+    old = totp.enroll("user-1", "ana")
+    assert totp.verify("user-1", old.stored, app(old).at(T0), at=T0).approved
+    new = totp.enroll("user-1", "ana")
+    verdict = totp.verify("user-1", new.stored, app(new).at(T0), at=T0 + 1)
+    assert verdict.approved and verdict.reason is Reason.APPROVED
+
+
+def test_after_enrolling_again_the_new_apps_used_code_is_still_refused_as_replayed(build: Build) -> None:
+    totp = build.totp()
+    old = totp.enroll("user-1", "ana")
+    assert totp.verify("user-1", old.stored, app(old).at(T0), at=T0).approved
+    new = totp.enroll("user-1", "ana")
+    code = app(new).at(T0)
+    assert totp.verify("user-1", new.stored, code, at=T0).approved
+    again = totp.verify("user-1", new.stored, code, at=T0 + 1)
+    assert not again.approved and again.reason is Reason.REPLAYED
+
+
+def test_a_used_code_stays_refused_after_a_sealing_key_is_rotated_in(build: Build) -> None:
+    tag_key, k1 = b"\x01" * 32, b"\x02" * 32
+    before = Keyring({"k1": k1}, tag_key=tag_key)
+    after = Keyring({"k1": k1, "k2": b"\x03" * 32}, current="k2", tag_key=tag_key)
+
+    def verifier(keyring: Keyring) -> TOTPVerifier:
+        return build.flavour.build(
+            TOTPVerifier, aio.TOTPVerifier, store=build.store, keyring=keyring, settings=None, audit=None
+        )
+
+    enrollment = verifier(before).enroll("user-1", "ana")
+    code = app(enrollment).at(T0)
+    assert verifier(before).verify("user-1", enrollment.stored, code, at=T0).approved
+    again = verifier(after).verify("user-1", enrollment.stored, code, at=T0 + 1)
+    assert not again.approved and again.reason is Reason.REPLAYED
+
+
 def test_a_used_code_does_not_block_the_same_step_for_another_subject(build: Build) -> None:
     totp = build.totp()
     ana, budi = totp.enroll("user-1", "ana"), totp.enroll("user-2", "budi")

@@ -25,7 +25,7 @@ from .._charged import (
 )
 from .._errors import InvalidInput, KeyringError, TemplateError
 from .._flow import Emit, Flow, store_op
-from .._subject import subject_tag, validate_subject
+from .._subject import stable_tag, subject_tag, validate_subject
 from .._verdict import Reason, Verdict, VerifierId, WaysIn, assisted_check_only
 from ..crypto import Keyring
 from ..otp._codes import normalize_code
@@ -62,6 +62,18 @@ def _label(value: object, name: str) -> str:
     return value
 
 
+def _used_key(keyring: Keyring, tag: str, secret: str, step: int) -> str:
+    """The store key marking ``step`` as used for this subject's secret.
+
+    Per secret, not per subject: a mark per subject would refuse a freshly enrolled app's code
+    as ``replayed`` whenever the old app's code of the same step was just used. The secret
+    appears only as a keyed tag under the keyring's tag key, which never rotates with the
+    sealing keys, so rotating a sealing key cannot free a used code. The subject's tag stays
+    the Redis Cluster hash tag, so the mark shares a slot with the subject's other keys.
+    """
+    return f"{{{tag}}}:totp-used:{stable_tag(keyring, _SEAL_PURPOSE, secret)}:{step}"
+
+
 class TOTPFlows:
     """The rules of authenticator-app codes, each a flow that any driver can run.
 
@@ -69,7 +81,9 @@ class TOTPFlows:
     (so the limits hold exactly under concurrency) and resets the failures on success. A code is
     accepted at most once: the accepted time step is marked on the shared store in the same
     atomic hit that checks it, so a code read over a shoulder, or submitted twice at once to
-    two servers, is refused as ``replayed``.
+    two servers, is refused as ``replayed``. The mark names the secret as well as the subject
+    (by a keyed tag, never the secret itself), so a new app's first code, right after enrolling
+    again, is not taken for a replay of the old app's code of the same step.
     """
 
     def __init__(self, *, keyring: Keyring, settings: TOTPSettings | None, ways_in: WaysIn | None) -> None:
@@ -106,8 +120,9 @@ class TOTPFlows:
         when it is not this subject's); the record must be written, or nothing is removed.
 
         Nothing on the store is cleared: the lockout counts the subject's failures, not the
-        secret's, so removing and enrolling again cannot reset a guesser's budget; the marks of
-        used codes expire on their own within ``(2 * valid_window + 2) * interval`` seconds.
+        secret's, so removing and enrolling again cannot reset a guesser's budget. The marks of
+        used codes belong to the secret that produced them (a new secret's codes are free at
+        once) and expire on their own within ``(2 * valid_window + 2) * interval`` seconds.
         """
         subject = validate_subject(subject)
         self._open(subject, stored)
@@ -159,7 +174,9 @@ class TOTPFlows:
             return charged.wrong(Reason.WRONG_CODE, self._ways_in(subject))
         # A step stays markable while any window could still accept it, and a little longer.
         keep = float((2 * settings.valid_window + 2) * settings.interval)
-        used: WindowResult = yield store_op.hit(f"{{{tag}}}:totp-used:{matched}", WindowPolicy(1, keep))
+        used: WindowResult = yield store_op.hit(
+            _used_key(self.keyring, tag, secret, matched), WindowPolicy(1, keep)
+        )
         if not used.allowed:
             return charged.wrong(Reason.REPLAYED, self._ways_in(subject))
         yield from reset_subject_flow(_VERIFIER, tag)

@@ -66,7 +66,7 @@ from ..otp import OTPSettings
 from ..store import LockoutPolicy
 from ..vouchers import RegistryFile, VoucherSettings
 from ._config import ServerConfig
-from ._interceptors import AuthInterceptor, CallInterceptor
+from ._interceptors import AuthInterceptor, CallInterceptor, Recorder
 from ._metrics import Metrics
 from ._pool import HeavyGate
 from ._services import (
@@ -345,10 +345,11 @@ async def _assemble(
         ),
         audit=audit,
     )
+    recorder = Recorder(metrics=metrics, access_log=config.access_log)
     interceptors: list[grpc.aio.ServerInterceptor] = []
     if token is not None:
-        interceptors.append(AuthInterceptor(token))
-    interceptors.append(CallInterceptor(keyring=keyring, metrics=metrics, access_log=config.access_log))
+        interceptors.append(AuthInterceptor(token, recorder=recorder))
+    interceptors.append(CallInterceptor(keyring=keyring, recorder=recorder))
     server = grpc.aio.server(
         interceptors=interceptors,
         options=[

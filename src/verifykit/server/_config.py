@@ -46,8 +46,8 @@ class ServerConfig:
     a throw-away key, which only a memory store may use: sidecars sharing Redis must share keys
     or their challenge ids and subject tags would not match.
 
-    Safe by default: plaintext only on loopback unless ``insecure_plaintext``, never a token
-    over plaintext beyond loopback, and mailers that write codes where this host can read them
+    Safe by default: plaintext only on loopback unless ``insecure_plaintext`` (the metrics port:
+    ``metrics_insecure_plaintext``), never a token over plaintext beyond loopback, and mailers that write codes where this host can read them
     (console, file) only with the memory store unless ``insecure_dev_mailer``. The ``*_file``
     twins read a secret from a file, so it never has to appear on a command line; ``repr``
     masks every secret.
@@ -78,6 +78,7 @@ class ServerConfig:
     max_message_bytes: int = 16 * MiB
     metrics_port: int | None = None
     metrics_host: str = "127.0.0.1"
+    metrics_insecure_plaintext: bool = False
     grace: float = 10.0
     workers: int = dataclasses.field(default_factory=lambda: max(32, 3 * _cpus() + 16))
     heavy_workers: int = dataclasses.field(default_factory=_cpus)
@@ -114,6 +115,7 @@ class ServerConfig:
             raise ConfigurationError("max_message_bytes must be between 1 KiB and 1 GiB")
         if self.metrics_port is not None and not 0 <= self.metrics_port <= 65535:
             raise ConfigurationError("metrics_port must be between 0 and 65535")
+        self._check_metrics_listener()
         if self.grace < 0:
             raise ConfigurationError("grace must not be negative")
         if self.heavy_workers < 1 or self.workers < 1:
@@ -162,6 +164,22 @@ class ServerConfig:
                 f"listening on {self.host} without TLS would expose codes, passwords and photos to "
                 "the network: set tls_cert and tls_key, listen on 127.0.0.1, or set "
                 "insecure_plaintext (only where the network itself encrypts, e.g. a service mesh)"
+            )
+
+    def _check_metrics_listener(self) -> None:
+        """The gRPC port's rule, for the metrics port (which has no TLS): loopback, or a switch.
+
+        Metrics hold no secrets, but call counts, failure and refusal rates and latencies show
+        traffic patterns, and a lockout or token-guessing wave as it happens. A switch of its own,
+        so letting a scraper in never loosens the gRPC port, nor the reverse.
+        """
+        if self.metrics_port is None or is_loopback_host(self.metrics_host):
+            return
+        if not self.metrics_insecure_plaintext:
+            raise ConfigurationError(
+                f"serving metrics on {self.metrics_host} would show traffic and refusal counts to "
+                "the network in plaintext: set metrics_host to 127.0.0.1 (and scrape through a local "
+                "agent), or set metrics_insecure_plaintext where the network is trusted or encrypts"
             )
 
     def __repr__(self) -> str:
@@ -265,6 +283,11 @@ class ServerConfig:
             found.append(
                 f"insecure_plaintext: serving plaintext on {self.host}; calls and answers "
                 "(codes, passwords, photos) cross the network unencrypted"
+            )
+        if self.metrics_port is not None and not is_loopback_host(self.metrics_host):
+            found.append(
+                f"metrics_insecure_plaintext: serving metrics on {self.metrics_host} in plaintext; "
+                "anyone who reaches the port sees call, failure and refusal counts"
             )
         if mailer is not None and _is_dev_mailer(mailer) and not self.store.startswith("memory:"):
             found.append(
@@ -411,7 +434,15 @@ OPTIONS: tuple[Option, ...] = (
     ),
     Option("max_message_bytes", int, "largest request or response accepted, in bytes"),
     Option("metrics_port", int, "serve Prometheus metrics on this port (off when unset)"),
-    Option("metrics_host", str, "address the metrics port binds"),
+    Option(
+        "metrics_host", str, "address the metrics port binds (loopback unless metrics_insecure_plaintext)"
+    ),
+    Option(
+        "metrics_insecure_plaintext",
+        bool,
+        "allow the metrics port (plaintext HTTP) on an address other than loopback, e.g. for a "
+        "Prometheus on another host of a trusted network",
+    ),
     Option("grace", float, "seconds in-flight calls get to finish after SIGTERM"),
     Option(
         "workers",

@@ -1,5 +1,6 @@
 """The two interceptors: a bearer-token check, and the one place where a call's outcome is
-decided for the wire (errors to status codes) and recorded (access log, metrics).
+decided for the wire (errors to status codes); and the :class:`Recorder` both of them hand every
+answered call to (access log, metrics), so a call refused at the door is seen like any other.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from .._wire import common_pb2, status_for
 from ..crypto import Keyring
 from ._metrics import Metrics
 
-__all__ = ["API_PREFIX", "AuthInterceptor", "CallInterceptor"]
+__all__ = ["API_PREFIX", "AuthInterceptor", "CallInterceptor", "Recorder"]
 
 API_PREFIX = "/verifykit.v1."
 HEALTH_PREFIX = "/grpc.health.v1.Health/"
@@ -49,8 +50,73 @@ def _handler_like(handler: grpc.RpcMethodHandler, behavior: Handler) -> grpc.Rpc
     return make(behavior, request_deserializer=None, response_serializer=handler.response_serializer)
 
 
-async def _refuse(_request: Any, context: grpc.aio.ServicerContext) -> Any:
-    await context.abort(grpc.StatusCode.UNAUTHENTICATED, "missing or wrong bearer token")
+def _method_label(method: str) -> str:
+    """``Service/Method`` for this API's calls, the full path (less its slash) for others."""
+    return method[len(API_PREFIX) :] if method.startswith(API_PREFIX) else method.removeprefix("/")
+
+
+def _access_line(
+    method: str, *, status: str, seconds: float, subject: str | None, reason: str | None, peer: str
+) -> str:
+    """One JSON object, written by hand: this runs on every call, and every field but the peer is
+    a name from the API or a base32 tag, which need no escaping."""
+    tag = f'"{subject}"' if subject is not None else "null"
+    why = f'"{reason}"' if reason is not None else "null"
+    return (
+        f'{{"method":"{method}","status":"{status}","duration_ms":{seconds * 1000:.3f},'
+        f'"subject":{tag},"reason":{why},"peer":{json.dumps(peer)}}}'
+    )
+
+
+class Recorder:
+    """Writes down every answered call: one access-log line and the metrics.
+
+    Both interceptors answer calls, so both record here: a call the token check refuses is
+    counted and logged like one a verifier answered, and token guessing shows. What is recorded
+    is the method, status, duration, verdict reason, the subject's keyed tag and the peer
+    address; never metadata (the token), nor anything from the request body.
+    """
+
+    def __init__(self, *, metrics: Metrics | None, access_log: bool) -> None:
+        self._metrics = metrics
+        self._log = access_log
+
+    def record(
+        self,
+        method: str,
+        code: grpc.StatusCode,
+        seconds: float,
+        *,
+        peer: Callable[[], str],
+        subject: Callable[[], str | None] | None = None,
+        reason: str | None = None,
+        refusal: str | None = None,
+    ) -> None:
+        """``peer`` and ``subject`` are asked for only when a line is written."""
+        if self._metrics is not None:
+            self._metrics.observe(method, code.name, seconds, reason, refusal)
+        if self._log and _access.isEnabledFor(logging.INFO):
+            line = _access_line(
+                method,
+                status=code.name,
+                seconds=seconds,
+                subject=subject() if subject is not None else None,
+                reason=reason,
+                peer=peer(),
+            )
+            _access.info(line)
+
+
+def _refusal(method: str, recorder: Recorder) -> Handler:
+    name = _method_label(method)
+
+    async def refuse(_request: Any, context: grpc.aio.ServicerContext) -> Any:
+        # ``_request`` is the raw bytes (or their iterator), never parsed, never recorded. No work
+        # is done for the call, so it takes no time. Recorded before the status leaves, as below.
+        recorder.record(name, grpc.StatusCode.UNAUTHENTICATED, 0.0, peer=context.peer)
+        await context.abort(grpc.StatusCode.UNAUTHENTICATED, "missing or wrong bearer token")
+
+    return refuse
 
 
 class AuthInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
@@ -58,11 +124,15 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
 
     For deployments without mutual TLS; load balancers probe health without the token. The
     token is compared in constant time, and a refused call's message is never deserialized:
-    an unauthenticated caller reaches no parser.
+    an unauthenticated caller reaches no parser. Each refusal goes to ``recorder`` as an
+    ``UNAUTHENTICATED`` call, without the token it carried.
     """
 
-    def __init__(self, token: str) -> None:
+    def __init__(self, token: str, *, recorder: Recorder) -> None:
         self._expected = f"Bearer {token}".encode()
+        self._recorder = recorder
+        # One per registered method (an unknown one never gets here), so the cache stays small.
+        self._refusals: dict[str, grpc.RpcMethodHandler] = {}
 
     async def intercept_service(
         self, continuation: Continuation, details: grpc.HandlerCallDetails
@@ -74,7 +144,12 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
         handler = await continuation(details)
         if handler is None or hmac.compare_digest(raw, self._expected):
             return handler
-        return _handler_like(handler, _refuse)
+        method: str = details.method
+        refusal = self._refusals.get(method)
+        if refusal is None:
+            refusal = _handler_like(handler, _refusal(method, self._recorder))
+            self._refusals[method] = refusal
+        return refusal
 
 
 class _Malformed:
@@ -94,32 +169,18 @@ def _lenient(deserialize: Callable[[bytes], Any]) -> Callable[[bytes], Any]:
     return parse
 
 
-def _access_line(
-    method: str, *, status: str, seconds: float, subject: str | None, reason: str | None, peer: str
-) -> str:
-    """One JSON object, written by hand: this runs on every call, and every field but the peer is
-    a name from the API or a base32 tag, which need no escaping."""
-    tag = f'"{subject}"' if subject is not None else "null"
-    why = f'"{reason}"' if reason is not None else "null"
-    return (
-        f'{{"method":"{method}","status":"{status}","duration_ms":{seconds * 1000:.3f},'
-        f'"subject":{tag},"reason":{why},"peer":{json.dumps(peer)}}}'
-    )
-
-
 class CallInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
     """For every ``verifykit.v1`` call: answer library errors with their status (see
     :mod:`verifykit._wire`), a malformed request with INVALID_ARGUMENT and a passed deadline with
-    DEADLINE_EXCEEDED; then write one access-log line and update the metrics.
+    DEADLINE_EXCEEDED; then hand the outcome to ``recorder``.
 
-    The log line holds the method, status, duration, verdict reason and the subject's keyed
-    tag (the same tag the store uses), never the subject itself, codes, passwords or images.
+    The log line holds the subject's keyed tag (the same tag the store uses), never the
+    subject itself, codes, passwords or images.
     """
 
-    def __init__(self, *, keyring: Keyring, metrics: Metrics | None, access_log: bool) -> None:
+    def __init__(self, *, keyring: Keyring, recorder: Recorder) -> None:
         self._keyring = keyring
-        self._metrics = metrics
-        self._log = access_log
+        self._recorder = recorder
         self._cache: dict[str, grpc.RpcMethodHandler] = {}
 
     async def intercept_service(
@@ -157,28 +218,26 @@ class CallInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
         request_type = getattr(deserialize, "__self__", None)
         fields = set(request_type.DESCRIPTOR.fields_by_name) if request_type is not None else set()
         has_subject, has_challenge = "subject" in fields, "challenge_id" in fields
-        name = method[len(API_PREFIX) :]
-        metrics, log = self._metrics, self._log
+        name = _method_label(method)
+        recorder = self._recorder
 
         def record(
             request: Any, context: grpc.aio.ServicerContext, code: grpc.StatusCode, **facts: Any
         ) -> None:
-            elapsed = time.perf_counter() - facts["started"]
-            if metrics is not None:
-                metrics.observe(name, code.name, elapsed, facts["reason"], facts["refusal"])
-            if log and _access.isEnabledFor(logging.INFO):
-                tag = (
-                    None if request is _MALFORMED else self._subject_tag(request, has_subject, has_challenge)
-                )
-                line = _access_line(
-                    name,
-                    status=code.name,
-                    seconds=elapsed,
-                    subject=tag,
-                    reason=facts["reason"],
-                    peer=context.peer(),
-                )
-                _access.info(line)
+            def tag() -> str | None:
+                if request is _MALFORMED:
+                    return None
+                return self._subject_tag(request, has_subject, has_challenge)
+
+            recorder.record(
+                name,
+                code,
+                time.perf_counter() - facts["started"],
+                peer=context.peer,
+                subject=tag,
+                reason=facts["reason"],
+                refusal=facts["refusal"],
+            )
 
         async def call(request: Any, context: grpc.aio.ServicerContext) -> Any:
             started = time.perf_counter()
