@@ -151,6 +151,62 @@ def test_a_token_over_tls_may_listen_on_any_address(tmp_path: Path) -> None:
     ServerConfig(listen="0.0.0.0:50051", tls_cert=tmp_path / "c.pem", tls_key=tmp_path / "k.pem", token=TOKEN)
 
 
+# -- the metrics port: plaintext only on loopback too --------------------------------------------
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "::", "10.1.2.3", "metrics.internal", ""])
+def test_metrics_beyond_loopback_are_refused(host: str) -> None:
+    with pytest.raises(ConfigurationError, match="insecure_metrics_plaintext"):
+        ServerConfig(metrics_port=9464, metrics_host=host)
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "127.9.8.7", "localhost", "::1", "[::1]"])
+def test_metrics_on_loopback_need_no_switch(host: str) -> None:
+    assert ServerConfig(metrics_port=9464, metrics_host=host).risks("console") == []
+
+
+def test_a_metrics_host_beyond_loopback_is_no_risk_while_metrics_are_off() -> None:
+    assert ServerConfig(metrics_host="0.0.0.0").risks("console") == []
+
+
+@pytest.mark.parametrize(
+    "grpc_port",
+    [
+        {"listen": "0.0.0.0:50051", "insecure_plaintext": True},
+        {"listen": "0.0.0.0:50051", "tls_cert": Path("c.pem"), "tls_key": Path("k.pem")},
+    ],
+)
+def test_the_grpc_ports_switch_or_tls_do_not_open_the_metrics_port(grpc_port: dict[str, Any]) -> None:
+    with pytest.raises(ConfigurationError, match="insecure_metrics_plaintext"):
+        ServerConfig(metrics_port=9464, metrics_host="0.0.0.0", **grpc_port)
+
+
+def test_the_metrics_switch_allows_it_and_names_the_risk() -> None:
+    flags = {"metrics_port": 9464, "metrics_host": "0.0.0.0", "insecure_metrics_plaintext": True}
+    config = load_config(flags, environ={})
+    assert [risk.split(":")[0] for risk in config.risks("console")] == ["insecure_metrics_plaintext"]
+
+
+def test_the_metrics_switch_does_not_open_the_grpc_port() -> None:
+    with pytest.raises(ConfigurationError, match="without TLS"):
+        ServerConfig(listen="0.0.0.0:50051", insecure_metrics_plaintext=True)
+
+
+def test_the_sidecar_warns_at_start_when_metrics_leave_loopback(caplog: pytest.LogCaptureFixture) -> None:
+    environ = {
+        "VERIFYKIT_LISTEN": "127.0.0.1:0",
+        "VERIFYKIT_METRICS_PORT": "0",
+        "VERIFYKIT_METRICS_HOST": "0.0.0.0",
+        "VERIFYKIT_INSECURE_METRICS_PLAINTEXT": "true",
+        "VERIFYKIT_AUDIT_LOG": "false",
+    }
+    config = load_config({}, environ=environ)
+    with caplog.at_level(logging.WARNING, logger="verifykit.server"):
+        sidecar, _ = create_server(config)  # not started: the metrics port is never bound
+    sidecar.stop(0)
+    assert any("insecure_metrics_plaintext" in r.getMessage() for r in caplog.records)
+
+
 # -- mailers that print codes only with the memory store ---------------------------------------
 
 

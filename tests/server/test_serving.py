@@ -23,7 +23,7 @@ from sidecars import PKI, Running, Serve
 from verifykit import BusyError, InvalidInput
 from verifykit.client import Client, DeadlineExceeded, SidecarError
 from verifykit.server import Components, ServerConfig, Sidecar, create_server
-from verifykit.server._interceptors import AuthInterceptor
+from verifykit.server._interceptors import AuthInterceptor, Recorder
 from verifykit.testing import last_code
 
 SERVICES = ["verifykit.v1.EmailOtpService", "verifykit.v1.PasswordService", "verifykit.v1.FaceService"]
@@ -163,7 +163,8 @@ def call_echo(parser: CountingParser, authorization: str | None) -> bytes:
         handler = grpc.unary_unary_rpc_method_handler(
             _echo, request_deserializer=parser, response_serializer=bytes
         )
-        server = grpc.aio.server(interceptors=[AuthInterceptor(TOKEN)])
+        recorder = Recorder(metrics=None, access_log=True)
+        server = grpc.aio.server(interceptors=[AuthInterceptor(TOKEN, recorder=recorder)])
         server.add_generic_rpc_handlers(
             [grpc.method_handlers_generic_handler("test.Echo", {"Echo": handler})]
         )
@@ -315,6 +316,57 @@ def test_metrics_count_calls_verdicts_and_refusals(serve: Serve) -> None:
     refusal = 'method="EmailOtpService/ResendEmailOtp",reason="resend_cooldown"'
     assert f"verifykit_rate_limit_refusals_total{{{refusal}}} 1.0" in text
     assert "verifykit_grpc_call_duration_seconds_bucket" in text
+
+
+WRONG_TOKEN = "wrong-token-guess-0123456789"
+BODY_MARKER = b"body-marker-0123456789"
+
+
+def refused_check(running: Running, authorization: str | None) -> None:
+    """One CheckEmailOtp call the token check refuses; its body is marked so logs can be searched."""
+    metadata = [("authorization", authorization)] if authorization else None
+    with pytest.raises(grpc.RpcError) as caught:
+        raw_check(running.client.channel)(BODY_MARKER, timeout=10, metadata=metadata)
+    assert caught.value.code() is grpc.StatusCode.UNAUTHENTICATED
+
+
+@pytest.mark.parametrize("authorization", [None, f"Bearer {WRONG_TOKEN}"])
+def test_a_call_refused_for_its_token_leaves_one_access_line(
+    serve: Serve, caplog: pytest.LogCaptureFixture, authorization: str | None
+) -> None:
+    running = serve(token=TOKEN, access_log=True)
+    with caplog.at_level(logging.INFO, logger="verifykit.access"):
+        refused_check(running, authorization)
+    lines = [json.loads(r.getMessage()) for r in caplog.records if r.name == "verifykit.access"]
+    assert [(line["method"], line["status"], line["subject"], line["reason"]) for line in lines] == [
+        ("EmailOtpService/CheckEmailOtp", "UNAUTHENTICATED", None, None)
+    ]
+    assert lines[0]["peer"].startswith("ipv4:127.0.0.1:")
+
+
+def test_the_access_log_never_holds_a_token_nor_a_refused_body(
+    serve: Serve, caplog: pytest.LogCaptureFixture
+) -> None:
+    running = serve(token=TOKEN, access_log=True)
+    with caplog.at_level(logging.DEBUG):
+        refused_check(running, f"Bearer {WRONG_TOKEN}")
+        with running.connect(token=TOKEN) as client:
+            client.email_otp.start("applicant-1", "ana@example.com")
+    assert any(r.name == "verifykit.access" for r in caplog.records)
+    for secret in (WRONG_TOKEN, TOKEN, BODY_MARKER.decode()):
+        assert secret not in caplog.text
+
+
+def test_metrics_count_calls_refused_for_their_token(serve: Serve) -> None:
+    running = serve(token=TOKEN, metrics_port=0)
+    refused_check(running, f"Bearer {WRONG_TOKEN}")
+    refused_check(running, None)
+    url = f"http://127.0.0.1:{running.sidecar.metrics_port}/metrics"
+    with urllib.request.urlopen(url, timeout=5) as response:
+        text = response.read().decode()
+    labels = 'code="UNAUTHENTICATED",method="EmailOtpService/CheckEmailOtp"'
+    assert f"verifykit_grpc_calls_total{{{labels}}} 2.0" in text
+    assert WRONG_TOKEN not in text
 
 
 def test_the_health_stub_sees_not_serving_once_the_sidecar_stops(serve: Serve) -> None:

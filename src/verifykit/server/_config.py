@@ -47,10 +47,10 @@ class ServerConfig:
     or their challenge ids and subject tags would not match.
 
     Safe by default: plaintext only on loopback unless ``insecure_plaintext`` (the metrics port:
-    ``metrics_insecure_plaintext``), never a token over plaintext beyond loopback, and mailers that write codes where this host can read them
-    (console, file) only with the memory store unless ``insecure_dev_mailer``. The ``*_file``
-    twins read a secret from a file, so it never has to appear on a command line; ``repr``
-    masks every secret.
+    ``insecure_metrics_plaintext``), never a token over plaintext beyond loopback, and mailers
+    that write codes where this host can read them (console, file) only with the memory store
+    unless ``insecure_dev_mailer``. The ``*_file`` twins read a secret from a file, so it never
+    has to appear on a command line; ``repr`` masks every secret.
     """
 
     listen: str = "127.0.0.1:50051"
@@ -78,7 +78,7 @@ class ServerConfig:
     max_message_bytes: int = 16 * MiB
     metrics_port: int | None = None
     metrics_host: str = "127.0.0.1"
-    metrics_insecure_plaintext: bool = False
+    insecure_metrics_plaintext: bool = False
     grace: float = 10.0
     workers: int = dataclasses.field(default_factory=lambda: max(32, 3 * _cpus() + 16))
     heavy_workers: int = dataclasses.field(default_factory=_cpus)
@@ -175,11 +175,11 @@ class ServerConfig:
         """
         if self.metrics_port is None or is_loopback_host(self.metrics_host):
             return
-        if not self.metrics_insecure_plaintext:
+        if not self.insecure_metrics_plaintext:
             raise ConfigurationError(
                 f"serving metrics on {self.metrics_host} would show traffic and refusal counts to "
                 "the network in plaintext: set metrics_host to 127.0.0.1 (and scrape through a local "
-                "agent), or set metrics_insecure_plaintext where the network is trusted or encrypts"
+                "agent), or set insecure_metrics_plaintext where the network is trusted or encrypts"
             )
 
     def __repr__(self) -> str:
@@ -286,7 +286,7 @@ class ServerConfig:
             )
         if self.metrics_port is not None and not is_loopback_host(self.metrics_host):
             found.append(
-                f"metrics_insecure_plaintext: serving metrics on {self.metrics_host} in plaintext; "
+                f"insecure_metrics_plaintext: serving metrics on {self.metrics_host} in plaintext; "
                 "anyone who reaches the port sees call, failure and refusal counts"
             )
         if mailer is not None and _is_dev_mailer(mailer) and not self.store.startswith("memory:"):
@@ -435,10 +435,10 @@ OPTIONS: tuple[Option, ...] = (
     Option("max_message_bytes", int, "largest request or response accepted, in bytes"),
     Option("metrics_port", int, "serve Prometheus metrics on this port (off when unset)"),
     Option(
-        "metrics_host", str, "address the metrics port binds (loopback unless metrics_insecure_plaintext)"
+        "metrics_host", str, "address the metrics port binds (loopback unless insecure_metrics_plaintext)"
     ),
     Option(
-        "metrics_insecure_plaintext",
+        "insecure_metrics_plaintext",
         bool,
         "allow the metrics port (plaintext HTTP) on an address other than loopback, e.g. for a "
         "Prometheus on another host of a trusted network",
