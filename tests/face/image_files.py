@@ -6,6 +6,7 @@ few hundred KB and no full-size array) and the malformed layouts the header chec
 
 from __future__ import annotations
 
+import re
 import struct
 import zlib
 from collections.abc import Iterable
@@ -154,6 +155,28 @@ def jpeg_frame_resized(jpeg: bytes, width: int, height: int, marker: int | None 
     return bytes(segment)
 
 
+def jpeg_scans(jpeg: bytes) -> list[tuple[int, int]]:
+    """(offset, end) of every scan: its start-of-scan segment and the entropy-coded data after it,
+    up to the next marker (one that is not a stuffed zero, a restart marker or a fill byte)."""
+    scans, i = [], jpeg.find(b"\xff\xda")
+    while i >= 0:
+        data = i + 2 + int.from_bytes(jpeg[i + 2 : i + 4], "big")
+        found = re.compile(rb"\xff[^\x00\xd0-\xd7\xff]").search(jpeg, data)
+        assert found is not None, "no marker after the scan"
+        scans.append((i, found.start()))
+        i = jpeg.find(b"\xff\xda", found.start())
+    return scans
+
+
+def jpeg_with_scans(jpeg: bytes, count: int) -> bytes:
+    """A progressive ``jpeg`` grown to ``count`` scans by repeating its first scan (the DC
+    coefficients, which a repeat sets to the same values again), as a scan bomb is made."""
+    scans = jpeg_scans(jpeg)
+    assert 1 <= len(scans) <= count
+    start, end = scans[0]
+    return jpeg[:end] + jpeg[start:end] * (count - len(scans)) + jpeg[end:]
+
+
 # -- watching the decoder ------------------------------------------------------------------------
 
 
@@ -165,13 +188,16 @@ class DecodeWatcher:
     decoder returned, fails here even when a later check would have refused the result.
     """
 
-    def __init__(self, max_pixels: int, max_decoded_bytes: int, reduction: int = 1) -> None:
+    def __init__(
+        self, max_pixels: int, max_decoded_bytes: int, reduction: int = 1, max_jpeg_scans: int | None = None
+    ) -> None:
         import cv2
 
         self._cv2 = cv2
         self.max_pixels = max_pixels
         self.max_decoded_bytes = max_decoded_bytes
         self.reduction = reduction
+        self.max_jpeg_scans = max_jpeg_scans
         self.decoded: list[tuple[tuple[int, ...], int]] = []
 
     def __call__(self) -> DecodeWatcher:
@@ -192,5 +218,7 @@ class DecodeWatcher:
             assert out.shape[0] * out.shape[1] <= self.max_pixels, "decoded past the pixel limit"
             assert out.nbytes <= self.max_decoded_bytes, "decoded past the decoded-bytes limit"
             assert out.nbytes <= info.decoded_bytes, "the header check counted fewer bytes"
+            if self.max_jpeg_scans is not None:
+                assert info.scans <= self.max_jpeg_scans, "decoded past the scan limit"
             self.decoded.append((out.shape, out.nbytes))
         return out

@@ -15,7 +15,9 @@ from image_files import (
     DecodeWatcher,
     jpeg_frame,
     jpeg_frame_resized,
+    jpeg_scans,
     jpeg_segment,
+    jpeg_with_scans,
     png,
     png_chunk,
     png_chunk_list,
@@ -36,6 +38,7 @@ LIMITS: dict[str, Any] = {
     "max_bytes": DEFAULTS.max_bytes,
     "max_pixels": DEFAULTS.max_pixels,
     "max_decoded_bytes": DEFAULTS.max_decoded_bytes,
+    "max_jpeg_scans": DEFAULTS.max_jpeg_scans,
 }
 
 
@@ -409,6 +412,64 @@ def test_jpeg_scan_before_its_frame_header_is_refused() -> None:
     moved = jpeg[:start] + jpeg[end:sos] + jpeg_segment(0xDA, b"\x01\x01\x00\x00\x3f\x00") + jpeg[start:]
     with pytest.raises(ImageError, match="before the frame header"):
         probe(moved)
+
+
+# -- scans: each one a pass over the whole coefficient buffer -------------------------------------
+
+
+def progressive_jpeg() -> bytes:
+    return encoded(".jpg", gradient(120, 160), cv2.IMWRITE_JPEG_PROGRESSIVE, 1)
+
+
+def scan_watcher(max_jpeg_scans: int) -> DecodeWatcher:
+    return DecodeWatcher(LIMITS["max_pixels"], LIMITS["max_decoded_bytes"], max_jpeg_scans=max_jpeg_scans)
+
+
+def test_jpeg_scans_are_counted_from_the_header() -> None:
+    progressive = progressive_jpeg()
+    assert probe(progressive).scans == len(jpeg_scans(progressive)) > 1
+    assert probe(encoded(".jpg", gradient(120, 160))).scans == 1
+
+
+def test_a_jpeg_with_more_scans_than_the_limit_is_refused_before_decoding(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    limit = DEFAULTS.max_jpeg_scans
+    bomb = jpeg_with_scans(progressive_jpeg(), limit + 1)
+    watcher = scan_watcher(limit)  # fails the test if OpenCV ever decodes a file past the limit
+    monkeypatch.setattr(_image, "_cv2", watcher)
+    with pytest.raises(ImageError, match=f"more than {limit} scans"):
+        load_image(bomb, **LIMITS)
+    assert watcher.decoded == []
+
+
+def test_a_jpeg_with_as_many_scans_as_the_limit_is_decoded(monkeypatch: pytest.MonkeyPatch) -> None:
+    limit = DEFAULTS.max_jpeg_scans
+    watcher = scan_watcher(limit)
+    monkeypatch.setattr(_image, "_cv2", watcher)
+    image = load_image(jpeg_with_scans(progressive_jpeg(), limit), **LIMITS)
+    assert image.rgb.shape == (120, 160, 3)
+    assert len(watcher.decoded) == 1
+
+
+def test_scans_past_the_limit_are_refused_without_walking_the_rest_of_the_file() -> None:
+    bomb = jpeg_with_scans(progressive_jpeg(), 40)
+    cut = bomb[: jpeg_scans(bomb)[30][0]]  # the end of the file, where the walk would fail, is gone
+    with pytest.raises(ImageError, match="more than 20 scans"):
+        probe(cut, max_jpeg_scans=20)
+
+
+def test_face_settings_pass_the_scan_limit_to_decoding() -> None:
+    jpeg = jpeg_with_scans(progressive_jpeg(), 12)
+    with pytest.raises(ImageError, match="more than 11 scans; the limit is 11"):
+        decode(jpeg, FaceSettings(max_jpeg_scans=11))
+    assert decode(jpeg, FaceSettings(max_jpeg_scans=12)).rgb.shape == (120, 160, 3)
+
+
+@pytest.mark.parametrize("value", [0, -1, 1.5, True, "100"], ids=repr)
+def test_the_scan_limit_must_be_a_positive_integer(value: Any) -> None:
+    with pytest.raises(ConfigurationError, match="max_jpeg_scans"):
+        FaceSettings(max_jpeg_scans=value)
 
 
 # -- decoded bytes: pixels x channels x bytes per sample, plus the decoder's buffers --------------

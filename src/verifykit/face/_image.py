@@ -7,6 +7,8 @@ file declaring a huge image) costs nothing. The header is read the way the decod
 first chunk, VP8X only as the first chunk. Any layout that a decoder could read differently from
 us (a second frame header, a header out of place, a canvas that disagrees with its bitstream, an
 animation) is refused instead of guessed at, so the size we check is the size that gets decoded.
+A JPEG's scans are counted too: each one walks the whole coefficient buffer, so a small file of
+thousands of tiny scans would cost much CPU; more than the limit are refused before decoding.
 Only JPEG, PNG and WebP are accepted: every other decoder OpenCV carries is attack surface that a
 face photo does not need. Truncated files are refused rather than decoded into half-grey images.
 
@@ -37,7 +39,7 @@ import numpy.typing as npt
 
 from .._errors import ConfigurationError, ImageError
 
-__all__ = ["DecodedImage", "ImageInfo", "ImageInput", "load_image", "probe"]
+__all__ = ["JPEG_MAX_SCANS", "DecodedImage", "ImageInfo", "ImageInput", "load_image", "probe"]
 
 RGBImage = npt.NDArray[np.uint8]
 # What callers may pass as a photo: encoded bytes, or an RGB / RGBA / grey numpy array.
@@ -61,6 +63,10 @@ _JPEG_PROGRESSIVE = frozenset({0xC2, 0xCA})
 _JPEG_MAX_SIDE = 65500  # libjpeg's JPEG_MAX_DIMENSION
 _JPEG_COMPONENTS = frozenset({1, 3, 4})  # grey, YCbCr/RGB, CMYK/YCCK: what OpenCV converts to RGB
 _JPEG_BLOCK_BYTES = 64 * 2  # one 8x8 block of 16-bit DCT coefficients
+# Scans a JPEG may have (FaceSettings.max_jpeg_scans): each walks the whole coefficient buffer.
+# Ordinary progressive files have about 10 and libjpeg-turbo's TurboJPEG API refuses over 500;
+# 100 admits every ordinary photo and caps a hostile one near ten times an ordinary decode.
+JPEG_MAX_SCANS = 100
 # After a scan's entropy-coded data, the next marker: 0xFF followed by anything but a stuffed
 # zero, a restart marker (both belong to the data) or another 0xFF (a fill byte: the marker
 # follows the last one).
@@ -84,8 +90,9 @@ _WEBP_ARGB_CACHE_ROWS = 16  # libwebp's NUM_ARGB_CACHE_ROWS
 @dataclass(frozen=True, slots=True)
 class ImageInfo:
     """What the header says: format, stored size, EXIF orientation (1 = upright), whether the
-    decoder returns an alpha channel, and ``decoded_bytes``: the memory the decoder holds to decode
-    it at full size (its output plus any full-size working buffer)."""
+    decoder returns an alpha channel, ``decoded_bytes``: the memory the decoder holds to decode
+    it at full size (its output plus any full-size working buffer), and ``scans``: the JPEG's
+    start-of-scan segments, each a pass over the image (1 for other formats)."""
 
     format: str
     width: int
@@ -93,6 +100,7 @@ class ImageInfo:
     orientation: int = 1
     alpha: bool = False
     decoded_bytes: int = 0
+    scans: int = 1
 
     @property
     def pixels(self) -> int:
@@ -222,13 +230,22 @@ def _jpeg_segments(data: bytes) -> Iterator[tuple[int, int, int]]:
             i = found.start()
 
 
-def _jpeg_headers(data: bytes) -> tuple[int, bytes, int, int]:
-    """(frame marker, frame header, components in the first scan, orientation)."""
+def _jpeg_headers(data: bytes, max_scans: int | None) -> tuple[int, bytes, int, int, int]:
+    """(frame marker, frame header, components in the first scan, orientation, scans).
+
+    Counting stops at the first scan past ``max_scans`` (None: no limit), so a file of a million
+    tiny scans is not even walked to its end.
+    """
     frame_marker, frame = 0, b""
     scan_components = 0
     orientation = 0
+    scans = 0
     for marker, start, end in _jpeg_segments(data):
         segment = data[start:end]
+        if marker == 0xDA:
+            scans += 1
+            if max_scans is not None and scans > max_scans:
+                raise ImageError(f"JPEG has more than {max_scans:,} scans; the limit is {max_scans:,}")
         if marker in _JPEG_SOF:
             # libjpeg sizes its buffers from the first frame header and fails on a second one
             # (after it allocated): refuse before, whatever a second one would say.
@@ -245,11 +262,11 @@ def _jpeg_headers(data: bytes) -> tuple[int, bytes, int, int]:
             orientation = _exif_orientation(segment)
     if not frame_marker or not scan_components:
         raise ImageError("truncated or corrupt JPEG: no image data")
-    return frame_marker, frame, scan_components, orientation or 1
+    return frame_marker, frame, scan_components, orientation or 1, scans
 
 
-def _probe_jpeg(data: bytes) -> ImageInfo:
-    marker, frame, scan_components, orientation = _jpeg_headers(data)
+def _probe_jpeg(data: bytes, max_scans: int | None) -> ImageInfo:
+    marker, frame, scan_components, orientation, scans = _jpeg_headers(data, max_scans)
     if marker not in _JPEG_SOF_DECODED:
         raise ImageError("unsupported JPEG: lossless or hierarchical coding")
     if len(frame) < 6 or len(frame) != 6 + 3 * frame[5]:
@@ -274,7 +291,7 @@ def _probe_jpeg(data: bytes) -> ImageInfo:
         mcu_rows = -(-height // (8 * max(v for _, v in sampling)))
         blocks = sum(mcu_cols * h * mcu_rows * v for h, v in sampling)
         decoded += blocks * _JPEG_BLOCK_BYTES
-    return ImageInfo("jpeg", width, height, orientation, alpha=False, decoded_bytes=decoded)
+    return ImageInfo("jpeg", width, height, orientation, alpha=False, decoded_bytes=decoded, scans=scans)
 
 
 # -- PNG -----------------------------------------------------------------------------------------
@@ -444,11 +461,12 @@ def _probe_webp(data: bytes) -> ImageInfo:
     return ImageInfo("webp", width, height, orientation, alpha=alpha, decoded_bytes=decoded)
 
 
-def probe(data: bytes) -> ImageInfo:
+def probe(data: bytes, *, max_jpeg_scans: int | None = None) -> ImageInfo:
     """Read format, size, orientation and decoding cost from the header without decoding any
-    pixels. Raises :class:`ImageError` for a layout the decoder could read differently."""
+    pixels. Raises :class:`ImageError` for a layout the decoder could read differently, or for
+    a JPEG of more than ``max_jpeg_scans`` scans (None: any number)."""
     if data.startswith(b"\xff\xd8\xff"):
-        info = _probe_jpeg(data)
+        info = _probe_jpeg(data, max_jpeg_scans)
     elif data.startswith(_PNG_SIGNATURE):
         info = _probe_png(data)
     elif len(data) >= 16 and data[:4] == b"RIFF" and data[8:12] == b"WEBP":
@@ -603,14 +621,16 @@ def load_image(
     max_bytes: int,
     max_pixels: int,
     max_decoded_bytes: int,
+    max_jpeg_scans: int = JPEG_MAX_SCANS,
     work_min_side: int = 0,
 ) -> DecodedImage:
     """Check limits, then decode to upright RGB.
 
     ``max_decoded_bytes`` bounds what decoding holds at full size (see :class:`ImageInfo`); it is
     checked for the full size even when a reduced decode is enough, because
-    :meth:`DecodedImage.full` may need it. A JPEG whose longer side exceeds ``work_min_side`` by
-    a factor of 2, 4 or 8 is decoded that much smaller; 0 always decodes at full size. Raises
+    :meth:`DecodedImage.full` may need it. A JPEG of more than ``max_jpeg_scans`` scans is
+    refused while its header is read. A JPEG whose longer side exceeds ``work_min_side`` by a
+    factor of 2, 4 or 8 is decoded that much smaller; 0 always decodes at full size. Raises
     :class:`ImageError` for anything unusable.
     """
     if isinstance(image, np.ndarray):
@@ -623,7 +643,7 @@ def load_image(
     if size > max_bytes:
         raise ImageError(f"image is {size:,} bytes; the limit is {max_bytes:,}")
     data = bytes(image)
-    info = probe(data)
+    info = probe(data, max_jpeg_scans=max_jpeg_scans)
     if info.pixels > max_pixels:
         raise ImageError(f"image has {info.pixels:,} pixels; the limit is {max_pixels:,}")
     if info.decoded_bytes > max_decoded_bytes:

@@ -102,6 +102,7 @@ def decode(image: ImageInput, settings: FaceSettings) -> DecodedImage:
         max_bytes=settings.max_bytes,
         max_pixels=settings.max_pixels,
         max_decoded_bytes=settings.max_decoded_bytes,
+        max_jpeg_scans=settings.max_jpeg_scans,
         work_min_side=settings.work_min_side,
     )
 

@@ -9,6 +9,7 @@ from typing import Any
 
 from .._errors import ConfigurationError
 from ..store import LockoutPolicy, WindowPolicy
+from ._image import JPEG_MAX_SCANS
 
 __all__ = ["THRESHOLD_PRESETS", "FaceSettings", "MultiFace", "Workers"]
 
@@ -58,6 +59,9 @@ class FaceSettings:
       with or without alpha, and keeps one face call under 512 MiB above the process's idle
       size, whatever the format, depth or colour type (OpenCV's Python binding copies the decoded
       image once, so a decode peaks at up to twice this).
+    - ``max_jpeg_scans=100``: each scan of a progressive JPEG walks the whole coefficient buffer,
+      so thousands of tiny scans cost much CPU; ordinary files have about 10 (libjpeg-turbo's
+      TurboJPEG API refuses over 500). Counted from the header, before decoding.
     - ``detect_max_side=480`` with ``detect_upsample=1``: faces are found on a copy whose longer side
       is at most 480 px, upsampled once inside the detector as face_recognition does, so the
       smallest face found spans about 1/12 of the photo's longer side; when none is found, a
@@ -99,6 +103,7 @@ class FaceSettings:
     max_bytes: int = 15 * 1024 * 1024
     max_pixels: int = 40_000_000
     max_decoded_bytes: int = 192 * 1024 * 1024
+    max_jpeg_scans: int = JPEG_MAX_SCANS  # about 10 in ordinary files; see the docstring
     detect_max_side: int = 480
     detect_upsample: int = 1
     work_min_side: int = 960
@@ -131,6 +136,9 @@ class FaceSettings:
             raise ConfigurationError("threshold must be between 0 and 2 (distances between encodings)")
         if self.max_bytes < 1 or self.max_pixels < 1 or self.max_decoded_bytes < 1:
             raise ConfigurationError("max_bytes, max_pixels and max_decoded_bytes must be positive")
+        scans = self.max_jpeg_scans
+        if isinstance(scans, bool) or not isinstance(scans, int) or scans < 1:
+            raise ConfigurationError("max_jpeg_scans must be a positive integer")
         if self.detect_max_side < 80 or not 0 <= self.detect_upsample <= 2:
             raise ConfigurationError("detect_max_side must be >= 80 and detect_upsample 0, 1 or 2")
         if self.work_min_side < 0 or self.encode_min_face < 1:
