@@ -8,18 +8,10 @@
 // (the service keeps it with the account); --secret stands in for the app on the person's phone:
 // the code is computed here (totp.mjs: RFC 6238 with node:crypto, no extra dependency). Each step
 // is one JSON line on standard output; the exit status is 0 when the person got in.
-import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 
-import grpc from "@grpc/grpc-js";
-import protoLoader from "@grpc/proto-loader";
-
+import { connect, run, say } from "./sidecar.mjs";
 import { totp } from "./totp.mjs";
-
-const here = path.dirname(fileURLToPath(import.meta.url));
-const protoRoot =
-  process.env.VERIFYKIT_PROTO_ROOT ?? path.resolve(here, "../../src/verifykit/_wire/proto");
 
 const { values: args } = parseArgs({
   options: {
@@ -35,39 +27,11 @@ if (!args.stored || !args.secret) {
   process.exit(2);
 }
 
-const protos = ["email_otp", "totp", "ladder"].map((name) => `verifykit/v1/${name}.proto`);
-const definition = protoLoader.loadSync(protos, {
-  includeDirs: [protoRoot],
-  keepCase: true,
-  enums: String,
-  longs: Number,
-  defaults: true,
-  oneofs: true,
+const { call, close } = connect(args.target, {
+  email: ["email_otp", "EmailOtpService"],
+  totp: ["totp", "TotpService"],
+  ladder: ["ladder", "LadderService"],
 });
-const { v1 } = grpc.loadPackageDefinition(definition).verifykit;
-const credentials = grpc.credentials.createInsecure();
-const services = {
-  email: new v1.EmailOtpService(args.target, credentials),
-  totp: new v1.TotpService(args.target, credentials),
-  ladder: new v1.LadderService(args.target, credentials),
-};
-
-function metadata() {
-  const md = new grpc.Metadata();
-  if (process.env.VERIFYKIT_TOKEN) md.set("authorization", `Bearer ${process.env.VERIFYKIT_TOKEN}`);
-  return md;
-}
-
-function call(service, method, request) {
-  return new Promise((resolve, reject) => {
-    const deadline = new Date(Date.now() + 30_000);
-    services[service][method](request, metadata(), { deadline }, (error, response) =>
-      error ? reject(error) : resolve(response),
-    );
-  });
-}
-
-const say = (step, body) => console.log(JSON.stringify({ step, ...body }));
 
 async function main() {
   // 1. The email code: the mail server does not answer, so delivery fails and fallbacks are offered.
@@ -101,12 +65,4 @@ async function main() {
   return verdict.approved ? 0 : 1;
 }
 
-main()
-  .then((status) => {
-    process.exitCode = status;
-  })
-  .catch((error) => {
-    console.error(`error: ${grpc.status[error.code] ?? ""} ${error.details ?? error.message}`);
-    process.exitCode = 2;
-  })
-  .finally(() => Object.values(services).forEach((client) => client.close()));
+run(main, close);

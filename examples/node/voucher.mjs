@@ -10,18 +10,10 @@
 // The voucher comes from the environment (or --voucher): it is a bearer token until redeemed, so
 // keep it off command lines other users can list. --stored and --secret are as in ladder.mjs.
 // Each step is one JSON line on standard output; the exit status is 0 when the person got in.
-import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 
-import grpc from "@grpc/grpc-js";
-import protoLoader from "@grpc/proto-loader";
-
+import { connect, run, say } from "./sidecar.mjs";
 import { totp } from "./totp.mjs";
-
-const here = path.dirname(fileURLToPath(import.meta.url));
-const protoRoot =
-  process.env.VERIFYKIT_PROTO_ROOT ?? path.resolve(here, "../../src/verifykit/_wire/proto");
 
 const { values: args } = parseArgs({
   options: {
@@ -39,39 +31,11 @@ if (!args.stored || !args.secret || !args.voucher) {
   process.exit(2);
 }
 
-const protos = ["totp", "ladder", "voucher"].map((name) => `verifykit/v1/${name}.proto`);
-const definition = protoLoader.loadSync(protos, {
-  includeDirs: [protoRoot],
-  keepCase: true,
-  enums: String,
-  longs: Number,
-  defaults: true,
-  oneofs: true,
+const { call, close } = connect(args.target, {
+  totp: ["totp", "TotpService"],
+  ladder: ["ladder", "LadderService"],
+  vouchers: ["voucher", "VoucherService"],
 });
-const { v1 } = grpc.loadPackageDefinition(definition).verifykit;
-const credentials = grpc.credentials.createInsecure();
-const services = {
-  totp: new v1.TotpService(args.target, credentials),
-  ladder: new v1.LadderService(args.target, credentials),
-  vouchers: new v1.VoucherService(args.target, credentials),
-};
-
-function metadata() {
-  const md = new grpc.Metadata();
-  if (process.env.VERIFYKIT_TOKEN) md.set("authorization", `Bearer ${process.env.VERIFYKIT_TOKEN}`);
-  return md;
-}
-
-function call(service, method, request) {
-  return new Promise((resolve, reject) => {
-    const deadline = new Date(Date.now() + 30_000);
-    services[service][method](request, metadata(), { deadline }, (error, response) =>
-      error ? reject(error) : resolve(response),
-    );
-  });
-}
-
-const say = (step, body) => console.log(JSON.stringify({ step, ...body }));
 const enrolled = ["WAY_IN_AUTHENTICATOR_APP"]; // what this person set up (the service's records)
 
 async function waysIn(step) {
@@ -125,12 +89,4 @@ async function main() {
   return verdict.approved ? 0 : 1;
 }
 
-main()
-  .then((status) => {
-    process.exitCode = status;
-  })
-  .catch((error) => {
-    console.error(`error: ${grpc.status[error.code] ?? ""} ${error.details ?? error.message}`);
-    process.exitCode = 2;
-  })
-  .finally(() => Object.values(services).forEach((client) => client.close()));
+run(main, close);

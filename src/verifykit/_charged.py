@@ -8,9 +8,9 @@ shared store, so no number of concurrent callers can get more work done than the
 - Per subject across methods: the same failure is also charged to the subject's one budget
   (:func:`~verifykit._subject.budget_key`), which any success resets; :func:`charge_subject_flow`
   charges both and :class:`SubjectCharge` answers from whichever is nearer its limit.
-- Per client address (password, face, email OTP): :func:`charge_client` takes one event from
+- Per client address (password, face, email OTP): :func:`charge_client_flow` takes one event from
   the client's sliding window before the work and answers whether it fit; a verifier whose
-  limit counts only failures gives it back with :meth:`ClientCharge.refund` when the try turns
+  limit counts only failures gives it back with :func:`refund_flow` when the try turns
   out not to be one. Peeking at the window and counting after the work instead lets every
   concurrent caller through the peek before any of them is counted.
 """
@@ -20,22 +20,20 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from ._audit import AuditEvent, AuditSink, emit
+from ._audit import AuditEvent
 from ._errors import InvalidInput
 from ._flow import Emit, Flow, store_op
 from ._subject import budget_key, lockout_key
 from ._verdict import Fallback, Reason, Verdict
-from .store import ChallengeStore, FailureState, LockoutPolicy, WindowPolicy, WindowResult
+from .store import FailureState, LockoutPolicy, WindowPolicy, WindowResult
 
 __all__ = [
     "MAX_CLIENT_LENGTH",
     "ClientCharge",
     "SubjectCharge",
-    "charge_client",
     "charge_client_flow",
     "charge_subject_flow",
     "client_key",
-    "decision_event",
     "decision_record",
     "decision_step",
     "locked_verdict",
@@ -71,7 +69,6 @@ class ClientCharge:
     refused.
     """
 
-    store: ChallengeStore | None = None
     key: str = ""
     policy: WindowPolicy | None = None
     result: WindowResult | None = None
@@ -84,25 +81,9 @@ class ClientCharge:
     def retry_after(self) -> float | None:
         return self.result.retry_after if self.refused and self.result is not None else None
 
-    def refund(self) -> None:
-        """Give the event back: the try it was charged for does not count against the client."""
-        taken = self.result is not None and self.result.allowed
-        if taken and self.store is not None and self.policy is not None:
-            self.store.refund(self.key, self.policy)
-
     def verdict(self, *, challenge_id: str | None = None) -> Verdict:
         """The ``rate_limited`` verdict for a refused charge."""
         return Verdict(False, Reason.RATE_LIMITED, retry_after=self.retry_after, challenge_id=challenge_id)
-
-
-def charge_client(
-    store: ChallengeStore, verifier: str, client: str | None, policy: WindowPolicy | None
-) -> ClientCharge:
-    """Charge one event to ``client``'s window for ``verifier`` before the work: one atomic hit."""
-    if client is None or policy is None:
-        return ClientCharge()
-    key = client_key(verifier, client)
-    return ClientCharge(store, key, policy, store.hit(key, policy))
 
 
 def decision_record(
@@ -129,21 +110,6 @@ def decision_record(
     )
 
 
-def decision_event(
-    audit: AuditSink | None,
-    verifier: str,
-    action: str,
-    subject: str,
-    outcome: str,
-    *,
-    reason: Reason | str,
-    client: str | None,
-    **details: str,
-) -> None:
-    """Emit :func:`decision_record` to ``audit`` (for code that is not a flow)."""
-    emit(audit, decision_record(verifier, action, subject, outcome, reason=reason, client=client, **details))
-
-
 def decision_step(
     verifier: str,
     action: str,
@@ -154,21 +120,21 @@ def decision_step(
     client: str | None,
     **details: str,
 ) -> Emit:
-    """The flow twin of :func:`decision_event`: ``yield decision_step(...)``."""
+    """The audit step of a decision: ``yield decision_step(...)``."""
     return Emit(decision_record(verifier, action, subject, outcome, reason=reason, client=client, **details))
 
 
 def charge_client_flow(verifier: str, client: str | None, policy: WindowPolicy | None) -> Flow[ClientCharge]:
-    """The flow twin of :func:`charge_client`: one atomic hit on the client's window, before the work."""
+    """Charge one event to ``client``'s window for ``verifier`` before the work: one atomic hit."""
     if client is None or policy is None:
         return ClientCharge()
     key = client_key(verifier, client)
     result: WindowResult = yield store_op.hit(key, policy)
-    return ClientCharge(None, key, policy, result)
+    return ClientCharge(key, policy, result)
 
 
 def refund_flow(charge: ClientCharge) -> Flow[None]:
-    """The flow twin of :meth:`ClientCharge.refund`: give a taken event back."""
+    """Give a taken event back: the try it was charged for does not count against the client."""
     if charge.result is not None and charge.result.allowed and charge.policy is not None:
         yield store_op.refund(charge.key, charge.policy)
 

@@ -300,11 +300,18 @@ def _serving(response: Any) -> str:
 # -- the blocking client -----------------------------------------------------------------------------
 
 
-class _Service:
-    """Shared call plumbing: deadline, credentials metadata, error translation."""
+class _Stubbed:
+    """A service's stub on the owner's channel; each service names its stub in ``_stub_class``."""
 
-    def __init__(self, owner: _Settings) -> None:
+    _stub_class: Callable[[Any], Any]
+
+    def __init__(self, owner: _Settings, channel: grpc.Channel | grpc.aio.Channel) -> None:
         self._owner = owner
+        self._stub = self._stub_class(channel)
+
+
+class _Service(_Stubbed):
+    """Shared call plumbing: deadline, credentials metadata, error translation."""
 
     def _call(self, method: Callable[..., R], request: Any) -> R:
         try:
@@ -313,12 +320,14 @@ class _Service:
             raise _translate(error) from None
 
 
+class _HealthClient(_Service):
+    _stub_class = health_pb2_grpc.HealthStub
+
+
 class EmailOTPClient(_Service):
     """Email one-time codes; the same methods as :class:`verifykit.otp.EmailOTP`."""
 
-    def __init__(self, owner: _Settings, channel: grpc.Channel) -> None:
-        super().__init__(owner)
-        self._stub = email_otp_pb2_grpc.EmailOtpServiceStub(channel)  # type: ignore[no-untyped-call]
+    _stub_class = email_otp_pb2_grpc.EmailOtpServiceStub
 
     def start(
         self, subject: str, email: str, *, locale: str | None = None, client: str | None = None
@@ -348,9 +357,7 @@ class EmailOTPClient(_Service):
 class PasswordClient(_Service):
     """Passwords; the same methods as :class:`verifykit.password.PasswordVerifier`."""
 
-    def __init__(self, owner: _Settings, channel: grpc.Channel) -> None:
-        super().__init__(owner)
-        self._stub = password_pb2_grpc.PasswordServiceStub(channel)  # type: ignore[no-untyped-call]
+    _stub_class = password_pb2_grpc.PasswordServiceStub
 
     def hash(self, password: str, *, subject: str | None = None, context: Sequence[str] = ()) -> str:
         """Check the policy, then hash; raises the policy violation (an ``InvalidInput``) with its rule."""
@@ -374,9 +381,7 @@ class PasswordClient(_Service):
 class FaceClient(_Service):
     """Face verification; the same methods as :class:`verifykit.face.FaceVerifier` and the index."""
 
-    def __init__(self, owner: _Settings, channel: grpc.Channel) -> None:
-        super().__init__(owner)
-        self._stub = face_pb2_grpc.FaceServiceStub(channel)  # type: ignore[no-untyped-call]
+    _stub_class = face_pb2_grpc.FaceServiceStub
 
     def enroll(self, subject: str, image: bytes) -> Enrollment:
         """The enrolment; ``stored`` is the sealed template to keep with the subject."""
@@ -413,9 +418,7 @@ class TOTPClient(_Service):
     """Authenticator-app codes; the methods of :class:`verifykit.fallbacks.TOTPVerifier`, plus
     :meth:`confirm` for the first code after enrolment."""
 
-    def __init__(self, owner: _Settings, channel: grpc.Channel) -> None:
-        super().__init__(owner)
-        self._stub = totp_pb2_grpc.TotpServiceStub(channel)  # type: ignore[no-untyped-call]
+    _stub_class = totp_pb2_grpc.TotpServiceStub
 
     def enroll(self, subject: str, account_name: str) -> TOTPEnrollment:
         """A new secret; store ``.stored``, show ``.provisioning_uri`` once as a QR code."""
@@ -439,9 +442,7 @@ class TOTPClient(_Service):
 class RecoveryCodesClient(_Service):
     """Recovery codes; the methods of :class:`verifykit.fallbacks.RecoveryCodes`."""
 
-    def __init__(self, owner: _Settings, channel: grpc.Channel) -> None:
-        super().__init__(owner)
-        self._stub = recovery_pb2_grpc.RecoveryCodeServiceStub(channel)  # type: ignore[no-untyped-call]
+    _stub_class = recovery_pb2_grpc.RecoveryCodeServiceStub
 
     def generate(self, subject: str) -> RecoveryCodeSet:
         """New codes to show once, and ``stored`` to keep."""
@@ -462,9 +463,7 @@ class RecoveryCodesClient(_Service):
 class LadderClient(_Service):
     """The fallback ladder; the method of :class:`verifykit.ladder.Ladder`."""
 
-    def __init__(self, owner: _Settings, channel: grpc.Channel) -> None:
-        super().__init__(owner)
-        self._stub = ladder_pb2_grpc.LadderServiceStub(channel)  # type: ignore[no-untyped-call]
+    _stub_class = ladder_pb2_grpc.LadderServiceStub
 
     def ways_in(
         self,
@@ -484,9 +483,7 @@ class VouchersClient(_Service):
     them only with an officer registry (``officers_file``); else calls raise ``SidecarError``
     with status ``UNIMPLEMENTED``."""
 
-    def __init__(self, owner: _Settings, channel: grpc.Channel) -> None:
-        super().__init__(owner)
-        self._stub = voucher_pb2_grpc.VoucherServiceStub(channel)  # type: ignore[no-untyped-call]
+    _stub_class = voucher_pb2_grpc.VoucherServiceStub
 
     def redeem(self, subject: str, voucher: str, *, client: str | None = None) -> Redemption:
         """Redeem ``voucher`` for ``subject``; a bad voucher is a refused redemption, never an error."""
@@ -500,20 +497,21 @@ class VouchersClient(_Service):
 
 
 class _Settings:
-    """What both clients check and hold: target, deadline, credentials, the token rule."""
+    """What both clients check and hold: target, deadline, credentials, the token rule; each
+    client opens its own flavour of channel in :meth:`_connect`."""
 
     def __init__(
         self,
-        target: str,
+        target: str = DEFAULT_TARGET,
         *,
-        token: str | None,
-        tls: bool | None,
-        root_certificates: bytes | None,
-        certificate_chain: bytes | None,
-        private_key: bytes | None,
-        server_name: str | None,
-        timeout: float | None,
-        max_message_bytes: int,
+        token: str | None = None,
+        tls: bool | None = None,
+        root_certificates: bytes | None = None,
+        certificate_chain: bytes | None = None,
+        private_key: bytes | None = None,
+        server_name: str | None = None,
+        timeout: float | None = 30.0,
+        max_message_bytes: int = 16 * MiB,
     ) -> None:
         self.options: list[tuple[str, Any]] = [
             ("grpc.max_receive_message_length", max_message_bytes),
@@ -539,6 +537,11 @@ class _Settings:
         self._call_metadata: Sequence[tuple[str, str]] = (
             (("authorization", f"Bearer {token}"),) if token else ()
         )
+        self._connect()
+
+    def _connect(self) -> None:
+        """Open ``self.channel`` in the subclass's flavour and attach the service clients to it."""
+        raise NotImplementedError
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.target!r})"  # never the token
@@ -557,34 +560,13 @@ class Client(_Settings):
     it in transit could make calls as this service.
     """
 
-    def __init__(
-        self,
-        target: str = DEFAULT_TARGET,
-        *,
-        token: str | None = None,
-        tls: bool | None = None,
-        root_certificates: bytes | None = None,
-        certificate_chain: bytes | None = None,
-        private_key: bytes | None = None,
-        server_name: str | None = None,
-        timeout: float | None = 30.0,
-        max_message_bytes: int = 16 * MiB,
-    ) -> None:
-        super().__init__(
-            target,
-            token=token,
-            tls=tls,
-            root_certificates=root_certificates,
-            certificate_chain=certificate_chain,
-            private_key=private_key,
-            server_name=server_name,
-            timeout=timeout,
-            max_message_bytes=max_message_bytes,
-        )
+    channel: grpc.Channel
+
+    def _connect(self) -> None:
         if self.credentials is not None:
-            self.channel = grpc.secure_channel(target, self.credentials, options=self.options)
+            self.channel = grpc.secure_channel(self.target, self.credentials, options=self.options)
         else:
-            self.channel = grpc.insecure_channel(target, options=self.options)
+            self.channel = grpc.insecure_channel(self.target, options=self.options)
         self.email_otp = EmailOTPClient(self, self.channel)
         self.password = PasswordClient(self, self.channel)
         self.face = FaceClient(self, self.channel)
@@ -592,13 +574,12 @@ class Client(_Settings):
         self.recovery_codes = RecoveryCodesClient(self, self.channel)
         self.ladder = LadderClient(self, self.channel)
         self.vouchers = VouchersClient(self, self.channel)
-        self._health = _Service(self)
-        self._health_stub = health_pb2_grpc.HealthStub(self.channel)
+        self._health = _HealthClient(self, self.channel)
 
     def health(self, service: str = "") -> str:
         """The sidecar's health for ``service`` ("" for the whole server): "SERVING", "NOT_SERVING", …"""
         request = health_pb2.HealthCheckRequest(service=service)
-        return _serving(self._health._call(self._health_stub.Check, request))
+        return _serving(self._health._call(self._health._stub.Check, request))
 
     def wait_ready(self, timeout: float = 10.0) -> None:
         """Block until the channel connects; raise :class:`SidecarError` after ``timeout`` seconds."""
@@ -622,11 +603,8 @@ class Client(_Settings):
 # -- the asyncio client ------------------------------------------------------------------------------
 
 
-class _AsyncService:
+class _AsyncService(_Stubbed):
     """Shared call plumbing for :class:`AsyncClient`: deadline, credentials metadata, error translation."""
-
-    def __init__(self, owner: _Settings) -> None:
-        self._owner = owner
 
     async def _call(self, method: Callable[..., Awaitable[R]], request: Any) -> R:
         try:
@@ -635,12 +613,14 @@ class _AsyncService:
             raise _translate(error) from None
 
 
+class _AsyncHealthClient(_AsyncService):
+    _stub_class = health_pb2_grpc.HealthStub
+
+
 class AsyncEmailOTPClient(_AsyncService):
     """Email one-time codes; the same methods as :class:`verifykit.aio.EmailOTP`."""
 
-    def __init__(self, owner: _Settings, channel: grpc.aio.Channel) -> None:
-        super().__init__(owner)
-        self._stub = email_otp_pb2_grpc.EmailOtpServiceStub(channel)  # type: ignore[no-untyped-call]
+    _stub_class = email_otp_pb2_grpc.EmailOtpServiceStub
 
     async def start(
         self, subject: str, email: str, *, locale: str | None = None, client: str | None = None
@@ -668,9 +648,7 @@ class AsyncEmailOTPClient(_AsyncService):
 class AsyncPasswordClient(_AsyncService):
     """Passwords; the same methods as :class:`verifykit.aio.PasswordVerifier`."""
 
-    def __init__(self, owner: _Settings, channel: grpc.aio.Channel) -> None:
-        super().__init__(owner)
-        self._stub = password_pb2_grpc.PasswordServiceStub(channel)  # type: ignore[no-untyped-call]
+    _stub_class = password_pb2_grpc.PasswordServiceStub
 
     async def hash(self, password: str, *, subject: str | None = None, context: Sequence[str] = ()) -> str:
         """See :meth:`PasswordClient.hash`."""
@@ -693,9 +671,7 @@ class AsyncPasswordClient(_AsyncService):
 class AsyncFaceClient(_AsyncService):
     """Face verification; the same methods as :class:`FaceClient`, as coroutines."""
 
-    def __init__(self, owner: _Settings, channel: grpc.aio.Channel) -> None:
-        super().__init__(owner)
-        self._stub = face_pb2_grpc.FaceServiceStub(channel)  # type: ignore[no-untyped-call]
+    _stub_class = face_pb2_grpc.FaceServiceStub
 
     async def enroll(self, subject: str, image: bytes) -> Enrollment:
         """See :meth:`FaceClient.enroll`."""
@@ -727,9 +703,7 @@ class AsyncFaceClient(_AsyncService):
 class AsyncTOTPClient(_AsyncService):
     """Authenticator-app codes; the methods of :class:`TOTPClient`, as coroutines."""
 
-    def __init__(self, owner: _Settings, channel: grpc.aio.Channel) -> None:
-        super().__init__(owner)
-        self._stub = totp_pb2_grpc.TotpServiceStub(channel)  # type: ignore[no-untyped-call]
+    _stub_class = totp_pb2_grpc.TotpServiceStub
 
     async def enroll(self, subject: str, account_name: str) -> TOTPEnrollment:
         """See :meth:`TOTPClient.enroll`."""
@@ -754,9 +728,7 @@ class AsyncTOTPClient(_AsyncService):
 class AsyncRecoveryCodesClient(_AsyncService):
     """Recovery codes; the methods of :class:`RecoveryCodesClient`, as coroutines."""
 
-    def __init__(self, owner: _Settings, channel: grpc.aio.Channel) -> None:
-        super().__init__(owner)
-        self._stub = recovery_pb2_grpc.RecoveryCodeServiceStub(channel)  # type: ignore[no-untyped-call]
+    _stub_class = recovery_pb2_grpc.RecoveryCodeServiceStub
 
     async def generate(self, subject: str) -> RecoveryCodeSet:
         """See :meth:`RecoveryCodesClient.generate`."""
@@ -777,9 +749,7 @@ class AsyncRecoveryCodesClient(_AsyncService):
 class AsyncLadderClient(_AsyncService):
     """The fallback ladder; the method of :class:`LadderClient`, as a coroutine."""
 
-    def __init__(self, owner: _Settings, channel: grpc.aio.Channel) -> None:
-        super().__init__(owner)
-        self._stub = ladder_pb2_grpc.LadderServiceStub(channel)  # type: ignore[no-untyped-call]
+    _stub_class = ladder_pb2_grpc.LadderServiceStub
 
     async def ways_in(
         self,
@@ -797,9 +767,7 @@ class AsyncLadderClient(_AsyncService):
 class AsyncVouchersClient(_AsyncService):
     """Counter vouchers; the methods of :class:`VouchersClient`, as coroutines."""
 
-    def __init__(self, owner: _Settings, channel: grpc.aio.Channel) -> None:
-        super().__init__(owner)
-        self._stub = voucher_pb2_grpc.VoucherServiceStub(channel)  # type: ignore[no-untyped-call]
+    _stub_class = voucher_pb2_grpc.VoucherServiceStub
 
     async def redeem(self, subject: str, voucher: str, *, client: str | None = None) -> Redemption:
         """See :meth:`VouchersClient.redeem`."""
@@ -818,34 +786,13 @@ class AsyncClient(_Settings):
     channel. Create it inside the event loop that uses it; ``async with`` closes it.
     """
 
-    def __init__(
-        self,
-        target: str = DEFAULT_TARGET,
-        *,
-        token: str | None = None,
-        tls: bool | None = None,
-        root_certificates: bytes | None = None,
-        certificate_chain: bytes | None = None,
-        private_key: bytes | None = None,
-        server_name: str | None = None,
-        timeout: float | None = 30.0,
-        max_message_bytes: int = 16 * MiB,
-    ) -> None:
-        super().__init__(
-            target,
-            token=token,
-            tls=tls,
-            root_certificates=root_certificates,
-            certificate_chain=certificate_chain,
-            private_key=private_key,
-            server_name=server_name,
-            timeout=timeout,
-            max_message_bytes=max_message_bytes,
-        )
+    channel: grpc.aio.Channel
+
+    def _connect(self) -> None:
         if self.credentials is not None:
-            self.channel = grpc.aio.secure_channel(target, self.credentials, options=self.options)
+            self.channel = grpc.aio.secure_channel(self.target, self.credentials, options=self.options)
         else:
-            self.channel = grpc.aio.insecure_channel(target, options=self.options)
+            self.channel = grpc.aio.insecure_channel(self.target, options=self.options)
         self.email_otp = AsyncEmailOTPClient(self, self.channel)
         self.password = AsyncPasswordClient(self, self.channel)
         self.face = AsyncFaceClient(self, self.channel)
@@ -853,13 +800,12 @@ class AsyncClient(_Settings):
         self.recovery_codes = AsyncRecoveryCodesClient(self, self.channel)
         self.ladder = AsyncLadderClient(self, self.channel)
         self.vouchers = AsyncVouchersClient(self, self.channel)
-        self._health = _AsyncService(self)
-        self._health_stub = health_pb2_grpc.HealthStub(self.channel)
+        self._health = _AsyncHealthClient(self, self.channel)
 
     async def health(self, service: str = "") -> str:
         """See :meth:`Client.health`."""
         request = health_pb2.HealthCheckRequest(service=service)
-        return _serving(await self._health._call(self._health_stub.Check, request))
+        return _serving(await self._health._call(self._health._stub.Check, request))
 
     async def wait_ready(self, timeout: float = 10.0) -> None:
         """Wait until the channel connects; raise :class:`SidecarError` after ``timeout`` seconds."""

@@ -38,6 +38,11 @@ def wrong_totp(secret: str, at: float) -> str:
     return next(code for code in (f"{n:06d}" for n in range(1000)) if code not in window)
 
 
+def _lockout(lockout: LockoutPolicy | None) -> dict[str, LockoutPolicy]:
+    """Settings fields: the given lockout, else each verifier's default."""
+    return {"lockout": lockout} if lockout else {}
+
+
 class Tour:
     """The ladder and every verifier of the test's flavour on one store; keywords are settings."""
 
@@ -62,7 +67,7 @@ class Tour:
         return self.flavour.build(Ladder, aio.Ladder, store=self.store, keyring=self.keyring)
 
     def totp(self, lockout: LockoutPolicy | None = None) -> TOTPVerifier:
-        settings = TOTPSettings(client_limit=None, **({"lockout": lockout} if lockout else {}))
+        settings = TOTPSettings(client_limit=None, **_lockout(lockout))
         return self.flavour.build(
             TOTPVerifier,
             aio.TOTPVerifier,
@@ -73,7 +78,7 @@ class Tour:
         )
 
     def recovery(self, lockout: LockoutPolicy | None = None) -> RecoveryCodes:
-        settings = RecoverySettings(client_limit=None, **({"lockout": lockout} if lockout else {}))
+        settings = RecoverySettings(client_limit=None, **_lockout(lockout))
         return self.flavour.build(
             RecoveryCodes,
             aio.RecoveryCodes,
@@ -84,7 +89,7 @@ class Tour:
         )
 
     def email_otp(self, lockout: LockoutPolicy | None = None) -> EmailOTP:
-        settings = OTPSettings(**({"lockout": lockout} if lockout else {}))
+        settings = OTPSettings(**_lockout(lockout))
         return self.flavour.build(
             EmailOTP,
             aio.EmailOTP,
@@ -96,9 +101,7 @@ class Tour:
         )
 
     def password(self, lockout: LockoutPolicy | None = None) -> PasswordVerifier:
-        settings = PasswordSettings(
-            preset="cheap_tests_only", client_limit=None, **({"lockout": lockout} if lockout else {})
-        )
+        settings = PasswordSettings(preset="cheap_tests_only", client_limit=None, **_lockout(lockout))
         return self.flavour.build(
             PasswordVerifier,
             aio.PasswordVerifier,

@@ -25,6 +25,7 @@ from .._charged import (
     charge_client_flow,
     charge_subject_flow,
     decision_step,
+    locked_verdict,
     reset_subject_flow,
     validate_client,
 )
@@ -141,14 +142,7 @@ class FaceFlows:
 
     def _locked(self, subject: str, state: FailureState, client: str | None) -> Flow[Verdict]:
         yield self._event("verify", subject, "refused", Reason.LOCKED_OUT, client)
-        return Verdict(
-            approved=False,
-            reason=Reason.LOCKED_OUT,
-            attempts_left=0,
-            retry_after=None if state.hard_locked else state.retry_after,
-            fallbacks=tuple(self.ways_in(subject)),
-            details={"hard_locked": "true"} if state.hard_locked else {},
-        )
+        return locked_verdict(state, self.ways_in(subject))
 
     def _scores(self, dist: float) -> _Scores:
         """Distance, score and threshold for a verdict, only where the settings trust the caller

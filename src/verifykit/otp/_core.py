@@ -15,7 +15,7 @@ import secrets
 from typing import Any, NoReturn
 
 from .._audit import AuditEvent, AuditSink
-from .._charged import ClientCharge, client_key, validate_client
+from .._charged import charge_client_flow, client_key, validate_client
 from .._errors import (
     ChallengeClosed,
     ChallengeNotFound,
@@ -219,14 +219,12 @@ class EmailOTPFlows:
     def check(self, challenge_id: str, code: str, *, client: str | None = None) -> Flow[Verdict]:
         challenge_id, tag = _parse_id(challenge_id)
         normalized = normalize_code(code, self.settings.digits)
-        policy = self.settings.client_limit
         if client is not None:
-            key = client_key(_VERIFIER, client)
-            if policy is not None:
-                # Charged before the check, in one atomic hit: racing checks never pass the limit.
-                charge = ClientCharge(key=key, policy=policy, result=(yield store_op.hit(key, policy)))
-                if charge.refused:
-                    return charge.verdict(challenge_id=challenge_id)
+            validate_client(client)
+        # Charged before the check, in one atomic hit: racing checks never pass the limit.
+        charge = yield from charge_client_flow(_VERIFIER, client, self.settings.client_limit)
+        if charge.refused:
+            return charge.verdict(challenge_id=challenge_id)
         candidates = self.keyring.digests(_DIGEST_PURPOSE, f"{challenge_id}\x00{normalized}".encode())
         # The subject's one failure budget (every method's failures) is checked, charged and, on
         # approval, reset in the challenge's own atomic step: it shares the challenge's hash tag.

@@ -20,6 +20,7 @@ from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 from typing import Any, TypeVar
 from urllib.parse import parse_qs, unquote, urlsplit
 
@@ -360,20 +361,16 @@ async def _assemble(
         ],
     )
     gate = HeavyGate(config.heavy_workers, config.heavy_slots)
-    services: list[str] = []
-    email_otp_pb2_grpc.add_EmailOtpServiceServicer_to_server(EmailOtpServicer(otp), server)  # type: ignore[no-untyped-call]
-    services.append(email_otp_pb2.DESCRIPTOR.services_by_name["EmailOtpService"].full_name)
+    services = [_register(server, EmailOtpServicer(otp), email_otp_pb2, email_otp_pb2_grpc)]
     shared = _Shared(config, keyring, store, audit, gate, runner.loop)
     services += _add_ladder_services(server, shared, parts)
     password = _password_service(shared)
     if password is not None:
-        password_pb2_grpc.add_PasswordServiceServicer_to_server(password, server)  # type: ignore[no-untyped-call]
-        services.append(password_pb2.DESCRIPTOR.services_by_name["PasswordService"].full_name)
+        services.append(_register(server, password, password_pb2, password_pb2_grpc))
     face = _face_service(shared)
     stop_hooks: list[Callable[[], None]] = []
     if face is not None:
-        face_pb2_grpc.add_FaceServiceServicer_to_server(face[0], server)  # type: ignore[no-untyped-call]
-        services.append(face_pb2.DESCRIPTOR.services_by_name["FaceService"].full_name)
+        services.append(_register(server, face[0], face_pb2, face_pb2_grpc))
         stop_hooks = face[1]
     if audit_log is not None:
         stop_hooks = [*stop_hooks, audit_log.close]  # last: its closing checkpoint seals every record
@@ -402,6 +399,14 @@ async def _assemble(
     )
     sidecar.on_stop.extend(stop_hooks)
     return sidecar, port
+
+
+def _register(server: grpc.aio.Server, servicer: Any, messages: ModuleType, stubs: ModuleType) -> str:
+    """Add ``servicer`` to ``server`` through its generated ``add_…Servicer_to_server``; returns
+    the service's full name, for health and reflection."""
+    (service,) = messages.DESCRIPTOR.services_by_name.values()
+    getattr(stubs, f"add_{service.name}Servicer_to_server")(servicer, server)
+    return str(service.full_name)
 
 
 @dataclass(frozen=True, slots=True)
@@ -486,23 +491,19 @@ def _add_ladder_services(server: grpc.aio.Server, shared: _Shared, parts: Compon
         config, parts.totp_settings if parts.totp_settings is not None else TOTPSettings()
     )
     totp = TotpServicer(TOTPVerifier(store=store, keyring=keyring, settings=totp_settings, audit=audit))
-    totp_pb2_grpc.add_TotpServiceServicer_to_server(totp, server)  # type: ignore[no-untyped-call]
     recovery_codes = RecoveryCodes(
         store=store, keyring=keyring, settings=_capped(config, RecoverySettings()), audit=audit
     )
     recovery = RecoveryCodeServicer(recovery_codes)
-    recovery_pb2_grpc.add_RecoveryCodeServiceServicer_to_server(recovery, server)  # type: ignore[no-untyped-call]
     ladder = LadderServicer(Ladder(store=store, keyring=keyring))
-    ladder_pb2_grpc.add_LadderServiceServicer_to_server(ladder, server)  # type: ignore[no-untyped-call]
     names = [
-        totp_pb2.DESCRIPTOR.services_by_name["TotpService"].full_name,
-        recovery_pb2.DESCRIPTOR.services_by_name["RecoveryCodeService"].full_name,
-        ladder_pb2.DESCRIPTOR.services_by_name["LadderService"].full_name,
+        _register(server, totp, totp_pb2, totp_pb2_grpc),
+        _register(server, recovery, recovery_pb2, recovery_pb2_grpc),
+        _register(server, ladder, ladder_pb2, ladder_pb2_grpc),
     ]
     vouchers = _voucher_service(shared)
     if vouchers is not None:
-        voucher_pb2_grpc.add_VoucherServiceServicer_to_server(vouchers, server)  # type: ignore[no-untyped-call]
-        names.append(voucher_pb2.DESCRIPTOR.services_by_name["VoucherService"].full_name)
+        names.append(_register(server, vouchers, voucher_pb2, voucher_pb2_grpc))
     return names
 
 

@@ -222,7 +222,13 @@ class CallInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
         recorder = self._recorder
 
         def record(
-            request: Any, context: grpc.aio.ServicerContext, code: grpc.StatusCode, **facts: Any
+            request: Any,
+            context: grpc.aio.ServicerContext,
+            code: grpc.StatusCode,
+            *,
+            started: float,
+            reason: str | None = None,
+            refusal: str | None = None,
         ) -> None:
             def tag() -> str | None:
                 if request is _MALFORMED:
@@ -232,11 +238,11 @@ class CallInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
             recorder.record(
                 name,
                 code,
-                time.perf_counter() - facts["started"],
+                time.perf_counter() - started,
                 peer=context.peer,
                 subject=tag,
-                reason=facts["reason"],
-                refusal=facts["refusal"],
+                reason=reason,
+                refusal=refusal,
             )
 
         async def call(request: Any, context: grpc.aio.ServicerContext) -> Any:
@@ -251,9 +257,7 @@ class CallInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
                     raise DeadlineExceeded("the deadline passed before the work started")
                 response = await behavior(request, context)
             except asyncio.CancelledError:
-                record(
-                    request, context, grpc.StatusCode.CANCELLED, started=started, reason=None, refusal=None
-                )
+                record(request, context, grpc.StatusCode.CANCELLED, started=started)
                 raise
             except Exception as exc:
                 status = status_for(exc)
@@ -268,7 +272,7 @@ class CallInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
                         "".join(traceback.format_tb(exc.__traceback__)),
                     )
                 # Recorded before the answer leaves: aborting sends the status at once.
-                record(request, context, status.code, started=started, reason=None, refusal=refusal)
+                record(request, context, status.code, started=started, refusal=refusal)
                 await context.abort(status.code, status.details, status.trailing_metadata)
                 raise  # abort raises; this line is never reached
             verdict = getattr(response, "verdict", None)

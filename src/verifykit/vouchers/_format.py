@@ -19,7 +19,6 @@ the account id, and the service, which knows whom it redeems for, recomputes it.
 
 from __future__ import annotations
 
-import base64
 import binascii
 import hashlib
 import hmac
@@ -35,6 +34,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from .._errors import InvalidInput
 from .._subject import validate_subject
+from ._b64 import b64url_decode, b64url_encode
 from ._officers import KEY_ID_BYTES, key_id
 from ._settings import MAX_VOUCHER_TTL
 
@@ -137,7 +137,7 @@ def encode_voucher(body: bytes, signatures: Sequence[VoucherSignature]) -> str:
     """Body and signatures as base64url text without padding."""
     tail = [bytes([len(signatures)])]
     tail.extend(bytes.fromhex(s.key_id) + s.signature for s in signatures)
-    return base64.urlsafe_b64encode(body + b"".join(tail)).decode("ascii").rstrip("=")
+    return b64url_encode(body + b"".join(tail))
 
 
 def issue_voucher(
@@ -222,11 +222,11 @@ def _bytes(text: str) -> bytes:
     if not 0 < len(text) <= MAX_TEXT_LENGTH or not _TEXT.match(text):
         raise InvalidInput(f"a voucher is 1-{MAX_TEXT_LENGTH} base64url characters", field="voucher")
     try:
-        data = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+        data = b64url_decode(text)
     except (binascii.Error, ValueError):
         raise InvalidInput("the voucher is not base64url", field="voucher") from None
     # One text per voucher: spare bits set in the last character would decode to the same bytes.
-    if base64.urlsafe_b64encode(data).decode("ascii").rstrip("=") != text:
+    if b64url_encode(data) != text:
         raise InvalidInput("the voucher is not canonical base64url", field="voucher")
     return data
 

@@ -14,7 +14,6 @@ at the next redemption after the new file is in place.
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
 import os
@@ -33,6 +32,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from .._errors import ConfigurationError, InvalidInput
+from ._b64 import b64url_decode, b64url_encode
 
 __all__ = [
     "KEY_ID_BYTES",
@@ -152,7 +152,7 @@ class Officer:
         return {
             "key_id": self.key_id,
             "name": self.name,
-            "public_key": base64.urlsafe_b64encode(self.public_key).decode("ascii").rstrip("="),
+            "public_key": b64url_encode(self.public_key),
             "state": self.state.value,
             "added_at": self.added_at,
             "revoked_at": self.revoked_at,
@@ -164,7 +164,7 @@ class Officer:
             raise ConfigurationError("an officer entry is an object")
         try:
             text = doc["public_key"]
-            raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+            raw = b64url_decode(text)
             officer = cls(
                 key_id=str(doc["key_id"]),
                 name=_check_name(doc["name"]),
