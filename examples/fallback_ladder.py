@@ -59,7 +59,7 @@ def main() -> None:
     # Rung 3: the counter. Officer Siti checks the passport and signs a voucher with her own key
     # (at a real counter: `verifykit voucher sign --key siti.key ...`, shown as a QR code); the
     # service redeems it once, which clears the lockouts it names.
-    siti = generate_officer_key()  # production: `verifykit officer keygen`, then `officer add`
+    siti = generate_officer_key()  # production: `verifykit officer keygen|prove`, then `officer add --proof`
     officers = OfficerRegistry.empty().add(siti.public_key(), "Siti")  # production: RegistryFile(path)
     voucher = issue_voucher(siti, subject=subject, reason="locked_out", unlocks=["totp"], ttl=600)
     print(f"voucher ({len(voucher)} characters):", voucher[:24], "...")

@@ -14,6 +14,7 @@ from ._errors import (
     DeadlineExceeded,
     DeliveryError,
     ImageError,
+    ImageTooCostly,
     InvalidInput,
     KeyringError,
     RateLimited,
@@ -21,6 +22,7 @@ from ._errors import (
     StoreUnavailable,
     TemplateError,
     VerifyKitError,
+    WorkerLost,
 )
 from ._verdict import Fallback, Reason, Verdict, VerifierId
 from .crypto import Keyring
@@ -42,6 +44,7 @@ __all__ = [
     "DeliveryError",
     "Fallback",
     "ImageError",
+    "ImageTooCostly",
     "InvalidInput",
     "Keyring",
     "KeyringError",
@@ -57,6 +60,7 @@ __all__ = [
     "VerifierId",
     "VerifyKitError",
     "WindowPolicy",
+    "WorkerLost",
     "__version__",
     "open_store",
 ]

@@ -16,6 +16,7 @@ __all__ = [
     "DeadlineExceeded",
     "DeliveryError",
     "ImageError",
+    "ImageTooCostly",
     "InvalidInput",
     "KeyringError",
     "RateLimited",
@@ -23,6 +24,7 @@ __all__ = [
     "StoreUnavailable",
     "TemplateError",
     "VerifyKitError",
+    "WorkerLost",
 ]
 
 
@@ -50,6 +52,18 @@ class ImageError(InvalidInput):
     """An image could not be used: too large, truncated, corrupt or not an image."""
 
     code = "invalid_image"
+
+
+class ImageTooCostly(ImageError):
+    """Reading a photo broke a face worker's limit: ``rule`` is ``memory`` (its memory bound),
+    ``cpu`` (its CPU seconds per photo) or ``time`` (its wall-clock bound). The worker was
+    replaced; the same photo would break the limit again."""
+
+    code = "image_too_costly"
+
+    def __init__(self, message: str, *, rule: str, field: str | None = "image") -> None:
+        super().__init__(message, field=field)
+        self.rule = rule
 
 
 class ConfigurationError(VerifyKitError, ValueError):
@@ -115,6 +129,17 @@ class BusyError(VerifyKitError):
     """Too much CPU- or memory-heavy work is in flight; retry shortly."""
 
     code = "busy"
+
+    def __init__(self, message: str, *, retry_after: float = 1.0) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class WorkerLost(VerifyKitError):
+    """The face worker process reading a photo ended before it answered (a crash, a kill from
+    outside), or none can be started; the pool replaces it, so a retry can succeed."""
+
+    code = "worker_lost"
 
     def __init__(self, message: str, *, retry_after: float = 1.0) -> None:
         super().__init__(message)

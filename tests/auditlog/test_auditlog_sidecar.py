@@ -63,3 +63,53 @@ def test_the_signing_key_may_come_from_the_environment(log_path: Path) -> None:
         {"audit_file": str(log_path)}, environ={"VERIFYKIT_AUDIT_KEY": base64.b64encode(raw).decode()}
     )
     assert config.audit_signing_key() is not None and "***" in repr(config)
+
+
+def test_the_sidecar_ships_its_checkpoints_to_the_audit_anchor(
+    keys: tuple[Path, Path], log_path: Path, tmp_path: Path
+) -> None:
+    private, public = keys
+    anchor = f"dir://{tmp_path / 'anchors'}"
+    config = ServerConfig(
+        listen="127.0.0.1:0",
+        audit_log=False,
+        audit_file=log_path,
+        audit_key_file=private,
+        audit_anchor=anchor,
+    )
+    sidecar, port = create_server(config, Components(mailer=Outbox(), keyring=Keyring.generate()))
+    sidecar.start()
+    try:
+        with Client(f"127.0.0.1:{port}", timeout=30.0) as client:
+            client.email_otp.start("applicant-1", "ana@example.com")
+    finally:
+        sidecar.stop(0)
+    assert main(["audit", "verify", str(log_path), "--key", str(public), "--anchor", anchor]) == 0
+    log_path.write_bytes(log_path.read_bytes().splitlines(keepends=True)[0])  # cut back to its first line
+    assert (
+        main(["audit", "verify", str(log_path), "--key", str(public), "--no-head", "--anchor", anchor]) == 1
+    )
+
+
+def test_an_audit_anchor_without_an_audit_file_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ConfigurationError, match="audit_anchor needs audit_file"):
+        ServerConfig(audit_anchor=f"dir://{tmp_path}")
+
+
+def test_an_audit_anchor_the_sidecar_cannot_use_stops_its_start(
+    keys: tuple[Path, Path], log_path: Path
+) -> None:
+    private, _public = keys
+    with pytest.raises(ConfigurationError, match="audit anchor"):
+        ServerConfig(audit_file=log_path, audit_key_file=private, audit_anchor="ftp://host/anchors")
+
+
+def test_the_audit_anchor_may_be_given_as_a_flag_and_its_password_is_masked(
+    keys: tuple[Path, Path], log_path: Path
+) -> None:
+    private, _public = keys
+    url = "redis://:hunter2@127.0.0.1:6379/0?stream=anchors"
+    config = load_config(
+        {"audit_file": str(log_path), "audit_key_file": str(private), "audit_anchor": url}, environ={}
+    )
+    assert config.audit_anchor == url and "hunter2" not in repr(config)

@@ -38,7 +38,8 @@ def test_fifty_racing_verifies_from_one_client_do_image_work_at_most_its_limit(
     obama_template: bytes,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    fv = make_face(store=flavour.store(store_url), client_limit=WindowPolicy(3, 600))
+    # Threads, so the decoder counted is the one this process runs.
+    fv = make_face(store=flavour.store(store_url), client_limit=WindowPolicy(3, 600), workers="thread")
     decoded = _count_decodes(monkeypatch)
     selfie = photo(BIDEN)
     start = threading.Barrier(50)

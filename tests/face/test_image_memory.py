@@ -17,6 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import bombs
 import cv2
 import numpy as np
 import pytest
@@ -197,3 +198,22 @@ def test_a_face_call_on_an_array_at_the_pixel_limit_stays_within_512_mib_above_i
     result = run_face_call(f"array:{dtype}:{channels}:{height}:{width}")
     assert "refused" not in result, result
     assert result["above_idle"] < BUDGET, f"{result['above_idle'] / MiB:.0f} MiB above idle"
+
+
+# A bomb is a few MiB of file that declares a small image: refused, or decoded as the small image
+# it is, it may cost what a small photo costs, never what the hidden work would (2.3 GiB of
+# compressed text, 365 MiB of prefix-code tables).
+BOMB_BUDGET = 64 * MiB
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads resident sizes from /proc")
+@pytest.mark.parametrize("bomb", list(bombs.BOMBS))
+def test_a_face_call_on_a_decoder_bomb_stays_within_64_mib_above_idle(bomb: str, tmp_path: Path) -> None:
+    path = tmp_path / "image"
+    path.write_bytes(bombs.BOMBS[bomb]())
+    result = run_face_call(str(path))
+    if bomb in bombs.DECODED:
+        assert "refused" not in result, result  # decoded without the hidden work
+    else:
+        assert "refused" in result, result
+    assert result["above_idle"] < BOMB_BUDGET, f"{result['above_idle'] / MiB:.0f} MiB above idle"

@@ -229,6 +229,73 @@ def test_the_hasher_measures_each_check_and_each_hash_it_makes() -> None:
     assert costs.recorded[1] == Shape(("argon2", "argon2id", 0x13, 2, 1), 256)
 
 
+@pytest.fixture
+def peppers(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The key id of every pepper HMAC the hasher computes."""
+    log: list[str] = []
+    digest = Keyring.digest
+
+    def counted(self: Keyring, purpose: str, data: bytes, kid: str | None = None) -> str:
+        if purpose == _hasher._PEPPER_PURPOSE:
+            log.append(kid or self.current_id)
+        return digest(self, purpose, data, kid)
+
+    monkeypatch.setattr(Keyring, "digest", counted)
+    return log
+
+
+def stored_forms(pv: PasswordVerifier) -> dict[str, str | None]:
+    """An unknown subject and every form an existing subject's hash may be in."""
+    peppered = PasswordHasher(PRESET, keyring=pv.keyring, pepper=True).hash(GOOD)
+    return {
+        "unknown subject": None,
+        "argon2id, as the verifier makes it now": pv.hash(GOOD),
+        "argon2id, peppered": peppered,
+        "argon2id, unpeppered": PasswordHasher(PRESET).hash(GOOD),
+        "argon2id, fewer passes": argon2_hash(argon2.Type.ID, 1, 256),
+        "argon2i": argon2_hash(argon2.Type.I, 2, 256),
+        "bcrypt": bcrypt_hash(),
+        "pbkdf2": django_pbkdf2(1000),
+    }
+
+
+@pytest.mark.parametrize("pepper", [True, False], ids=["pepper-on", "pepper-off"])
+@pytest.mark.parametrize("guess", ["a wrong guess", UNNORMALIZED_GUESS])
+def test_every_stored_form_prepares_each_form_of_the_password_with_one_pepper_hmac(
+    pepper: bool, guess: str, peppers: list[str]
+) -> None:
+    # The pepper's HMAC is work too: an unknown subject (a peppered dummy when the pepper is on)
+    # must not cost an HMAC more or less per form than a hash from before the pepper, bcrypt or
+    # PBKDF2 (or, with the pepper off, than a hash peppered while it was on).
+    pv = verifier(pepper=pepper)
+    forms = len(pv.hasher.candidates(guess))
+    for name, stored in stored_forms(pv).items():
+        peppers.clear()
+        assert not pv.verify(f"user-{uuid.uuid4().hex}", stored, guess).approved
+        assert peppers == [pv.keyring.current_id] * forms, name
+
+
+@pytest.mark.parametrize("pepper", [True, False], ids=["pepper-on", "pepper-off"])
+@pytest.mark.parametrize("guess", ["a wrong guess", UNNORMALIZED_GUESS])
+def test_with_the_pepper_on_or_off_every_cheaper_form_does_an_unknown_subject_s_work(
+    pepper: bool, guess: str, work: list[Run], peppers: list[str]
+) -> None:
+    costs = FixedCosts({"bcrypt": 0.25, "pbkdf2_sha256": 0.5, "argon2id": 0.625, "argon2i": 0.75})
+    pv = verifier(costs, pepper=pepper)
+    forms = len(pv.hasher.candidates(guess))
+    for name, stored in stored_forms(pv).items():
+        peppers.clear()
+        runs = work_of(pv, stored, guess, work)
+        # Each form of the password: one pepper HMAC, then one preset run's worth of hashing.
+        assert len(peppers) == forms, name
+        per_form = [runs[i * len(runs) // forms : (i + 1) * len(runs) // forms] for i in range(forms)]
+        assert all(part == per_form[0] for part in per_form), name
+        shape = _hasher.parse_hash(stored).shape if stored is not None else pv.hasher.dummy().shape
+        check_cost = costs.relative_cost(shape, pv.hasher.dummy().shape)
+        top_ups = [kib for what, _, _, kib, _ in per_form[0] if what == "top-up"]
+        assert check_cost + sum(top_ups) / PRESET.memory_cost == pytest.approx(1.0), name
+
+
 # -- the meter ---------------------------------------------------------------------------------
 
 BCRYPT = Shape(("bcrypt",), 16)

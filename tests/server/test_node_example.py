@@ -152,7 +152,11 @@ def test_the_node_client_redeems_a_counter_voucher_after_a_hard_lock_and_gets_in
 ) -> None:
     verifykit_cli("officer", "keygen", "--out", str(tmp_path / "officer"))
     registry = tmp_path / "officers.json"
-    verifykit_cli("officer", "add", "--registry", str(registry),
+    registry_id = verifykit_cli("officer", "init", "--registry", str(registry)).removeprefix("registry id ")
+    proof = tmp_path / "officer.proof"
+    proof.write_text(verifykit_cli("officer", "prove", "--key", str(tmp_path / "officer.key"),
+                                   "--registry-id", registry_id))  # fmt: skip
+    verifykit_cli("officer", "add", "--registry", str(registry), "--proof", str(proof),
                   "--public-key", str(tmp_path / "officer.pub"), "--name", "Officer Ana")  # fmt: skip
     write_key_pair(tmp_path / "audit.key", tmp_path / "audit.pub")
     running = serve(officers_file=registry, audit_file=tmp_path / "audit.log",

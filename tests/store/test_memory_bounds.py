@@ -10,10 +10,10 @@ import secrets
 import pytest
 from store_support import challenge
 
-from verifykit import ChallengeNotFound, Keyring
+from verifykit import ChallengeNotFound, ConfigurationError, Keyring, StoreUnavailable
 from verifykit.otp import EmailOTP
 from verifykit.store import LockoutPolicy, MemoryStore, WindowPolicy
-from verifykit.store._memory import SWEEP_BATCH
+from verifykit.store._memory import DEFAULT_MAX_WINDOWS, SWEEP_BATCH
 from verifykit.testing import FakeClock, Outbox
 
 LOCKOUT = LockoutPolicy(threshold=3, lockout=30, lockout_max=600, hard_cap=10, memory=3600)
@@ -155,3 +155,75 @@ def test_a_busy_window_keeps_one_pending_expiry(store: MemoryStore, clock: FakeC
         store.refund("client:a", WINDOW)
         clock.advance(1)
     assert store.sizes() == {**EMPTY, "windows": 1, "expiries": 1}
+
+
+# -- the number of windows is bounded, and a full store refuses rather than forgets ---------------
+
+SINGLE_USE = WindowPolicy(limit=1, window=3600)
+
+
+@pytest.fixture
+def small(clock: FakeClock) -> MemoryStore:
+    return MemoryStore(clock=clock, max_windows=MANY)
+
+
+def fill(store: MemoryStore, prefix: str = "client") -> None:
+    """Hit distinct keys until the store holds ``max_windows`` windows."""
+    for n in range(store.max_windows - store.sizes()["windows"]):
+        assert store.hit(f"{prefix}:{n}", WINDOW).allowed
+
+
+def test_a_memory_store_holds_a_hundred_thousand_windows_by_default() -> None:
+    assert MemoryStore().max_windows == DEFAULT_MAX_WINDOWS == 100_000
+
+
+def test_distinct_keys_never_hold_more_than_max_windows(small: MemoryStore) -> None:
+    fill(small)
+    for n in range(MANY):
+        with pytest.raises(StoreUnavailable, match="max_windows"):
+            small.hit(f"another-client:{n}", WINDOW)
+    assert small.sizes()["windows"] == MANY
+
+
+def test_a_full_store_keeps_every_limit_it_holds(small: MemoryStore) -> None:
+    for _ in range(WINDOW.limit):
+        small.hit("dest:victim", WINDOW)
+    small.hit("marker:spent", SINGLE_USE)
+    fill(small)
+    with pytest.raises(StoreUnavailable):
+        small.hit("client:one-more", WINDOW)
+    assert not small.hit("dest:victim", WINDOW).allowed
+    assert not small.hit("marker:spent", SINGLE_USE).allowed
+
+
+def test_a_full_store_still_counts_held_keys_and_answers_what_keeps_nothing(small: MemoryStore) -> None:
+    fill(small)
+    assert small.hit("client:0", WINDOW).count == 2
+    assert small.refund("client:0", WINDOW).count == 1
+    assert small.hit("client:new", WINDOW, cost=0).count == 0
+    assert not small.hit("client:new", WINDOW, cost=WINDOW.limit + 1).allowed
+    assert small.sizes()["windows"] == MANY
+
+
+def test_a_full_store_makes_room_once_any_window_has_passed(small: MemoryStore, clock: FakeClock) -> None:
+    fill(small)
+    clock.advance(WINDOW.window)
+    # One hit retires every due window it needs, not just one sweep batch.
+    for n in range(SWEEP_BATCH + 1):
+        assert small.hit(f"later:{n}", WINDOW).allowed
+    assert small.hit("client:0", WINDOW).count == 1  # its old events left with its window
+
+
+def test_the_refusal_says_when_a_window_may_leave_at_the_earliest(
+    small: MemoryStore, clock: FakeClock
+) -> None:
+    fill(small)
+    clock.advance(WINDOW.window - 100)
+    with pytest.raises(StoreUnavailable, match="at least 100 s"):
+        small.hit("client:new", WINDOW)
+
+
+@pytest.mark.parametrize("max_windows", [0, -1, True, 1.5, "10"])
+def test_max_windows_must_be_a_positive_integer(max_windows: object) -> None:
+    with pytest.raises(ConfigurationError, match="max_windows"):
+        MemoryStore(max_windows=max_windows)  # type: ignore[arg-type]

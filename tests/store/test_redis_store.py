@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import shutil
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -458,6 +459,80 @@ def test_a_bad_option_is_a_configuration_error(query: str) -> None:
 def test_tls_options_need_a_tls_url() -> None:
     with pytest.raises(ConfigurationError, match="rediss"):
         open_store("redis://127.0.0.1:6379/0", ssl_ca_certs="/etc/ssl/ca.pem")
+
+
+def _open_either(flavour: str) -> Callable[..., Any]:
+    from verifykit.aio import open_store as open_async_store
+
+    return open_store if flavour == "sync" else open_async_store
+
+
+TLS_URLS = ["rediss://redis.internal:6380/0", "rediss+cluster://redis.internal:7000"]
+
+
+@pytest.mark.parametrize("flavour", ["sync", "async"])
+@pytest.mark.parametrize("url", TLS_URLS)
+@pytest.mark.parametrize(
+    "query",
+    [
+        "ssl_cert_reqs=none",
+        "ssl_cert_reqs=NONE",
+        "ssl_cert_reqs=optional",
+        "ssl_cert_reqs=",
+        "ssl_check_hostname=false",
+        "ssl_check_hostname=0",
+        "ssl_cert_reqs=required&ssl_cert_reqs=none",  # the last one given is the one that counts
+    ],
+)
+def test_a_url_option_that_weakens_tls_verification_is_refused(query: str, url: str, flavour: str) -> None:
+    with pytest.raises(ConfigurationError, match="only accepts a verified server"):
+        _open_either(flavour)(f"{url}?{query}")
+
+
+@pytest.mark.parametrize("flavour", ["sync", "async"])
+@pytest.mark.parametrize("url", TLS_URLS)
+@pytest.mark.parametrize(
+    "option",
+    [
+        {"ssl_cert_reqs": None},
+        {"ssl_cert_reqs": ssl.CERT_NONE},
+        {"ssl_cert_reqs": ssl.CERT_OPTIONAL},
+        {"ssl_cert_reqs": "none"},
+        {"ssl_check_hostname": False},
+        {"ssl_check_hostname": "false"},
+        {"ssl_check_hostname": 0},
+    ],
+)
+def test_a_keyword_that_weakens_tls_verification_is_refused(
+    option: dict[str, Any], url: str, flavour: str
+) -> None:
+    with pytest.raises(ConfigurationError, match="only accepts a verified server"):
+        _open_either(flavour)(url, **option)
+
+
+@pytest.mark.parametrize("flavour", ["sync", "async"])
+@pytest.mark.parametrize("url", TLS_URLS)
+@pytest.mark.parametrize(
+    "option",
+    [
+        {},
+        {"ssl_cert_reqs": "required"},
+        {"ssl_cert_reqs": "REQUIRED"},
+        {"ssl_cert_reqs": ssl.CERT_REQUIRED},
+        {"ssl_check_hostname": True},
+        {"ssl_check_hostname": "true"},
+    ],
+)
+def test_a_rediss_store_always_states_full_verification(
+    option: dict[str, Any], url: str, flavour: str
+) -> None:
+    store = _open_either(flavour)(url, **option)
+    assert (store.options["ssl_cert_reqs"], store.options["ssl_check_hostname"]) == ("required", True)
+
+
+def test_a_malformed_hostname_flag_is_a_configuration_error() -> None:
+    with pytest.raises(ConfigurationError, match="ssl_check_hostname has a malformed value"):
+        open_store("rediss://redis.internal:6380/0?ssl_check_hostname=maybe")
 
 
 @pytest.mark.parametrize(

@@ -28,7 +28,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from store_support import open_flavour
 
-from verifykit import StoreUnavailable
+from verifykit import ConfigurationError, StoreUnavailable
 from verifykit.store import ChallengeStore, WindowPolicy
 from verifykit.store._redis import RedisBase
 
@@ -194,6 +194,10 @@ def _counts(store: ChallengeStore) -> bool:
     return store.hit("k", WindowPolicy(5, 60)).allowed
 
 
+# Options with which redis-py talks to a server whose certificate names another host.
+WEAKENING = ["ssl_cert_reqs=none", "ssl_check_hostname=false"]
+
+
 def test_a_rediss_store_works_when_the_certificate_names_the_host(
     tls_redis: StartServer, certificates: Certificates, stores: Callable[..., ChallengeStore]
 ) -> None:
@@ -221,6 +225,38 @@ def test_a_rediss_store_asks_redis_py_to_check_the_hostname_explicitly(
     assert _counts(store)
     client: Any = store._ready()
     assert client.connection_pool.connection_kwargs["ssl_check_hostname"] is True
+
+
+def test_a_rediss_store_states_full_verification_in_its_options(
+    tls_redis: StartServer, certificates: Certificates, stores: Callable[..., ChallengeStore]
+) -> None:
+    port = tls_redis(certificates.localhost)
+    url = f"rediss://localhost:{port}/0?ssl_ca_certs={certificates.ca}&ssl_cert_reqs=required"
+    store = stores(url)
+    assert (store.options["ssl_cert_reqs"], store.options["ssl_check_hostname"]) == ("required", True)
+    assert _counts(store)
+    kwargs = store._ready().connection_pool.connection_kwargs
+    assert (kwargs["ssl_cert_reqs"], kwargs["ssl_check_hostname"]) == ("required", True)
+
+
+@pytest.mark.parametrize("weakening", WEAKENING)
+def test_a_rediss_store_refuses_to_open_with_an_option_that_weakens_verification(
+    weakening: str,
+    tls_redis: StartServer,
+    certificates: Certificates,
+    stores: Callable[..., ChallengeStore],
+) -> None:
+    import redis
+
+    port = tls_redis(certificates.other_host)
+    # redis-py itself would talk to this server, whose certificate names another host.
+    raw = redis.Redis.from_url(f"rediss://localhost:{port}/0?{weakening}", ssl_ca_certs=str(certificates.ca))
+    try:
+        assert raw.ping()
+    finally:
+        raw.close()
+    with pytest.raises(ConfigurationError, match="only accepts a verified server"):
+        stores(f"rediss://localhost:{port}/0?ssl_ca_certs={certificates.ca}&{weakening}")
 
 
 def _one_node_cluster(start: StartServer, cert_and_key: tuple[Path, Path], ca: Path) -> int:
@@ -262,6 +298,18 @@ def test_a_rediss_cluster_store_refuses_a_trusted_certificate_for_another_host(
     store = stores(f"rediss+cluster://localhost:{port}?ssl_ca_certs={certificates.ca}")
     with pytest.raises(StoreUnavailable):
         _counts(store)
+
+
+@pytest.mark.parametrize("weakening", WEAKENING)
+def test_a_rediss_cluster_store_refuses_to_open_with_an_option_that_weakens_verification(
+    weakening: str,
+    tls_redis: StartServer,
+    certificates: Certificates,
+    stores: Callable[..., ChallengeStore],
+) -> None:
+    port = _one_node_cluster(tls_redis, certificates.other_host, certificates.ca)
+    with pytest.raises(ConfigurationError, match="only accepts a verified server"):
+        stores(f"rediss+cluster://localhost:{port}?ssl_ca_certs={certificates.ca}&{weakening}")
 
 
 def test_the_redis_extra_needs_a_redis_py_that_checks_hostnames_by_default() -> None:

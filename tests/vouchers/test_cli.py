@@ -3,6 +3,7 @@ checks vouchers from the command line, with a key file."""
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import io
 import json
@@ -12,13 +13,15 @@ import sys
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from verifykit import AuditUnavailable, Keyring
 from verifykit._subject import subject_tag
 from verifykit.auditlog import AuditLog, load_public_key, verify_log
 from verifykit.cli import main
 from verifykit.store import MemoryStore
-from verifykit.vouchers import OfficerState, Refusal, RegistryFile, Vouchers, decode_voucher
+from verifykit.vouchers import OfficerState, Refusal, RegistryFile, Vouchers, decode_voucher, key_id
 
 posix_only = pytest.mark.skipif(os.name != "posix", reason="file modes are POSIX")
 
@@ -29,26 +32,43 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
     return status, out.strip(), err.strip()
 
 
+def registry_id(capsys: pytest.CaptureFixture[str], registry: Path) -> str:
+    """``officer init``: the registry's id, made (with the file) on first use."""
+    status, out, err = run(capsys, "officer", "init", "--registry", str(registry))
+    assert status == 0, err
+    return out.removeprefix("registry id ")
+
+
+def prove(capsys: pytest.CaptureFixture[str], key: Path, registry: Path) -> Path:
+    """``officer prove`` with ``key`` for ``registry``, saved next to the key as NAME.proof."""
+    status, out, err = run(
+        capsys, "officer", "prove", "--key", str(key), "--registry-id", registry_id(capsys, registry)
+    )
+    assert status == 0, err
+    proof = key.with_suffix(".proof")
+    proof.write_text(out + "\n")
+    return proof
+
+
+def add(
+    capsys: pytest.CaptureFixture[str], desk: Path, prefix: str, name: str, *, proof: Path | None = None
+) -> tuple[int, str, str]:
+    """``officer add`` of desk/PREFIX.pub to desk/officers.json, with the officer's own proof by default."""
+    registry = desk / "officers.json"
+    proof = proof or prove(capsys, desk / f"{prefix}.key", registry)
+    return run(
+        capsys, "officer", "add", "--registry", str(registry), "--public-key", str(desk / f"{prefix}.pub"),
+        "--proof", str(proof), "--name", name,
+    )  # fmt: skip
+
+
 @pytest.fixture
 def desk(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Path:
     """Two officers' key pairs (alice, bob) in ``tmp_path``, both registered in officers.json."""
     for name in ("alice", "bob"):
         assert run(capsys, "officer", "keygen", "--out", str(tmp_path / name))[0] == 0
-        registry = str(tmp_path / "officers.json")
-        assert (
-            run(
-                capsys,
-                "officer",
-                "add",
-                "--registry",
-                registry,
-                "--public-key",
-                str(tmp_path / f"{name}.pub"),
-                "--name",
-                name,
-            )[0]
-            == 0
-        )
+        status, _, err = add(capsys, tmp_path, name, name)
+        assert status == 0, err
     return tmp_path
 
 
@@ -84,11 +104,77 @@ def test_officers_are_listed_by_key_id_with_their_state(
 
 def test_a_similar_name_is_registered_with_a_warning(desk: Path, capsys: pytest.CaptureFixture[str]) -> None:
     run(capsys, "officer", "keygen", "--out", str(desk / "alice2"))
-    status, _, err = run(
-        capsys, "officer", "add", "--registry", str(desk / "officers.json"),
-        "--public-key", str(desk / "alice2.pub"), "--name", "Alice ",
-    )  # fmt: skip
+    status, _, err = add(capsys, desk, "alice2", "Alice ")
     assert status == 0 and "similar name 'alice'" in err
+
+
+def test_an_officer_cannot_be_added_without_a_proof(desk: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    run(capsys, "officer", "keygen", "--out", str(desk / "carol"))
+    with pytest.raises(SystemExit) as usage:
+        main(["officer", "add", "--registry", str(desk / "officers.json"),
+              "--public-key", str(desk / "carol.pub"), "--name", "carol"])  # fmt: skip
+    assert usage.value.code == 2 and "--proof" in capsys.readouterr().err
+
+
+def test_a_key_is_added_only_with_a_proof_made_with_its_own_private_key(
+    desk: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run(capsys, "officer", "keygen", "--out", str(desk / "carol"))
+    before = (desk / "officers.json").read_bytes()
+    bobs_proof = prove(capsys, desk / "bob.key", desk / "officers.json")
+    status, out, err = add(capsys, desk, "carol", "carol", proof=bobs_proof)
+    assert status == 2 and out == "" and "proof of possession" in err
+    assert (desk / "officers.json").read_bytes() == before
+
+
+def test_a_proof_made_for_another_registry_adds_nothing(
+    desk: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run(capsys, "officer", "keygen", "--out", str(desk / "carol"))
+    elsewhere = prove(capsys, desk / "carol.key", desk / "elsewhere.json")
+    status, _, err = add(capsys, desk, "carol", "carol", proof=elsewhere)
+    assert status == 2 and "made for registry" in err
+    assert [o.name for o in RegistryFile(desk / "officers.json").current()] == ["alice", "bob"]
+
+
+def test_the_identity_point_is_refused_as_an_officer_key_even_with_a_forged_proof(
+    desk: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    identity = bytes.fromhex("01" + "00" * 31)
+    (desk / "mallory.pub").write_bytes(
+        Ed25519PublicKey.from_public_bytes(identity).public_bytes(
+            Encoding.PEM, PublicFormat.SubjectPublicKeyInfo
+        )
+    )
+    rid = bytes.fromhex(registry_id(capsys, desk / "officers.json"))
+    forged = b"\x01" + rid + bytes.fromhex(key_id(identity)) + identity + bytes(32)
+    (desk / "mallory.proof").write_text(base64.urlsafe_b64encode(forged).decode().rstrip("="))
+    status, _, err = add(capsys, desk, "mallory", "mallory", proof=desk / "mallory.proof")
+    assert status == 2 and "small-order" in err
+    assert len(RegistryFile(desk / "officers.json").current()) == 2
+
+
+def test_adding_to_a_registry_not_yet_made_says_to_run_init(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run(capsys, "officer", "keygen", "--out", str(tmp_path / "carol"))
+    (tmp_path / "carol.proof").write_text("unused")
+    status, _, err = add(capsys, tmp_path, "carol", "carol", proof=tmp_path / "carol.proof")
+    assert status == 2 and "officer init" in err
+    assert not (tmp_path / "officers.json").exists()
+
+
+def test_init_gives_a_registry_written_before_ids_an_id_and_keeps_its_officers(
+    desk: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = desk / "officers.json"
+    doc = json.loads(path.read_text())
+    del doc["registry_id"]
+    path.write_text(json.dumps(doc))
+    new_id = registry_id(capsys, path)
+    again = RegistryFile(path).current()
+    assert again.registry_id == new_id and [o.name for o in again] == ["alice", "bob"]
+    assert registry_id(capsys, path) == new_id  # init is idempotent
 
 
 def test_revoke_marks_the_officer_revoked(desk: Path, capsys: pytest.CaptureFixture[str]) -> None:

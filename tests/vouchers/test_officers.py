@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,7 @@ from verifykit.vouchers import OfficerRegistry, OfficerState, RegistryFile, gene
 
 ALICE = generate_officer_key()
 BOB = generate_officer_key()
+posix_only = pytest.mark.skipif(os.name != "posix", reason="file modes and owners are POSIX")
 
 
 def test_officers_with_look_alike_names_are_distinct_by_key() -> None:
@@ -97,7 +99,7 @@ def test_an_officer_listed_twice_is_refused(tmp_path: Path) -> None:
         RegistryFile(path).current()
 
 
-@pytest.mark.skipif(os.name != "posix", reason="file modes are POSIX")
+@posix_only
 def test_a_registry_file_others_can_write_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "officers.json"
     RegistryFile(path).save(OfficerRegistry.empty())
@@ -117,3 +119,88 @@ def test_a_file_that_is_not_a_registry_is_refused(tmp_path: Path, content: bytes
 def test_a_missing_registry_file_is_a_configuration_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigurationError):
         RegistryFile(tmp_path / "absent.json").current()
+
+
+# -- who can change the registry file ----------------------------------------------------------
+
+
+@pytest.fixture
+def give_away(monkeypatch: pytest.MonkeyPatch) -> Callable[[Path], None]:
+    """Make a path belong to another user: chown as root; otherwise this process takes another
+    uid, so every path it owns looks foreign (its directory included)."""
+
+    def give(path: Path) -> None:
+        if os.geteuid() == 0:
+            os.chown(path, 65534, -1)
+        else:
+            uid = os.geteuid()
+            monkeypatch.setattr(os, "geteuid", lambda: uid + 1)
+
+    return give
+
+
+@pytest.fixture
+def registry_path(tmp_path: Path) -> Path:
+    """A sound registry file naming alice, in a directory of its own (mode 0700)."""
+    folder = tmp_path / "etc"
+    folder.mkdir(mode=0o700)
+    RegistryFile(folder / "officers.json").save(OfficerRegistry.empty().add(ALICE.public_key(), "alice"))
+    return folder / "officers.json"
+
+
+@posix_only
+def test_a_registry_file_owned_by_its_user_in_a_private_directory_is_read(registry_path: Path) -> None:
+    assert len(RegistryFile(registry_path).current()) == 1
+
+
+@posix_only
+def test_a_registry_reached_through_a_symbolic_link_is_refused(registry_path: Path) -> None:
+    link = registry_path.parent / "linked.json"
+    link.symlink_to(registry_path.name)
+    with pytest.raises(ConfigurationError, match="symbolic link"):
+        RegistryFile(link).current()
+
+
+@posix_only
+def test_a_registry_replaced_by_a_symbolic_link_after_reading_is_refused(registry_path: Path) -> None:
+    file = RegistryFile(registry_path)
+    file.current()
+    other = registry_path.parent / "other.json"
+    registry_path.rename(other)
+    registry_path.symlink_to(other.name)
+    with pytest.raises(ConfigurationError, match="symbolic link"):
+        file.current()
+
+
+@posix_only
+@pytest.mark.parametrize("mode", [0o770, 0o707, 0o777], ids=oct)
+def test_a_registry_in_a_directory_group_or_others_can_write_is_refused(
+    registry_path: Path, mode: int
+) -> None:
+    registry_path.parent.chmod(mode)
+    with pytest.raises(ConfigurationError, match=r"directory .* is writable by group or others.*chmod go-w"):
+        RegistryFile(registry_path).current()
+
+
+@posix_only
+def test_a_registry_owned_by_another_user_is_refused(
+    registry_path: Path, give_away: Callable[[Path], None]
+) -> None:
+    give_away(registry_path)
+    with pytest.raises(ConfigurationError, match=r"is owned by uid .*chown it"):
+        RegistryFile(registry_path).current()
+
+
+@posix_only
+def test_a_registry_in_a_directory_owned_by_another_user_is_refused(
+    registry_path: Path, give_away: Callable[[Path], None]
+) -> None:
+    give_away(registry_path.parent)
+    with pytest.raises(ConfigurationError, match=r"directory .* is owned by uid"):
+        RegistryFile(registry_path).current()
+
+
+def test_a_registry_path_that_is_a_directory_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "officers.json").mkdir()
+    with pytest.raises(ConfigurationError):
+        RegistryFile(tmp_path / "officers.json").current()

@@ -33,6 +33,7 @@ from .._errors import (
     StoreUnavailable,
     TemplateError,
     VerifyKitError,
+    WorkerLost,
 )
 
 __all__ = ["ERROR_DOMAIN", "RETRY_AFTER", "Status", "error_from_details", "status_for"]
@@ -52,6 +53,7 @@ _CODES: tuple[tuple[type[VerifyKitError], grpc.StatusCode], ...] = (
     (StoreUnavailable, grpc.StatusCode.UNAVAILABLE),
     (AuditUnavailable, grpc.StatusCode.UNAVAILABLE),
     (DeliveryError, grpc.StatusCode.UNAVAILABLE),
+    (WorkerLost, grpc.StatusCode.UNAVAILABLE),
     (ConfigurationError, grpc.StatusCode.FAILED_PRECONDITION),
     (DeadlineExceeded, grpc.StatusCode.DEADLINE_EXCEEDED),
     # Only a sidecar that calls another one could raise it: the service it relies on is unavailable.
@@ -84,7 +86,7 @@ def _metadata_of(exc: VerifyKitError) -> dict[str, str]:
 
 
 def _retry_after(exc: VerifyKitError) -> float | None:
-    if isinstance(exc, RateLimited | BusyError):
+    if isinstance(exc, RateLimited | BusyError | WorkerLost):
         return max(float(exc.retry_after), 0.0)
     if isinstance(exc, SidecarError) and exc.retry_after is not None:
         return max(float(exc.retry_after), 0.0)
@@ -147,7 +149,7 @@ def error_from_details(
     kwargs: dict[str, object] = {}
     if issubclass(cls, RateLimited):
         kwargs = {"retry_after": wait, "reason": meta.get("reason", "rate_limited")}
-    elif issubclass(cls, BusyError):
+    elif issubclass(cls, BusyError | WorkerLost):
         kwargs = {"retry_after": wait}
     elif issubclass(cls, ChallengeClosed):
         kwargs = {"status": meta.get("status", "")}

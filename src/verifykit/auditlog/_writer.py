@@ -6,12 +6,16 @@ signed checkpoints to one file that several processes may share.
   previous line. Writers never wait on each other's chains, only on the file lock.
 - Whole lines: each line is written with one ``write`` on a descriptor opened ``O_APPEND``,
   under an exclusive ``flock``, so lines of several processes never interleave. A line left
-  torn by a crash is ended with a newline by the next writer before it appends.
+  torn by a crash is ended with a newline by the next writer before it appends. A torn line is
+  always the last line of its writer's chain: a writer whose own write failed part-way never
+  continues that chain; it starts a new one (a new writer id, opening with a checkpoint).
 - Checkpoints: every ``checkpoint_records`` records or ``checkpoint_seconds`` seconds, when the
   log opens and when it closes, the writer signs (Ed25519) the head of its chain *and* the
   SHA-256 of the whole file up to the checkpoint, so a checkpoint seals every writer's lines
   before it. The latest checkpoint of each writer is also kept in ``PATH.head``, so a log cut
   short before its last checkpoint is told apart from a writer that crashed.
+- Anchors: with ``anchor=`` (a URL or an :class:`~verifykit.auditlog.Anchor`), every checkpoint
+  is also shipped to a second place, off the decision path (see ``_anchors``).
 """
 
 from __future__ import annotations
@@ -39,6 +43,7 @@ from .._clock import Clock, SystemClock
 from .._errors import AuditUnavailable, ConfigurationError
 from .._subject import subject_tag
 from ..crypto import Keyring
+from ._anchors import Anchor, AnchorShipper, AnchorStatus, anchor_from_url, log_id
 from ._format import CHECKPOINT, GENESIS, RECORD, VERSION, canonical, line_hash, signed_part
 from ._keys import key_id
 
@@ -69,11 +74,17 @@ class AuditLogSettings:
     (one disk flush per decision); ``"checkpoint"`` flushes only at checkpoints: much faster, and
     a crash of the process still loses nothing (the data is in the kernel), but a power cut or
     kernel crash may lose the records since the last checkpoint.
+
+    With an anchor: a checkpoint the anchor refused is retried after ``anchor_retry_seconds``
+    (doubling up to a minute), and closing the log waits at most ``anchor_close_seconds`` for
+    the checkpoints still pending.
     """
 
     checkpoint_records: int = 100
     checkpoint_seconds: float = 10.0
     fsync: Literal["record", "checkpoint"] = "record"
+    anchor_retry_seconds: float = 1.0
+    anchor_close_seconds: float = 5.0
 
     def __post_init__(self) -> None:
         if self.checkpoint_records < 1:
@@ -82,6 +93,10 @@ class AuditLogSettings:
             raise ConfigurationError("checkpoint_seconds must be positive")
         if self.fsync not in {"record", "checkpoint"}:
             raise ConfigurationError("fsync must be record or checkpoint")
+        if not self.anchor_retry_seconds > 0 or not self.anchor_close_seconds >= 0:
+            raise ConfigurationError(
+                "anchor_retry_seconds must be positive, anchor_close_seconds not negative"
+            )
 
 
 def _writer_id(name: str | None) -> str:
@@ -111,6 +126,11 @@ class AuditLog:
     with a ``keyring`` the subject is written as its keyed tag (``subject_tag``, the one the
     store uses) instead of the caller's id. ``name`` prefixes the writer id (default: the host
     name). Close it (or use ``with``) to write the closing checkpoint.
+
+    ``anchor`` (a URL such as ``dir:///var/lib/verifykit/anchors``, ``redis://host:6379/0?stream=KEY``
+    or ``syslog://``, or an :class:`~verifykit.auditlog.Anchor`) also ships every checkpoint to a
+    second place. Shipping never blocks or fails a record: an unreachable anchor is logged,
+    counted (:meth:`anchor_status`) and retried.
     """
 
     def __init__(
@@ -122,9 +142,11 @@ class AuditLog:
         keyring: Keyring | None = None,
         name: str | None = None,
         clock: Clock | None = None,
+        anchor: str | Anchor | None = None,
     ) -> None:
         self.path = Path(path)
         self.settings = settings if settings is not None else AuditLogSettings()
+        self._name = name
         self.writer = _writer_id(name)
         self._key = signing_key
         self._key_id = key_id(signing_key.public_key())
@@ -138,15 +160,28 @@ class AuditLog:
         self._read = 0  # bytes of the file folded into _file_hash so far
         self._file_hash = hashlib.sha256()
         self._closed = False
+        self._torn = False  # a write of ours failed part-way: this chain must not go on
+        self._log_id: str | None = None
+        if isinstance(anchor, str):
+            anchor = anchor_from_url(anchor)
+        self._shipper: AnchorShipper | None = None
         try:
             self._fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, _FILE_MODE)
         except OSError as exc:
             raise ConfigurationError(f"cannot open the audit log {self.path}: {exc.strerror}") from exc
+        if anchor is not None:
+            self._shipper = AnchorShipper(
+                anchor,
+                retry_seconds=self.settings.anchor_retry_seconds,
+                close_seconds=self.settings.anchor_close_seconds,
+            )
         try:
             with self._lock:
                 self._checkpoint(closing=False)
         except BaseException:
             os.close(self._fd)
+            if self._shipper is not None:
+                self._shipper.close()
             raise
         self._stop = threading.Event()
         self._sealer = threading.Thread(target=self._seal_loop, name="verifykit-audit-seal", daemon=True)
@@ -163,6 +198,8 @@ class AuditLog:
         with self._lock:
             if self._closed:
                 raise AuditUnavailable("the audit log is closed")
+            if self._torn:
+                self._checkpoint(closing=False)  # opens the new chain
             self._write(RECORD, fields, sync=self.settings.fsync == "record")
             self._unsealed += 1
             due = self._clock.now() - self._sealed_at >= self.settings.checkpoint_seconds
@@ -189,6 +226,12 @@ class AuditLog:
                 self._checkpoint(closing=True)
             finally:
                 os.close(self._fd)
+                if self._shipper is not None:
+                    self._shipper.close()
+
+    def anchor_status(self) -> AnchorStatus | None:
+        """How shipping checkpoints to the anchor goes (None: no anchor)."""
+        return None if self._shipper is None else self._shipper.status()
 
     def __enter__(self) -> AuditLog:
         return self
@@ -232,11 +275,33 @@ class AuditLog:
             size += 1
         return size
 
+    def _first_line(self, size: int) -> bytes:
+        """The log's first line (without its newline), which names it to anchors."""
+        data = b""
+        while b"\n" not in data and len(data) < size:
+            chunk = os.pread(self._fd, min(_CHUNK, size - len(data)), len(data))
+            if not chunk:
+                break
+            data += chunk
+        return data.partition(b"\n")[0]
+
+    def _new_chain(self) -> None:
+        """Leave a chain whose last line is torn; go on as a new writer."""
+        old, self.writer = self.writer, _writer_id(self._name)
+        self._seq, self._prev, self._torn = 0, GENESIS, False
+        _log.error("audit writer %s left a torn line after a failed write; going on as %s", old, self.writer)
+
     def _write(self, kind: str, fields: dict[str, Any], *, sync: bool) -> tuple[bytes, int]:
         """Append one line of this writer's chain; the line and the offset it starts at."""
+        if self._torn:
+            self._new_chain()
+        offset: int | None = None
+        written = False
         try:
             with self._file_locked():
                 offset = self._end_torn_line()
+                if kind == CHECKPOINT and self._log_id is None and offset:
+                    self._log_id = log_id(self._first_line(offset))
                 if kind == CHECKPOINT:
                     fields = self._sealed(fields, offset)
                 line = canonical(
@@ -244,7 +309,10 @@ class AuditLog:
                 )
                 if kind == CHECKPOINT:
                     line = self._signed(line)
+                    if self._log_id is None:
+                        self._log_id = log_id(line)  # the log's first line
                 _write_all(self._fd, line + b"\n")
+                written = True
                 # The line is in the file: the chain moves on even if the flush below fails.
                 self._seq += 1
                 self._prev = line_hash(line)
@@ -253,8 +321,19 @@ class AuditLog:
                 if kind == CHECKPOINT:
                     self._update_head(line)
         except OSError as exc:
+            if not written and offset is not None:
+                self._torn = self._grew_past(offset)
             raise AuditUnavailable(f"cannot write the audit log {self.path}: {exc.strerror}") from exc
+        if kind == CHECKPOINT and self._shipper is not None and self._log_id is not None:
+            self._shipper.put(self._log_id, line.decode("ascii"))
         return line, offset
+
+    def _grew_past(self, offset: int) -> bool:
+        """Whether a failed write left part of a line after ``offset`` (if unsure: yes)."""
+        try:
+            return os.fstat(self._fd).st_size != offset
+        except OSError:
+            return True
 
     def _sealed(self, fields: dict[str, Any], offset: int) -> dict[str, Any]:
         """Fold what every writer appended since the last checkpoint into the file hash."""

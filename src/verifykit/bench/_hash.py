@@ -4,9 +4,10 @@
   parameters (verify overhead goal: at most 3 %);
 - verifies per second with 1, 2 and N threads, and the scaling ratio;
 - unknown-subject and wrong-password verify times side by side (they must match), for every
-  stored form an existing subject may have (peppered, from before the pepper, older argon2
-  parameters, argon2i/argon2d, bcrypt, PBKDF2): within 5 % at p50 for each form that costs no
-  more than the preset; a form that costs more is reported as the residual it is;
+  stored form an existing subject may have (peppered, unpeppered, older argon2 parameters,
+  argon2i/argon2d, bcrypt, PBKDF2), with the pepper on and with it off: within 5 % at p50 for
+  each form that costs no more than the preset; a form that costs more is reported as the
+  residual it is;
 - blocklist lookup time and memory against a plain ``frozenset`` of the same entries;
 - a flood of concurrent verifies at 64 MiB each in a fresh process: peak RSS above the process's
   base against the memory budget, and throughput against the same flood with no budget.
@@ -61,6 +62,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="memory budget for the flood, in 64 MiB hashes (default 4)",
     )
     parser.add_argument("--threads", type=int, default=None, help="N for the scaling case (default: cores)")
+    parser.add_argument(
+        "--pepper",
+        choices=("on", "off", "both"),
+        default="both",
+        help="the verifier's pepper for the stored-form cases (default both)",
+    )
 
 
 def _verifier(params: HashParameters, **options: Any) -> PasswordVerifier:
@@ -173,16 +180,16 @@ def _pbkdf2(iterations: int) -> str:
 
 
 def _stored_forms(pv: PasswordVerifier) -> list[tuple[str, str, str]]:
-    """(label, stored hash, wrong guess) for each form an existing subject's hash may be in."""
+    """(label, stored hash, wrong guess) for each form an existing subject's hash may be in:
+    with the pepper on, hashes made before it; with it off, hashes made while it was on."""
     params = pv.parameters
+    peppered = PasswordHasher(params, keyring=pv.keyring, pepper=True).hash(PASSWORD)
+    unpeppered = PasswordHasher(params).hash(PASSWORD)
     forms = [
-        ("argon2id, the preset, peppered", pv.hash(PASSWORD), WRONG),
-        ("argon2id, the preset, made before the pepper", PasswordHasher(params).hash(PASSWORD), WRONG),
-        (
-            "argon2id, the preset, made before the pepper, guess changed by NFKC",
-            PasswordHasher(params).hash(PASSWORD),
-            WRONG_UNNORMALIZED,
-        ),
+        ("argon2id, the preset, peppered", peppered, WRONG),
+        ("argon2id, the preset, unpeppered", unpeppered, WRONG),
+        ("argon2id, the preset, unpeppered, guess changed by NFKC", unpeppered, WRONG_UNNORMALIZED),
+        ("argon2id, the preset, peppered, guess changed by NFKC", peppered, WRONG_UNNORMALIZED),
         ("argon2id, half the preset's memory", _argon2(params, memory_cost=params.memory_cost // 2), WRONG),
         ("argon2id, one pass fewer", _argon2(params, time_cost=max(params.time_cost - 1, 1)), WRONG),
         (
@@ -205,9 +212,10 @@ def _stored_forms(pv: PasswordVerifier) -> list[tuple[str, str, str]]:
     return forms
 
 
-def _enumeration(report: BenchReport, n: int, progress: Progress) -> None:
-    """An unknown subject against an existing one in each stored form, pepper on (the worst case)."""
-    pv = _verifier(PRESETS["rfc9106_low_memory"], pepper=True)
+def _enumeration(report: BenchReport, n: int, progress: Progress, *, pepper: bool) -> None:
+    """An unknown subject against an existing one in each stored form, with the pepper on or off."""
+    pv = _verifier(PRESETS["rfc9106_low_memory"], pepper=pepper)
+    setting = "pepper on" if pepper else "pepper off"
     forms = _stored_forms(pv)
     preset_shape = pv.hasher.dummy().shape  # made once, as a running service has it
     counter = iter(range(1 << 62))
@@ -222,14 +230,14 @@ def _enumeration(report: BenchReport, n: int, progress: Progress) -> None:
     # running service would have.
     costs = pv.hasher.costs
     warm = costs.min_samples + costs.top_up_window + 1 if isinstance(costs, WorkMeter) else 20
-    progress.stage("stored forms: measuring each check, as a running service has", len(forms))
+    progress.stage(f"stored forms, {setting}: measuring each check, as a running service has", len(forms))
     for _label, stored, guess in forms:
         for _ in range(warm):
             existing(stored, guess)
             unknown(guess)
         progress.step()
     samples: dict[str, tuple[list[float], list[float]]] = {label: ([], []) for label, _, _ in forms}
-    progress.stage("unknown subject vs each stored form", n)
+    progress.stage(f"unknown subject vs each stored form, {setting}", n)
     # Interleaved, taking turns at going first, so drift in machine load hits both sides alike.
     for i in range(n):
         for label, stored, guess in forms:
@@ -252,7 +260,10 @@ def _enumeration(report: BenchReport, n: int, progress: Progress) -> None:
             else "costs more: residual"
         )
         case = report.add(
-            f"unknown subject p50 vs {label} p50 ({goal})", "ms", percentile(ghost, 50), percentile(real, 50)
+            f"unknown subject p50 vs {label} p50, {setting} ({goal})",
+            "ms",
+            percentile(ghost, 50),
+            percentile(real, 50),
         )
         details[label] = {
             "check_cost_vs_preset": round(relative, 3),
@@ -261,7 +272,7 @@ def _enumeration(report: BenchReport, n: int, progress: Progress) -> None:
             "ratio": round(case.ratio or 0, 3),
             "within_goal": (abs((case.ratio or 0) - 1) <= _ENUMERATION_TOLERANCE) if cheaper else None,
         }
-    report.extra["stored_forms"] = details
+    report.extra.setdefault("stored_forms", {})[setting] = details
 
 
 def _blocklist(report: BenchReport, progress: Progress) -> None:
@@ -410,7 +421,9 @@ def run(args: argparse.Namespace, progress: Progress) -> BenchReport:
     for name in ("rfc9106_low_memory", "owasp_minimum"):
         _latency(report, name, n, progress)
     _scaling(report, 12 * threads if args.quick else 40 * threads, threads, progress)
-    _enumeration(report, n, progress)
+    for pepper in (True, False):
+        if args.pepper in ("both", "on" if pepper else "off"):
+            _enumeration(report, n, progress, pepper=pepper)
     _blocklist(report, progress)
     _flood_cases(report, flood, args.flood_budget, progress)
     report.extra["n"] = n

@@ -1,7 +1,10 @@
 """``verifykit audit``: make a checkpoint key pair, and verify a tamper-evident audit log.
 
 ``verify`` exits 0 when the log is intact (warnings, such as records after the last checkpoint,
-are printed), 1 naming the first line that is not what the writers wrote, 2 when it cannot run.
+are printed), 1 naming the first line that is not what the writers wrote (or when the file holds
+no record, or disagrees with the newest checkpoint anchored elsewhere), 2 when it cannot run. It
+says which anchored checkpoint it checked, or that none was: without an anchor, a log cut back to
+an earlier checkpoint together with its head file is not found.
 """
 
 from __future__ import annotations
@@ -9,7 +12,10 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ..auditlog import AnchorSource
 
 __all__ = ["register"]
 
@@ -40,11 +46,12 @@ def register(sub: Any) -> None:
     )
     verify.add_argument(
         "--anchor",
-        type=Path,
         action="append",
         default=[],
-        metavar="FILE",
-        help="file of checkpoint lines kept elsewhere; the log must still hold each (repeatable)",
+        metavar="URL|FILE",
+        help="where checkpoints were anchored: dir:///PATH, redis://HOST:PORT/DB?stream=KEY, or a file "
+        "of checkpoint lines or anchor entries (e.g. exported from syslog, which cannot be read back); "
+        "the log must hold the newest checkpoint anchored for it (repeatable)",
     )
     verify.set_defaults(func=_verify)
 
@@ -57,19 +64,34 @@ def _keygen(args: argparse.Namespace) -> int:
     return 0
 
 
-def _verify(args: argparse.Namespace) -> int:
+def _anchors(values: list[str]) -> list[str | AnchorSource]:
     from .._errors import ConfigurationError
+    from ..auditlog import anchor_source_from_url
+
+    anchors: list[str | AnchorSource] = []
+    for value in values:
+        if "://" in value:
+            anchors.append(anchor_source_from_url(value))
+            continue
+        try:
+            anchors += Path(value).read_text(encoding="ascii").splitlines()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigurationError(f"cannot read the anchor file {value}") from exc
+    return anchors
+
+
+def _verify(args: argparse.Namespace) -> int:
     from ..auditlog import load_public_key, verify_log
 
-    anchors: list[str] = []
-    for path in args.anchor:
-        try:
-            anchors += path.read_text(encoding="ascii").splitlines()
-        except (OSError, UnicodeDecodeError) as exc:
-            raise ConfigurationError(f"cannot read the anchor file {path}") from exc
-    report = verify_log(
-        args.path, load_public_key(args.key), head=args.head, check_head=not args.no_head, anchors=anchors
-    )
+    anchors = _anchors(args.anchor)
+    try:
+        report = verify_log(
+            args.path, load_public_key(args.key), head=args.head, check_head=not args.no_head, anchors=anchors
+        )
+    finally:
+        for source in anchors:
+            if not isinstance(source, str):
+                source.close()
     for warning in report.warnings:
         print(f"warning: {warning}", file=sys.stderr)
     if report.problem is not None:
@@ -77,4 +99,14 @@ def _verify(args: argparse.Namespace) -> int:
         return 1
     records = sum(w.records for w in report.writers)
     print(f"intact: {report.lines} lines, {records} records, {len(report.writers)} writer(s)")
+    checked = report.anchor
+    if checked is None:
+        print("no anchor checked: a truncation back to an earlier checkpoint would not be detected")
+    else:
+        print(
+            f"anchor checked: the newest of {checked.checkpoints} checkpoint(s) anchored in "
+            f"{checked.sources} "
+            f"(writer {checked.writer}, seq {checked.seq}) is line {checked.line} of the log; "
+            f"{checked.lines_after} line(s) after it are not anchored yet"
+        )
     return 0

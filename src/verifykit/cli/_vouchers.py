@@ -1,8 +1,9 @@
-"""``verifykit officer keygen|add|revoke|list`` and ``verifykit voucher sign|inspect``.
+"""``verifykit officer keygen|init|prove|add|revoke|list`` and ``verifykit voucher sign|inspect``.
 
 A counter system without Python issues vouchers with these: the officer's private key stays in a
 file of mode 0600 on the counter system; the registry of public keys is a JSON file the operator
-keeps and deploys read-only to the service.
+keeps and deploys read-only to the service. An officer is added only with a proof, made with
+their key file for this registry's id, that they hold the private key (``officer prove``).
 """
 
 from __future__ import annotations
@@ -36,9 +37,30 @@ def _register_officer(sub: Any) -> None:
     p.add_argument("--out", required=True, metavar="PREFIX", help="path prefix of the two files")
     p.set_defaults(func=_keygen)
 
-    p = cmds.add_parser("add", help="register an officer's public key under a display name")
+    p = cmds.add_parser(
+        "init", help="make the registry (or give an old one its id) and print its registry id"
+    )
     p.add_argument("--registry", required=True, metavar="PATH", help="the registry file (made if missing)")
+    p.set_defaults(func=_init)
+
+    p = cmds.add_parser(
+        "prove", help="print a proof that you hold this key, for one registry ('officer add --proof')"
+    )
+    p.add_argument("--key", required=True, metavar="FILE", help="the officer's private key (mode 0600)")
+    p.add_argument("--registry-id", required=True, metavar="ID", help="the id 'officer init' printed")
+    p.set_defaults(func=_prove)
+
+    p = cmds.add_parser("add", help="register an officer's public key under a display name, with its proof")
+    p.add_argument(
+        "--registry", required=True, metavar="PATH", help="the registry file ('officer init' makes it)"
+    )
     p.add_argument("--public-key", required=True, metavar="FILE", help="the officer's PEM public key")
+    p.add_argument(
+        "--proof",
+        required=True,
+        metavar="FILE",
+        help="the officer's 'officer prove' output for this registry",
+    )
     p.add_argument("--name", required=True, help="display name (a label: identity is the key id)")
     p.set_defaults(func=_add)
 
@@ -117,19 +139,49 @@ def _read(path: str, what: str) -> bytes:
         raise InvalidInput(f"cannot read {what} {path}: {exc.strerror}", field=what) from None
 
 
+def _init(args: argparse.Namespace) -> int:
+    from ..vouchers import RegistryFile
+
+    registry_file = RegistryFile(args.registry)
+    registry = registry_file.load(missing_ok=True)
+    with_id = registry.with_registry_id()
+    if with_id is not registry or not os.path.lexists(registry_file.path):
+        registry_file.save(with_id)
+    print(f"registry id {with_id.registry_id}")
+    print(
+        f"each officer proves their key with: verifykit officer prove --key KEY "
+        f"--registry-id {with_id.registry_id} > NAME.proof",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def _prove(args: argparse.Namespace) -> int:
+    from ..vouchers import possession_proof
+
+    print(possession_proof(_private_key(args.key), registry_id=args.registry_id))
+    return 0
+
+
 def _add(args: argparse.Namespace) -> int:
     from ..vouchers import RegistryFile, load_public_key
 
     public = load_public_key(_read(args.public_key, "public_key"))
+    proof = _read(args.proof, "proof").decode("ascii", errors="replace")
     registry_file = RegistryFile(args.registry)
-    registry = registry_file.load(missing_ok=True)
+    if not os.path.lexists(registry_file.path):
+        raise ConfigurationError(
+            f"no officer registry at {registry_file.path}: make it with "
+            f"'verifykit officer init --registry {registry_file.path}' and give officers the id it prints"
+        )
+    registry = registry_file.current()
+    updated = registry.add_proven(public, args.name, proof)
     for other in registry.look_alikes(args.name):
         print(
             f"verifykit: warning: active officer {other.key_id} has a similar name {other.name!r}: "
             "make sure this is not the same person (four eyes compare keys, not names)",
             file=sys.stderr,
         )
-    updated = registry.add(public, args.name)
     registry_file.save(updated)
     added = next(o for o in updated if o.key_id not in registry.officers)
     print(f"added officer {added.key_id} ({added.name!r})")

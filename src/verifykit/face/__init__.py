@@ -13,6 +13,7 @@ from ._quality import FaceQuality
 from ._settings import THRESHOLD_PRESETS, FaceSettings, MultiFace, Workers
 from ._verifier import Enrollment, FaceVerifier
 from ._work import FaceReading
+from ._workers import FaceWorkers, WorkerLimits, WorkerStatus, shutdown_workers
 
 __all__ = [
     "MODEL_ID",
@@ -25,9 +26,13 @@ __all__ = [
     "FaceReading",
     "FaceSettings",
     "FaceVerifier",
+    "FaceWorkers",
     "Found",
     "ImageInfo",
     "MultiFace",
+    "WorkerLimits",
+    "WorkerStatus",
     "Workers",
     "probe",
+    "shutdown_workers",
 ]

@@ -1,8 +1,8 @@
 """The asyncio ``FaceVerifier``: the rules of :mod:`verifykit.face._core`, awaited.
 
-dlib's encoder holds the GIL: with ``settings.workers="process"`` the face work runs in the
-verifier's worker processes and the event loop never waits on it; with threads it runs in
-``threads`` (default: the loop's executor), one encoding at a time across them.
+Photos are read in the sandboxed face workers (``settings.workers="process"``, the default), so
+the event loop never waits on the GIL; with ``workers="thread"`` they are read in ``threads``
+(default: the loop's executor), unsandboxed, one encoding at a time across them.
 """
 
 from __future__ import annotations
@@ -80,11 +80,11 @@ class FaceVerifier(FaceShell):
 class FaceIndex(FaceIndexBase):
     """:class:`verifykit.face.FaceIndex` for asyncio: the same arguments and results, its policed
     calls (``add``, ``add_many``, ``remove``, ``search``, ``search_template``) as coroutines on an
-    async store; a photo query is read in the loop's executor. The in-memory index, ``keys``,
+    async store; a photo query is read in the face workers. The in-memory index, ``keys``,
     ``add_matrix``, ``save`` and ``load`` are the sync index's own."""
 
     async def _run(self, flow: Flow[T]) -> T:
-        return await run_async(flow, AsyncFlowIO(store=self._store, audit=self._audit))
+        return await run_async(flow, AsyncFlowIO(store=self._store, audit=self._audit, processes=self._pool))
 
     async def add(
         self, key: str, template_or_encoding: bytes | npt.NDArray[np.floating], *, client: str | None = None

@@ -2,17 +2,15 @@
 :class:`verifykit.aio.FaceVerifier`.
 
 Each flow (see :mod:`verifykit._flow`) validates, decides, and yields what it needs: store
-operations, the face work (:func:`~verifykit.face._work.read_face`, which holds the GIL, so it runs
-in the verifier's process pool when the settings ask for one) and audit events. Nothing here does
+operations, the face work (:func:`~verifykit.face._work.read_face`, which reads an untrusted photo
+and holds the GIL, so it runs in the sandboxed face workers unless the settings ask for threads)
+and audit events. Nothing here does
 I/O, so the two flavours cannot drift apart.
 """
 
 from __future__ import annotations
 
-import multiprocessing
-import os
 from collections.abc import Mapping
-from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, TypedDict
 
@@ -29,8 +27,8 @@ from .._charged import (
     reset_subject_flow,
     validate_client,
 )
-from .._errors import ConfigurationError, InvalidInput
-from .._flow import Emit, Flow, Work, WorkKind, store_op
+from .._errors import ConfigurationError
+from .._flow import Emit, Flow, Work, store_op
 from .._subject import budget_key, lockout_key, subject_tag, validate_subject
 from .._verdict import Fallback, Reason, Verdict, VerifierId, WaysIn, assisted_check_only
 from ..crypto import Keyring
@@ -38,9 +36,10 @@ from ..store import FailureState
 from ._image import ImageInput
 from ._pipeline import Encoding, FaceBox
 from ._quality import FaceQuality
-from ._settings import FaceSettings, MultiFace, Workers
+from ._settings import FaceSettings, MultiFace
 from ._template import open_template, seal_template
-from ._work import FaceReading, read_face, start_worker
+from ._work import FaceReading, face_work
+from ._workers import shared_workers
 
 __all__ = ["Enrollment", "FaceFlows", "FaceShell", "distance", "similarity"]
 
@@ -99,15 +98,6 @@ def _unusable_details(reading: FaceReading, settings: FaceSettings) -> dict[str,
     return details
 
 
-def _portable(image: object) -> ImageInput:
-    """The photo as a value a worker process can be sent (a memoryview cannot be pickled)."""
-    if isinstance(image, bytearray | memoryview):
-        return bytes(image)
-    if isinstance(image, bytes | np.ndarray):
-        return image
-    raise InvalidInput("a photo is encoded bytes or a numpy image array", field="image")
-
-
 class FaceFlows:
     """The configuration of a face verifier and its flows: ``encode``, ``enroll``, ``verify``, ``compare``."""
 
@@ -125,7 +115,7 @@ class FaceFlows:
     # -- helpers ---------------------------------------------------------------------------------
 
     def _read(self, image: object, policy: MultiFace) -> Work:
-        return Work(read_face, (_portable(image), self.settings, policy), WorkKind.HOLDS_GIL)
+        return face_work(image, self.settings, policy)
 
     def _event(
         self, action: str, subject: str, outcome: str, reason: Reason, client: str | None, **details: str
@@ -258,25 +248,10 @@ class FaceFlows:
         )
 
 
-def _process_pool(settings: FaceSettings) -> Executor | None:
-    """The worker processes ``settings`` ask for, or None for threads.
-
-    Workers are spawned, not forked: the caller may hold threads (a Redis pool, an event loop)
-    that a fork would copy mid-operation. Each loads the models once, as it starts.
-    """
-    if settings.workers is not Workers.PROCESS:
-        return None
-    return ProcessPoolExecutor(
-        max_workers=settings.processes or os.cpu_count() or 1,
-        mp_context=multiprocessing.get_context("spawn"),
-        initializer=start_worker,
-    )
-
-
 class FaceShell:
-    """What both flavours of ``FaceVerifier`` hold: the flows, the store, the audit sink and, when
-    the settings ask for one, the process pool. ``store`` and ``keyring`` are required: verifykit
-    never picks a secret or a place to keep state behind its caller's back."""
+    """What both flavours of ``FaceVerifier`` hold: the flows, the store, the audit sink and, unless
+    the settings ask for threads, the shared face workers. ``store`` and ``keyring`` are required:
+    verifykit never picks a secret or a place to keep state behind its caller's back."""
 
     def __init__(
         self,
@@ -292,7 +267,7 @@ class FaceShell:
         self._flows = FaceFlows(keyring=keyring, settings=settings, ways_in=ways_in)
         self.store = store
         self.audit = audit
-        self._pool = _process_pool(self._flows.settings)
+        self._pool = shared_workers(self._flows.settings)
 
     @property
     def keyring(self) -> Keyring:
@@ -303,6 +278,5 @@ class FaceShell:
         return self._flows.settings
 
     def close(self) -> None:
-        """End the worker processes, if any (waiting for work in progress)."""
-        if self._pool is not None:
-            self._pool.shutdown(wait=True)
+        """Nothing to end: the face workers are shared by every verifier of the process with the
+        same worker settings, and end at exit or with :func:`verifykit.face.shutdown_workers`."""

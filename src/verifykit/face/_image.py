@@ -12,6 +12,14 @@ thousands of tiny scans would cost much CPU; more than the limit are refused bef
 Only JPEG, PNG and WebP are accepted: every other decoder OpenCV carries is attack surface that a
 face photo does not need. Truncated files are refused rather than decoded into half-grey images.
 
+Decoders are given only what they need, and nothing they would work on unseen. A PNG is rebuilt
+from its header, palette, transparency and image data, so no text, compressed text or ICC chunk
+reaches libpng; its image data are first inflated here, a step at a time with the output thrown
+away, and refused unless they make exactly the declared rows and end there (inflating stops at
+the first byte past them). Lossless WebP, whose decoding cost hides in an entropy-coded image,
+is refused. A JPEG's walk runs in C (regular expressions and bytes methods): runs of fill bytes,
+the marker segments and each scan's restart markers (at most one per MCU) are bounded.
+
 Memory is bounded by what is decoded, not by the pixel count alone: the decoder's output
 (pixels x channels x bytes per sample) plus any full-size buffer it keeps while decoding (a
 progressive JPEG's coefficients, a lossless WebP's ARGB image). Images without transparency are
@@ -71,11 +79,38 @@ JPEG_MAX_SCANS = 100
 # zero, a restart marker (both belong to the data) or another 0xFF (a fill byte: the marker
 # follows the last one).
 _JPEG_NEXT_MARKER = re.compile(rb"\xff[^\x00\xd0-\xd7\xff]")
+_JPEG_RESTARTS = tuple(bytes([0xFF, marker]) for marker in range(0xD0, 0xD8))
+# Fill bytes (0xFF) before one marker. ITU T.81 B.1.1.2 allows any number; encoders write none or
+# a few, so a longer run is refused: no run costs more than this to pass over.
+_JPEG_MAX_FILL = 1024
+_JPEG_MARKER_PREFIX = re.compile(rb"\xff{1,%d}" % (_JPEG_MAX_FILL + 2))  # fill bytes and the marker's own
+_JPEG_FILL_RUN = b"\xff" * (_JPEG_MAX_FILL + 2)
+# Marker segments (and restart markers between them) outside entropy-coded data. An ordinary photo
+# has a few dozen (tables for each scan, EXIF, XMP, an ICC profile in 64 KiB pieces); each is a
+# step of a Python loop, so a file of millions of empty segments would hold the GIL for seconds.
+_JPEG_MAX_SEGMENTS = 4096
 
 # PNG (ISO 15948, libpng, OpenCV's APNG chunk walk).
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _PNG_DEPTHS = {0: (1, 2, 4, 8, 16), 2: (8, 16), 3: (1, 2, 4, 8), 4: (8, 16), 6: (8, 16)}
 _PNG_ANIMATION = frozenset({b"acTL", b"fcTL", b"fdAT"})
+_PNG_SAMPLES = {0: 1, 2: 3, 3: 1, 4: 2, 6: 4}  # samples per pixel by colour type
+# Adam7 passes: (first column, first row, column step, row step).
+_PNG_ADAM7 = (
+    (0, 0, 8, 8),
+    (4, 0, 8, 8),
+    (0, 4, 4, 8),
+    (2, 0, 4, 4),
+    (0, 2, 2, 4),
+    (1, 0, 2, 2),
+    (0, 1, 1, 2),
+)
+# The chunks besides the header, the image data and the end that the decoder is given, in the
+# order it reads them: the palette, and transparency (which OpenCV turns into an alpha channel).
+_PNG_TABLES = (b"PLTE", b"tRNS")
+_PNG_END = b"\x00\x00\x00\x00IEND\xaeB`\x82"
+# The image data are inflated this many bytes at a time when checked, the output discarded.
+_PNG_INFLATE_STEP = 1 << 20
 _PNG_MAX_UINT31 = 0x7FFFFFFF  # chunk lengths, widths and heights are at most 2**31 - 1
 
 # WebP (RIFF container, libwebp's webp_dec.c).
@@ -84,7 +119,7 @@ _WEBP_ANIMATION = frozenset({b"ANIM", b"ANMF"})
 _WEBP_VP8X_ANIMATION = 0x02
 _WEBP_VP8X_ALPHA = 0x10
 _WEBP_MAX_CHUNK = 0xFFFFFFF6  # libwebp's MAX_CHUNK_PAYLOAD
-_WEBP_ARGB_CACHE_ROWS = 16  # libwebp's NUM_ARGB_CACHE_ROWS
+_WEBP_ALPHA_COMPRESSION = 0x03  # ALPH header bits: 0 raw, 1 lossless (a VP8L stream)
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,30 +220,80 @@ def _exif_orientation(block: bytes) -> int:
     return _orientation_from_tiff(block[len(_EXIF_HEADER) :] if block.startswith(_EXIF_HEADER) else block)
 
 
+def _ceil_div(a: int, b: int) -> int:
+    return -(-a // b)
+
+
 # -- JPEG ----------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True, slots=True)
+class _JpegFrame:
+    """A frame header: its marker, precision, size and each component's (id, h, v) sampling."""
+
+    marker: int
+    precision: int
+    width: int
+    height: int
+    components: tuple[tuple[int, int, int], ...]
+
+    @property
+    def max_sampling(self) -> tuple[int, int]:
+        return max((h for _, h, _ in self.components), default=1), max(
+            (v for _, _, v in self.components), default=1
+        )
+
+    def mcus(self, scan: bytes) -> int:
+        """The MCUs of a scan over the components its header names (ITU T.81 A.2): whole MCUs of
+        the frame when it interleaves several, single blocks of its one component otherwise."""
+        hmax, vmax = self.max_sampling
+        ids = scan[1 : 1 + 2 * scan[0] : 2]
+        sampling = {c: (h, v) for c, h, v in self.components}
+        if any(c not in sampling for c in ids):
+            raise ImageError("corrupt JPEG: a scan names a component the frame lacks")
+        if len(ids) > 1:
+            return _ceil_div(self.width, 8 * hmax) * _ceil_div(self.height, 8 * vmax)
+        h, v = sampling[ids[0]]
+        return _ceil_div(_ceil_div(self.width * h, hmax), 8) * _ceil_div(_ceil_div(self.height * v, vmax), 8)
+
+
+def _jpeg_frame(marker: int, frame: bytes) -> _JpegFrame:
+    if len(frame) < 6 or len(frame) != 6 + 3 * frame[5]:
+        raise ImageError("corrupt JPEG: bad frame header")
+    components = tuple((frame[i], frame[i + 1] >> 4, frame[i + 1] & 0x0F) for i in range(6, len(frame), 3))
+    if any(not (1 <= h <= 4 and 1 <= v <= 4) for _, h, v in components):
+        raise ImageError("corrupt JPEG: bad sampling factors")
+    height, width = int.from_bytes(frame[1:3], "big"), int.from_bytes(frame[3:5], "big")
+    return _JpegFrame(marker, frame[0], width, height, components)
+
+
 def _jpeg_marker(data: bytes, i: int) -> tuple[int, int]:
-    """The marker at ``i`` (after any fill bytes) and the position after it."""
-    if i < len(data) and data[i] != 0xFF:
-        raise ImageError("corrupt JPEG: expected a marker")
-    while i < len(data) and data[i] == 0xFF:
-        i += 1
+    """The marker at ``i`` (after at most ``_JPEG_MAX_FILL`` fill bytes) and the position after it."""
     if i >= len(data):
         raise ImageError("truncated JPEG: no end-of-image marker")
-    return data[i], i + 1
+    run = _JPEG_MARKER_PREFIX.match(data, i)
+    if run is None:
+        raise ImageError("corrupt JPEG: expected a marker")
+    if run.end() - i > _JPEG_MAX_FILL + 1:
+        raise ImageError(f"corrupt JPEG: more than {_JPEG_MAX_FILL:,} fill bytes before a marker")
+    if run.end() >= len(data):
+        raise ImageError("truncated JPEG: no end-of-image marker")
+    return data[run.end()], run.end() + 1
 
 
-def _jpeg_segments(data: bytes) -> Iterator[tuple[int, int, int]]:
-    """(marker, payload start, payload end) for every marker segment up to end-of-image.
+def _jpeg_segments(data: bytes) -> Iterator[tuple[int, int, int, int]]:
+    """(marker, payload start, payload end, where the next marker starts) for every marker
+    segment up to end-of-image; after a start-of-scan, the next marker follows its
+    entropy-coded data.
 
     Entropy-coded data after each start-of-scan is skipped the way libjpeg finds its end, so
     markers between scans (a second frame header, say) are seen too. Raises when the file ends
-    before the end-of-image marker (truncated) or holds anything but markers between segments
-    (libjpeg skips such bytes with a warning; we refuse them).
+    before the end-of-image marker (truncated), holds anything but markers between segments
+    (libjpeg skips such bytes with a warning; we refuse them), or has more than
+    ``_JPEG_MAX_SEGMENTS`` segments. Every search runs in C (``re``), never a byte at a time.
     """
     i = 2
-    while True:
+    for _ in range(_JPEG_MAX_SEGMENTS):
         marker, i = _jpeg_marker(data, i)
         if marker == 0xD9:
             return
@@ -221,80 +306,102 @@ def _jpeg_segments(data: bytes) -> Iterator[tuple[int, int, int]]:
             raise ImageError("truncated JPEG: cut off inside a marker segment")
         if length < 2:
             raise ImageError("corrupt JPEG: bad segment length")
-        yield marker, i + 2, i + length
-        i += length
+        start, i = i + 2, i + length
         if marker == 0xDA:
             found = _JPEG_NEXT_MARKER.search(data, i)
             if found is None:
                 raise ImageError("truncated JPEG: no end-of-image marker")
+            yield marker, start, i, found.start()
             i = found.start()
+        else:
+            yield marker, start, i, i
+    raise ImageError(f"JPEG has more than {_JPEG_MAX_SEGMENTS:,} marker segments")
 
 
-def _jpeg_headers(data: bytes, max_scans: int | None) -> tuple[int, bytes, int, int, int]:
-    """(frame marker, frame header, components in the first scan, orientation, scans).
+def _jpeg_check_entropy_data(data: bytes, start: int, end: int, mcus: int) -> None:
+    """Refuse a scan's entropy-coded data (``data[start:end]``, ``end`` at the next marker)
+    holding more restart markers than it has MCUs, or a longer run of fill bytes than a marker
+    may follow. A 0xFF that is data is always followed by a stuffed zero, so every 0xFF 0xDn in
+    it is a restart marker and every 0xFF 0xFF a fill byte."""
+    if data.find(_JPEG_FILL_RUN, start, end + 1) >= 0:
+        raise ImageError(f"corrupt JPEG: more than {_JPEG_MAX_FILL:,} fill bytes before a marker")
+    restarts = sum(data.count(marker, start, end) for marker in _JPEG_RESTARTS)
+    if restarts > mcus:
+        raise ImageError(f"corrupt JPEG: a scan of {mcus:,} MCUs holds {restarts:,} restart markers")
+
+
+def _jpeg_headers(data: bytes, max_scans: int | None) -> tuple[_JpegFrame, int, int, int]:
+    """(frame header, components in the first scan, orientation, scans).
 
     Counting stops at the first scan past ``max_scans`` (None: no limit), so a file of a million
-    tiny scans is not even walked to its end.
+    tiny scans is not even walked to its end; each scan's restart markers are counted against
+    its MCUs as it is passed.
     """
-    frame_marker, frame = 0, b""
+    frame: _JpegFrame | None = None
     scan_components = 0
     orientation = 0
     scans = 0
-    for marker, start, end in _jpeg_segments(data):
+    for marker, start, end, after in _jpeg_segments(data):
         segment = data[start:end]
-        if marker == 0xDA:
-            scans += 1
-            if max_scans is not None and scans > max_scans:
-                raise ImageError(f"JPEG has more than {max_scans:,} scans; the limit is {max_scans:,}")
         if marker in _JPEG_SOF:
             # libjpeg sizes its buffers from the first frame header and fails on a second one
             # (after it allocated): refuse before, whatever a second one would say.
-            if frame_marker:
+            if frame is not None:
                 raise ImageError("corrupt JPEG: more than one frame header")
-            frame_marker, frame = marker, segment
-        elif marker == 0xDA and not scan_components:
-            if not frame_marker:
+            frame = _jpeg_frame(marker, segment)
+        elif marker == 0xDA:
+            scans += 1
+            if max_scans is not None and scans > max_scans:
+                raise ImageError(f"JPEG has more than {max_scans:,} scans; the limit is {max_scans:,}")
+            if frame is None:
                 raise ImageError("corrupt JPEG: image data before the frame header")
             if not segment or not 1 <= segment[0] <= 4 or len(segment) != 4 + 2 * segment[0]:
                 raise ImageError("corrupt JPEG: bad scan header")
-            scan_components = segment[0]
+            _jpeg_check_entropy_data(data, end, after, frame.mcus(segment))
+            scan_components = scan_components or segment[0]
         elif marker == 0xE1 and not orientation and segment.startswith(_EXIF_HEADER):
             orientation = _exif_orientation(segment)
-    if not frame_marker or not scan_components:
+    if frame is None or not scan_components:
         raise ImageError("truncated or corrupt JPEG: no image data")
-    return frame_marker, frame, scan_components, orientation or 1, scans
+    return frame, scan_components, orientation or 1, scans
 
 
 def _probe_jpeg(data: bytes, max_scans: int | None) -> ImageInfo:
-    marker, frame, scan_components, orientation, scans = _jpeg_headers(data, max_scans)
-    if marker not in _JPEG_SOF_DECODED:
+    frame, scan_components, orientation, scans = _jpeg_headers(data, max_scans)
+    if frame.marker not in _JPEG_SOF_DECODED:
         raise ImageError("unsupported JPEG: lossless or hierarchical coding")
-    if len(frame) < 6 or len(frame) != 6 + 3 * frame[5]:
-        raise ImageError("corrupt JPEG: bad frame header")
-    precision, components = frame[0], frame[5]
-    height, width = int.from_bytes(frame[1:3], "big"), int.from_bytes(frame[3:5], "big")
-    if precision != 8:
-        raise ImageError(f"unsupported JPEG: {precision}-bit samples")
+    width, height, components = frame.width, frame.height, len(frame.components)
+    if frame.precision != 8:
+        raise ImageError(f"unsupported JPEG: {frame.precision}-bit samples")
     if components not in _JPEG_COMPONENTS:
         raise ImageError(f"unsupported JPEG: {components} colour components")
     if not (1 <= width <= _JPEG_MAX_SIDE and 1 <= height <= _JPEG_MAX_SIDE):
         raise ImageError("the image header declares an empty or oversized image")
-    sampling = [(b >> 4, b & 0x0F) for b in frame[7 : 6 + 3 * components : 3]]
-    if any(not (1 <= h <= 4 and 1 <= v <= 4) for h, v in sampling):
-        raise ImageError("corrupt JPEG: bad sampling factors")
     decoded = 3 * width * height  # decoded to RGB whatever the components
     # A progressive file, or one whose first scan leaves components out, is decoded from a
     # buffer of every component's DCT coefficients (libjpeg's full-image coefficient controller),
     # padded to whole MCUs: the same size at every DCT scaling.
-    if marker in _JPEG_PROGRESSIVE or scan_components < components:
-        mcu_cols = -(-width // (8 * max(h for h, _ in sampling)))
-        mcu_rows = -(-height // (8 * max(v for _, v in sampling)))
-        blocks = sum(mcu_cols * h * mcu_rows * v for h, v in sampling)
+    if frame.marker in _JPEG_PROGRESSIVE or scan_components < components:
+        hmax, vmax = frame.max_sampling
+        mcu_cols = _ceil_div(width, 8 * hmax)
+        mcu_rows = _ceil_div(height, 8 * vmax)
+        blocks = sum(mcu_cols * h * mcu_rows * v for _, h, v in frame.components)
         decoded += blocks * _JPEG_BLOCK_BYTES
     return ImageInfo("jpeg", width, height, orientation, alpha=False, decoded_bytes=decoded, scans=scans)
 
 
 # -- PNG -----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _PngLayout:
+    """What of a PNG the decoder is given: the whole chunks (length to CRC) of its header,
+    palette and transparency, its image data chunks, and how many bytes the image data inflate
+    to (the declared rows, each with its filter byte)."""
+
+    kept: tuple[tuple[int, int], ...]
+    image_data: tuple[tuple[int, int], ...]
+    inflated_bytes: int
 
 
 def _png_chunks(data: bytes) -> Iterator[tuple[bytes, int, int, bool]]:
@@ -318,8 +425,8 @@ def _png_chunks(data: bytes) -> Iterator[tuple[bytes, int, int, bool]]:
         pos = end + 4
 
 
-def _png_header(data: bytes, chunk: tuple[bytes, int, int, bool]) -> tuple[int, int, int, int]:
-    """(width, height, bit depth, colour type) from the first chunk, which must be IHDR.
+def _png_header(data: bytes, chunk: tuple[bytes, int, int, bool]) -> tuple[int, int, int, int, int]:
+    """(width, height, bit depth, colour type, interlace) from the first chunk, which must be IHDR.
 
     libpng and OpenCV's own chunk walk both take the first chunk as the header: anything else
     first, or a header that fails its CRC, is refused rather than read some other way.
@@ -336,14 +443,28 @@ def _png_header(data: bytes, chunk: tuple[bytes, int, int, bool]) -> tuple[int, 
         raise ImageError("corrupt PNG: invalid header")
     if not (1 <= width <= _PNG_MAX_UINT31 and 1 <= height <= _PNG_MAX_UINT31):
         raise ImageError("the image header declares an empty or oversized image")
-    return width, height, depth, colour
+    return width, height, depth, colour, interlace
 
 
-def _probe_png(data: bytes) -> ImageInfo:
+def _png_inflated_bytes(width: int, height: int, depth: int, colour: int, interlace: int) -> int:
+    """What the image data inflate to (ISO 15948 7.2, 8.2): each row of each pass is a filter
+    byte and its pixels' bits packed into whole bytes; an Adam7 pass that is empty has no rows."""
+    bits = _PNG_SAMPLES[colour] * depth
+    passes = _PNG_ADAM7 if interlace else ((0, 0, 1, 1),)
+    total = 0
+    for x0, y0, dx, dy in passes:
+        cols, rows = _ceil_div(width - x0, dx), _ceil_div(height - y0, dy)
+        if cols > 0 and rows > 0:
+            total += rows * (1 + _ceil_div(cols * bits, 8))
+    return total
+
+
+def _probe_png(data: bytes) -> tuple[ImageInfo, _PngLayout]:
     chunks = _png_chunks(data)
-    width, height, depth, colour = _png_header(data, next(chunks))
-    transparency = False
-    image_data = False
+    header = next(chunks)
+    width, height, depth, colour, interlace = _png_header(data, header)
+    tables: dict[bytes, tuple[int, int]] = {}  # PLTE and tRNS before the image data
+    image_data: list[tuple[int, int]] = []
     orientation = 0
     for kind, start, end, crc_ok in chunks:
         if kind == b"IHDR":
@@ -354,18 +475,79 @@ def _probe_png(data: bytes) -> ImageInfo:
             if kind[0] & 0x20 == 0:  # critical chunk: libpng stops with an error
                 raise ImageError(f"corrupt PNG: {kind.decode()} checksum mismatch")
             continue  # libpng discards an ancillary chunk with a bad checksum
-        image_data = image_data or kind == b"IDAT"
-        transparency = transparency or kind == b"tRNS"
-        if kind == b"eXIf" and not orientation:
+        if kind == b"IDAT":
+            if image_data and image_data[-1][1] + 4 != start - 8:
+                raise ImageError("corrupt PNG: the image data are split by other chunks")
+            image_data.append((start, end))
+        elif kind in _PNG_TABLES and not image_data:
+            if kind in tables:
+                raise ImageError(f"corrupt PNG: more than one {kind.decode()} chunk")
+            tables[kind] = (start - 8, end + 4)
+        elif kind == b"PLTE":
+            raise ImageError("corrupt PNG: the palette follows the image data")
+        elif kind == b"eXIf" and not orientation:
             orientation = _exif_orientation(data[start:end])
+        # libpng ignores a tRNS after the image data; it is not given to it at all.
     if not image_data:
         raise ImageError("corrupt PNG: no image data")
     # OpenCV decodes colour with transparency (an alpha channel, or a tRNS chunk on RGB or
     # palette images) to 4 channels at the file's depth; anything else straight to 8-bit RGB,
     # libpng dropping the low byte of 16-bit samples as it reads.
-    alpha = colour in (4, 6) or (colour in (2, 3) and transparency)
+    alpha = colour in (4, 6) or (colour in (2, 3) and b"tRNS" in tables)
     decoded = width * height * (4 * (2 if depth == 16 else 1) if alpha else 3)
-    return ImageInfo("png", width, height, orientation or 1, alpha=alpha, decoded_bytes=decoded)
+    info = ImageInfo("png", width, height, orientation or 1, alpha=alpha, decoded_bytes=decoded)
+    inflated = _png_inflated_bytes(width, height, depth, colour, interlace)
+    kept = ((header[1] - 8, header[2] + 4), *(tables[kind] for kind in _PNG_TABLES if kind in tables))
+    return info, _PngLayout(kept, tuple(image_data), inflated)
+
+
+def _png_check_image_data(data: bytes, layout: _PngLayout) -> None:
+    """Inflate the image data, discarding the output, and refuse them unless they make exactly
+    the declared rows and end there.
+
+    Inflating stops at the first byte past the declared rows, so a stream of gigabytes behind a
+    small header costs no more than the rows it declares (which the limits already admitted);
+    the output never exceeds ``_PNG_INFLATE_STEP`` at a time.
+    """
+    needed = layout.inflated_bytes
+    inflater = zlib.decompressobj()
+    bodies = iter(layout.image_data)
+    produced = 0
+    pending = memoryview(b"")
+    try:
+        while not inflater.eof:
+            if not pending:
+                body = next(bodies, None)
+                if body is None:
+                    pending_output = inflater.decompress(b"", min(_PNG_INFLATE_STEP, needed - produced + 1))
+                    if not pending_output:
+                        break
+                    produced += len(pending_output)
+                else:
+                    pending = memoryview(data)[body[0] : body[1]]
+                    continue
+            else:
+                out = inflater.decompress(pending, min(_PNG_INFLATE_STEP, needed - produced + 1))
+                produced += len(out)
+                pending = memoryview(inflater.unconsumed_tail)
+            if produced > needed:
+                raise ImageError("corrupt PNG: the image data hold more than the header declares")
+    except zlib.error as exc:
+        raise ImageError("corrupt PNG: the image data do not inflate") from exc
+    if produced < needed:
+        raise ImageError("truncated PNG: the image data hold fewer rows than the header declares")
+    if not inflater.eof:
+        raise ImageError("corrupt PNG: the image data do not end after the declared rows")
+    if inflater.unused_data or pending or any(end > start for start, end in bodies):
+        raise ImageError("corrupt PNG: data follow the end of the image data")
+
+
+def _png_rebuilt(data: bytes, layout: _PngLayout) -> bytes:
+    """The PNG as the decoder gets it: header, palette, transparency, image data, end. Every
+    other chunk (text, compressed text, ICC profiles, ...) is left out, so no decoder inflates
+    or parses it."""
+    spans = (*layout.kept, (layout.image_data[0][0] - 8, layout.image_data[-1][1] + 4))
+    return b"".join([_PNG_SIGNATURE, *(data[start:end] for start, end in spans), _PNG_END])
 
 
 # -- WebP ----------------------------------------------------------------------------------------
@@ -432,6 +614,25 @@ def _webp_image_chunk(kinds: list[bytes]) -> int:
     return images[0]
 
 
+def _webp_refuse_lossless(chunks: list[tuple[bytes, bytes]]) -> None:
+    """Refuse lossless coding: a VP8L image, or an ALPH chunk holding a VP8L-coded alpha plane.
+
+    What a VP8L stream costs to decode is not in any header: its prefix-code groups (up to 65,536,
+    each a few KiB of Huffman tables) are named by an entropy image that is itself VP8L-coded
+    behind its transforms' coded images, so counting them means decoding those in Python. A
+    bound from the size alone would refuse nearly every lossless file over a few hundred pixels
+    square anyway. Photos from cameras and browsers are lossy (VP8), with raw alpha if any.
+    """
+    for kind, body in chunks:
+        if kind == b"VP8L":
+            raise ImageError("lossless WebP is not accepted: send the photo as JPEG or lossy WebP")
+        if kind == b"ALPH":
+            if not body or body[0] & _WEBP_ALPHA_COMPRESSION > 1:
+                raise ImageError("corrupt WebP: bad ALPH chunk")
+            if body[0] & _WEBP_ALPHA_COMPRESSION:
+                raise ImageError("WebP with losslessly compressed alpha is not accepted")
+
+
 def _probe_webp(data: bytes) -> ImageInfo:
     chunks = _webp_chunks(data)
     kinds = [kind for kind, _ in chunks]
@@ -450,32 +651,36 @@ def _probe_webp(data: bytes) -> ImageInfo:
         alpha = alpha or bool(header[0] & _WEBP_VP8X_ALPHA) or b"ALPH" in kinds
     if width < 1 or height < 1:
         raise ImageError("the image header declares an empty image")
+    _webp_refuse_lossless(chunks)
     pixels = width * height
     decoded = pixels * (4 if alpha else 3)
-    if kind == b"VP8L":
-        # The lossless decoder keeps the whole image as 32-bit ARGB, plus a few cache rows.
-        decoded += 4 * (pixels + width * (_WEBP_ARGB_CACHE_ROWS + 1))
-    elif alpha:
-        decoded += 2 * pixels  # the alpha plane and its lossless decoder's buffer
+    if alpha:
+        decoded += 2 * pixels  # the alpha plane and a working copy of it
     orientation = next((_exif_orientation(b) for k, b in chunks if k == b"EXIF"), 1)
     return ImageInfo("webp", width, height, orientation, alpha=alpha, decoded_bytes=decoded)
 
 
-def probe(data: bytes, *, max_jpeg_scans: int | None = None) -> ImageInfo:
-    """Read format, size, orientation and decoding cost from the header without decoding any
-    pixels. Raises :class:`ImageError` for a layout the decoder could read differently, or for
-    a JPEG of more than ``max_jpeg_scans`` scans (None: any number)."""
+def _probe(data: bytes, max_jpeg_scans: int | None) -> tuple[ImageInfo, _PngLayout | None]:
+    layout = None
     if data.startswith(b"\xff\xd8\xff"):
         info = _probe_jpeg(data, max_jpeg_scans)
     elif data.startswith(_PNG_SIGNATURE):
-        info = _probe_png(data)
+        info, layout = _probe_png(data)
     elif len(data) >= 16 and data[:4] == b"RIFF" and data[8:12] == b"WEBP":
         info = _probe_webp(data)
     else:
         raise ImageError("not a JPEG, PNG or WebP image")
     if info.width < 1 or info.height < 1:
         raise ImageError("the image header declares an empty image")
-    return info
+    return info, layout
+
+
+def probe(data: bytes, *, max_jpeg_scans: int | None = None) -> ImageInfo:
+    """Read format, size, orientation and decoding cost from the header without decoding any
+    pixels. Raises :class:`ImageError` for a layout the decoder could read differently, for
+    lossless WebP, or for a JPEG of more than ``max_jpeg_scans`` scans (None: any number), more
+    restart markers in a scan than it has MCUs, or long runs of fill bytes."""
+    return _probe(data, max_jpeg_scans)[0]
 
 
 # -- decoding ------------------------------------------------------------------------------------
@@ -643,13 +848,17 @@ def load_image(
     if size > max_bytes:
         raise ImageError(f"image is {size:,} bytes; the limit is {max_bytes:,}")
     data = bytes(image)
-    info = probe(data, max_jpeg_scans=max_jpeg_scans)
+    info, png = _probe(data, max_jpeg_scans)
     if info.pixels > max_pixels:
         raise ImageError(f"image has {info.pixels:,} pixels; the limit is {max_pixels:,}")
     if info.decoded_bytes > max_decoded_bytes:
         raise ImageError(
             f"decoding the image takes {info.decoded_bytes:,} bytes; the limit is {max_decoded_bytes:,}"
         )
+    if png is not None:
+        # Only now, within the limits: inflating costs what the declared rows do.
+        _png_check_image_data(data, png)
+        data = _png_rebuilt(data, png)
     reduction = 1
     if info.format == "jpeg" and work_min_side > 0:
         longest = max(info.width, info.height)

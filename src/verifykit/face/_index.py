@@ -33,7 +33,7 @@ import numpy.typing as npt
 from .._audit import DEFAULT_AUDIT_SINK, AuditSink, emit
 from .._charged import decision_step, validate_client
 from .._errors import ConfigurationError, InvalidInput, KeyringError, RateLimited, TemplateError
-from .._flow import Emit, Flow, FlowIO, Work, WorkKind, run_sync, store_op
+from .._flow import Emit, Flow, FlowIO, run_sync, store_op
 from .._verdict import Reason, VerifierId
 from ..crypto import Keyring
 from ..store import WindowPolicy
@@ -41,7 +41,8 @@ from ._image import ImageInput
 from ._models import MODEL_ID
 from ._settings import FaceSettings
 from ._template import DIMENSIONS, Vector, check_encoding, open_template
-from ._work import FaceReading, read_face
+from ._work import FaceReading, face_work
+from ._workers import shared_workers
 
 __all__ = ["FaceIndex", "FaceIndexBase", "FaceMatch"]
 
@@ -102,6 +103,7 @@ class FaceIndexBase:
         self._settings = settings if settings is not None else FaceSettings()
         self._store = store
         self._audit = audit
+        self._pool = shared_workers(self._settings)  # a photo query is read in the face workers
         self._lock = threading.Lock()
         self._matrix: npt.NDArray[np.float32] = np.empty((0, DIMENSIONS), dtype=np.float32)
         self._half_norms: npt.NDArray[np.float32] = np.empty(0, dtype=np.float32)
@@ -249,10 +251,7 @@ class FaceIndexBase:
         if not isinstance(query, bytes | bytearray | memoryview | np.ndarray):
             raise InvalidInput("search takes a 128-d encoding or a photo", field="query")
         settings = self._settings
-        image = bytes(query) if isinstance(query, bytearray | memoryview) else query
-        reading: FaceReading = yield Work(
-            read_face, (image, settings, settings.enroll_multiple_faces), WorkKind.HOLDS_GIL
-        )
+        reading: FaceReading = yield face_work(query, settings, settings.enroll_multiple_faces)
         if reading.encoding is None:
             reason = reading.reason.value if reading.reason is not None else "no_face"
             raise InvalidInput(f"the photo has no usable face ({reason})", field="image")
@@ -413,7 +412,7 @@ class FaceIndex(FaceIndexBase):
     """
 
     def _run(self, flow: Flow[T]) -> T:
-        return run_sync(flow, FlowIO(store=self._store, audit=self._audit))
+        return run_sync(flow, FlowIO(store=self._store, audit=self._audit, processes=self._pool))
 
     def add(
         self, key: str, template_or_encoding: bytes | npt.NDArray[np.floating], *, client: str | None = None

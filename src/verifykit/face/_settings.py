@@ -37,12 +37,15 @@ class MultiFace(StrEnum):
 class Workers(StrEnum):
     """Where the heavy face work (decode, detect, encode) runs."""
 
-    THREAD = "thread"
-    """In the calling thread (sync) or the event loop's thread pool (asyncio). dlib's encoder holds
-    the GIL, so threads of one process encode one face at a time."""
     PROCESS = "process"
-    """In a pool of worker processes owned by the verifier, each loading the models once: face work
-    scales across cores, and an asyncio service's loop never waits on the GIL."""
+    """The default: in sandboxed worker processes under operating-system limits (memory, CPU
+    seconds per photo), each loading the models once. Face work scales across cores, an asyncio
+    service's loop never waits on the GIL, and a decoder bomb or crash costs one worker, which is
+    replaced, never the server."""
+    THREAD = "thread"
+    """In the calling thread (sync) or the event loop's thread pool (asyncio): unsandboxed (the
+    native decoders run in the caller's process, bounded only by the header checks), and one
+    encoding at a time, since dlib's encoder holds the GIL."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,10 +96,20 @@ class FaceSettings:
       ``max_search_results=10`` caps ``k``. With a ``client`` named, ``search_limit`` (60 a
       minute) and ``index_change_limit`` (300 additions and removals a minute) hold per client on
       the shared store; None turns one off.
-    - ``workers="thread"``: face work runs in threads. ``"process"`` runs it in a pool of
-      ``processes`` worker processes (None: one per CPU core) that the verifier owns and
-      :meth:`~verifykit.face.FaceVerifier.close` ends; each worker loads the models once when it
-      starts.
+    - ``workers="process"``: every photo is probed, decoded, and read in a sandboxed worker
+      process (:mod:`verifykit.face._workers`), ``processes`` of them (None: one per CPU core),
+      shared by every verifier and index of the process with the same worker settings. Each
+      loads the models once and reads one photo at a time under limits the operating system
+      enforces: ``worker_memory`` bytes above its size once the models are loaded (None:
+      twice ``max_decoded_bytes`` plus 128 MiB, since OpenCV's binding copies a decoded image
+      once, and dlib works on top), ``worker_cpu_seconds=5`` of CPU time per photo, and
+      ``worker_timeout`` seconds of wall-clock time per photo (None: four times the CPU bound
+      plus 10 s, for a loaded machine). A photo that breaks one is refused with
+      :class:`~verifykit.ImageTooCostly` and the worker replaced; a worker that dies is
+      replaced too, and no other call fails. ``worker_start_timeout=60`` s bounds a worker's
+      start (imports and models). ``"thread"`` reads photos in the calling thread or the
+      event loop's thread pool: no sandbox, no limit but the header checks, and one encoding
+      at a time, as dlib's encoder holds the GIL; for callers who ask for it knowingly.
     """
 
     threshold: float = THRESHOLD_PRESETS["standard"]
@@ -128,8 +141,12 @@ class FaceSettings:
     index_change_limit: WindowPolicy | None = field(
         default_factory=lambda: WindowPolicy(limit=300, window=60)
     )
-    workers: Workers = Workers.THREAD
+    workers: Workers = Workers.PROCESS
     processes: int | None = None
+    worker_memory: int | None = None
+    worker_cpu_seconds: int = 5
+    worker_timeout: float | None = None
+    worker_start_timeout: float = 60.0
 
     def __post_init__(self) -> None:
         if not (math.isfinite(self.threshold) and 0.0 < self.threshold < 2.0):
@@ -168,6 +185,18 @@ class FaceSettings:
             isinstance(processes, bool) or not isinstance(processes, int) or processes < 1
         ):
             raise ConfigurationError("processes must be a positive number of worker processes, or None")
+        for name in ("worker_memory", "worker_cpu_seconds"):
+            value = getattr(self, name)
+            if value is None and name == "worker_memory":
+                continue
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ConfigurationError(f"{name} must be a positive integer")
+        for name in ("worker_timeout", "worker_start_timeout"):
+            value = getattr(self, name)
+            if value is None and name == "worker_timeout":
+                continue
+            if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < math.inf:
+                raise ConfigurationError(f"{name} must be a positive number of seconds")
         try:
             object.__setattr__(self, "workers", Workers(self.workers))
         except ValueError:
@@ -179,6 +208,20 @@ class FaceSettings:
             raise ConfigurationError("max_search_distance must be between 0 and 2, or None for the threshold")
         if self.max_search_results < 1:
             raise ConfigurationError("max_search_results must be at least 1")
+
+    @property
+    def worker_memory_bound(self) -> int:
+        """Bytes a face worker may hold above its size once its models are loaded."""
+        if self.worker_memory is not None:
+            return self.worker_memory
+        return 2 * self.max_decoded_bytes + 128 * 1024 * 1024
+
+    @property
+    def worker_timeout_bound(self) -> float:
+        """Wall-clock seconds a face worker may take over one photo."""
+        if self.worker_timeout is not None:
+            return float(self.worker_timeout)
+        return 4.0 * self.worker_cpu_seconds + 10.0
 
     @property
     def search_distance_cap(self) -> float:

@@ -35,8 +35,10 @@ class FaceVerifier(FaceShell):
     concurrent attempts can never exceed the cap.
 
     A verdict carries the distance and score only when ``settings.expose_scores`` is on (trusted
-    callers); the audit event always records the distance. With ``settings.workers="process"`` the
-    face work runs in worker processes: :meth:`close` (or ``with``) ends them.
+    callers); the audit event always records the distance. Photos are read in the sandboxed face
+    workers (see :class:`~verifykit.face.FaceSettings`); one that breaks a worker's limit raises
+    :class:`~verifykit.ImageTooCostly`, and a worker lost to a crash raises
+    :class:`~verifykit.WorkerLost` (retry).
     """
 
     def __init__(

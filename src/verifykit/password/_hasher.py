@@ -11,8 +11,10 @@ old hashes keep verifying after a new key is rotated in (the verdict then carrie
 
 Every verify spends the same work, so its time says nothing about what is stored or whether
 anything is: the same number of checks for every stored form (one per form of the password,
-see :meth:`PasswordHasher.candidates`), and after each check of a form cheaper than the current
-preset, a top-up run that brings it to one preset run (:mod:`verifykit.password._padding`).
+see :meth:`PasswordHasher.candidates`), each form prepared the same way whatever is stored (one
+pepper HMAC per form whenever the hasher holds a keyring, used or not: see
+:meth:`PasswordHasher.prepare`), and after each check of a form cheaper than the current preset,
+a top-up run that brings it to one preset run (:mod:`verifykit.password._padding`).
 """
 
 from __future__ import annotations
@@ -209,13 +211,16 @@ class PasswordHasher:
         """The key id new hashes are peppered with (None without a pepper)."""
         return self.keyring.current_id if self.pepper and self.keyring is not None else None
 
+    def _pepper_key(self, kid: str) -> Keyring:
+        if self.keyring is None or kid not in self.keyring.key_ids:
+            raise KeyringError(f"the stored hash is peppered with key {kid!r}, which is not in the keyring")
+        return self.keyring
+
     def _secret(self, normalized: str, kid: str | None) -> bytes:
         data = normalized.encode("utf-8")
         if kid is None:
             return data
-        if self.keyring is None or kid not in self.keyring.key_ids:
-            raise KeyringError(f"the stored hash is peppered with key {kid!r}, which is not in the keyring")
-        return self.keyring.digest(_PEPPER_PURPOSE, data, kid).partition(":")[2].encode("ascii")
+        return self._pepper_key(kid).digest(_PEPPER_PURPOSE, data, kid).partition(":")[2].encode("ascii")
 
     def hash(self, password: str) -> str:
         """An argon2id PHC string for ``password`` (normalized; no policy check here)."""
@@ -243,7 +248,9 @@ class PasswordHasher:
         verified here: :class:`~verifykit.KeyringError` when its pepper key is missing,
         :class:`~verifykit.ConfigurationError` when bcrypt is not installed."""
         if stored.pepper_kid is not None:
-            self._secret("", stored.pepper_kid)
+            self._pepper_key(
+                stored.pepper_kid
+            )  # no HMAC: the checks' preparation does the same for every form
         if stored.scheme is Scheme.BCRYPT:
             require_bcrypt()
 
@@ -257,15 +264,34 @@ class PasswordHasher:
         normalized = normalize_password(password)
         return [normalized, password] if normalized != password else [normalized]
 
+    def prepare(self, stored: StoredHash, candidates: list[str]) -> list[bytes]:
+        """What an argon2 check of ``stored`` hashes for each candidate: the UTF-8 text, or its
+        pepper HMAC under the key ``stored`` names.
+
+        The preparation is the same work whatever is stored: with a keyring, each candidate gets
+        exactly one pepper HMAC, under the stored hash's key if it is peppered and else under
+        the current key (computed and not used: a hash from before the pepper, a legacy form and
+        the dummy of a hasher without a pepper cost what a peppered hash costs). It runs before
+        the timed checks, so the cost meter compares hash functions alone.
+        """
+        out: list[bytes] = []
+        work_kid = stored.pepper_kid or (self.keyring.current_id if self.keyring is not None else None)
+        for candidate in candidates:
+            peppered = self._secret(candidate, work_kid) if work_kid is not None else b""
+            out.append(peppered if stored.pepper_kid is not None else candidate.encode("utf-8"))
+        return out
+
     def verify(self, stored: StoredHash | str, password: str) -> int | None:
         """The index in :meth:`candidates` of the form that matched, or None on a mismatch."""
         parsed = stored if isinstance(stored, StoredHash) else parse_hash(stored)
         shape = parsed.shape
+        candidates = self.candidates(password)
+        prepared = self.prepare(parsed, candidates)
         # Every candidate is always tried, so a match's position does not show in the timing.
         found: int | None = None
-        for i, candidate in enumerate(self.candidates(password)):
+        for i, (candidate, secret) in enumerate(zip(candidates, prepared, strict=True)):
             start = time.perf_counter()
-            matched = self._verify_one(parsed, candidate)
+            matched = self._verify_one(parsed, candidate, secret)
             self.costs.record(shape, time.perf_counter() - start, self._preset_shape)
             self._top_up(shape)
             if matched and found is None:
@@ -306,12 +332,11 @@ class PasswordHasher:
         preset's, so that admission under load does not tell the forms apart either."""
         return max(stored.memory_bytes, self.parameters.memory_bytes)
 
-    def _verify_one(self, stored: StoredHash, candidate: str) -> bool:
+    def _verify_one(self, stored: StoredHash, candidate: str, secret: bytes) -> bool:
         if stored.scheme is Scheme.BCRYPT:
             return verify_bcrypt(stored.encoded, candidate)
         if stored.scheme is Scheme.PBKDF2_SHA256:
             return verify_pbkdf2_sha256(stored.encoded, candidate)
-        secret = self._secret(candidate, stored.pepper_kid)
         try:
             return verify_secret(stored.encoded.encode("ascii"), secret, _ARGON2_TYPES[stored.scheme.value])
         except VerifyMismatchError:

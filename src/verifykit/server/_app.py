@@ -83,6 +83,8 @@ from ._services import (
 __all__ = ["Components", "Sidecar", "create_server", "open_mailer"]
 
 _log = logging.getLogger("verifykit.server")
+# Services whose requests (photos) may reach max_message_bytes; every other takes max_request_bytes.
+_LARGE_REQUESTS = frozenset(service.full_name for service in face_pb2.DESCRIPTOR.services_by_name.values())
 T = TypeVar("T")
 AnyMailer = AsyncMailerLike | Mailer
 
@@ -349,16 +351,37 @@ async def _assemble(
     recorder = Recorder(metrics=metrics, access_log=config.access_log)
     interceptors: list[grpc.aio.ServerInterceptor] = []
     if token is not None:
-        interceptors.append(AuthInterceptor(token, recorder=recorder))
-    interceptors.append(CallInterceptor(keyring=keyring, recorder=recorder))
+        interceptors.append(
+            AuthInterceptor(
+                token,
+                recorder=recorder,
+                health_reads=config.health_reads,
+                max_request_bytes=config.max_request_bytes,
+            )
+        )
+    interceptors.append(
+        CallInterceptor(
+            keyring=keyring,
+            recorder=recorder,
+            max_request_bytes=config.max_request_bytes,
+            large_services=_LARGE_REQUESTS,
+        )
+    )
     server = grpc.aio.server(
         interceptors=interceptors,
         options=[
+            # Server-wide: it must admit a face photo. Other methods: max_request_bytes, above.
             ("grpc.max_receive_message_length", config.max_message_bytes),
             ("grpc.max_send_message_length", config.max_message_bytes),
+            ("grpc.max_concurrent_streams", config.max_streams_per_connection),
+            # Off: a fixed stream window (64 KiB), the most a call can send before it is read or
+            # refused. Probes grow every stream's window, unread ones included.
+            ("grpc.http2.bdp_probe", int(config.http2_bdp_probe)),
             # Never share a port with another process: a second sidecar on the same port must fail.
             ("grpc.so_reuseport", 0),
         ],
+        # Beyond this, gRPC answers RESOURCE_EXHAUSTED before it reads the call's request.
+        maximum_concurrent_rpcs=config.max_concurrent_rpcs,
     )
     gate = HeavyGate(config.heavy_workers, config.heavy_slots)
     services = [_register(server, EmailOtpServicer(otp), email_otp_pb2, email_otp_pb2_grpc)]
@@ -555,7 +578,11 @@ def _audit_sinks(
     if config.audit_file is None or key is None:
         return audit, None
     log = AuditLog(
-        config.audit_file, parse_private_key(key), settings=config.audit_settings(), keyring=keyring
+        config.audit_file,
+        parse_private_key(key),
+        settings=config.audit_settings(),
+        keyring=keyring,
+        anchor=config.audit_anchor,  # checkpoints also shipped there, off the decision path
     )
     return (log if audit is None else _Both(log, audit)), log
 

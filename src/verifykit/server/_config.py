@@ -20,7 +20,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from .._errors import ConfigurationError
 from .._wire import is_loopback_host
-from ..auditlog import AuditLogSettings
+from ..auditlog import AuditLogSettings, anchor_from_url
 from ..otp import OTPSettings
 
 __all__ = ["OPTIONS", "Option", "ServerConfig", "load_config", "mask_password"]
@@ -76,6 +76,11 @@ class ServerConfig:
     token_file: Path | None = None
     insecure_plaintext: bool = False
     max_message_bytes: int = 16 * MiB
+    max_request_bytes: int = 64 * 1024
+    max_concurrent_rpcs: int = 256
+    max_streams_per_connection: int = 100
+    health_reads: int = 1
+    http2_bdp_probe: bool = False
     metrics_port: int | None = None
     metrics_host: str = "127.0.0.1"
     insecure_metrics_plaintext: bool = False
@@ -96,6 +101,7 @@ class ServerConfig:
     audit_checkpoint_records: int = 100
     audit_checkpoint_seconds: float = 10.0
     audit_fsync: str = "record"
+    audit_anchor: str | None = None
     officers_file: Path | None = None
     voucher_four_eyes: bool = False
     lockout_hard_cap: int | None = None
@@ -113,6 +119,7 @@ class ServerConfig:
         self._check_credentials()
         if not 1024 <= self.max_message_bytes <= 1024 * MiB:
             raise ConfigurationError("max_message_bytes must be between 1 KiB and 1 GiB")
+        self._check_bounds()
         if self.metrics_port is not None and not 0 <= self.metrics_port <= 65535:
             raise ConfigurationError("metrics_port must be between 0 and 65535")
         self._check_metrics_listener()
@@ -165,6 +172,16 @@ class ServerConfig:
                 "the network: set tls_cert and tls_key, listen on 127.0.0.1, or set "
                 "insecure_plaintext (only where the network itself encrypts, e.g. a service mesh)"
             )
+
+    def _check_bounds(self) -> None:
+        """What one caller can make the sidecar hold: request sizes, calls and streams at once."""
+        # Above max_message_bytes it changes nothing: gRPC refuses such a request first.
+        if not 1024 <= self.max_request_bytes <= 1024 * MiB:
+            raise ConfigurationError("max_request_bytes must be between 1 KiB and 1 GiB")
+        if self.max_concurrent_rpcs < 1 or self.max_streams_per_connection < 1:
+            raise ConfigurationError("max_concurrent_rpcs and max_streams_per_connection must be at least 1")
+        if not 1 <= self.health_reads <= 64:
+            raise ConfigurationError("health_reads must be between 1 and 64")
 
     def _check_metrics_listener(self) -> None:
         """The gRPC port's rule, for the metrics port (which has no TLS): loopback, or a switch.
@@ -224,6 +241,10 @@ class ServerConfig:
         """The audit log's checkpoint and flush settings."""
         if self.audit_fsync not in {"record", "checkpoint"}:
             raise ConfigurationError("audit_fsync must be record or checkpoint")
+        if self.audit_anchor is not None:
+            if self.audit_file is None:
+                raise ConfigurationError("audit_anchor needs audit_file: it keeps that log's checkpoints")
+            anchor_from_url(self.audit_anchor).close()  # a bad URL stops the start
         return AuditLogSettings(
             checkpoint_records=self.audit_checkpoint_records,
             checkpoint_seconds=self.audit_checkpoint_seconds,
@@ -309,7 +330,7 @@ _OTP_FIELDS = {
     "otp_locale": "default_locale",
 }
 _SECRET_VALUES = frozenset({"token", "keys", "audit_key"})
-_PASSWORD_URLS = frozenset({"mailer", "store"})
+_PASSWORD_URLS = frozenset({"mailer", "store", "audit_anchor"})
 
 
 def _is_dev_mailer(spec: str) -> bool:
@@ -432,7 +453,41 @@ OPTIONS: tuple[Option, ...] = (
         bool,
         "allow plaintext on an address other than loopback, without a token (e.g. inside a service mesh)",
     ),
-    Option("max_message_bytes", int, "largest request or response accepted, in bytes"),
+    Option(
+        "max_message_bytes",
+        int,
+        "largest request or response accepted, in bytes; requests this large only by FaceService",
+    ),
+    Option(
+        "max_request_bytes",
+        int,
+        "largest request accepted by a method other than FaceService's, in bytes (refused with "
+        "RESOURCE_EXHAUSTED before it is parsed)",
+    ),
+    Option(
+        "max_concurrent_rpcs",
+        int,
+        "calls served at once, all connections together; more are refused with RESOURCE_EXHAUSTED "
+        "before their request is read",
+    ),
+    Option(
+        "max_streams_per_connection",
+        int,
+        "calls one connection may have open at once (HTTP/2 max concurrent streams); a client "
+        "queues the rest",
+    ),
+    Option(
+        "health_reads",
+        int,
+        "with a token: health checks without it whose request is read at once (each may buffer "
+        "up to max_message_bytes); more wait",
+    ),
+    Option(
+        "http2_bdp_probe",
+        bool,
+        "grow HTTP/2 stream windows by bandwidth-delay probes: faster photo uploads over a long "
+        "round trip, but then every open stream, unread ones included, may hold megabytes",
+    ),
     Option("metrics_port", int, "serve Prometheus metrics on this port (off when unset)"),
     Option(
         "metrics_host", str, "address the metrics port binds (loopback unless insecure_metrics_plaintext)"
@@ -503,6 +558,13 @@ OPTIONS: tuple[Option, ...] = (
         str,
         "record (flush each audit record to disk before its decision takes effect) or checkpoint "
         "(flush at checkpoints only: faster; a power cut may lose the records since the last one)",
+    ),
+    Option(
+        "audit_anchor",
+        str,
+        "where every signed checkpoint of the audit log is also kept, to find a log cut back with its "
+        "head file: dir:///PATH, redis://HOST:PORT/DB?stream=KEY or syslog://HOST:PORT (syslog:///dev/log); "
+        "shipped in the background: an unreachable anchor never fails a decision, it is logged and retried",
     ),
     Option(
         "officers_file",

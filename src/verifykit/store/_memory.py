@@ -17,6 +17,15 @@ Memory stays bounded by live state, never by traffic:
   every operation retires at most :data:`SWEEP_BATCH` due items, so no request pays for the
   whole store. An item whose entry's horizon moved on (a newer event, a resend) is pushed
   again at the new horizon instead of being duplicated on every write.
+- Rate-limit windows are also bounded in number, because their keys are the caller's (a client
+  address, a destination, a single-use marker) and each is kept for up to its window: at most
+  ``max_windows`` (default :data:`DEFAULT_MAX_WINDOWS`). A hit that would keep a new window
+  while that many are held first retires whatever is due; if none is, it raises
+  :class:`~verifykit.StoreUnavailable` and keeps nothing, so nothing is approved. A window is
+  never evicted to make room: forgetting its events would give its key a fresh limit (or let
+  a spent single-use marker be spent again), so a flood of new keys can only be refused, never
+  turned into more attempts on a key already held. Existing windows, reads and refunds go on
+  as before.
 """
 
 from __future__ import annotations
@@ -30,6 +39,7 @@ from dataclasses import dataclass
 from enum import IntEnum
 
 from .._clock import Clock, SystemClock
+from .._errors import ConfigurationError, StoreUnavailable
 from ._base import (
     AttemptOutcome,
     ChallengeRecord,
@@ -58,11 +68,14 @@ from ._rules import (
     window_refund,
 )
 
-__all__ = ["SWEEP_BATCH", "MemoryStore"]
+__all__ = ["DEFAULT_MAX_WINDOWS", "SWEEP_BATCH", "MemoryStore"]
 
 #: Due heap items each operation retires at most. Each operation adds at most one item, so
 #: any batch above one keeps up; a few more catch up quickly after a burst.
 SWEEP_BATCH = 8
+#: Rate-limit windows a memory store holds at once unless told otherwise: about 45 MiB at about
+#: 450 bytes for a window of one event (a window holds one float per event in it besides).
+DEFAULT_MAX_WINDOWS = 100_000
 
 
 @dataclass(slots=True)
@@ -113,10 +126,20 @@ _Item = tuple[float, int, _Table, str, _Entry | _Window | _Lockout]
 
 
 class MemoryStore(ChallengeStore):
-    """A thread-safe in-process store. Limits hold within this process only."""
+    """A thread-safe in-process store. Limits hold within this process only.
 
-    def __init__(self, *, namespace: str = "vk", clock: Clock | None = None) -> None:
+    ``max_windows`` bounds how many rate-limit windows are held at once (default
+    :data:`DEFAULT_MAX_WINDOWS`); past it a hit that would keep a new window raises
+    :class:`~verifykit.StoreUnavailable` instead of forgetting another key's window.
+    """
+
+    def __init__(
+        self, *, namespace: str = "vk", clock: Clock | None = None, max_windows: int = DEFAULT_MAX_WINDOWS
+    ) -> None:
+        if isinstance(max_windows, bool) or not isinstance(max_windows, int) or max_windows < 1:
+            raise ConfigurationError("max_windows must be an integer >= 1")
         self.namespace = namespace
+        self.max_windows = max_windows
         self._clock = clock or SystemClock()
         self._lock = threading.Lock()
         self._challenges: dict[str, _Entry] = {}
@@ -152,21 +175,39 @@ class MemoryStore(ChallengeStore):
 
     def _sweep(self, now: float) -> None:
         """Retire at most SWEEP_BATCH due heap items (called under the lock by every operation)."""
-        due = self._due
         for _ in range(SWEEP_BATCH):
-            if not due or due[0][0] > now:
+            if not self._retire(now):
                 return
-            _, _, table, key, entry = heapq.heappop(due)
-            entries = self._table(table)
-            if entries.get(key) is not entry:
-                continue  # removed (or replaced) since: its own item, if any, is elsewhere
-            horizon = entry.horizon()
-            if horizon <= now:
-                del entries[key]
-            elif isinstance(entry, _Lockout) and math.isinf(horizon):
-                entry.scheduled = False  # a hard lock: kept, off the heap, until reset
-            else:
-                heapq.heappush(due, (horizon, next(self._seq), table, key, entry))
+
+    def _retire(self, now: float) -> bool:
+        """Retire the first heap item if it is due; False when none is."""
+        due = self._due
+        if not due or due[0][0] > now:
+            return False
+        _, _, table, key, entry = heapq.heappop(due)
+        entries = self._table(table)
+        if entries.get(key) is not entry:
+            return True  # removed (or replaced) since: its own item, if any, is elsewhere
+        horizon = entry.horizon()
+        if horizon <= now:
+            del entries[key]
+        elif isinstance(entry, _Lockout) and math.isinf(horizon):
+            entry.scheduled = False  # a hard lock: kept, off the heap, until reset
+        else:
+            heapq.heappush(due, (horizon, next(self._seq), table, key, entry))
+        return True
+
+    def _room_for_a_window(self, now: float) -> None:
+        """Make room for one more window by retiring what is due (each heap item is retired once
+        per push, so this stays amortised), or refuse: a held window is never evicted."""
+        while len(self._windows) >= self.max_windows:
+            if not self._retire(now):
+                wait = max(self._due[0][0] - now, 0.0) if self._due else 0.0
+                raise StoreUnavailable(
+                    f"the memory store holds its limit of {self.max_windows} rate-limit windows "
+                    f"(max_windows); nothing new is kept, and nothing allowed, for at least "
+                    f"{math.ceil(wait)} s"
+                )
 
     # -- challenges ------------------------------------------------------------------------------
 
@@ -323,6 +364,7 @@ class MemoryStore(ChallengeStore):
                 events: list[float] = []
                 result = window_hit(events, now, policy, cost)
                 if events:  # a zero-cost or refused hit on an empty window keeps nothing
+                    self._room_for_a_window(now)
                     window = _Window(events, policy.window)
                     self._windows[key] = window
                     self._schedule(_Table.WINDOWS, key, window)

@@ -28,6 +28,7 @@ import json
 import math
 import re
 import secrets
+import ssl
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -52,7 +53,16 @@ from ._base import (
 )
 from ._rules import check_cost, check_live_sends, check_new_challenge
 
-__all__ = ["RedisBase", "RedisStore", "Request", "hash_tag", "policy_args", "script_sha", "script_source"]
+__all__ = [
+    "RedisBase",
+    "RedisStore",
+    "Request",
+    "hash_tag",
+    "policy_args",
+    "script_sha",
+    "script_source",
+    "verified_tls",
+]
 
 T = TypeVar("T")
 
@@ -68,6 +78,26 @@ SCRIPTS = (
     "charge",
     "failure_state",
 )
+# What a URL query may say for a yes/no option.
+_FLAGS = {
+    "true": True,
+    "yes": True,
+    "on": True,
+    "1": True,
+    "false": False,
+    "no": False,
+    "off": False,
+    "0": False,
+}
+
+
+def _flag(text: str) -> bool:
+    try:
+        return _FLAGS[text.strip().lower()]
+    except KeyError:
+        raise ValueError(text) from None
+
+
 # Store options, with the converter that turns a URL query string into the value.
 _OPTIONS: dict[str, Callable[[str], Any]] = {
     "socket_timeout": float,
@@ -79,6 +109,7 @@ _OPTIONS: dict[str, Callable[[str], Any]] = {
     "ssl_certfile": str,
     "ssl_keyfile": str,
     "ssl_cert_reqs": str,
+    "ssl_check_hostname": _flag,
 }
 # Options verifykit itself reads (redis-py never sees them): how many replicas must hold a write
 # that spends an attempt or charges a limit before its reply counts, and how long to wait for them.
@@ -185,6 +216,40 @@ def store_options(options: Mapping[str, Any]) -> dict[str, Any]:
         raise ConfigurationError("store option max_connections must be an integer >= 1")
     out["max_connections"] = max_connections
     return out
+
+
+def _requires_certificate(value: Any) -> bool:
+    if isinstance(value, str):
+        return value.strip().lower() == "required"
+    return isinstance(value, ssl.VerifyMode) and value is ssl.CERT_REQUIRED
+
+
+def verified_tls(options: dict[str, Any]) -> None:
+    """Refuse every TLS option that would let the store trust a server it has not verified, and
+    set the verifying values explicitly (``store.options`` then shows what redis-py is given).
+
+    Redis replies decide approvals, so a ``rediss://`` store talks only to a server whose
+    certificate chains to a trusted CA *and* names the host dialled. redis-py's own defaults are
+    not relied on: they have changed between releases, ``RedisCluster`` once dropped the hostname
+    option, and ``ssl_cert_reqs=none`` (or ``None``) silently switches the hostname check off too.
+    """
+    cert_reqs = options.get("ssl_cert_reqs", "required")
+    if not _requires_certificate(cert_reqs):
+        shown = cert_reqs.name if isinstance(cert_reqs, ssl.VerifyMode) else cert_reqs
+        raise ConfigurationError(
+            f"store option ssl_cert_reqs={shown!s} would trust a Redis server without verifying its "
+            "certificate (and without checking its name); a rediss:// store only accepts a verified "
+            "server: leave ssl_cert_reqs out or set it to 'required', and name a private CA with "
+            "ssl_ca_certs"
+        )
+    if options.get("ssl_check_hostname", True) is not True:
+        raise ConfigurationError(
+            "store option ssl_check_hostname must be true: without it any certificate the CA signed, "
+            "for any host, would be trusted; a rediss:// store only accepts a verified server: "
+            "connect by a name the server's certificate carries"
+        )
+    options["ssl_cert_reqs"] = "required"
+    options["ssl_check_hostname"] = True
 
 
 def wait_options(options: Mapping[str, Any], socket_timeout: float) -> tuple[int, float]:
@@ -380,9 +445,7 @@ class RedisBase:
         if not tls and any(name.startswith("ssl_") for name in self._options):
             raise ConfigurationError("ssl_* store options need a rediss:// URL")
         if tls:
-            # Redis replies decide approvals: a certificate must name the host we dialled. Said
-            # explicitly, not left to redis-py's default (off before 6.0; RedisCluster dropped it).
-            self._options["ssl_check_hostname"] = True
+            verified_tls(self._options)
         self._lock = threading.Lock()
         self._client: Any = None
         self._errors = (self._redis.RedisError, self._redis.exceptions.RedisClusterException, OSError)

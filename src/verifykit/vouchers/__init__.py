@@ -24,12 +24,15 @@ from ._officers import (
     OfficerSource,
     OfficerState,
     RegistryFile,
+    check_public_key,
     generate_officer_key,
     key_id,
     load_private_key,
     load_public_key,
+    possession_proof,
     private_key_pem,
     public_key_pem,
+    verify_possession,
 )
 from ._settings import DEFAULT_UNLOCKS, MAX_CLOCK_SKEW, MAX_VOUCHER_TTL, VOUCHER_PRESETS, VoucherSettings
 from ._verifiers import Vouchers
@@ -54,6 +57,7 @@ __all__ = [
     "VoucherSettings",
     "VoucherSignature",
     "Vouchers",
+    "check_public_key",
     "cosign_voucher",
     "decode_voucher",
     "generate_officer_key",
@@ -62,6 +66,8 @@ __all__ = [
     "key_id",
     "load_private_key",
     "load_public_key",
+    "possession_proof",
     "private_key_pem",
     "public_key_pem",
+    "verify_possession",
 ]
