@@ -23,6 +23,9 @@ def test_the_hash_bench_reports_every_case_and_keeps_the_flood_within_its_budget
     for expected in ("verify p50, rfc9106_low_memory", "unknown subject p50", "blocklist lookup", "flood 6"):
         assert any(name.startswith(expected) for name in names), expected
     assert all(c["value"] > 0 for c in doc["cases"])
+    # Every stored form is measured with the pepper on and with it off.
+    assert set(doc["stored_forms"]) == {"pepper on", "pepper off"}
+    assert doc["stored_forms"]["pepper on"].keys() == doc["stored_forms"]["pepper off"].keys()
     flood = doc["flood"]
     assert flood["bounded"]["approved"] == flood["unbounded"]["approved"] == 6
     assert flood["bounded"]["argon2_memory_peak_mib"] <= flood["budget_mib"] == 128

@@ -232,7 +232,7 @@ def test_a_rediss_store_states_full_verification_in_its_options(
 ) -> None:
     port = tls_redis(certificates.localhost)
     url = f"rediss://localhost:{port}/0?ssl_ca_certs={certificates.ca}&ssl_cert_reqs=required"
-    store = stores(url)
+    store: Any = stores(url)
     assert (store.options["ssl_cert_reqs"], store.options["ssl_check_hostname"]) == ("required", True)
     assert _counts(store)
     kwargs = store._ready().connection_pool.connection_kwargs

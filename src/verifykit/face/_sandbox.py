@@ -150,6 +150,7 @@ def main() -> None:
             frame = _read_frame(stdin)
             if frame is None:
                 return
+            _write_frame(out, {"started": True})  # from here on, an ending is this job's doing
             job, args = pickle.loads(frame)  # noqa: S301 - from the server that started us
         except MemoryError:
             answer: dict[str, Any] = {"refused": "memory"}

@@ -58,6 +58,7 @@ _ONE_THREAD = {
 }
 _RETRY_START = (0.5, 30.0)  # first and longest wait between failed starts
 _REFUSED = ("memory", "cpu", "time")
+_TAKE_TRIES = 3  # workers a job is offered to when each ends before taking it
 _IDLE_CHECK = 1.0  # seconds between looks at an idle worker of a started pool
 
 
@@ -126,6 +127,10 @@ def _worker_env() -> dict[str, str]:
 
 def _frame(body: bytes) -> bytes:
     return len(body).to_bytes(_HEADER, "big") + body
+
+
+class _NotStarted(Exception):
+    """The worker ended before it acknowledged the job."""
 
 
 class _Ended(Exception):
@@ -442,22 +447,41 @@ class FaceWorkers(Executor):
                 raise WorkerLost(
                     f"no face worker can be started: {self._starting_error}", retry_after=retry.wait()
                 )
-            result = self._run(slot, worker, job)
+            result = self._run_started(slot, retry, worker, job)
         except BaseException as exc:
             job.future.set_exception(exc)
         else:
             job.future.set_result(result)
 
+    def _run_started(self, slot: int, retry: _Backoff, worker: _Worker, job: _Job) -> Any:
+        """Run ``job``; a worker that ended before it took the job (it died while idle, just as
+        the job came) costs the job nothing: a fresh worker takes it."""
+        for _ in range(_TAKE_TRIES):
+            try:
+                return self._run(slot, worker, job)
+            except _NotStarted:
+                fresh = self._ensure(slot, retry)
+                if fresh is None:
+                    break
+                worker = fresh
+        raise WorkerLost(f"no face worker could take the photo: {self._starting_error or 'they ended'}")
+
     def _run(self, slot: int, worker: _Worker, job: _Job) -> Any:
         deadline = time.monotonic() + self.limits.timeout
         body = pickle.dumps((job.name, job.args), protocol=pickle.HIGHEST_PROTOCOL)
         worker.busy = True
+        started = False
         try:
             worker.send(body, deadline)
             answer = worker.receive(deadline)
+            if answer == {"started": True}:
+                started = True
+                answer = worker.receive(deadline)
         except _Ended as ended:
             code = worker.end()
             self._replace(slot)
+            if not started and not ended.timed_out:
+                raise _NotStarted from None  # it ended before it took the job: the job is intact
             error = _ended_by(code, ended.timed_out)
             self._count(error)
             raise error from None
@@ -507,7 +531,7 @@ def shared_workers(settings: FaceSettings) -> FaceWorkers | None:
     key = (settings.processes or os.cpu_count() or 1, WorkerLimits.of(settings))
     with _shared_lock:
         pool = _shared.get(key)
-        if pool is None:
+        if pool is None or pool._closed:
             pool = _shared[key] = FaceWorkers(key[0], key[1])
         return pool
 

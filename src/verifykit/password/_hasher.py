@@ -248,9 +248,8 @@ class PasswordHasher:
         verified here: :class:`~verifykit.KeyringError` when its pepper key is missing,
         :class:`~verifykit.ConfigurationError` when bcrypt is not installed."""
         if stored.pepper_kid is not None:
-            self._pepper_key(
-                stored.pepper_kid
-            )  # no HMAC: the checks' preparation does the same for every form
+            # The key is looked up, not used: an HMAC here would be work only a peppered hash does.
+            self._pepper_key(stored.pepper_kid)
         if stored.scheme is Scheme.BCRYPT:
             require_bcrypt()
 

@@ -21,7 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import grpc
@@ -70,6 +70,9 @@ from ._config import ServerConfig
 from ._interceptors import AuthInterceptor, CallInterceptor, Recorder
 from ._metrics import Metrics
 from ._pool import HeavyGate
+
+if TYPE_CHECKING:
+    from ..face import FaceWorkers
 from ._services import (
     EmailOtpServicer,
     FaceServicer,
@@ -173,6 +176,9 @@ class _Loop:
         self.loop.close()
 
 
+READINESS_PERIOD = 0.5  # seconds between looks at the services whose health has a check of its own
+
+
 class Sidecar:
     """A built server: :meth:`start`, then :meth:`stop` (or :meth:`drain` on SIGTERM).
 
@@ -202,6 +208,10 @@ class Sidecar:
         self.config = config
         self.metrics_port: int | None = None
         self.on_stop: list[Callable[[], None]] = []
+        # Services whose health follows a check of their own (the face service: can a photo be
+        # read?), looked at every READINESS_PERIOD seconds while the sidecar serves.
+        self.readiness: dict[str, Callable[[], bool]] = {}
+        self._watcher: asyncio.Task[None] | None = None
         self._stopped = threading.Event()
         self._stop_lock = threading.Lock()
 
@@ -214,6 +224,19 @@ class Sidecar:
         await self.grpc_server.start()
         for name in ["", *self.services]:
             await self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
+        if self.readiness:
+            self._watcher = asyncio.get_running_loop().create_task(self._watch())
+
+    async def _watch(self) -> None:
+        shown = dict.fromkeys(self.readiness, True)
+        while True:
+            for name, ready in self.readiness.items():
+                now = await asyncio.to_thread(ready)
+                if now != shown[name]:
+                    shown[name] = now
+                    status = health_pb2.HealthCheckResponse
+                    await self.health.set(name, status.SERVING if now else status.NOT_SERVING)
+            await asyncio.sleep(READINESS_PERIOD)
 
     def stop(self, grace: float | None = None) -> None:
         """Go NOT_SERVING, refuse new calls, let in-flight calls finish within ``grace`` seconds,
@@ -230,6 +253,8 @@ class Sidecar:
                 self._stopped.set()
 
     async def _stop(self, grace: float) -> None:
+        if self._watcher is not None:
+            self._watcher.cancel()
         await self.health.enter_graceful_shutdown()
         await self.grpc_server.stop(grace)
         for hook in self.on_stop:
@@ -392,9 +417,16 @@ async def _assemble(
         services.append(_register(server, password, password_pb2, password_pb2_grpc))
     face = _face_service(shared)
     stop_hooks: list[Callable[[], None]] = []
+    readiness: dict[str, Callable[[], bool]] = {}
     if face is not None:
-        services.append(_register(server, face[0], face_pb2, face_pb2_grpc))
+        name = _register(server, face[0], face_pb2, face_pb2_grpc)
+        services.append(name)
         stop_hooks = face[1]
+        workers = face[2]
+        if workers is not None:
+            readiness[name] = lambda: workers.status().ready
+            if metrics is not None:
+                metrics.watch_face_workers(workers.status)
     if audit_log is not None:
         stop_hooks = [*stop_hooks, audit_log.close]  # last: its closing checkpoint seals every record
     health_servicer = health_aio.HealthServicer()
@@ -421,6 +453,7 @@ async def _assemble(
         config=config,
     )
     sidecar.on_stop.extend(stop_hooks)
+    sidecar.readiness.update(readiness)
     return sidecar, port
 
 
@@ -444,8 +477,12 @@ class _Shared:
     loop: asyncio.AbstractEventLoop
 
 
-def _face_service(shared: _Shared) -> tuple[FaceServicer, list[Callable[[], None]]] | None:
-    """The face service, and what to do at stop; None when the face extra is not installed."""
+def _face_service(
+    shared: _Shared,
+) -> tuple[FaceServicer, list[Callable[[], None]], FaceWorkers | None] | None:
+    """The face service, what to do at stop, and its face workers (None with threads); None when
+    the face extra is not installed. The workers are the process's shared pool: they end at exit,
+    not at stop, so sidecars built one after another in one process reuse them."""
     try:
         from ..aio import FaceVerifier
         from ..face import FaceIndex, FaceSettings
@@ -459,7 +496,9 @@ def _face_service(shared: _Shared) -> tuple[FaceServicer, list[Callable[[], None
             config.face_preset,
             expose_scores=config.face_scores,
             workers=config.face_workers,
-            processes=config.heavy_workers if config.face_workers == "process" else None,
+            processes=config.heavy_workers,
+            worker_memory=config.face_worker_memory,
+            worker_cpu_seconds=config.face_worker_cpu_seconds,
         ),
     )
     verifier = FaceVerifier(
@@ -478,8 +517,10 @@ def _face_service(shared: _Shared) -> tuple[FaceServicer, list[Callable[[], None
     else:
         index = FaceIndex(keyring, settings=settings, store=index_store, audit=audit)
     hooks: list[Callable[[], None]] = [] if path is None else [lambda: index.save(path)]
-    hooks.append(verifier.close)
-    return FaceServicer(verifier, index, shared.gate), hooks
+    workers = verifier._pool
+    if workers is not None:
+        workers.start()  # now, so health knows whether photos can be read before the first one
+    return FaceServicer(verifier, index, shared.gate), hooks, workers
 
 
 def _password_service(shared: _Shared) -> PasswordServicer | None:

@@ -92,7 +92,9 @@ class ServerConfig:
     face_preset: str = "standard"
     face_index: Path | None = None
     face_scores: bool = False
-    face_workers: str = "thread"
+    face_workers: str = "process"
+    face_worker_memory: int | None = None
+    face_worker_cpu_seconds: int = 5
     access_log: bool = True
     audit_log: bool = True
     audit_file: Path | None = None
@@ -129,8 +131,7 @@ class ServerConfig:
             raise ConfigurationError("workers and heavy_workers must be at least 1")
         if self.heavy_queue is not None and self.heavy_queue < 0:
             raise ConfigurationError("heavy_queue must not be negative")
-        if self.face_workers not in {"thread", "process"}:
-            raise ConfigurationError("face_workers must be thread or process")
+        self._check_face_workers()
         if self.log_level.lower() not in {"debug", "info", "warning", "error"}:
             raise ConfigurationError("log_level must be debug, info, warning or error")
         self.audit_settings()  # checked once, here
@@ -143,6 +144,14 @@ class ServerConfig:
             )
         if self.lockout_hard_cap is not None and not 1 <= self.lockout_hard_cap <= 100:
             raise ConfigurationError("lockout_hard_cap must be between 1 and 100 (NIST SP 800-63B)")
+
+    def _check_face_workers(self) -> None:
+        if self.face_workers not in {"thread", "process"}:
+            raise ConfigurationError("face_workers must be thread or process")
+        if self.face_worker_memory is not None and self.face_worker_memory < 16 * MiB:
+            raise ConfigurationError("face_worker_memory must be at least 16 MiB")
+        if not 1 <= self.face_worker_cpu_seconds <= 3600:
+            raise ConfigurationError("face_worker_cpu_seconds must be between 1 and 3600")
 
     def _check_credentials(self) -> None:
         if self.token is not None and self.token_file is not None:
@@ -529,8 +538,21 @@ OPTIONS: tuple[Option, ...] = (
     Option(
         "face_workers",
         str,
-        "thread or process: dlib holds the GIL, so process runs face work in heavy_workers worker "
-        "processes (each loads the models once) and keeps it from slowing other calls",
+        "process (default) reads every photo in heavy_workers sandboxed worker processes under "
+        "memory and CPU limits, replaced when one breaks a limit or dies; thread reads photos in "
+        "the server process itself, unsandboxed and one encoding at a time (dlib holds the GIL)",
+    ),
+    Option(
+        "face_worker_memory",
+        int,
+        "bytes a face worker may hold above its size once its models are loaded (default: twice "
+        "the decoded-bytes bound plus 128 MiB, 512 MiB); a photo needing more is refused "
+        "image_too_costly",
+    ),
+    Option(
+        "face_worker_cpu_seconds",
+        int,
+        "CPU seconds a face worker may spend on one photo; a photo needing more is refused image_too_costly",
     ),
     Option("access_log", bool, "one JSON line per call on stderr"),
     Option("audit_log", bool, "audit events as JSON lines on stderr"),

@@ -8,9 +8,13 @@ for a missing or wrong bearer token count too (code ``UNAUTHENTICATED``), so tok
 from __future__ import annotations
 
 import threading
-from typing import Any
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any
 
 from .._errors import ConfigurationError
+
+if TYPE_CHECKING:
+    from ..face import WorkerStatus
 
 __all__ = ["Metrics"]
 
@@ -67,6 +71,10 @@ class Metrics:
         if refusal is not None:
             self.refusals.labels(method, refusal).inc()
 
+    def watch_face_workers(self, status: Callable[[], WorkerStatus]) -> None:
+        """Export the face workers' state, read from ``status`` at each scrape."""
+        self.registry.register(_FaceWorkers(status))
+
     def serve(self, host: str, port: int) -> int:
         """Expose ``/metrics`` over HTTP; returns the bound port."""
         try:
@@ -81,3 +89,39 @@ class Metrics:
             self._http.shutdown()
             self._http.server_close()
             self._http = None
+
+
+class _FaceWorkers:
+    """A collector for the face workers: alive now, replaced, and photos refused per limit."""
+
+    def __init__(self, status: Callable[[], WorkerStatus]) -> None:
+        self._status = status
+
+    def describe(self) -> list[Any]:
+        return []  # so registering does not read the pool
+
+    def collect(self) -> Iterator[Any]:
+        from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+
+        status = self._status()
+        yield GaugeMetricFamily(
+            "verifykit_face_workers_alive", "Face worker processes running now.", value=status.alive
+        )
+        yield CounterMetricFamily(
+            "verifykit_face_workers_replaced",
+            "Face worker processes started again after one ended (a limit, a crash, a kill).",
+            value=status.replaced,
+        )
+        refused = CounterMetricFamily(
+            "verifykit_face_photos_refused",
+            "Photos refused for breaking a face worker's limit, by limit (memory, cpu, time).",
+            labels=["limit"],
+        )
+        for limit, count in status.refused.items():
+            refused.add_metric([limit], count)
+        yield refused
+        yield CounterMetricFamily(
+            "verifykit_face_photos_lost",
+            "Photos whose face worker ended before answering (a crash, a kill from outside).",
+            value=status.lost,
+        )

@@ -46,8 +46,10 @@ def open_store(
     ``options`` go to the Redis backends: ``socket_timeout`` (seconds, default 1.0),
     ``socket_connect_timeout`` (default: the socket timeout), ``max_connections`` (default 64),
     ``health_check_interval`` (seconds, default 0: off), ``client_name`` and, for ``rediss``,
-    ``ssl_ca_certs``/``ssl_certfile``/``ssl_keyfile``/``ssl_cert_reqs``. The same options may
-    come as URL query parameters, e.g. ``redis://localhost:6379/0?socket_timeout=0.5``.
+    ``ssl_ca_certs``/``ssl_certfile``/``ssl_keyfile`` (``ssl_cert_reqs`` and
+    ``ssl_check_hostname`` only at their verifying values, ``required`` and true: anything
+    weaker is a :class:`~verifykit.ConfigurationError`). The same options may come as URL
+    query parameters, e.g. ``redis://localhost:6379/0?socket_timeout=0.5``.
     :func:`verifykit.aio.open_store` takes the same URLs and options.
     """
     kind = backend_for(url, namespace=namespace, clock=clock)

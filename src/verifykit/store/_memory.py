@@ -73,8 +73,8 @@ __all__ = ["DEFAULT_MAX_WINDOWS", "SWEEP_BATCH", "MemoryStore"]
 #: Due heap items each operation retires at most. Each operation adds at most one item, so
 #: any batch above one keeps up; a few more catch up quickly after a burst.
 SWEEP_BATCH = 8
-#: Rate-limit windows a memory store holds at once unless told otherwise: about 45 MiB at about
-#: 450 bytes for a window of one event (a window holds one float per event in it besides).
+#: Rate-limit windows a memory store holds at once unless told otherwise: about 40 MiB at about
+#: 400 bytes for a window of one event (a window holds one float per event in it besides).
 DEFAULT_MAX_WINDOWS = 100_000
 
 
