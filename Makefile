@@ -57,7 +57,9 @@ soak: $(STAMP) services
 		$(if $(SOAK_FACES),--faces $(SOAK_FACES))
 
 # Coverage-guided fuzzing of every parser that takes outside input, FUZZ_SECONDS per target (fuzz/run.py;
-# crashes are left in FUZZ_DIR/<target>/crash-*). `make test` runs each harness briefly.
+# crashes are left in FUZZ_DIR/<target>/crash-*). `make test` runs each harness briefly. Every target runs
+# under -rss_limit_mb (idle size plus its memory budget) and -timeout, so a decoder bomb is a crash; the
+# image harness mutates whole PNG chunks, JPEG segments and WebP chunks, keeping lengths and CRCs right.
 FUZZ_SECONDS ?= 60
 FUZZ_DIR ?= .fuzz
 fuzz: $(STAMP)

@@ -75,7 +75,9 @@ def fuzz(target: str, *, seconds: int | None, runs: int | None, workdir: Path, e
     corpus = workdir / "corpus"
     corpus.mkdir(exist_ok=True)
     args += [str(corpus), str(CORPUS / target)]
-    atheris.Setup(args, module.TestOneInput)
+    # A harness may shape its inputs (fuzz_image keeps chunk and segment structure valid).
+    mutator = getattr(module, "CustomMutator", None)
+    atheris.Setup(args, module.TestOneInput, **({"custom_mutator": mutator} if mutator else {}))
     atheris.Fuzz()
 
 

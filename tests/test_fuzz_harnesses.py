@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import importlib
 import random
+import re
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import pytest
 
@@ -91,3 +93,81 @@ def test_the_runner_fuzzes_a_target_under_libfuzzer(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stderr[-2000:]
     assert f"Done {MUTATIONS} runs" in result.stderr or "DONE" in result.stderr
+
+
+# -- the image harness's structure-aware mutator --------------------------------------------------
+
+# What a file with a broken chunk or segment structure is refused for; the mutator never makes
+# one (it may still make a RIFF size that lies: that is one of its moves).
+_BROKEN_STRUCTURE = re.compile("checksum mismatch|bad chunk header|cut off inside|bad segment length")
+
+
+def _byte_mutator(rng: random.Random) -> Callable[[bytes, int], bytes]:
+    def mutate(data: bytes, max_size: int) -> bytes:
+        return next(_mutations([data], 1, rng))[:max_size]
+
+    return mutate
+
+
+def _image_mutations(count: int) -> Iterator[bytes]:
+    from fuzz import fuzz_image
+
+    rng = random.Random("image-structure")
+    for seed in _seeds("image"):
+        for _ in range(count):
+            out = fuzz_image.mutate(
+                seed, fuzz_image.MAX_LEN, rng.randrange(1 << 32), lambda data, _size: data
+            )
+            assert len(out) <= fuzz_image.MAX_LEN
+            yield out
+
+
+def test_the_image_mutator_keeps_chunk_and_segment_structure_valid() -> None:
+    from verifykit import ImageError
+    from verifykit.face import probe
+
+    for data in _image_mutations(40):
+        try:
+            probe(data)
+        except ImageError as exc:
+            assert not _BROKEN_STRUCTURE.search(str(exc)), (str(exc), data[:64])
+
+
+def test_the_image_mutator_writes_png_lengths_and_crcs() -> None:
+    from fuzz.fuzz_image import PNG_SIGNATURE, png_chunks, png_file
+
+    pngs = [data for data in _image_mutations(40) if data.startswith(PNG_SIGNATURE)]
+    assert pngs
+    for data in pngs:
+        assert png_file(png_chunks(data)) == data
+
+
+def test_the_image_mutator_falls_back_to_byte_mutation_for_other_formats() -> None:
+    from fuzz.fuzz_image import mutate
+
+    assert mutate(b"GIF89a", 64, 1, lambda data, _size: data + b"!") == b"GIF89a!"
+
+
+@pytest.mark.parametrize("harness", ["image"], indirect=True)
+def test_the_image_harness_holds_the_invariant_on_structured_mutations(harness: ModuleType) -> None:
+    rng = random.Random("image-harness")
+    for seed in _seeds("image"):
+        for _ in range(10):
+            harness.TestOneInput(
+                harness.mutate(seed, harness.MAX_LEN, rng.randrange(1 << 32), _byte_mutator(rng))
+            )
+
+
+def test_the_runner_gives_the_image_harness_its_mutator_and_limits(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import atheris
+    from fuzz import fuzz_image, run
+
+    setup: dict[str, Any] = {}
+    monkeypatch.setattr(atheris, "Setup", lambda args, target, **kwargs: setup.update(args=args, **kwargs))
+    monkeypatch.setattr(atheris, "Fuzz", lambda: None)
+    run.fuzz("image", seconds=1, runs=None, workdir=tmp_path, extra=[])
+    assert setup["custom_mutator"] is fuzz_image.CustomMutator
+    assert f"-timeout={fuzz_image.TIMEOUT}" in setup["args"]
+    assert any(arg.startswith("-rss_limit_mb=") for arg in setup["args"])

@@ -5,7 +5,8 @@ in the same run.
   upscaling the real photos; the baseline is face_recognition's naive pipeline on the same bytes
   (``load_image_file``, HOG at full size, ``face_encodings``).
 - Whether both pipelines make the same decision on each pair at 12 MP.
-- Verify throughput with 1 and 2 threads.
+- Verify throughput with 1 and 2 face worker processes, and with 1 and 2 threads of the
+  unsandboxed thread mode; what the trip to a worker costs beside a VGA read, at p50.
 - Accuracy on pairs.csv at the default threshold: FAR, FRR, error rate and 1 - ROC-AUC (costs:
   lower is better), plus FAR/FRR at each threshold preset.
 - FaceIndex search at 10k, 100k and 1M templates against a bare numpy float32 matrix-vector product
@@ -311,38 +312,86 @@ def _stage_timings(
             }
 
 
+def _verify_rate(fv: Any, work: list[Any], callers: int, progress: Progress) -> float:
+    """Wall milliseconds per verify with ``callers`` threads calling at once."""
+    with ThreadPoolExecutor(max_workers=callers) as pool:
+        list(pool.map(lambda job: fv.verify(*job), work[:callers]))  # warm every worker and thread
+        t0 = time.perf_counter()
+        for _ in pool.map(lambda job: fv.verify(*job), work):
+            progress.step()
+        return _ms(t0, time.perf_counter()) / len(work)
+
+
 def _throughput(report: BenchReport, progress: Progress, folder: Path, photos: list[str], count: int) -> None:
-    from ..face import FaceSettings, FaceVerifier, MultiFace
+    """Verifies per second with 1 and 2 face worker processes (two callers per worker, so none
+    waits for work), and with 1 and 2 threads of the unsandboxed thread mode."""
+    from ..face import FaceSettings, FaceVerifier, MultiFace, Workers
     from ..store import MemoryStore
 
     keyring = Keyring.generate()
-    fv = FaceVerifier(
-        keyring=keyring,
-        store=MemoryStore(),
-        audit=None,
+
+    def verifier(**settings: Any) -> Any:
         # The bench is a trusted caller: verdicts carry scores, as they cost the same work.
-        settings=FaceSettings(
-            multiple_faces=MultiFace.LARGEST, enroll_multiple_faces=MultiFace.LARGEST, expose_scores=True
-        ),
-    )
+        return FaceVerifier(
+            keyring=keyring,
+            store=MemoryStore(),
+            audit=None,
+            settings=FaceSettings(
+                multiple_faces=MultiFace.LARGEST,
+                enroll_multiple_faces=MultiFace.LARGEST,
+                expose_scores=True,
+                **settings,
+            ),
+        )
+
+    enroller = verifier(workers=Workers.THREAD)
     jobs = []
     for i, name in enumerate(photos):
         data = _resized_jpeg(folder / name, RESOLUTIONS["1080p"])
-        enrollment = fv.enroll(f"bench-{i}", data)
+        enrollment = enroller.enroll(f"bench-{i}", data)
         if enrollment.stored is not None:
             jobs.append((f"bench-{i}", enrollment.stored, data))
     work = [jobs[i % len(jobs)] for i in range(count)]
-    per_verify: dict[int, float] = {}
-    progress.stage("verify throughput (1080p), 1 and 2 threads", 2 * count)
-    for threads in (1, 2):
-        with ThreadPoolExecutor(max_workers=threads) as pool:
-            list(pool.map(lambda job: fv.verify(*job), work[:threads]))  # warm each thread's models
-            t0 = time.perf_counter()
-            for _ in pool.map(lambda job: fv.verify(*job), work):
-                progress.step()
-            per_verify[threads] = _ms(t0, time.perf_counter()) / count
-    report.add("verify 1080p, 2 threads vs 1 (wall per verify)", "ms", per_verify[2], per_verify[1])
-    report.extra["verifies_per_second"] = {str(t): round(1000 / ms, 2) for t, ms in per_verify.items()}
+    progress.stage("verify throughput (1080p): 1 and 2 workers, 1 and 2 threads", 4 * count)
+    per_worker = {n: _verify_rate(verifier(processes=n), work, 2 * n, progress) for n in (1, 2)}
+    per_thread = {n: _verify_rate(verifier(workers=Workers.THREAD), work, n, progress) for n in (1, 2)}
+    report.add("verify 1080p, 2 worker processes vs 1 (wall per verify)", "ms", per_worker[2], per_worker[1])
+    report.add("verify 1080p, 2 threads vs 1 (wall per verify)", "ms", per_thread[2], per_thread[1])
+    report.extra["verifies_per_second"] = {
+        **{f"{n} workers": round(1000 / ms, 2) for n, ms in per_worker.items()},
+        **{f"{n} threads": round(1000 / ms, 2) for n, ms in per_thread.items()},
+    }
+    report.extra["workers_2_vs_1_speedup"] = round(per_worker[1] / per_worker[2], 2)
+
+
+def _process_hop(
+    report: BenchReport, progress: Progress, folder: Path, photos: list[str], count: int
+) -> None:
+    """What sending a photo to a face worker and its reading back costs, beside the reading: the
+    round trip minus the time the worker spent inside the job, on VGA photos, at p50."""
+    from ..face import FaceSettings, MultiFace
+    from ..face._work import read_face
+    from ..face._workers import shared_workers
+
+    settings = FaceSettings(processes=1, multiple_faces=MultiFace.LARGEST)
+    pool = shared_workers(settings)
+    assert pool is not None
+    images = [_resized_jpeg(folder / name, RESOLUTIONS["vga"]) for name in photos]
+    pool.submit(read_face, images[0], settings, settings.multiple_faces).result()  # start it
+    trips: list[float] = []
+    hops: list[float] = []
+    progress.stage("face worker round trip (VGA)", count)
+    for i in range(count):
+        t0 = time.perf_counter()
+        future = pool.submit(read_face, images[i % len(images)], settings, settings.multiple_faces)
+        future.result()
+        trip = _ms(t0, time.perf_counter())
+        trips.append(trip)
+        hops.append(trip - 1000.0 * getattr(future, "worker_seconds", 0.0))
+        progress.step()
+    hop, trip = statistics.median(hops), statistics.median(trips)
+    report.add("face worker hop, VGA (p50, share of the verify)", "ms", hop, trip)
+    report.extra["worker_hop_share_of_vga_read"] = round(hop / trip, 4)
 
 
 def _index(report: BenchReport, progress: Progress, sizes: list[int], queries: int) -> None:
@@ -398,7 +447,8 @@ def run(args: argparse.Namespace, progress: Progress) -> BenchReport:
     if "stages" in parts:
         _stage_timings(report, progress, folder=folder, photos=photos, pairs_12mp=pairs_12mp, keyring=keyring)
     if "throughput" in parts:
-        _throughput(report, progress, folder, photos, 6 if quick else 16)
+        _throughput(report, progress, folder, photos, 8 if quick else 24)
+        _process_hop(report, progress, folder, photos, 20 if quick else 60)
     if "accuracy" in parts:
         _accuracy(report, progress, folder, accuracy_pairs, keyring)
     if "index" in parts:

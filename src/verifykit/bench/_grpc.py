@@ -45,6 +45,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--password-n", type=int, default=64, help="password verifies per measurement (default 64)"
     )
+    parser.add_argument("--face-n", type=int, default=24, help="face verifies per measurement (default 24)")
     parser.add_argument(
         "--password-preset",
         default="owasp_minimum",
@@ -214,6 +215,37 @@ def _password_cases(
     return out
 
 
+def _face_cases(args: argparse.Namespace, progress: Progress, target: str) -> dict[str, Timing]:
+    """Face verifies through the sidecar (its default face workers, one per core) with 1, 2 and 4
+    clients calling at once: with the work in worker processes, throughput grows with callers
+    until every core is busy."""
+    from ..cli._demo import sample_photos
+    from ..client import Client
+
+    photo = (sample_photos() / "eileen_collins.jpg").read_bytes()
+    n = args.face_n
+    out: dict[str, Timing] = {}
+    with Client(target, timeout=120) as client:
+        stored = client.face.enroll("bench-face", photo).stored
+        if stored is None:
+            raise RuntimeError("the sample photo did not enrol")
+        progress.stage("face verify via the sidecar, 1, 2 and 4 clients", 3)
+        for clients in (1, 2, 4):
+            channels = [Client(target, timeout=120) for _ in range(clients)]
+            try:
+                share = max(n // clients, 1)
+                for c in channels:
+                    c.face.verify("bench-face", stored, photo)  # warm the channel
+                out[f"face_{clients}"] = _concurrently(
+                    [[partial(c.face.verify, "bench-face", stored, photo)] * share for c in channels]
+                )
+            finally:
+                for channel in channels:
+                    channel.close()
+            progress.step()
+    return out
+
+
 def run(args: argparse.Namespace, progress: Progress) -> BenchReport:
     report = BenchReport("grpc")
     keys = Keyring.new_keyring_string("bench")
@@ -225,6 +257,7 @@ def run(args: argparse.Namespace, progress: Progress) -> BenchReport:
         try:
             t = _otp_cases(args, progress, f"127.0.0.1:{sidecar.port}", keyring)
             p = _password_cases(args, progress, f"127.0.0.1:{sidecar.port}", keyring)
+            f = _face_cases(args, progress, f"127.0.0.1:{sidecar.port}") if args.face_n > 0 else {}
         finally:
             sidecar.stop()
 
@@ -250,7 +283,13 @@ def run(args: argparse.Namespace, progress: Progress) -> BenchReport:
                1000 / p["many"].per_second, 1000 / p["one"].per_second)  # fmt: skip
     report.add(f"password verify p99 via sidecar, {c} clients (baseline: 3 x p50)", "ms",
                p["many"].p99, 3 * p["many"].p50)  # fmt: skip
+    if f:
+        report.add("face verify per call via sidecar, 2 clients (baseline: 1 client)", "ms",
+                   1000 / f["face_2"].per_second, 1000 / f["face_1"].per_second)  # fmt: skip
+        report.add("face verify per call via sidecar, 4 clients (baseline: 1 client)", "ms",
+                   1000 / f["face_4"].per_second, 1000 / f["face_1"].per_second)  # fmt: skip
     t.update({f"password_{k}": v for k, v in p.items()})
+    t.update(f)
     report.extra["password_preset"] = args.password_preset
     report.extra["store"] = args.store.split("@")[-1]
     report.extra["calls"] = args.n

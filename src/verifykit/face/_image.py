@@ -22,7 +22,7 @@ the marker segments and each scan's restart markers (at most one per MCU) are bo
 
 Memory is bounded by what is decoded, not by the pixel count alone: the decoder's output
 (pixels x channels x bytes per sample) plus any full-size buffer it keeps while decoding (a
-progressive JPEG's coefficients, a lossless WebP's ARGB image). Images without transparency are
+progressive JPEG's coefficients, a WebP's alpha plane). Images without transparency are
 decoded straight to 8-bit RGB; 16-bit samples and alpha are reduced to 8-bit RGB in strips, with
 alpha composited in integers, so no full-size temporary of another type is ever made.
 

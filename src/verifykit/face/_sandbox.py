@@ -29,6 +29,7 @@ import os
 import pickle
 import resource
 import sys
+import time
 from typing import Any, BinaryIO
 
 __all__ = ["main"]
@@ -115,8 +116,9 @@ def _run(job: str, args: tuple[Any, ...]) -> Any:
 def _answer(job: str, args: tuple[Any, ...]) -> dict[str, Any]:
     from .._errors import VerifyKitError
 
+    started = time.perf_counter()
     try:
-        return {"ok": _run(job, args)}
+        return {"ok": _run(job, args), "seconds": time.perf_counter() - started}
     except Exception as exc:
         if _out_of_memory(exc):
             return {"refused": "memory"}

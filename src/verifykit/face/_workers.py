@@ -266,8 +266,10 @@ class FaceWorkers(Executor):
     """A pool of ``processes`` sandboxed face workers under ``limits``.
 
     An :class:`~concurrent.futures.Executor` for the flows' face work (``submit(read_face, ...)``),
-    so both drivers use it as they would any pool. Workers start on first use, or all at once with
-    :meth:`start` (a server, so its health is known before the first photo).
+    so both drivers use it as they would any pool; a future that completes carries
+    ``worker_seconds``, the time its worker spent inside the job (the rest was the trip).
+    Workers start on first use, or all at once with :meth:`start` (a server, so its health is
+    known before the first photo).
     """
 
     def __init__(self, processes: int, limits: WorkerLimits, *, command: Sequence[str] | None = None) -> None:
@@ -493,6 +495,9 @@ class FaceWorkers(Executor):
         finally:
             worker.busy = False
         if "ok" in answer:
+            seconds = answer.get("seconds")
+            if isinstance(seconds, float):
+                job.future.worker_seconds = seconds  # type: ignore[attr-defined]
             return self._decode(job.name, answer["ok"])
         if answer.get("refused") == "memory":
             self._replace(slot)
