@@ -363,3 +363,20 @@ def test_an_oversized_upload_is_refused_before_it_reaches_a_worker(
     )
     with pytest.raises(ImageError, match="limit is 1,000"):
         fv.enroll("obama", photo(OBAMA))
+
+
+def test_a_photo_whose_decoder_runs_out_of_memory_is_refused_for_memory(
+    pool_of: Callable[..., FaceWorkers],
+) -> None:
+    """OpenCV answers a failed allocation like a corrupt file: the worker still says memory."""
+    import cv2
+    import numpy as np
+
+    pool = pool_of(memory_bytes=32 << 20)
+    grey = np.zeros((5000, 5000), np.uint8)
+    grey[::7] = 200
+    jpeg = cv2.imencode(".jpg", grey)[1].tobytes()  # small file, 75 MB to decode to RGB
+    with pytest.raises(ImageTooCostly) as refused:
+        read(pool, jpeg, FaceSettings(work_min_side=0)).result()
+    assert refused.value.rule == "memory"
+    assert read(pool, photo(OBAMA)).result().usable

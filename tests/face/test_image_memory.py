@@ -167,12 +167,9 @@ CASES: dict[str, tuple[Callable[[], bytes], dict[str, Any]]] = {  # case: (file,
         ),
         {"work_min_side": 0},
     ),
-    "webp-lossless-alpha": (
-        lambda: encoded(".webp", ramp(*largest(8), 4), cv2.IMWRITE_WEBP_QUALITY, 101),
-        {},
-    ),
-    "webp-lossless": (lambda: encoded(".webp", ramp(*largest(7), 3), cv2.IMWRITE_WEBP_QUALITY, 101), {}),
-    "webp-lossy-alpha": (lambda: encoded(".webp", ramp(*largest(6), 4), cv2.IMWRITE_WEBP_QUALITY, 90), {}),
+    # Lossless WebP (and lossy WebP with losslessly coded alpha) is refused; raw alpha costs a
+    # byte a pixel of file, so the byte limit keeps it far below the others.
+    "webp-lossy": (lambda: encoded(".webp", ramp(*largest(3), 3), cv2.IMWRITE_WEBP_QUALITY, 90), {}),
 }
 
 

@@ -784,14 +784,28 @@ def _read_flag(cv2: Any, info: ImageInfo, reduction: int) -> tuple[int, bool]:
     return flag, not rgb
 
 
+def _check_room(info: ImageInfo) -> None:
+    """After a failed decode: raise MemoryError when the decoder's buffers would not fit now.
+
+    OpenCV answers a failed allocation inside a decoder the way it answers a corrupt file (no
+    image), so under a memory limit (a face worker's) the two look alike. Asking for the
+    decoder's buffers again tells them apart: ``np.empty`` reserves without touching a page, so it
+    costs nothing when there is room.
+    """
+    room = np.empty(max(info.decoded_bytes, 1), dtype=np.uint8)  # MemoryError when there is none
+    del room
+
+
 def _decode(data: bytes, info: ImageInfo, reduction: int) -> DecodedImage:
     cv2 = _cv2()
     flag, bgr = _read_flag(cv2, info, reduction)
     try:
         decoded = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), flag)
     except cv2.error as exc:
+        _check_room(info)
         raise ImageError(f"corrupt {info.format.upper()} image: it could not be decoded") from exc
     if decoded is None:
+        _check_room(info)
         raise ImageError(f"corrupt {info.format.upper()} image: it could not be decoded")
     if info.format != "jpeg":
         reduction = 1  # OpenCV would shrink other formats only after decoding them in full

@@ -86,8 +86,7 @@ def _confine(memory_bytes: int) -> int:
 
 def _arm_cpu(seconds: int) -> None:
     """Let the next job use ``seconds`` of CPU from now (the soft limit; the kernel counts it)."""
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    soft = math.ceil(usage.ru_utime + usage.ru_stime) + seconds
+    soft = math.ceil(_cpu()) + seconds
     _soft, hard = resource.getrlimit(resource.RLIMIT_CPU)
     if hard != resource.RLIM_INFINITY:
         soft = min(soft, hard)
@@ -113,18 +112,28 @@ def _run(job: str, args: tuple[Any, ...]) -> Any:
     raise ValueError(f"unknown job {job!r}")
 
 
+def _cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 def _answer(job: str, args: tuple[Any, ...]) -> dict[str, Any]:
+    """The job's outcome, and the wall-clock and CPU seconds it took here."""
     from .._errors import VerifyKitError
 
-    started = time.perf_counter()
+    wall, cpu = time.perf_counter(), _cpu()
+    answer: dict[str, Any]
     try:
-        return {"ok": _run(job, args), "seconds": time.perf_counter() - started}
+        answer = {"ok": _run(job, args)}
     except Exception as exc:
         if _out_of_memory(exc):
-            return {"refused": "memory"}
-        if isinstance(exc, VerifyKitError):
-            return {"error": exc.code, "message": exc.message, "field": getattr(exc, "field", None)}
-        return {"error": "decoder", "message": type(exc).__name__}
+            answer = {"refused": "memory"}
+        elif isinstance(exc, VerifyKitError):
+            answer = {"error": exc.code, "message": exc.message, "field": getattr(exc, "field", None)}
+        else:
+            answer = {"error": "decoder", "message": type(exc).__name__}
+    answer.update(seconds=time.perf_counter() - wall, cpu_seconds=_cpu() - cpu)
+    return answer
 
 
 def main() -> None:

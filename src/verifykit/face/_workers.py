@@ -125,10 +125,6 @@ def _worker_env() -> dict[str, str]:
     return env
 
 
-def _frame(body: bytes) -> bytes:
-    return len(body).to_bytes(_HEADER, "big") + body
-
-
 class _NotStarted(Exception):
     """The worker ended before it acknowledged the job."""
 
@@ -162,7 +158,10 @@ class _Worker:
         self.busy = False
 
     def send(self, body: bytes, deadline: float) -> None:
-        view = memoryview(_frame(body))
+        self._write(memoryview(len(body).to_bytes(_HEADER, "big")), deadline)
+        self._write(memoryview(body), deadline)  # not joined to the header: no third copy of a photo
+
+    def _write(self, view: memoryview, deadline: float) -> None:
         while view:
             wait = deadline - time.monotonic()
             if wait <= 0 or not select.select([], [self._in], [], wait)[1]:
@@ -266,8 +265,9 @@ class FaceWorkers(Executor):
     """A pool of ``processes`` sandboxed face workers under ``limits``.
 
     An :class:`~concurrent.futures.Executor` for the flows' face work (``submit(read_face, ...)``),
-    so both drivers use it as they would any pool; a future that completes carries
-    ``worker_seconds``, the time its worker spent inside the job (the rest was the trip).
+    so both drivers use it as they would any pool. A future its worker answered carries
+    ``worker_seconds`` and ``worker_cpu_seconds``: the wall-clock and CPU time the worker spent
+    inside the job (the rest of the wall-clock time was the trip).
     Workers start on first use, or all at once with :meth:`start` (a server, so its health is
     known before the first photo).
     """
@@ -494,10 +494,11 @@ class FaceWorkers(Executor):
             raise
         finally:
             worker.busy = False
+        for name in ("seconds", "cpu_seconds"):
+            value = answer.get(name)
+            if isinstance(value, float):
+                setattr(job.future, f"worker_{name}", value)
         if "ok" in answer:
-            seconds = answer.get("seconds")
-            if isinstance(seconds, float):
-                job.future.worker_seconds = seconds  # type: ignore[attr-defined]
             return self._decode(job.name, answer["ok"])
         if answer.get("refused") == "memory":
             self._replace(slot)
