@@ -192,6 +192,21 @@ def test_one_face_call_stays_within_512_mib_above_idle(case: str, tmp_path: Path
     assert result["above_idle"] < BUDGET, f"{result['above_idle'] / MiB:.0f} MiB above idle"
 
 
+@pytest.mark.parametrize("case", list(CASES))
+def test_a_face_worker_reads_the_costliest_file_under_its_default_memory_bound(case: str) -> None:
+    """The operating system's bound on a worker (``worker_memory``) admits every file the header
+    limits admit: it stops only what the headers cannot show."""
+    from verifykit.face._work import read_face
+    from verifykit.face._workers import shared_workers
+
+    make, overrides = CASES[case]
+    settings = FaceSettings(processes=1, **overrides)
+    pool = shared_workers(settings)
+    assert pool is not None
+    reading = pool.submit(read_face, make(), settings, settings.multiple_faces).result()
+    assert reading.reason is not None or reading.encoding is not None
+
+
 @pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads resident sizes from /proc")
 @pytest.mark.parametrize(("dtype", "channels"), [("uint16", 4), ("uint16", 2), ("uint8", 4)])
 def test_a_face_call_on_an_array_at_the_pixel_limit_stays_within_512_mib_above_idle(

@@ -58,7 +58,7 @@ class FaceSettings:
     - ``max_bytes=15 MiB`` and ``max_pixels=40 MP``: checked before decoding (decompression bombs).
     - ``max_decoded_bytes=192 MiB``: what decoding may hold, from the header before decoding:
       output pixels x channels x bytes per sample, plus the decoder's full-size working buffers
-      (a progressive JPEG's coefficients, a lossless WebP's ARGB image). It admits 40 MP at 8 bits
+      (a progressive JPEG's coefficients; lossless WebP is refused). It admits 40 MP at 8 bits
       with or without alpha, and keeps one face call under 512 MiB above the process's idle
       size, whatever the format, depth or colour type (OpenCV's Python binding copies the decoded
       image once, so a decode peaks at up to twice this).
