@@ -250,8 +250,9 @@ def test_heavy_work_still_queued_when_the_deadline_passes_is_deadline_exceeded(s
     release = threading.Event()
     held = hold_heavy_slot(running.sidecar, release)
     try:
+        # A password hash: its work runs on the heavy threads, where the held call sits.
         with running.connect(timeout=0.5) as client, pytest.raises(DeadlineExceeded):
-            client.face.enroll("applicant-1", b"queued, never run")
+            client.password.hash("queued, never run, never hashed")
     finally:
         release.set()
         held.result(timeout=10)

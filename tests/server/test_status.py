@@ -20,6 +20,7 @@ from verifykit import (
     DeadlineExceeded,
     DeliveryError,
     ImageError,
+    ImageTooCostly,
     InvalidInput,
     KeyringError,
     RateLimited,
@@ -27,6 +28,7 @@ from verifykit import (
     StoreUnavailable,
     TemplateError,
     VerifyKitError,
+    WorkerLost,
     _errors,
 )
 from verifykit._wire import error_from_details, status_for
@@ -36,6 +38,8 @@ from verifykit.server._pool import HeavyGate
 CASES: list[tuple[VerifyKitError, grpc.StatusCode]] = [
     (InvalidInput("bad subject", field="subject"), grpc.StatusCode.INVALID_ARGUMENT),
     (ImageError("not an image", field="image"), grpc.StatusCode.INVALID_ARGUMENT),
+    (ImageTooCostly("too much memory", rule="memory"), grpc.StatusCode.INVALID_ARGUMENT),
+    (WorkerLost("the worker ended", retry_after=1.5), grpc.StatusCode.UNAVAILABLE),
     (PolicyViolation("too short", rule="too_short"), grpc.StatusCode.INVALID_ARGUMENT),
     (TemplateError("does not open"), grpc.StatusCode.INVALID_ARGUMENT),
     (ChallengeNotFound("no such challenge"), grpc.StatusCode.NOT_FOUND),

@@ -173,7 +173,7 @@ def test_the_bounds_are_on_by_default() -> None:
     config = ServerConfig()
     assert config.max_request_bytes == 64 * 1024
     assert config.max_concurrent_rpcs == 256
-    assert config.max_streams_per_connection == 100
+    assert config.max_streams_per_connection == 1024
     assert config.health_reads == 1
     assert config.http2_bdp_probe is False
 

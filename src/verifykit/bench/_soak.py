@@ -75,7 +75,9 @@ _BAD_CODES = ("12ab56", "", "9" * 64, "\uff11\uff12\uff13\uff14\uff15\uff16", "'
 # Busy and limit refusals are told apart: both are RESOURCE_EXHAUSTED on the wire.
 BUSY = "RESOURCE_EXHAUSTED (busy)"
 LIMITED = "RESOURCE_EXHAUSTED (limit)"
-INTENDED_ERRORS = frozenset({BUSY, LIMITED, "INVALID_ARGUMENT", "NOT_FOUND"})
+# A request larger than its method accepts (max_request_bytes), refused before it is parsed.
+TOO_LARGE = "RESOURCE_EXHAUSTED"
+INTENDED_ERRORS = frozenset({BUSY, LIMITED, TOO_LARGE, "INVALID_ARGUMENT", "NOT_FOUND"})
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -603,7 +605,7 @@ class _Driver:
             verdict = await self.call(
                 "password.verify (hostile)",
                 client.password.verify(subject, stored, password),
-                heavy | {"INVALID_ARGUMENT"},
+                heavy | {"INVALID_ARGUMENT", TOO_LARGE},
             )
             if verdict is not None and verdict.approved:
                 self._flag("password: a hostile input approved")

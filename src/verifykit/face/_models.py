@@ -33,6 +33,7 @@ __all__ = [
     "landmark_predictor",
     "loads",
     "model_path",
+    "require_installed",
     "warm_up",
 ]
 
@@ -58,6 +59,18 @@ def _import_dlib() -> Any:
     except ImportError as exc:
         raise ConfigurationError(f"dlib is not installed; {_EXTRA_HINT}") from exc
     return dlib
+
+
+def require_installed() -> None:
+    """Name the missing face extra now, without importing it (importing dlib and OpenCV is the
+    face workers' job): a missing package must be said here, not as a worker that cannot start."""
+    for module, name in (
+        ("cv2", "OpenCV"),
+        ("dlib", "dlib"),
+        ("face_recognition_models", "face_recognition_models"),
+    ):
+        if importlib.util.find_spec(module) is None:
+            raise ConfigurationError(f"{name} is not installed; {_EXTRA_HINT}")
 
 
 def _models_dir() -> Path:

@@ -39,6 +39,7 @@ from queue import Empty, SimpleQueue
 from typing import Any
 
 from .._errors import ConfigurationError, ImageError, ImageTooCostly, InvalidInput, WorkerLost
+from ._models import require_installed
 from ._settings import FaceSettings, Workers
 from ._work import read_face, reading_from_wire, worker_report
 
@@ -534,6 +535,7 @@ def shared_workers(settings: FaceSettings) -> FaceWorkers | None:
     for ``workers="thread"``). Started on first use; ended at exit or by :func:`shutdown_workers`."""
     if settings.workers is not Workers.PROCESS:
         return None
+    require_installed()
     key = (settings.processes or os.cpu_count() or 1, WorkerLimits.of(settings))
     with _shared_lock:
         pool = _shared.get(key)

@@ -78,7 +78,7 @@ class ServerConfig:
     max_message_bytes: int = 16 * MiB
     max_request_bytes: int = 64 * 1024
     max_concurrent_rpcs: int = 256
-    max_streams_per_connection: int = 100
+    max_streams_per_connection: int = 1024
     health_reads: int = 1
     http2_bdp_probe: bool = False
     metrics_port: int | None = None
