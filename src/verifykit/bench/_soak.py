@@ -34,7 +34,6 @@ import argparse
 import asyncio
 import csv
 import email.policy
-import importlib
 import os
 import platform
 import random
@@ -781,11 +780,12 @@ async def _sample(result: SoakResult, pid: int, began: float, interval: float, s
 
 def _face_available() -> str | None:
     """Why face traffic cannot run here, or None when it can."""
-    for module in ("dlib", "face_recognition_models", "cv2"):
-        try:
-            importlib.import_module(module)
-        except ImportError:
-            return f"face traffic skipped: the face extra is not installed ({module} is missing)"
+    from ..face._models import require_installed
+
+    try:
+        require_installed()
+    except ConfigurationError as exc:
+        return f"face traffic skipped: {exc}"
     return None
 
 
