@@ -29,6 +29,7 @@ from .._charged import (
 )
 from .._errors import ConfigurationError
 from .._flow import Emit, Flow, Work, store_op
+from .._shell import require
 from .._subject import budget_key, lockout_key, subject_tag, validate_subject
 from .._verdict import Fallback, Reason, Verdict, VerifierId, WaysIn, assisted_check_only
 from ..crypto import Keyring
@@ -262,8 +263,7 @@ class FaceShell:
         audit: AuditSink | None,
         ways_in: WaysIn | None,
     ) -> None:
-        if store is None:
-            raise ConfigurationError("FaceVerifier needs a store (verifykit.testing has one for tests)")
+        require("FaceVerifier", store=store, keyring=keyring)
         self._flows = FaceFlows(keyring=keyring, settings=settings, ways_in=ways_in)
         self.store = store
         self.audit = audit

@@ -32,8 +32,9 @@ import numpy.typing as npt
 
 from .._audit import DEFAULT_AUDIT_SINK, AuditSink, emit
 from .._charged import decision_step, validate_client
-from .._errors import ConfigurationError, InvalidInput, KeyringError, RateLimited, TemplateError
+from .._errors import InvalidInput, KeyringError, RateLimited, TemplateError
 from .._flow import Emit, Flow, FlowIO, run_sync, store_op
+from .._shell import require
 from .._verdict import Reason, VerifierId
 from ..crypto import Keyring
 from ..store import WindowPolicy
@@ -96,9 +97,8 @@ class FaceIndexBase:
         settings: FaceSettings | None = None,
         audit: AuditSink | None = DEFAULT_AUDIT_SINK,
     ) -> None:
-        if store is None:
-            # Limits counted on a private store would hold per process, not per deployment.
-            raise ConfigurationError("FaceIndex needs the shared store its limits are counted on")
+        # The shared store: limits counted on a private one would hold per process, not deployment.
+        require("FaceIndex", store=store, keyring=keyring)
         self._keyring = keyring
         self._settings = settings if settings is not None else FaceSettings()
         self._store = store

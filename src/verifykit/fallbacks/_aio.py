@@ -6,11 +6,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from .._audit import DEFAULT_AUDIT_SINK, AuditSink
+from .._shell import AsyncShell
 from .._verdict import Verdict, WaysIn
 from ..crypto import Keyring
 from ._recovery import RecoveryCodeSet, RecoveryFlows, count_left
 from ._settings import RecoverySettings, TOTPSettings
-from ._shell import AsyncShell
 from ._totp import TOTPEnrollment, TOTPFlows
 
 if TYPE_CHECKING:
@@ -32,7 +32,13 @@ class TOTPVerifier(AsyncShell[TOTPFlows]):
         audit: AuditSink | None = DEFAULT_AUDIT_SINK,
         ways_in: WaysIn | None = None,
     ) -> None:
-        super().__init__(store, audit, TOTPFlows(keyring=keyring, settings=settings, ways_in=ways_in))
+        super().__init__(
+            "TOTPVerifier",
+            store=store,
+            keyring=keyring,
+            audit=audit,
+            flows=lambda: TOTPFlows(keyring=keyring, settings=settings, ways_in=ways_in),
+        )
 
     async def enroll(self, subject: str, account_name: str) -> TOTPEnrollment:
         """See :meth:`verifykit.fallbacks.TOTPVerifier.enroll`."""
@@ -62,7 +68,13 @@ class RecoveryCodes(AsyncShell[RecoveryFlows]):
         audit: AuditSink | None = DEFAULT_AUDIT_SINK,
         ways_in: WaysIn | None = None,
     ) -> None:
-        super().__init__(store, audit, RecoveryFlows(keyring=keyring, settings=settings, ways_in=ways_in))
+        super().__init__(
+            "RecoveryCodes",
+            store=store,
+            keyring=keyring,
+            audit=audit,
+            flows=lambda: RecoveryFlows(keyring=keyring, settings=settings, ways_in=ways_in),
+        )
 
     async def generate(self, subject: str) -> RecoveryCodeSet:
         """See :meth:`verifykit.fallbacks.RecoveryCodes.generate`."""

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from .._audit import DEFAULT_AUDIT_SINK, AuditSink
+from .._shell import SyncShell
 from .._verdict import Verdict, WaysIn
 from ..crypto import Keyring
 from ..store import ChallengeStore
 from ._recovery import RecoveryCodeSet, RecoveryFlows, count_left
 from ._settings import RecoverySettings, TOTPSettings
-from ._shell import SyncShell
 from ._totp import TOTPEnrollment, TOTPFlows
 
 __all__ = ["RecoveryCodes", "TOTPVerifier"]
@@ -31,7 +31,13 @@ class TOTPVerifier(SyncShell[TOTPFlows]):
         audit: AuditSink | None = DEFAULT_AUDIT_SINK,
         ways_in: WaysIn | None = None,
     ) -> None:
-        super().__init__(store, audit, TOTPFlows(keyring=keyring, settings=settings, ways_in=ways_in))
+        super().__init__(
+            "TOTPVerifier",
+            store=store,
+            keyring=keyring,
+            audit=audit,
+            flows=lambda: TOTPFlows(keyring=keyring, settings=settings, ways_in=ways_in),
+        )
 
     def enroll(self, subject: str, account_name: str) -> TOTPEnrollment:
         """A new secret for ``subject``; ``account_name`` is the label the app shows (e.g. an email)."""
@@ -69,7 +75,13 @@ class RecoveryCodes(SyncShell[RecoveryFlows]):
         audit: AuditSink | None = DEFAULT_AUDIT_SINK,
         ways_in: WaysIn | None = None,
     ) -> None:
-        super().__init__(store, audit, RecoveryFlows(keyring=keyring, settings=settings, ways_in=ways_in))
+        super().__init__(
+            "RecoveryCodes",
+            store=store,
+            keyring=keyring,
+            audit=audit,
+            flows=lambda: RecoveryFlows(keyring=keyring, settings=settings, ways_in=ways_in),
+        )
 
     def generate(self, subject: str) -> RecoveryCodeSet:
         """A new set of codes for ``subject``; its ``stored`` replaces any set the caller kept."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
-from .._flow import AsyncFlowIO, FlowIO, run_async, run_sync
+from .._shell import AsyncShell, SyncShell
 from ..crypto import Keyring
 from ..store import ChallengeStore
 from ._decide import LadderFlows, Offer
@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 __all__ = ["AsyncLadder", "Ladder"]
 
 
-class Ladder:
+class Ladder(SyncShell[LadderFlows]):
     """Which ways in a subject has now, in order, and why not the others: one call.
 
     Give it the store and keyring the verifiers use, so it reads the same failure counts.
@@ -25,9 +25,9 @@ class Ladder:
     """
 
     def __init__(self, *, store: ChallengeStore, keyring: Keyring) -> None:
-        self._flows = LadderFlows(keyring=keyring)
-        self.store = store
-        self._io = FlowIO(store=store)
+        super().__init__(
+            "Ladder", store=store, keyring=keyring, audit=None, flows=lambda: LadderFlows(keyring=keyring)
+        )
 
     def ways_in(
         self,
@@ -43,16 +43,16 @@ class Ladder:
         needs none. ``delivery``: how the last email went (``"failed"`` closes the email code).
         ``level``: an :class:`AAL` the caller needs; ``None`` offers every way in. Reads only.
         """
-        return run_sync(self._flows.ways_in(subject, enrolled, delivery=delivery, level=level), self._io)
+        return self._run(self._flows.ways_in(subject, enrolled, delivery=delivery, level=level))
 
 
-class AsyncLadder:
+class AsyncLadder(AsyncShell[LadderFlows]):
     """:class:`Ladder` for asyncio (exported as :class:`verifykit.aio.Ladder`), on an async store."""
 
     def __init__(self, *, store: AsyncChallengeStore, keyring: Keyring) -> None:
-        self._flows = LadderFlows(keyring=keyring)
-        self.store = store
-        self._io = AsyncFlowIO(store=store)
+        super().__init__(
+            "Ladder", store=store, keyring=keyring, audit=None, flows=lambda: LadderFlows(keyring=keyring)
+        )
 
     async def ways_in(
         self,
@@ -63,6 +63,4 @@ class AsyncLadder:
         level: AAL | int | str | None = None,
     ) -> Offer:
         """See :meth:`Ladder.ways_in`."""
-        return await run_async(
-            self._flows.ways_in(subject, enrolled, delivery=delivery, level=level), self._io
-        )
+        return await self._run(self._flows.ways_in(subject, enrolled, delivery=delivery, level=level))

@@ -25,6 +25,7 @@ from .._errors import (
     RateLimited,
 )
 from .._flow import Emit, Flow, Send, store_op
+from .._shell import require
 from .._subject import budget_key, stable_tag, subject_tag, validate_subject
 from .._verdict import Verdict, VerifierId, WaysIn, assisted_check_only
 from ..crypto import Keyring
@@ -307,9 +308,9 @@ class OTPShell:
         audit: AuditSink | None,
         ways_in: WaysIn | None,
     ) -> None:
-        for name, value in (("store", store), ("mailer", mailer)):
-            if value is None:
-                raise ConfigurationError(f"EmailOTP needs a {name} (verifykit.testing has one for tests)")
+        require("EmailOTP", store=store, keyring=keyring)
+        if mailer is None:
+            raise ConfigurationError("EmailOTP needs a mailer (verifykit.testing has one for tests)")
         self._flows = EmailOTPFlows(keyring=keyring, settings=settings, ways_in=ways_in)
         self.store = store
         self.mailer = mailer

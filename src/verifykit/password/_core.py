@@ -23,6 +23,7 @@ from .._charged import (
 )
 from .._errors import BusyError, ConfigurationError, InvalidInput
 from .._flow import Emit, Flow, Release, Reserve, Work, WorkKind
+from .._shell import require
 from .._subject import subject_tag, validate_subject
 from .._verdict import Fallback, Reason, Verdict, VerifierId, WaysIn
 from ..crypto import Keyring
@@ -188,8 +189,7 @@ class PasswordShell:
         audit: AuditSink | None,
         ways_in: WaysIn | None,
     ) -> None:
-        if store is None:
-            raise ConfigurationError("PasswordVerifier needs a store (verifykit.testing has one for tests)")
+        require("PasswordVerifier", store=store, keyring=keyring)
         self._flows = PasswordFlows(keyring=keyring, settings=settings, ways_in=ways_in)
         budget = self._flows.settings.memory_budget
         self.store = store

@@ -7,8 +7,8 @@ import asyncio
 from typing import TYPE_CHECKING
 
 from .._audit import DEFAULT_AUDIT_SINK, AuditSink
+from .._shell import AsyncShell
 from ..crypto import Keyring
-from ..fallbacks._shell import AsyncShell
 from ._check import Inspection
 from ._flows import Redemption, VoucherFlows
 from ._officers import OfficerRegistry, OfficerSource
@@ -34,7 +34,13 @@ class Vouchers(AsyncShell[VoucherFlows]):
         settings: VoucherSettings | None = None,
         audit: AuditSink | None = DEFAULT_AUDIT_SINK,
     ) -> None:
-        super().__init__(store, audit, checked_parts(store, keyring, registry, audit, settings))
+        super().__init__(
+            "Vouchers",
+            store=store,
+            keyring=keyring,
+            audit=audit,
+            flows=lambda: checked_parts(registry, audit, settings, keyring),
+        )
         self.registry = registry
 
     @property

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from .._audit import DEFAULT_AUDIT_SINK, AuditSink
 from .._errors import ConfigurationError
+from .._shell import SyncShell
 from ..crypto import Keyring
-from ..fallbacks._shell import SyncShell
 from ..store import ChallengeStore
 from ._check import Inspection
 from ._flows import Redemption, VoucherFlows
@@ -16,15 +16,10 @@ __all__ = ["Vouchers", "checked_parts"]
 
 
 def checked_parts(
-    store: object,
-    keyring: object,
-    registry: object,
-    audit: AuditSink | None,
-    settings: VoucherSettings | None,
+    registry: object, audit: AuditSink | None, settings: VoucherSettings | None, keyring: Keyring
 ) -> VoucherFlows:
-    """The flows of a voucher service, once every part was checked (both flavours call this)."""
-    if store is None or not isinstance(keyring, Keyring):
-        raise ConfigurationError("Vouchers needs store= and keyring=")
+    """The flows of a voucher service, once its own parts were checked (both flavours call this,
+    after the shell checked the store and the keyring)."""
     if not isinstance(registry, OfficerSource):
         raise ConfigurationError("Vouchers needs registry= (a RegistryFile or an OfficerRegistry)")
     if audit is None:
@@ -52,7 +47,13 @@ class Vouchers(SyncShell[VoucherFlows]):
         settings: VoucherSettings | None = None,
         audit: AuditSink | None = DEFAULT_AUDIT_SINK,
     ) -> None:
-        super().__init__(store, audit, checked_parts(store, keyring, registry, audit, settings))
+        super().__init__(
+            "Vouchers",
+            store=store,
+            keyring=keyring,
+            audit=audit,
+            flows=lambda: checked_parts(registry, audit, settings, keyring),
+        )
         self.registry = registry
 
     @property
