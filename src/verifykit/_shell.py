@@ -37,33 +37,8 @@ def require(owner: str, *, store: object, keyring: object) -> None:
         )
 
 
-class SyncShell(Generic[F]):
-    """Runs the flows ``flows()`` makes with blocking calls on a
-    :class:`~verifykit.store.ChallengeStore`, once :func:`require` has passed."""
-
-    def __init__(
-        self,
-        owner: str,
-        *,
-        store: ChallengeStore,
-        keyring: Keyring,
-        audit: AuditSink | None,
-        flows: Callable[[], F],
-        **io: Any,
-    ) -> None:
-        require(owner, store=store, keyring=keyring)
-        self.store = store
-        self.audit = audit
-        self._flows = flows()
-        self._io = FlowIO(store=store, audit=audit, **io)
-
-    def _run(self, flow: Flow[T]) -> T:
-        return run_sync(flow, self._io)
-
-
-class AsyncShell(Generic[F]):
-    """Runs the flows ``flows()`` makes on the running event loop with an async store
-    (:func:`verifykit.aio.open_store`), once :func:`require` has passed."""
+class _Shell(Generic[F]):
+    """The part both flavours share: the check, the store, the audit sink and the flows."""
 
     def __init__(
         self,
@@ -73,13 +48,38 @@ class AsyncShell(Generic[F]):
         keyring: Keyring,
         audit: AuditSink | None,
         flows: Callable[[], F],
-        **io: Any,
+        io: Callable[..., Any],
+        **options: Any,
     ) -> None:
         require(owner, store=store, keyring=keyring)
         self.store = store
         self.audit = audit
         self._flows = flows()
-        self._io = AsyncFlowIO(store=store, audit=audit, **io)
+        self._io = io(store=store, audit=audit, **options)
+
+
+class SyncShell(_Shell[F]):
+    """Runs the flows ``flows()`` makes with blocking calls on a
+    :class:`~verifykit.store.ChallengeStore`, once :func:`require` has passed."""
+
+    store: ChallengeStore
+    _io: FlowIO
+
+    def __init__(self, owner: str, **parts: Any) -> None:
+        super().__init__(owner, io=FlowIO, **parts)
+
+    def _run(self, flow: Flow[T]) -> T:
+        return run_sync(flow, self._io)
+
+
+class AsyncShell(_Shell[F]):
+    """Runs the flows ``flows()`` makes on the running event loop with an async store
+    (:func:`verifykit.aio.open_store`), once :func:`require` has passed."""
+
+    _io: AsyncFlowIO
+
+    def __init__(self, owner: str, **parts: Any) -> None:
+        super().__init__(owner, io=AsyncFlowIO, **parts)
 
     async def _run(self, flow: Flow[T]) -> T:
         return await run_async(flow, self._io)

@@ -13,7 +13,6 @@ import signal
 import subprocess
 import sys
 import textwrap
-import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from pathlib import Path
@@ -23,6 +22,7 @@ import pytest
 from face_photos import DATA as PHOTOS
 from face_photos import photo
 
+from polling import wait_for
 from verifier_flavours import Flavour
 from verifykit import ConfigurationError, ImageError, ImageTooCostly, Keyring, Reason, WorkerLost, aio
 from verifykit.face import FaceSettings, FaceVerifier, FaceWorkers, MultiFace, WorkerLimits, Workers, _models
@@ -33,17 +33,6 @@ from verifykit.store import MemoryStore
 OBAMA = "Barack_Obama__obama.jpg"
 OBAMA_OTHER = "Barack_Obama__obama2.jpg"
 BIDEN = "Joe_Biden__biden.jpg"
-DEADLINE = 60.0  # seconds: generous for a loaded machine; the polls end as soon as the state shows
-
-
-def wait_for(check: Callable[[], Any], what: str) -> Any:
-    deadline = time.monotonic() + DEADLINE
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.02)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def limits(**overrides: Any) -> WorkerLimits:

@@ -7,31 +7,19 @@ from __future__ import annotations
 import os
 import signal
 import sys
-import time
 import urllib.request
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 from sidecars import REPO, Serve
 
+from polling import wait_for
 from verifykit import ImageTooCostly, Reason
 from verifykit.face import _workers
 
 FACE = "verifykit.v1.FaceService"
 PHOTO = (REPO / "src" / "verifykit" / "_data" / "photos" / "eileen_collins.jpg").read_bytes()
-DEADLINE = 60.0
-
-
-def wait_for(check: Callable[[], Any], what: str) -> Any:
-    deadline = time.monotonic() + DEADLINE
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def pool_of(sidecar: Any) -> _workers.FaceWorkers:
