@@ -25,7 +25,16 @@ from face_photos import photo
 from polling import wait_for
 from verifier_flavours import Flavour
 from verifykit import ConfigurationError, ImageError, ImageTooCostly, Keyring, Reason, WorkerLost, aio
-from verifykit.face import FaceSettings, FaceVerifier, FaceWorkers, MultiFace, WorkerLimits, Workers, _models
+from verifykit.face import (
+    FaceSettings,
+    FaceVerifier,
+    FaceWorkers,
+    MultiFace,
+    WorkerLimits,
+    Workers,
+    _models,
+    _seccomp,
+)
 from verifykit.face._work import read_face, reading_from_wire, reading_to_wire, worker_report
 from verifykit.face._workers import shared_workers
 from verifykit.store import MemoryStore
@@ -369,3 +378,47 @@ def test_a_photo_whose_decoder_runs_out_of_memory_is_refused_for_memory(
         read(pool, jpeg, FaceSettings(work_min_side=0)).result()
     assert refused.value.rule == "memory"
     assert read(pool, photo(OBAMA)).result().usable
+
+
+@pytest.mark.skipif(not _seccomp.supported(), reason="the filter is written for x86-64 Linux")
+def test_a_worker_runs_under_a_seccomp_filter(pool_of: Callable[..., FaceWorkers]) -> None:
+    assert pool_of().submit(worker_report).result()["seccomp"] == "2"  # SECCOMP_MODE_FILTER
+
+
+@pytest.mark.skipif(not _seccomp.supported(), reason="the filter is written for x86-64 Linux")
+@pytest.mark.parametrize(
+    "attempt",
+    [
+        "socket.socket()",
+        "open(TARGET, 'a')",
+        "open(TARGET, 'w')",
+        "os.unlink(TARGET)",
+        "os.kill(os.getppid(), signal.SIGTERM)",
+        "subprocess.run(['true'])",
+        "os.fork()",
+    ],
+)
+def test_the_seccomp_filter_refuses_what_a_taken_over_worker_would_try(attempt: str, tmp_path: Path) -> None:
+    """A worker can read what it needs; it cannot reach the store, touch the server's files,
+    signal the server or start a program."""
+    target = tmp_path / "audit.log"
+    target.write_text("record\n")
+    script = textwrap.dedent(
+        f"""
+        import os, signal, socket, subprocess
+        from verifykit.face._seccomp import confine
+        TARGET = {str(target)!r}
+        assert open(TARGET).read() == "record\\n"
+        assert confine()
+        try:
+            {attempt}
+        except PermissionError:
+            print("refused")
+        else:
+            print("allowed")
+        assert open(TARGET).read() == "record\\n"  # reading still works
+        """
+    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert out.stdout.strip() == "refused", out.stderr[-1000:]
+    assert target.read_text() == "record\n"

@@ -14,7 +14,9 @@ cost, not our own parsing:
   bound; the kernel ends a job that runs past it with ``SIGXCPU``. The server's wall-clock
   watchdog backs it up for a worker that stops without spending CPU.
 - nothing else: no core files, no file writes (``RLIMIT_FSIZE`` 0), few descriptors, an
-  environment without the server's secrets, and ``/`` as the working directory.
+  environment without the server's secrets, and ``/`` as the working directory; and, once the
+  models are loaded, a seccomp filter (:mod:`verifykit.face._seccomp`) that refuses sockets,
+  new processes and programs, signals and traces of other processes, and writes to files.
 
 The protocol is frames of a 4-byte big-endian length and a body, on stdin and the original
 stdout (anything a library prints goes to stderr). The server sends pickles (this process trusts
@@ -31,6 +33,8 @@ import resource
 import sys
 import time
 from typing import Any, BinaryIO
+
+from ._seccomp import confine
 
 __all__ = ["main"]
 
@@ -152,10 +156,11 @@ def main() -> None:
         cv2.setNumThreads(1)
         warm_up()
         limit = _confine(setup["memory_bytes"])
+        filtered = confine()
     except Exception as exc:
         _write_frame(out, {"ready": False, "error": f"{type(exc).__name__}: {exc}"})
         return
-    _write_frame(out, {"ready": True, "pid": os.getpid(), "data_limit": limit})
+    _write_frame(out, {"ready": True, "pid": os.getpid(), "data_limit": limit, "seccomp": filtered})
     while True:
         try:
             frame = _read_frame(stdin)

@@ -95,6 +95,14 @@ def face_work(image: object, settings: FaceSettings, policy: MultiFace) -> Work:
     return Work(read_face, (_portable(image, settings.max_bytes), settings, policy), WorkKind.HOLDS_GIL)
 
 
+def _status_field(name: str) -> str:
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith(name + ":"):
+                return line.split(":", 1)[1].strip()
+    return ""
+
+
 def worker_report() -> dict[str, Any]:
     """What a face worker runs under: its process id, how many times it built each model, the
     names of its environment variables, its open descriptors, and its memory and CPU limits."""
@@ -106,6 +114,7 @@ def worker_report() -> dict[str, Any]:
         "environ": sorted(os.environ),
         "descriptors": sorted(int(fd) for fd in os.listdir("/proc/self/fd")),
         "data_limit": resource.getrlimit(resource.RLIMIT_DATA)[0],
+        "seccomp": _status_field("Seccomp"),
         "cpu_limit": resource.getrlimit(resource.RLIMIT_CPU)[0],
     }
 
