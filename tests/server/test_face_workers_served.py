@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
 import sys
 import urllib.request
 from pathlib import Path
@@ -88,3 +89,19 @@ def test_the_metrics_show_the_face_workers(serve: Serve) -> None:
     assert "verifykit_face_workers_alive 1.0" in text
     assert "verifykit_face_workers_replaced_total 1.0" in text
     assert 'verifykit_face_photos_refused_total{limit="memory"} 0.0' in text
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="PR_SET_DUMPABLE is Linux's")
+def test_a_serving_process_keeps_its_memory_and_environment_from_its_workers() -> None:
+    """Its face workers run as the same user: a non-dumpable server's /proc/PID/environ and mem
+    are root's only, and it leaves no core file."""
+    script = (
+        "import ctypes\n"
+        "from verifykit.server._run import keep_private\n"
+        "libc = ctypes.CDLL(None)\n"
+        "before = libc.prctl(3, 0, 0, 0, 0)\n"  # PR_GET_DUMPABLE
+        "assert keep_private()\n"
+        "print(before, libc.prctl(3, 0, 0, 0, 0))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert out.stdout.split() == ["1", "0"], out.stderr[-1000:]

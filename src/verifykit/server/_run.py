@@ -13,10 +13,11 @@ from types import FrameType
 from ._app import Components, create_server
 from ._config import ServerConfig, mask_password
 
-__all__ = ["configure_logging", "serve"]
+__all__ = ["configure_logging", "keep_private", "serve"]
 
 _log = logging.getLogger("verifykit.server")
 _JSON_LOGGERS = frozenset({"verifykit.access", "verifykit.audit"})
+_PR_SET_DUMPABLE = 4
 
 
 class _JSONFormatter(logging.Formatter):
@@ -41,8 +42,23 @@ def configure_logging(level: str) -> None:
     root.propagate = False
 
 
+def keep_private() -> bool:
+    """Make this process non-dumpable (Linux): no core file, and its ``/proc/PID/environ``,
+    ``mem`` and ``fd`` readable by root only. The sidecar holds its keyring, token and audit key
+    in its memory and often its environment; its face workers run as the same user and read
+    hostile photos, and a worker a photo took over must not read them there. Returns False
+    where the system has no such switch."""
+    if sys.platform != "linux":
+        return False
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    return int(libc.prctl(_PR_SET_DUMPABLE, 0, 0, 0, 0)) == 0
+
+
 def serve(config: ServerConfig, components: Components | None = None) -> int:
     """Serve until SIGTERM/SIGINT; returns the exit status (0 after a clean drain)."""
+    keep_private()  # before any worker starts or any secret is read
     sidecar, port = create_server(config, components)
     stop = threading.Event()
     received: list[str] = []
