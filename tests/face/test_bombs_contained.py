@@ -1,7 +1,8 @@
-"""Decoder bombs through the face workers, in a fresh server process: every one is refused (or, for
-compressed text that never reaches the decoder, read without its hidden work), the server
-process grows by at most 64 MiB (it never decodes), and each bomb's worker spends less CPU than
-the per-photo bound."""
+"""Decoder bombs, and the costliest ordinary files the header limits admit, through the face
+workers in a fresh server process: every bomb is refused (or, for compressed text that never
+reaches the decoder, read without its hidden work) and every ordinary file read; the server
+process grows by at most 64 MiB whatever it was sent (it never decodes); and each bomb's worker
+spends less CPU than the per-photo bound."""
 
 from __future__ import annotations
 
@@ -13,6 +14,16 @@ from pathlib import Path
 
 import bombs
 import pytest
+from test_image_memory import CASES
+
+# The costliest file of each format, and of PNG's depths and colour types, the defaults admit.
+COSTLIEST = (
+    "png-16bit-rgba",
+    "png-palette-transparent",
+    "png-1bit-grey",
+    "jpeg-progressive-444",
+    "webp-lossy",
+)
 
 SERVER_GROWTH = 64 * 1024 * 1024
 CPU_BOUND = 5  # FaceSettings().worker_cpu_seconds
@@ -62,7 +73,8 @@ CHILD = textwrap.dedent(
 def contained(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
     folder = tmp_path_factory.mktemp("bombs")
     paths = []
-    for name, make in bombs.BOMBS.items():
+    files = {**bombs.BOMBS, **{f"costliest-{case}": CASES[case][0] for case in COSTLIEST}}
+    for name, make in files.items():
         path = folder / name
         path.write_bytes(make())
         paths.append(str(path))
@@ -80,7 +92,7 @@ def contained(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
     return result
 
 
-def test_no_bomb_grows_the_server_process_by_more_than_64_mib(contained: dict[str, object]) -> None:
+def test_nothing_sent_grows_the_server_process_by_more_than_64_mib(contained: dict[str, object]) -> None:
     assert isinstance(contained["growth"], int)
     assert contained["growth"] <= SERVER_GROWTH, contained
 
@@ -94,3 +106,10 @@ def test_every_bomb_is_refused_by_a_worker_within_its_cpu_bound(
     outcome, cpu = results[bomb]
     assert outcome == ("read" if bomb in bombs.DECODED else "invalid_image"), results[bomb]
     assert cpu is not None and cpu < CPU_BOUND, results[bomb]
+
+
+@pytest.mark.parametrize("case", COSTLIEST)
+def test_the_costliest_ordinary_file_is_read_by_a_worker(case: str, contained: dict[str, object]) -> None:
+    results = contained["results"]
+    assert isinstance(results, dict)
+    assert results[f"costliest-{case}"][0] == "read", results[f"costliest-{case}"]
