@@ -1,5 +1,8 @@
 """The short soak: mixed traffic from 16 clients through a real sidecar on Redis, with a real SMTP
-server on loopback, for 20 seconds (``make soak`` runs the long form: 64 clients, 10 minutes).
+server on loopback, 20 rounds each (``make soak`` runs the long form: 64 clients, 10 minutes).
+
+The short form is bounded by counts, not seconds, so a busy machine does the same work, only
+slower: each client runs every scenario once a round, and so on.
 
 It checks what holds in any run, however short: every answer is a verdict or an intended refusal,
 right answers approve and wrong ones do not, the sidecar's own metrics count the refusals the
@@ -20,14 +23,17 @@ from verifykit.cli import build_parser
 
 pytestmark = pytest.mark.slow
 
-SECONDS = 20
 CLIENTS = 16
+# A round floods one of 4 mailboxes with a start one time in five, and a mailbox takes 5 starts
+# before its limit answers: 20 rounds make 80 draws a mailbox, so a run where no mailbox reaches its
+# limit is as likely as about 1 in 10^13 (it does not depend on the machine's speed).
+ROUNDS = 20
 
 
 @pytest.fixture(scope="module")
 def soaked(redis_url: str) -> SoakResult:
     args = build_parser().parse_args(
-        ["bench", "soak", "--seconds", str(SECONDS), "--warmup", "5", "--clients", str(CLIENTS),
+        ["bench", "soak", "--rounds", str(ROUNDS), "--warmup", "5", "--clients", str(CLIENTS),
          "--store", redis_url, "--interval", "0.5", "--seed", "11"]
     )  # fmt: skip
     return soak(args)
@@ -126,10 +132,13 @@ def run_without(module: str, *argv: str) -> subprocess.CompletedProcess[str]:
 
 def test_without_the_face_extra_the_soak_says_so_in_one_line_and_runs_the_rest(redis_url: str) -> None:
     result = run_without(
-        "cv2", "bench", "soak", "--seconds", "3", "--warmup", "0", "--clients", "2", "--store", redis_url
+        "cv2", "bench", "soak", "--rounds", "1", "--warmup", "0", "--clients", "2", "--store", redis_url
     )
-    assert result.returncode == 0, result.stderr[-2000:]
-    assert "face traffic skipped: the face extra is not installed (cv2 is missing)\n" in result.stdout
+    # Three seconds are too few for the latency spread goal to mean much: a miss exits 1 and says so.
+    assert result.returncode == 0 or (result.returncode == 1 and "goal not met: " in result.stdout), (
+        result.stderr[-2000:]
+    )
+    assert "face traffic skipped: OpenCV is not installed; install the face extra" in result.stdout
     assert "face.verify" not in result.stdout
     assert "otp.check" in result.stdout
 

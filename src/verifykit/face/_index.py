@@ -332,6 +332,8 @@ class FaceIndexBase:
             raw = key.encode()
             parts.append(struct.pack("<H", len(raw)))
             parts.append(raw)
+        if not self._keys:  # a view with a zero in its shape cannot be cast
+            return b"".join(parts), memoryview(b"")
         matrix = np.ascontiguousarray(self._matrix[: len(self._keys)], dtype="<f4")
         return b"".join(parts), matrix.data.cast("B")
 
