@@ -105,3 +105,19 @@ def test_a_serving_process_keeps_its_memory_and_environment_from_its_workers() -
     )
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
     assert out.stdout.split() == ["1", "0"], out.stderr[-1000:]
+
+
+def test_without_the_face_extra_the_sidecar_serves_everything_else(
+    serve: Serve, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from verifykit.face import _models
+
+    real = _models.importlib.util.find_spec
+    monkeypatch.setattr(
+        _models.importlib.util, "find_spec", lambda name, *a: None if name == "cv2" else real(name, *a)
+    )
+    with caplog.at_level("WARNING", logger="verifykit.server"):
+        running = serve(face_worker_cpu_seconds=15)
+    assert FACE not in running.sidecar.services
+    assert running.client.health() == "SERVING"
+    assert "face verification is off: OpenCV is not installed" in caplog.text

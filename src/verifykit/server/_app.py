@@ -31,7 +31,7 @@ from grpc_health.v1.health import aio as health_aio
 from grpc_reflection.v1alpha import reflection
 
 from .._audit import AuditEvent, AuditSink, LoggingAuditSink
-from .._errors import ConfigurationError
+from .._errors import ConfigurationError, StoreUnavailable
 from .._flow import AsyncMailerLike
 from .._wire import (
     email_otp_pb2,
@@ -211,6 +211,10 @@ class Sidecar:
         # Services whose health follows a check of their own (the face service: can a photo be
         # read?), looked at every READINESS_PERIOD seconds while the sidecar serves.
         self.readiness: dict[str, Callable[[], bool]] = {}
+        # Names whose health also follows the store (pinged as often): no verifier decides
+        # anything without it, so while it does not answer the server ("") is not ready either.
+        self.store_services: frozenset[str] = frozenset(["", *services])
+        self._store_answers = True
         self._watcher: asyncio.Task[None] | None = None
         self._stopped = threading.Event()
         self._stop_lock = threading.Lock()
@@ -222,21 +226,50 @@ class Sidecar:
 
     async def _start(self) -> None:
         await self.grpc_server.start()
+        # A store that is down at start never shows SERVING, not even until the first look.
+        store_up = await self._ping_store()
+        status = health_pb2.HealthCheckResponse
         for name in ["", *self.services]:
-            await self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
-        if self.readiness:
-            self._watcher = asyncio.get_running_loop().create_task(self._watch())
+            serving = store_up or name not in self.store_services
+            await self.health.set(name, status.SERVING if serving else status.NOT_SERVING)
+        self._watcher = asyncio.get_running_loop().create_task(self._watch(store_up))
 
-    async def _watch(self) -> None:
-        shown = dict.fromkeys(self.readiness, True)
+    async def _watch(self, store_up: bool) -> None:
+        """Every READINESS_PERIOD: ping the store, run the readiness checks, and change the
+        health of each name whose answer changed (a check is skipped while the store is down)."""
+        names = list(dict.fromkeys(["", *self.services, *self.readiness]))
+        shown = {name: store_up or name not in self.store_services for name in names}
+        status = health_pb2.HealthCheckResponse
         while True:
-            for name, ready in self.readiness.items():
-                now = await asyncio.to_thread(ready)
-                if now != shown[name]:
-                    shown[name] = now
-                    status = health_pb2.HealthCheckResponse
-                    await self.health.set(name, status.SERVING if now else status.NOT_SERVING)
+            for name in names:
+                ready = store_up or name not in self.store_services
+                check = self.readiness.get(name)
+                if ready and check is not None:
+                    ready = await asyncio.to_thread(check)
+                if ready != shown[name]:
+                    shown[name] = ready
+                    await self.health.set(name, status.SERVING if ready else status.NOT_SERVING)
             await asyncio.sleep(READINESS_PERIOD)
+            store_up = await self._ping_store()
+
+    async def _ping_store(self) -> bool:
+        """Whether the store answers; logs once when it stops answering (where, and why) and once
+        when it answers again."""
+        # The asyncio stores' ping names where the store is and why it failed; any other
+        # store is asked the time, its cheapest round trip.
+        ping = getattr(self.store, "ping", None)
+        try:
+            await (ping() if ping is not None else self.store.now())
+        except Exception as exc:
+            if self._store_answers:
+                cause = str(exc) if isinstance(exc, StoreUnavailable) else type(exc).__name__
+                _log.error("health NOT_SERVING until the store answers: %s", cause)
+            self._store_answers = False
+            return False
+        if not self._store_answers:
+            _log.warning("health SERVING: %r answers again", self.store)
+        self._store_answers = True
+        return True
 
     def stop(self, grace: float | None = None) -> None:
         """Go NOT_SERVING, refuse new calls, let in-flight calls finish within ``grace`` seconds,
@@ -486,8 +519,14 @@ def _face_service(
     try:
         from ..aio import FaceVerifier
         from ..face import FaceIndex, FaceSettings
+        from ..face._models import require_installed
+
+        require_installed()
     except ImportError as exc:
         _log.warning("face verification is off: the face extra is not installed (%s)", exc.name)
+        return None
+    except ConfigurationError as exc:
+        _log.warning("face verification is off: %s", exc)
         return None
     config, keyring = shared.config, shared.keyring
     settings = _capped(
