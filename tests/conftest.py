@@ -13,7 +13,10 @@ is created by the test run itself on free loopback ports and torn down afterward
 - ``make_store(url, **options)``: the same for any URL and options (``clock=`` for memory://);
   ``flavour="async"`` opens the asyncio store instead, driven through the sync methods
   (``tests/flavours.py``), so a suite written once runs over both.
-- ``store_flavour``: parametrized over ``sync`` and ``async``, for suites that take it.
+- ``store_flavour``: ``sync`` and ``async``, for suites that take it; ``flavour``: a
+  :class:`~flavours.Flavour` of each, building verifiers on stores of that flavour. The async
+  run of a test is kept only where the asyncio flavour has code of its own to prove
+  (``flavours.runs_async_too``); ``--all-flavours`` keeps every one.
 - ``make_async_store(url, **options)``: an asyncio store (closed by the test, in its loop;
   its keys are removed after the test).
 """
@@ -30,7 +33,7 @@ from typing import Any
 
 import pytest
 
-from flavours import FLAVOURS, AsyncDriven
+from flavours import FLAVOURS, AsyncDriven, Flavour, is_async_duplicate
 from redis_servers import STARTUP_TIMEOUT, _cluster_ok, _free_port, _ping, _pinged, _wait_until
 from verifykit import AuditEvent, Keyring
 from verifykit.aio._store import AsyncChallengeStore
@@ -47,9 +50,20 @@ STORE_BACKENDS = ["memory", "redis", "cluster"]
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--run-long", action="store_true", help="run the tests marked long (make faults-long)")
+    parser.addoption(
+        "--all-flavours",
+        action="store_true",
+        help="run every behaviour test over the asyncio flavour too, not only those that prove its own code",
+    )
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if not config.getoption("--all-flavours"):
+        duplicates = [item for item in items if is_async_duplicate(item)]
+        if duplicates:
+            config.hook.pytest_deselected(items=duplicates)
+            dropped = set(map(id, duplicates))
+            items[:] = [item for item in items if id(item) not in dropped]
     if config.getoption("--run-long"):
         return
     skip = pytest.mark.skip(reason="a long run: give --run-long (make faults-long)")
@@ -198,6 +212,14 @@ MakeStore = Callable[..., ChallengeStore]
 def store_flavour(request: pytest.FixtureRequest) -> str:
     """Each store flavour in turn: ``sync`` (verifykit.store) and ``async`` (verifykit.aio)."""
     return str(request.param)
+
+
+@pytest.fixture(params=FLAVOURS)
+def flavour(request: pytest.FixtureRequest, make_store: Any, make_async_store: Any) -> Iterator[Flavour]:
+    """Verifiers of each flavour in turn (``sync``, then ``async``: verifykit.aio), on stores of it."""
+    built = Flavour(str(request.param), make_store, make_async_store)
+    yield built
+    built.close()
 
 
 class _Opened:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Generator
+import time
+from collections.abc import Callable, Generator
 from concurrent.futures import ThreadPoolExecutor
 from email.message import EmailMessage
 from typing import Any
@@ -42,6 +43,9 @@ from verifykit.store import MemoryStore, WindowPolicy
 from verifykit.testing import Outbox
 
 POLICY = WindowPolicy(limit=1, window=60)
+# How long a test waits for another thread to get somewhere before it calls the run stuck: far
+# beyond what any step takes, so only a hang reaches it, however loaded the machine is.
+PATIENCE = 60.0
 EVENT = AuditEvent(action="toy", verifier="otp", subject="s", outcome="ok")
 
 
@@ -236,6 +240,15 @@ def test_an_ordinary_record_that_cannot_be_written_never_changes_the_flow(run: A
     assert run(ordinary(), store=MemoryStore(), audit=_broken_sink) == "went on"
 
 
+async def until(what: str, condition: Callable[[], bool]) -> None:
+    """Let the loop run until ``condition()`` holds (another thread made it so), or fail at PATIENCE."""
+    deadline = time.monotonic() + PATIENCE
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what} within {PATIENCE} s")
+        await asyncio.sleep(0.001)
+
+
 class _SlowSink:
     """A sink that blocks until another task on the loop lets it go (or a generous deadline
     passes, which only a sink run on the loop itself would ever reach)."""
@@ -246,7 +259,7 @@ class _SlowSink:
         self.order: list[str] = []
 
     def __call__(self, event: AuditEvent) -> None:
-        self.released.append(self.go.wait(timeout=10))
+        self.released.append(self.go.wait(timeout=PATIENCE))
         self.order.append("recorded")
 
 
@@ -303,17 +316,15 @@ def test_the_async_driver_waits_for_room_off_the_loop() -> None:
     held = _hold_all(budget)
 
     def wants_room() -> Flow[str]:
-        slot = yield Reserve(4096, timeout=5.0)
+        slot = yield Reserve(4096, timeout=PATIENCE)
         yield Release(slot)
         return "admitted"
 
     async def main() -> str:
         flow = asyncio.ensure_future(run_async(wants_room(), AsyncFlowIO(store=None, budget=budget)))
-        for _ in range(1000):  # the loop keeps running while the flow waits for room
-            await asyncio.sleep(0)
-            if budget.waiting:
-                break
-        assert budget.waiting == 1 and not flow.done()
+        # The loop keeps running (this coroutine polls on it) while the flow waits for room.
+        await until("the flow never waited for room", lambda: budget.waiting == 1)
+        assert not flow.done()
         held.release()
         return await flow
 
@@ -326,20 +337,16 @@ def test_a_cancelled_async_flow_gives_back_the_room_it_was_waiting_for() -> None
     held = _hold_all(budget)
 
     def wants_room() -> Flow[None]:
-        yield Reserve(4096, timeout=5.0)
+        yield Reserve(4096, timeout=PATIENCE)
 
     async def main() -> None:
         flow = asyncio.ensure_future(run_async(wants_room(), AsyncFlowIO(store=None, budget=budget)))
-        while not budget.waiting:
-            await asyncio.sleep(0.001)
+        await until("the flow never waited for room", lambda: budget.waiting == 1)
         flow.cancel()
         with pytest.raises(asyncio.CancelledError):
             await flow
         held.release()  # the waiting thread now takes the room, and gives it straight back
-        for _ in range(2000):
-            if budget.in_flight == 0 and not budget.waiting:
-                return
-            await asyncio.sleep(0.001)
+        await until("the room was not given back", lambda: budget.in_flight == 0 and not budget.waiting)
 
     asyncio.run(main())
     assert budget.in_flight == 0
@@ -351,7 +358,7 @@ def test_a_cancelled_async_flow_keeps_its_room_until_its_heavy_work_ends() -> No
 
     def heavy() -> None:
         started.set()
-        finish.wait(10)
+        finish.wait(PATIENCE)
 
     def hashes() -> Flow[None]:
         slot = yield Reserve(4096, timeout=0)
@@ -360,17 +367,13 @@ def test_a_cancelled_async_flow_keeps_its_room_until_its_heavy_work_ends() -> No
 
     async def main() -> None:
         flow = asyncio.ensure_future(run_async(hashes(), AsyncFlowIO(store=None, budget=budget)))
-        while not started.is_set():
-            await asyncio.sleep(0.001)
+        await until("the heavy work never started", started.is_set)
         flow.cancel()
         with pytest.raises(asyncio.CancelledError):
             await flow
         assert budget.in_flight == 4096  # the thread still hashes: its memory is still in use
         finish.set()
-        for _ in range(5000):
-            if budget.in_flight == 0:
-                return
-            await asyncio.sleep(0.001)
+        await until("the room was not given back", lambda: budget.in_flight == 0)
 
     asyncio.run(main())
     assert budget.in_flight == 0

@@ -62,3 +62,12 @@ def test_the_face_bench_names_every_reference_package_a_pip_user_needs() -> None
     assert "requirements-ref.txt" not in REFERENCE_HINT
     for package in REFERENCE_PACKAGES:
         assert f"'{package}'" in REFERENCE_HINT
+
+
+def test_the_readme_gives_the_face_bench_baseline_the_same_install_line_as_the_hint() -> None:
+    # What the face bench says when face_recognition is missing, and what the README tells a reader
+    # before they run it, are one command.
+    command = REFERENCE_HINT.partition(": ")[2]
+    assert command.startswith("pip install 'verifykit[face]' && pip install --no-deps ")
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    assert f"\n{command}\n" in readme

@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import ast
+import hashlib
 import importlib
+import importlib.metadata
+import re
 import shutil
 import subprocess
 import sys
+import tarfile
+import tomllib
 import types
 import zipfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -112,21 +118,108 @@ def test_the_import_scan_sees_relative_and_absolute_imports(tmp_path: Path) -> N
     assert within(imported_modules(PACKAGE / "server" / "_app.py"), "verifykit.server")
 
 
-def test_the_wheel_ships_the_sample_photos_protos_and_data(tmp_path: Path) -> None:
-    source = tmp_path / "source"
-    source.mkdir()
-    for name in ("pyproject.toml", "README.md"):
-        shutil.copy(REPO / name, source / name)
-    junk = shutil.ignore_patterns("__pycache__", "*.egg-info", "*.pyc")
-    shutil.copytree(REPO / "src", source / "src", ignore=junk)
-    subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", "-w", "dist", "."],
-        cwd=source,
-        check=True,
-        capture_output=True,
+# -- what pip installs ------------------------------------------------------------------------------
+
+PYPROJECT = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))
+EXTRAS: dict[str, list[str]] = PYPROJECT["project"]["optional-dependencies"]
+# Imported by code that a pip user never runs, or that no extra can install.
+NOT_FOR_ALL = {
+    "grpc_tools": "`make proto`, a developer's command (the dev extra)",
+    "face_recognition": "the face bench's baseline: it declares the dlib sources; the README gives its line",
+}
+# Modules whose distribution the installed metadata does not name (a bare extension module).
+DISTRIBUTION_OF = {"dlib": "dlib-bin"}
+
+
+def distribution(requirement: str) -> str:
+    """The normalized distribution name of a requirement such as ``redis[hiredis]>=6.2``."""
+    name = re.match(r"[A-Za-z0-9][A-Za-z0-9._-]*", requirement)
+    assert name, requirement
+    return re.sub(r"[-_.]+", "-", name.group(0)).lower()
+
+
+def extras_in(extra: str) -> set[str]:
+    """The extras ``extra`` installs, itself included, following ``verifykit[...]`` references."""
+    found = {extra}
+    for requirement in EXTRAS[extra]:
+        nested = re.fullmatch(r"verifykit\[([a-z0-9_,-]+)\]", requirement)
+        if nested:
+            for name in nested.group(1).split(","):
+                found |= extras_in(name)
+    return found
+
+
+def test_all_installs_every_extra_but_the_developers() -> None:
+    assert extras_in("all") == set(EXTRAS) - {"dev"}
+
+
+def test_every_optional_module_the_package_imports_comes_with_all() -> None:
+    core = {distribution(r) for r in PYPROJECT["project"]["dependencies"]}
+    with_all = core | {distribution(r) for extra in extras_in("all") for r in EXTRAS[extra]}
+    known = importlib.metadata.packages_distributions()
+    imported = {
+        module.partition(".")[0]
+        for path in PACKAGE.rglob("*.py")
+        for module in imported_modules(path)
+        if not module.startswith("verifykit")
+    }
+    third_party = imported - set(sys.stdlib_module_names) - {"__future__"} - set(NOT_FOR_ALL)
+    assert {"redis", "cv2", "dlib", "grpc", "aiosmtpd", "matplotlib"} <= third_party  # the scan sees them
+    missing = {}
+    for module in sorted(third_party):
+        names = {distribution(d) for d in known.get(module, [])} | {DISTRIBUTION_OF.get(module, "")}
+        if not names & with_all:
+            missing[module] = sorted(names - {""})
+    assert missing == {}
+
+
+# -- what the build makes -------------------------------------------------------------------------
+
+BUILD = (
+    "import sys\nfrom setuptools import build_meta\nprint(getattr(build_meta, sys.argv[1])(sys.argv[2]))\n"
+)
+
+
+def build(kind: str, source: Path, out: Path) -> Path:
+    """``build_sdist`` or ``build_wheel`` of setuptools' PEP 517 backend, offline, in ``source``."""
+    done = subprocess.run(
+        [sys.executable, "-c", BUILD, kind, str(out)], cwd=source, capture_output=True, text=True, check=False
     )
-    (wheel,) = (source / "dist").glob("verifykit-*.whl")
-    names = set(zipfile.ZipFile(wheel).namelist())
+    assert done.returncode == 0, done.stderr[-3000:]
+    return out / done.stdout.strip().splitlines()[-1]
+
+
+@dataclass(frozen=True)
+class Built:
+    sdist: list[str]
+    sdist_metadata: str
+    wheel: list[str]
+    wheel_metadata: str
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> Built:
+    """An sdist of a copy of this checkout (tests and all), and a wheel built from that sdist alone."""
+    work = tmp_path_factory.mktemp("build")
+    junk = shutil.ignore_patterns(
+        ".git", ".venv", "node_modules", "__pycache__", "*.egg-info", "*.pyc", ".*_cache", ".hypothesis",
+        "build", "dist", "bench-results", ".fuzz",
+    )  # fmt: skip
+    shutil.copytree(REPO, work / "checkout", ignore=junk)
+    sdist = build("build_sdist", work / "checkout", work / "sdist")
+    with tarfile.open(sdist) as archive:
+        sdist_names = [name.partition("/")[2] for name in archive.getnames()]
+        archive.extractall(work / "unpacked", filter="data")
+    (root,) = (work / "unpacked").iterdir()
+    wheel = build("build_wheel", root, work / "wheel")
+    with zipfile.ZipFile(wheel) as archive:
+        wheel_names = archive.namelist()
+        (metadata,) = (n for n in wheel_names if n.endswith(".dist-info/METADATA"))
+        wheel_metadata = archive.read(metadata).decode()
+    return Built(sdist_names, (root / "PKG-INFO").read_text(encoding="utf-8"), wheel_names, wheel_metadata)
+
+
+def test_the_wheel_ships_the_sample_photos_protos_and_data(built: Built) -> None:
     expected = {
         "verifykit/_data/photos/eileen_collins.jpg",
         "verifykit/_data/photos/grace_hopper.jpg",
@@ -135,8 +228,43 @@ def test_the_wheel_ships_the_sample_photos_protos_and_data(tmp_path: Path) -> No
         "verifykit/_wire/_pb/common_pb2.py",
         "verifykit/py.typed",
     }
-    assert expected <= names
-    assert not any(name.startswith(("verifykit/testing/", "tests/", "benchmarks/")) for name in names)
+    assert expected <= set(built.wheel)
+    assert not any(name.startswith(("verifykit/testing/", "tests/", "benchmarks/")) for name in built.wheel)
+
+
+def test_the_licence_file_matches_the_declared_licence_and_ships_in_both() -> None:
+    assert PYPROJECT["project"]["license"] == "Apache-2.0"
+    assert PYPROJECT["project"]["license-files"] == ["LICENSE"]
+    text = (REPO / "LICENSE").read_bytes()
+    # The Apache Software Foundation's LICENSE-2.0.txt, unchanged.
+    assert (
+        hashlib.sha256(text).hexdigest() == "cfc7749b96f63bd31c3c42b5c471bf756814053e847c10f3eb003417bc523d30"
+    )
+
+
+def test_the_licence_is_declared_and_carried_by_the_sdist_and_the_wheel(built: Built) -> None:
+    for metadata in (built.sdist_metadata, built.wheel_metadata):
+        assert "License-Expression: Apache-2.0" in metadata
+        assert "License-File: LICENSE" in metadata
+    assert "LICENSE" in built.sdist
+    assert any(name.endswith(".dist-info/licenses/LICENSE") for name in built.wheel)
+
+
+def test_the_sdist_carries_the_package_and_no_test_suite(built: Built) -> None:
+    # Its tests need the whole checkout (Redis servers, fuzz harnesses, shared data): none rather
+    # than a part that cannot run.
+    assert {"pyproject.toml", "README.md", "LICENSE", "src/verifykit/__init__.py"} <= set(built.sdist)
+    assert "src/verifykit/_data/photos/eileen_collins.jpg" in built.sdist
+    assert [n for n in built.sdist if n.startswith(("tests/", "fuzz/", "benchmarks/", "examples/"))] == []
+    assert [n for n in built.sdist if "__pycache__" in n] == []
+
+
+def test_the_project_links_to_its_source_docs_and_issues(built: Built) -> None:
+    urls = PYPROJECT["project"]["urls"]
+    assert {"Homepage", "Documentation", "Source", "Issues", "Changelog"} <= set(urls)
+    for label, url in urls.items():
+        assert url.startswith("https://"), label
+        assert f"Project-URL: {label}, {url}" in built.wheel_metadata
 
 
 def test_the_demo_finds_its_sample_photos_as_package_data() -> None:

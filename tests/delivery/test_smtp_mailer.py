@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import socket
-import time
 from collections.abc import Iterator
 
 import pytest
@@ -98,27 +98,37 @@ def test_envelope_goes_to_the_normalized_idna_recipient(smtp_mailer, smtp_server
 # --- failures and retries ------------------------------------------------------------------
 
 
-def test_server_down_fails_as_temporary_within_the_deadline(smtp_mailer, unused_port):
-    mailer = plain_mailer(smtp_mailer, unused_port, timeout=1.0, retries=2)
-    started = time.monotonic()
+def ended_by_a_timeout(error: BaseException) -> bool:
+    """Whether the mailer's own time budget ended the last attempt: it says so, or a socket timeout
+    is in the error's chain (smtplib reports a reply that timed out as a closed connection)."""
+    if isinstance(error, DeliveryError) and re.search(r"did not (finish|answer) within", error.message):
+        return True
+    seen: BaseException | None = error
+    while seen is not None:
+        if isinstance(seen, TimeoutError):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+def test_server_down_fails_as_temporary_after_its_retries(smtp_mailer, unused_port):
+    mailer = plain_mailer(smtp_mailer, unused_port, retries=2)
     with pytest.raises(DeliveryError) as caught:
         mailer.send(otp_message())
-    assert time.monotonic() - started < mailer.deadline + 2
     assert caught.value.temporary
-    assert "refused the connection" in caught.value.message
+    assert "refused the connection (gave up after 3 attempts)" in caught.value.message
     assert_no_secret(caught.value)
 
 
-def test_server_slower_than_the_timeout_fails_within_a_bounded_time(smtp_mailer, smtp_server):
+def test_server_slower_than_the_timeout_is_given_up_on_by_the_timeout(smtp_mailer, smtp_server):
     server = smtp_server()
-    server.handler.data_delay = 30.0
-    timeout, retries = 0.5, 1
-    mailer = plain_mailer(smtp_mailer, server.port, timeout=timeout, retries=retries)
-    started = time.monotonic()
+    server.handler.data_delay = 600.0  # it would answer DATA, far later than any attempt waits
+    mailer = plain_mailer(smtp_mailer, server.port, timeout=0.5, retries=1)
     with pytest.raises(DeliveryError) as caught:
         mailer.send(otp_message())
-    assert time.monotonic() - started < timeout * (retries + 1) + 2
     assert caught.value.temporary
+    assert ended_by_a_timeout(caught.value), caught.value.message
+    assert server.handler.received == []  # the mailer stopped waiting; the server never answered
     assert_no_secret(caught.value)
 
 
@@ -131,14 +141,12 @@ def silent_listener() -> Iterator[int]:
         yield sock.getsockname()[1]
 
 
-def test_server_that_never_greets_fails_within_a_bounded_time(smtp_mailer, silent_listener):
-    timeout, retries = 0.5, 1
-    mailer = plain_mailer(smtp_mailer, silent_listener, timeout=timeout, retries=retries)
-    started = time.monotonic()
+def test_server_that_never_greets_is_given_up_on_by_the_timeout(smtp_mailer, silent_listener):
+    mailer = plain_mailer(smtp_mailer, silent_listener, timeout=0.5, retries=1)
     with pytest.raises(DeliveryError) as caught:
         mailer.send(otp_message())
-    assert time.monotonic() - started < timeout * (retries + 1) + 2
     assert caught.value.temporary
+    assert ended_by_a_timeout(caught.value), caught.value.message
 
 
 def test_temporary_4xx_is_retried_and_then_delivered(smtp_mailer, smtp_server):

@@ -13,12 +13,12 @@ import numpy as np
 import pytest
 from face_photos import DATA, photo, reference, single_person_files
 
-from verifier_flavours import Flavour, flavour
+from flavours import Flavour
 from verifykit import Keyring, aio
 from verifykit.face import FaceSettings, FaceVerifier, MultiFace
 from verifykit.store import MemoryStore
 
-__all__ = ["flavour", "make_face", "verifier"]
+__all__ = ["make_face", "verifier"]
 
 Encodings = dict[str, np.ndarray | None]
 MakeFace = Callable[..., FaceVerifier]

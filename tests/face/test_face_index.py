@@ -413,8 +413,9 @@ def test_a_batch_counts_whole_against_the_change_limit(keyring: Keyring) -> None
 
 def test_a_limit_of_none_turns_it_off(keyring: Keyring) -> None:
     index = one_face_index(keyring, audit=None, settings=FaceSettings(search_limit=None))
-    for _ in range(FaceSettings().search_limit.limit + 1):  # type: ignore[union-attr]
-        index.search(NEAR_ANA, client="service-a")
+    searches = FaceSettings().search_limit.limit + 1  # type: ignore[union-attr]
+    found = [[h.key for h in index.search(NEAR_ANA, client="service-a")] for _ in range(searches)]
+    assert found == [["ana"]] * searches  # one more than the default limit, and none refused
 
 
 def test_changes_and_searches_are_audited_with_who_what_and_how_many(keyring: Keyring) -> None:

@@ -1,26 +1,15 @@
-"""Fallback verifiers of each flavour on each store backend: every test here runs over the sync
-API and the asyncio API (:mod:`verifykit.aio`), written once against the sync methods."""
+"""Fallback verifiers on each store backend, written once against the sync methods; the ``flavour``
+fixture (``tests/conftest.py``) runs them over the asyncio API (:mod:`verifykit.aio`) where that
+proves code of its own (``tests/flavours.py``)."""
 
 from __future__ import annotations
-
-from collections.abc import Iterator
-from typing import Any
 
 import pytest
 from fallback_support import Build
 
-from flavours import FLAVOURS
-from verifier_flavours import Flavour
+from flavours import Flavour
 from verifykit import AuditEvent, Keyring
 from verifykit.fallbacks import RecoveryCodes
-
-
-@pytest.fixture(params=FLAVOURS)
-def flavour(request: pytest.FixtureRequest, make_store: Any, make_async_store: Any) -> Iterator[Flavour]:
-    """Each flavour in turn: ``sync`` (verifykit.fallbacks) and ``async`` (verifykit.aio)."""
-    built = Flavour(str(request.param), make_store, make_async_store)
-    yield built
-    built.close()
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from judge import SCHEDULING_SLACK, assert_guarantees
+from judge import CLOSED, TIMED_OUT, assert_guarantees
 from workload import POLICY, Traffic, open_challenges, right
 
 from redis_servers import RedisProcess
@@ -31,10 +31,6 @@ def own_redis(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[RedisP
         server.stop()
 
 
-def _bound() -> float:
-    return 2 * SOCKET_TIMEOUT + SCHEDULING_SLACK
-
-
 def _restart_run(server: RedisProcess, flavour: str, make_store, *, workers: int, rounds: int) -> None:
     truth = make_store(server.url)
     ids = open_challenges(truth, 40)
@@ -48,15 +44,15 @@ def _restart_run(server: RedisProcess, flavour: str, make_store, *, workers: int
     traffic.start()
     try:
         for _ in range(rounds):
-            traffic.wait_for_answers(workers * 2, timeout=10)
+            traffic.wait_for_answers(workers * 2)
             server.kill()
             server.start(wait=False)
             # Redis loads its append-only file before it answers; then the store must answer too.
-            traffic.recovery(timeout=10)
-            traffic.wait_for_answers(workers * 2, timeout=10)
+            traffic.recovery()
+            traffic.wait_for_answers(workers * 2)
     finally:
         tally = traffic.stop()
-    assert_guarantees(tally, ids, truth, call_bound=_bound())
+    assert_guarantees(tally, ids, truth, stopped_by=CLOSED + TIMED_OUT)
 
 
 @pytest.mark.parametrize("own_redis", [PERSISTENT], indirect=True)

@@ -17,7 +17,11 @@ from verifykit import StoreUnavailable
 from verifykit.aio._store import AsyncChallengeStore
 from verifykit.store import AttemptOutcome, ChallengeStore, LockoutPolicy, NewChallenge
 
-__all__ = ["Tally", "Traffic", "open_challenges", "right", "wrong"]
+__all__ = ["PATIENCE", "Tally", "Traffic", "open_challenges", "right", "wrong"]
+
+# How long a wait for the traffic to move may take before the run counts as stuck: far beyond
+# every timeout the tests configure, so only a hang reaches it, however loaded the machine is.
+PATIENCE = 60.0
 
 # A check is right this often; the rest are wrong guesses.
 RIGHT_SHARE = 0.2
@@ -64,7 +68,9 @@ class Tally:
     wrong_approvals: list[str] = field(default_factory=list)
     answered: int = 0
     unavailable: int = 0
-    slowest_failure: float = 0.0
+    slowest_failure: float = 0.0  # reported, never judged: it measures the machine's load too
+    # What each failure was raised from (NoneType: the store refused on its own, with no driver error).
+    causes: Counter[type[object]] = field(default_factory=Counter)
     foreign: list[BaseException] = field(default_factory=list)  # anything but StoreUnavailable
     last_answer: float = 0.0
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -84,6 +90,7 @@ class Tally:
                         self.wrong_approvals.append(challenge_id)
             elif isinstance(error, StoreUnavailable):
                 self.unavailable += 1
+                self.causes[type(error.__cause__)] += 1
                 self.slowest_failure = max(self.slowest_failure, elapsed)
             else:
                 self.foreign.append(error)
@@ -186,7 +193,7 @@ class Traffic:
 
         self.probe = probe
 
-    def wait_for_answers(self, count: int, timeout: float) -> None:
+    def wait_for_answers(self, count: int, timeout: float = PATIENCE) -> None:
         """Until ``count`` more checks were answered (the store works), or fail."""
         target = self.tally.answered + count
         deadline = time.monotonic() + timeout
@@ -195,7 +202,16 @@ class Traffic:
                 raise AssertionError(f"fewer than {count} checks answered within {timeout} s")
             time.sleep(0.01)
 
-    def recovery(self, timeout: float) -> float:
+    def wait_for_failures(self, count: int, timeout: float = PATIENCE) -> None:
+        """Until ``count`` more checks failed as StoreUnavailable (the fault reached the callers), or fail."""
+        target = self.tally.unavailable + count
+        deadline = time.monotonic() + timeout
+        while self.tally.unavailable < target:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"fewer than {count} checks failed within {timeout} s")
+            time.sleep(0.01)
+
+    def recovery(self, timeout: float = PATIENCE) -> float:
         """Seconds until a call made in this process answers again (polling), or fail."""
         t0 = time.monotonic()
         deadline = t0 + timeout

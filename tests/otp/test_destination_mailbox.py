@@ -65,13 +65,17 @@ def test_mail_goes_to_the_address_as_given(memory_otp: MakeOTP, outbox: Outbox) 
     ]
 
 
-def test_different_mailboxes_keep_separate_limits(memory_otp: MakeOTP) -> None:
+def test_different_mailboxes_keep_separate_limits(memory_otp: MakeOTP, outbox: Outbox) -> None:
     otp = memory_otp(destination_limit=WindowPolicy(limit=1, window=600), subject_limit=None)
     # Dots matter outside Gmail; other names and other domains are other mailboxes.
-    for n, address in enumerate(
-        ["alice@example.com", "a.lice@example.com", "alice@example.org", "bob@gmail.com"]
-    ):
-        otp.start(f"user-{n}", address)
+    addresses = ["alice@example.com", "a.lice@example.com", "alice@example.org", "bob@gmail.com"]
+    sent = [otp.start(f"user-{n}", address).delivery for n, address in enumerate(addresses)]
+    assert sent == ["sent"] * len(addresses)
+    assert [m["To"] for m in outbox.messages] == addresses
+    for address in addresses:  # each mailbox spent its own limit of one, no other's
+        with pytest.raises(RateLimited) as caught:
+            otp.start("user-again", address)
+        assert caught.value.reason == "destination_limit"
 
 
 def test_a_resend_counts_against_the_mailbox_limit_too(memory_otp: MakeOTP, clock: FakeClock) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -48,13 +47,13 @@ def test_a_mail_server_that_is_down_leaves_a_failed_challenge_with_ways_in(smtp_
     assert otp.status(ch.id).delivery == "failed"
 
 
-def test_a_mail_server_slower_than_the_timeout_fails_within_the_deadline(smtp_otp, smtp_server) -> None:
-    server = smtp_server(Recorder(data_delay=3.0))
+def test_a_mail_server_slower_than_the_timeout_is_given_up_on_by_the_timeout(smtp_otp, smtp_server) -> None:
+    server = smtp_server(Recorder(data_delay=600.0))  # far later than the mailer ever waits
     otp = smtp_otp(server.port, timeout=0.5, retries=0)
-    t0 = time.monotonic()
     ch = otp.start("user-1", "ana@example.com")
     assert ch.delivery == "failed"
-    assert time.monotonic() - t0 < otp.mailer.deadline + 1.0
+    assert ch.delivery_reason.startswith("temporary")
+    assert server.handler.rcpt_commands == 1 and server.handler.received == []  # it never answered DATA
 
 
 def test_a_temporary_refusal_then_success_is_delivered_after_a_retry(smtp_otp, smtp_server) -> None:

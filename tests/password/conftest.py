@@ -1,5 +1,6 @@
-"""Password verifiers of each flavour: every behaviour test here runs over the sync API and the
-asyncio API (:mod:`verifykit.aio`), written once against the sync methods."""
+"""Password verifiers, written once against the sync methods; the ``flavour`` fixture
+(``tests/conftest.py``) runs them over the asyncio API (:mod:`verifykit.aio`) where that proves
+code of its own (``tests/flavours.py``)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from verifier_flavours import Flavour, flavour
+from flavours import Flavour
 from verifykit import AuditEvent, Keyring
 from verifykit.aio import PasswordVerifier as AsyncPasswordVerifier
 from verifykit.password import PasswordSettings, PasswordVerifier
@@ -16,7 +17,7 @@ from verifykit.store import MemoryStore
 from verifykit.testing import FakeClock
 
 MakeVerifier = Callable[..., PasswordVerifier]
-__all__ = ["cheap", "flavour", "make_verifier", "memory_verifier"]
+__all__ = ["cheap", "make_verifier", "memory_verifier"]
 
 
 def _factory(flavour: Flavour, keyring: Keyring, store: Callable[[], Any], audit: Any) -> MakeVerifier:

@@ -3,16 +3,21 @@ errors for settings that cannot work."""
 
 from __future__ import annotations
 
+import argparse
 import logging
+import re
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from verifykit import ConfigurationError, Keyring
+from verifykit.cli import build_parser, main
 from verifykit.otp import OTPSettings
 from verifykit.server import OPTIONS, ServerConfig, create_server, load_config
+from verifykit.server._config import Option
 
 SMTP = "smtp://smtp.example.org:587"
 TOKEN = "s3cret-token-for-tests-0123456789"
@@ -113,6 +118,26 @@ def test_the_sidecar_page_documents_every_option() -> None:
         assert f"`{option.env}`" in page, option.env
 
 
+# -- the store URL: checked whole at start ------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("store", "complaint"),
+    [
+        ("redis://127.0.0.1:6379/abc", "database number"),
+        ("redis://127.0.0.1:65536/0", "port must be a number from 1 to 65535"),
+        ("redis://127.0.0.1:6379/0?colour=blue", "unknown store option.* colour"),
+        ("redis+cluster://127.0.0.1:7000/2", "only database 0"),
+        ("memory://?socket_timeout=1", "memory:// takes no"),
+        (f"redis://:{PASSWORD}@127.0.0.1:6379/abc", "database number"),
+    ],
+)
+def test_a_store_url_that_cannot_work_stops_the_sidecar_before_it_starts(store: str, complaint: str) -> None:
+    with pytest.raises(ConfigurationError, match=f"^store: .*{complaint}") as refusal:
+        load_config({}, environ={"VERIFYKIT_STORE": store})
+    assert PASSWORD not in str(refusal.value)
+
+
 # -- plaintext only on loopback ----------------------------------------------------------------
 
 
@@ -148,7 +173,11 @@ def test_a_token_over_plaintext_beyond_loopback_is_refused_even_with_the_switch(
 
 
 def test_a_token_over_tls_may_listen_on_any_address(tmp_path: Path) -> None:
-    ServerConfig(listen="0.0.0.0:50051", tls_cert=tmp_path / "c.pem", tls_key=tmp_path / "k.pem", token=TOKEN)
+    config = ServerConfig(
+        listen="0.0.0.0:50051", tls_cert=tmp_path / "c.pem", tls_key=tmp_path / "k.pem", token=TOKEN
+    )
+    assert (config.host, config.bearer_token()) == ("0.0.0.0", TOKEN)
+    assert config.risks("console") == []
 
 
 # -- the metrics port: plaintext only on loopback too --------------------------------------------
@@ -280,6 +309,28 @@ def test_a_secret_given_as_a_flag_is_refused_without_repeating_it(flags: dict[st
     with pytest.raises(ConfigurationError, match="process lists") as caught:
         load_config(flags, environ={})
     assert secret not in str(caught.value)
+
+
+@pytest.mark.parametrize("option", [o for o in OPTIONS if o.secret], ids=lambda o: o.name)
+def test_a_flag_that_is_always_refused_is_not_offered_in_help(
+    option: Option, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as done:
+        main(["serve", "--help"])
+    offered = capsys.readouterr().out
+    assert done.value.code == 0 and "--token-file" in offered
+    assert f"{option.flag} " not in offered and f"{option.flag}\n" not in offered
+
+
+@pytest.mark.parametrize("option", [o for o in OPTIONS if o.secret], ids=lambda o: o.name)
+def test_a_flag_left_out_of_help_is_still_refused_by_name(
+    option: Option, capsys: pytest.CaptureFixture[str]
+) -> None:
+    status = main(["serve", option.flag, "k1:" + PASSWORD])
+    complaint = capsys.readouterr().err
+    assert status == 2
+    assert f"{option.flag} is not accepted: process lists would show its value" in complaint
+    assert PASSWORD not in complaint
 
 
 def test_urls_without_a_password_are_fine_as_flags() -> None:
@@ -417,3 +468,35 @@ def test_an_otp_option_of_the_wrong_type_is_refused(tmp_path: Path, toml: str, c
     file.write_text(toml + "\n")
     with pytest.raises(ConfigurationError, match=f"otp_.*{complaint}"):
         load_config({}, environ={}, config_file=file)
+
+
+# -- help: what every command of the command line says ------------------------------------------
+
+
+def _commands(parser: argparse.ArgumentParser, path: tuple[str, ...] = ()) -> Iterator[tuple[str, ...]]:
+    """Every command line that has a --help of its own: the program, each command, each action."""
+    yield path
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                yield from _commands(sub, (*path, name))
+
+
+COMMANDS = list(_commands(build_parser()))
+# Sphinx markup in a docstring that reaches a terminal: ``literal`` and :role:`target`.
+MARKUP = re.compile(r"``|:(?:py:)?(?:class|func|meth|mod|attr|data|exc|obj|ref|doc):`")
+
+
+def test_the_walk_finds_every_command() -> None:
+    assert {("serve",), ("audit", "verify"), ("voucher", "sign"), ("officer", "add")} <= set(COMMANDS)
+
+
+@pytest.mark.parametrize("command", COMMANDS, ids=lambda path: " ".join(("verifykit", *path)))
+def test_help_shows_no_restructuredtext_markup(
+    command: tuple[str, ...], capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as done:
+        main([*command, "--help"])
+    shown = capsys.readouterr().out
+    assert done.value.code == 0 and shown.startswith("usage: verifykit")
+    assert MARKUP.findall(shown) == []

@@ -2,23 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Any
-
 import pytest
 from voucher_support import Counter, Officers
 
-from flavours import FLAVOURS
-from verifier_flavours import Flavour
+from flavours import Flavour
 from verifykit import AuditEvent, Keyring
-
-
-@pytest.fixture(params=FLAVOURS)
-def flavour(request: pytest.FixtureRequest, make_store: Any, make_async_store: Any) -> Iterator[Flavour]:
-    """Each flavour in turn: ``sync`` (verifykit.vouchers) and ``async`` (verifykit.aio)."""
-    built = Flavour(str(request.param), make_store, make_async_store)
-    yield built
-    built.close()
 
 
 @pytest.fixture

@@ -21,7 +21,15 @@ from verifykit._subject import subject_tag
 from verifykit.auditlog import AuditLog, load_public_key, verify_log
 from verifykit.cli import main
 from verifykit.store import MemoryStore
-from verifykit.vouchers import OfficerState, Refusal, RegistryFile, Vouchers, decode_voucher, key_id
+from verifykit.vouchers import (
+    DEFAULT_UNLOCKS,
+    OfficerState,
+    Refusal,
+    RegistryFile,
+    Vouchers,
+    decode_voucher,
+    key_id,
+)
 
 posix_only = pytest.mark.skipif(os.name != "posix", reason="file modes are POSIX")
 
@@ -73,9 +81,13 @@ def desk(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Path:
 
 
 def sign(capsys: pytest.CaptureFixture[str], desk: Path, *extra: str) -> str:
+    return sign_unlocking(capsys, desk, "password,totp", *extra)
+
+
+def sign_unlocking(capsys: pytest.CaptureFixture[str], desk: Path, unlock: str, *extra: str) -> str:
     status, out, err = run(
         capsys, "voucher", "sign", "--key", str(desk / "alice.key"), "--subject", "user-1",
-        "--reason", "lost_phone", "--unlock", "password,totp", *extra,
+        "--reason", "lost_phone", "--unlock", unlock, *extra,
     )  # fmt: skip
     assert status == 0, err
     return out
@@ -226,6 +238,46 @@ def test_a_ttl_above_fifteen_minutes_is_refused(desk: Path, capsys: pytest.Captu
         "--reason", "lost_phone", "--unlock", "password", "--ttl", "901",
     )  # fmt: skip
     assert status == 2 and "ttl" in err
+
+
+def test_every_verifier_a_voucher_can_unlock_is_accepted_by_name(
+    desk: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    names = [verifier.value for verifier in DEFAULT_UNLOCKS]
+    text = sign_unlocking(capsys, desk, " , ".join(names))
+    assert decode_voucher(text).unlocks == tuple(names)
+
+
+def sign_refused(capsys: pytest.CaptureFixture[str], desk: Path, unlock: str) -> tuple[object, str, str]:
+    """``voucher sign --unlock UNLOCK``, expected to stop at the command line: its exit code and output."""
+    with pytest.raises(SystemExit) as stopped:
+        main(["voucher", "sign", "--key", str(desk / "alice.key"), "--subject", "user-1",
+              "--reason", "lost_phone", "--unlock", unlock])  # fmt: skip
+    out, err = capsys.readouterr()
+    return stopped.value.code, out, err
+
+
+@pytest.mark.parametrize(("unlock", "unknown"), [("pasword", "'pasword'"), ("totp,sms,pin", "'sms', 'pin'")])
+def test_an_unlock_name_no_voucher_can_unlock_is_refused_listing_the_valid_ones(
+    unlock: str, unknown: str, desk: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = sign_refused(capsys, desk, unlock)
+    assert (code, out) == (2, "")  # no voucher printed
+    assert f"argument --unlock: {unknown}" in err
+    assert ", ".join(verifier.value for verifier in DEFAULT_UNLOCKS) in err
+
+
+def test_a_voucher_cannot_unlock_vouchers(desk: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = sign_refused(capsys, desk, "voucher")
+    assert (code, out) == (2, "") and "'voucher' is not a verifier a voucher can unlock" in err
+
+
+@pytest.mark.parametrize("unlock", ["", ",", " , "])
+def test_an_unlock_list_naming_no_verifier_is_refused(
+    unlock: str, desk: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = sign_refused(capsys, desk, unlock)
+    assert (code, out) == (2, "") and "argument --unlock: names no verifier" in err
 
 
 @posix_only

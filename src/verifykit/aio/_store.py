@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from typing import Any, TypeVar
 
 from .._clock import Clock
+from .._errors import StoreUnavailable
 from ..store._base import (
     AttemptOutcome,
     ChallengeRecord,
@@ -26,7 +27,7 @@ from ..store._base import (
     WindowResult,
 )
 from ..store._cluster import ClusterBase
-from ..store._factory import backend_for
+from ..store._factory import backend_for, failure_cause, parse_store_url
 from ..store._memory import MemoryStore
 from ..store._redis import RedisBase, Request
 
@@ -207,6 +208,9 @@ class AsyncMemoryStore(AsyncChallengeStore):
     async def reset_failures(self, key: str) -> None:
         self.sync.reset_failures(key)
 
+    async def ping(self) -> None:
+        """Always answers: the store is this process's memory (see :meth:`AsyncRedisStore.ping`)."""
+
     async def close(self) -> None:
         self.sync.close()
 
@@ -272,6 +276,21 @@ class AsyncRedisStore(RedisBase, AsyncChallengeStore):
         pipe.execute_command(*request.command)
         pipe.execute_command(*self._wait_command())
         return await pipe.execute()
+
+    async def ping(self) -> None:
+        """Return once the server answers PING; else raise :class:`~verifykit.StoreUnavailable`
+        naming where the store is and why it did not answer (a password in the URL masked).
+
+        For health checks, not an operation: it reads and decides nothing."""
+        try:
+            client = self._client if self._client is not None else await self._open()
+            await client.execute_command("PING")
+        except self._errors as exc:
+            self._lost()
+            where = parse_store_url(self._url).location
+            raise StoreUnavailable(
+                f"the Redis store at {where} does not answer: {failure_cause(self._url, exc)}"
+            ) from exc
 
     async def now(self) -> float:
         return await self._send(self._now())
@@ -376,7 +395,7 @@ def open_store(
     **options: Any,
 ) -> AsyncChallengeStore:
     """Open the async store a URL names: the same URLs and options as :func:`verifykit.store.open_store`."""
-    kind = backend_for(url, namespace=namespace, clock=clock)
+    kind = backend_for(url, namespace=namespace, clock=clock, options=options)
     if kind == "memory":
         return AsyncMemoryStore(MemoryStore(namespace=namespace, clock=clock))
     flavour = AsyncRedisClusterStore if kind == "cluster" else AsyncRedisStore

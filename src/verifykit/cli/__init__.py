@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import re
 import sys
 from collections.abc import Sequence
 
 from .._errors import VerifyKitError
 
-__all__ = ["install_hint", "main"]
+__all__ = ["install_hint", "main", "plain_text"]
 
 _COMMAND_MODULES = [
     "verifykit.cli._demo",
@@ -49,6 +50,21 @@ def install_hint(missing: str | None) -> str | None:
     if extra is None:
         return None
     return f"this needs the {extra} extra ({missing} is not installed): pip install 'verifykit[{extra}]'"
+
+
+# reStructuredText in docstrings: ``literal`` and :role:`target` (``~`` shows the last name only).
+_LITERAL = re.compile(r"``(.+?)``", re.DOTALL)
+_ROLE = re.compile(r":[a-z]+(?::[a-z]+)?:`(~?)([^`]+)`")
+
+
+def _role(match: re.Match[str]) -> str:
+    short, target = match.groups()
+    return target.rpartition(".")[2] if short else target
+
+
+def plain_text(doc: str | None) -> str:
+    """A docstring as help text: its reStructuredText literals and roles as the plain words they show."""
+    return _LITERAL.sub(r"\1", _ROLE.sub(_role, doc or ""))
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -17,12 +17,14 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from ..auditlog import AnchorSource
 
+from . import plain_text
+
 __all__ = ["register"]
 
 
 def register(sub: Any) -> None:
     parser = sub.add_parser(
-        "audit", help="tamper-evident audit log: make keys, verify a log", description=__doc__
+        "audit", help="tamper-evident audit log: make keys, verify a log", description=plain_text(__doc__)
     )
     commands = parser.add_subparsers(dest="audit_command", required=True, metavar="ACTION")
 

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from .._errors import ConfigurationError
+from . import plain_text
 
 __all__ = ["register"]
 
@@ -21,7 +22,7 @@ def register(sub: Any) -> None:
     parser = sub.add_parser(
         "serve",
         help="run the gRPC sidecar (defaults: 127.0.0.1:50051, memory store, console mailer)",
-        description=__doc__,
+        description=plain_text(__doc__),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
@@ -36,7 +37,9 @@ def register(sub: Any) -> None:
     for option in OPTIONS:
         text = f"{option.help} [{option.env}]"
         if option.secret:
-            text += " (refused as a flag, which process lists show: use the variable or a file)"
+            # Never offered: process lists show command lines. Still parsed, so that giving it
+            # is refused by name (load_config) instead of an "unrecognized arguments" usage error.
+            text = argparse.SUPPRESS
         elif option.password_url:
             text += " (refused as a flag when it carries a password: use the variable or a file)"
         if option.kind is bool:

@@ -75,6 +75,30 @@ def _register_officer(sub: Any) -> None:
     p.set_defaults(func=_list)
 
 
+def _unlockable() -> tuple[str, ...]:
+    from ..vouchers import DEFAULT_UNLOCKS
+
+    return tuple(verifier.value for verifier in DEFAULT_UNLOCKS)
+
+
+# The verifiers that keep a lockout: the names a voucher may unlock (VoucherSettings.unlockable).
+_UNLOCKABLE = _unlockable()
+
+
+def _unlocks(text: str) -> list[str]:
+    """``--unlock``: comma-separated verifier names, each one a voucher can unlock."""
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    if not names:
+        raise argparse.ArgumentTypeError(f"names no verifier; give any of {', '.join(_UNLOCKABLE)}")
+    unknown = [name for name in names if name not in _UNLOCKABLE]
+    if unknown:
+        raise argparse.ArgumentTypeError(
+            f"{', '.join(map(repr, unknown))} {'is' if len(unknown) == 1 else 'are'} not a verifier a "
+            f"voucher can unlock; give any of {', '.join(_UNLOCKABLE)}, comma-separated"
+        )
+    return names
+
+
 def _register_voucher(sub: Any) -> None:
     parser = sub.add_parser("voucher", help="sign and inspect counter vouchers")
     cmds = parser.add_subparsers(dest="voucher_command", required=True, metavar="ACTION")
@@ -83,7 +107,12 @@ def _register_voucher(sub: Any) -> None:
     p.add_argument("--key", required=True, metavar="FILE", help="the officer's private key (mode 0600)")
     p.add_argument("--subject", required=True, help="the subject whose documents were checked")
     p.add_argument("--reason", help="why, as a short lowercase name (lost_phone, locked_out)")
-    p.add_argument("--unlock", metavar="LIST", help="verifiers to unlock, comma-separated (password,totp)")
+    p.add_argument(
+        "--unlock",
+        type=_unlocks,
+        metavar="LIST",
+        help=f"verifiers whose lockouts it clears, comma-separated: any of {', '.join(_UNLOCKABLE)}",
+    )
     p.add_argument("--ttl", type=float, default=None, help="seconds until it expires (default and most: 900)")
     p.add_argument("--cosign", metavar="VOUCHER", help="add this key's signature to VOUCHER ('-': stdin)")
     p.add_argument(
@@ -258,10 +287,9 @@ def _sign(args: argparse.Namespace) -> int:
     else:
         if not args.reason or not args.unlock:
             raise InvalidInput("a new voucher needs --reason and --unlock")
-        unlocks = [name.strip() for name in args.unlock.split(",") if name.strip()]
         options: dict[str, Any] = {} if args.ttl is None else {"ttl": args.ttl}
         text = issue_voucher(
-            key, subject=args.subject, reason=args.reason, unlocks=unlocks, now=now, **options
+            key, subject=args.subject, reason=args.reason, unlocks=args.unlock, now=now, **options
         )
     if args.audit_file is not None:
         _record_issue(args, text, key, now, cosigned=args.cosign is not None)

@@ -22,6 +22,7 @@ from .._errors import ConfigurationError
 from .._wire import is_loopback_host
 from ..auditlog import AuditLogSettings, anchor_from_url
 from ..otp import OTPSettings
+from ..store._factory import parse_store_url
 
 __all__ = ["OPTIONS", "Option", "ServerConfig", "load_config", "mask_password"]
 
@@ -114,6 +115,7 @@ class ServerConfig:
         # isdigit alone accepts other scripts' digits and superscripts, which int() refuses.
         if not host or not (port.isascii() and port.isdigit()) or int(port) > 65535:
             raise ConfigurationError(f"listen must be HOST:PORT, got {self.listen!r}")
+        self._check_store()
         if (self.tls_cert is None) != (self.tls_key is None):
             raise ConfigurationError("TLS needs both tls_cert and tls_key")
         if self.tls_client_ca is not None and self.tls_cert is None:
@@ -144,6 +146,14 @@ class ServerConfig:
             )
         if self.lockout_hard_cap is not None and not 1 <= self.lockout_hard_cap <= 100:
             raise ConfigurationError("lockout_hard_cap must be between 1 and 100 (NIST SP 800-63B)")
+
+    def _check_store(self) -> None:
+        """The store URL, checked whole before anything connects: the library's own rules, so
+        the sidecar refuses exactly what ``open_store`` would, at start."""
+        try:
+            parse_store_url(self.store)
+        except ConfigurationError as exc:
+            raise ConfigurationError(f"store: {exc.message}") from None
 
     def _check_face_workers(self) -> None:
         if self.face_workers not in {"thread", "process"}:
