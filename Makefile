@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml scripts/requirements-ref.txt | cksum | cut -d' ' -f1)
 
-.PHONY: demo test lint types pytest services bench soak fuzz proto clean
+.PHONY: demo test test-under-load lint types pytest services bench soak fuzz proto clean
 
 $(STAMP): pyproject.toml scripts/requirements-ref.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -39,6 +39,12 @@ pytest: $(STAMP) services
 	$(PY) -m pytest
 
 test: $(STAMP) services lint types pytest
+
+# The test suite beside BURN_WORKERS CPU-bound processes (default 2, scripts/burn.py): it must pass
+# as it does alone, only slower; no test may lean on how fast the machine is.
+BURN_WORKERS ?= 2
+test-under-load: $(STAMP) services
+	$(PY) scripts/burn.py --workers $(BURN_WORKERS) -- $(PY) -m pytest
 
 # The long forms of the fault suite: longer faults, more traffic, repeated restarts and failovers.
 faults-long: $(STAMP) services

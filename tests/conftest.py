@@ -58,6 +58,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if item.path.name.endswith("_bench.py"):
+            item.add_marker(pytest.mark.bench)
     if not config.getoption("--all-flavours"):
         duplicates = [item for item in items if is_async_duplicate(item)]
         if duplicates:

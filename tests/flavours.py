@@ -133,7 +133,7 @@ class Driven:
         if self._loop.loop.is_closed():
             return
         done = self.inner.close()
-        if inspect.isawaitable(done):
+        if inspect.iscoroutine(done):
             self._loop.run(done)
         if self._owns_loop:
             self._loop.stop()

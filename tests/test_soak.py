@@ -21,7 +21,7 @@ import pytest
 from verifykit.bench._soak import BUSY, LIMITED, SoakResult, bucket_quantile, growth, replace_section, soak
 from verifykit.cli import build_parser
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.bench]
 
 CLIENTS = 16
 # A round floods one of 4 mailboxes with a start one time in five, and a mailbox takes 5 starts

@@ -1,8 +1,9 @@
-"""Email OTP fixtures: every behaviour test runs over both flavours and every store backend.
+"""Email OTP fixtures: every behaviour test runs on every store backend, written once against the
+sync methods.
 
-``flavour`` is ``sync`` (:class:`verifykit.otp.EmailOTP`) or ``async`` (:class:`verifykit.aio.EmailOTP`
-on the async twin of the test's store, run on a private event loop in a background thread behind the
-same sync-looking methods), so one suite holds both to one behaviour, unchanged.
+``flavour`` (``tests/conftest.py``) is ``sync`` (:class:`verifykit.otp.EmailOTP`) or ``async``
+(:class:`verifykit.aio.EmailOTP` on the async twin of the test's store, behind the same sync-looking
+methods); the async run is kept where it proves code of its own (``tests/flavours.py``).
 """
 
 from __future__ import annotations
@@ -12,18 +13,13 @@ from typing import Any
 
 import pytest
 
-from flavours import FLAVOURS, Driven, LoopThread
+from flavours import Flavour, LoopThread
 from verifykit import AuditEvent, Keyring, aio
 from verifykit.otp import EmailOTP, OTPSettings
 from verifykit.store import ChallengeStore, MemoryStore
 from verifykit.testing import FakeClock, Outbox
 
 MakeOTP = Callable[..., Any]
-
-
-@pytest.fixture(params=FLAVOURS)
-def flavour(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
 
 
 @pytest.fixture
@@ -51,7 +47,7 @@ def async_twin(request: pytest.FixtureRequest, loop_thread: LoopThread) -> Itera
 
 
 @pytest.fixture
-def otp_for(flavour: str, loop_thread: LoopThread, async_twin: Callable[..., Any]) -> MakeOTP:
+def otp_for(flavour: Flavour, request: pytest.FixtureRequest) -> MakeOTP:
     """``otp_for(store=..., keyring=..., mailer=..., url=None, store_options={}, **kw)``: an EmailOTP
     of this test's flavour (``url`` and ``store_options`` open the async twin of a store not made by
     the ``store`` fixture)."""
@@ -59,10 +55,10 @@ def otp_for(flavour: str, loop_thread: LoopThread, async_twin: Callable[..., Any
     def make(
         *, store: ChallengeStore, url: str | None = None, store_options: Any = None, **kwargs: Any
     ) -> Any:
-        if flavour == "sync":
-            return EmailOTP(store=store, **kwargs)
-        twin = async_twin(store, url, **(store_options or {}))
-        return Driven(aio.EmailOTP(store=twin, **kwargs), loop_thread)
+        if flavour.is_async and url is None and not isinstance(store, MemoryStore):
+            url = str(request.getfixturevalue("store_url"))
+        twin = flavour.twin(store, url or "", **(store_options or {}))
+        return flavour.build(EmailOTP, aio.EmailOTP, store=twin, **kwargs)
 
     return make
 

@@ -465,3 +465,12 @@ def test_store_keyring_and_mailer_are_never_defaulted(cls, missing: str, keyring
     del given[missing]
     with pytest.raises(TypeError):
         cls(**given)
+
+
+def test_a_failed_delivery_may_be_resent_at_once_whatever_the_cooldown(make_otp: MakeOTP, outbox) -> None:
+    otp = make_otp(resend_cooldown=60)
+    outbox.fail_next(1, temporary=True)
+    ch = otp.start("user-1", "a@example.com")
+    assert ch.delivery == "failed" and ch.resend_after == 0.0
+    assert otp.resend(ch.id).delivery == "sent"
+    assert otp.check(ch.id, last_code(outbox)).approved

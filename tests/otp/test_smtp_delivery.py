@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from flavours import Flavour
 from smtp_servers import Recorder
 from verifykit import Fallback, Keyring
 from verifykit.aio import AsyncSMTPMailer
@@ -16,11 +17,11 @@ from verifykit.testing import code_in
 
 
 @pytest.fixture
-def smtp_otp(otp_for, store, flavour: str) -> Callable[..., Any]:
+def smtp_otp(otp_for, store, flavour: Flavour) -> Callable[..., Any]:
     """``smtp_otp(port, **mailer)``: an EmailOTP of each flavour, sending with that flavour's SMTP mailer."""
 
     def make(port: int, **mailer: Any) -> Any:
-        smtp_class = SMTPMailer if flavour == "sync" else AsyncSMTPMailer
+        smtp_class = AsyncSMTPMailer if flavour.is_async else SMTPMailer
         smtp = smtp_class("127.0.0.1", port, security="none", **mailer)
         settings = OTPSettings(resend_cooldown=0, resend_cooldown_max=0)
         return otp_for(store=store, keyring=Keyring.generate(), mailer=smtp, settings=settings, audit=None)

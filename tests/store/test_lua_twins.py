@@ -70,6 +70,7 @@ def resend_cases(draw: st.DrawFn) -> dict[str, Any]:
         # Times at, just before and just after now, and anywhere around it.
         "expires_at": now + draw(offsets),
         "resend_at": now + draw(offsets),
+        "delivery": draw(st.sampled_from(["queued", "sent", "failed"])),
         "ttl": draw(st.sampled_from([1.0, 600.0, 0.25])),
         "cooldown": draw(st.sampled_from([0.0, 30.0, 7.5])),
         "factor": draw(st.sampled_from([1.0, 2.0, 1.5])),
@@ -103,7 +104,7 @@ def _state(case: dict[str, Any]) -> ChallengeState:
         sends=case["sends"],
         resend_at=case.get("resend_at", case["now"]),
         live=list(case["live"]),
-        delivery="sent",
+        delivery=case.get("delivery", "sent"),
     )
 
 
@@ -180,7 +181,7 @@ def _fields(case: dict[str, Any]) -> dict[str, str]:
         "resend_at": repr(case.get("resend_at", case["now"])),
         "attempts_left": str(case.get("attempts_left", 3)),
         "live": _lua_live(case["live"]),
-        "delivery": "sent",
+        "delivery": case.get("delivery", "sent"),
     }
 
 

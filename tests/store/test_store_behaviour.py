@@ -176,6 +176,16 @@ def test_resend_before_the_cooldown_is_refused_with_the_wait(backend: Backend) -
     assert record == created
 
 
+def test_resend_after_a_failed_delivery_is_not_held_by_the_cooldown(backend: Backend) -> None:
+    """No mail left: a person whose code never went out may ask again at once."""
+    new = challenge(resend_after=30)
+    backend.store.create(new, retention=60)
+    backend.store.set_delivery(new.id, "failed", "mail server down")
+    outcome, record, wait = backend.store.resend(new.id, "k1:second", ttl=600, **RESEND)
+    assert (outcome, wait) == (ResendOutcome.OK, 0.0)
+    assert record is not None and record.sends == 2
+
+
 def test_resend_replaces_the_secret_and_restarts_the_expiry(backend: Backend) -> None:
     new = challenge(ttl=600, resend_after=SHORT)
     backend.store.create(new, retention=60)

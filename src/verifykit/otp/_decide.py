@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from .._verdict import Fallback, Reason, Verdict
-from ..store import AttemptOutcome, ChallengeRecord, ChallengeStatus, FailureState
+from ..store import DELIVERY_FAILED, AttemptOutcome, ChallengeRecord, ChallengeStatus, FailureState
 
 __all__ = ["Challenge", "DeliveryStatus", "challenge_view", "verdict_for_attempt"]
 
@@ -17,7 +17,7 @@ class DeliveryStatus:
 
     QUEUED = "queued"
     SENT = "sent"
-    FAILED = "failed"
+    FAILED = DELIVERY_FAILED
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +61,13 @@ def _ladder(
     return tuple(ways)
 
 
+def _resend_after(record: ChallengeRecord, now: float) -> float:
+    """Seconds until a resend is allowed: none once closed, and none when the mail failed."""
+    if record.status is not ChallengeStatus.PENDING or record.delivery == DeliveryStatus.FAILED:
+        return 0.0
+    return max(record.resend_at - now, 0.0)
+
+
 def challenge_view(
     record: ChallengeRecord, now: float, others: Sequence[Fallback], max_sends: int
 ) -> Challenge:
@@ -74,7 +81,7 @@ def challenge_view(
         attempts_left=record.attempts_left,
         sends=record.sends,
         resend_at=record.resend_at,
-        resend_after=max(record.resend_at - now, 0.0) if record.status is ChallengeStatus.PENDING else 0.0,
+        resend_after=_resend_after(record, now),
         delivery=record.delivery,
         delivery_reason=record.delivery_reason,
         fallbacks=_ladder(record, now, others, max_sends),

@@ -21,8 +21,10 @@ from ._base import (
 )
 from ._factory import open_store
 from ._memory import MemoryStore
+from ._rules import DELIVERY_FAILED
 
 __all__ = [
+    "DELIVERY_FAILED",
     "AttemptOutcome",
     "ChallengeRecord",
     "ChallengeStatus",

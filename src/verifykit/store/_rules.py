@@ -24,7 +24,12 @@ from ._base import (
     WindowResult,
 )
 
+#: The delivery status a verifier records when its message could not be sent (the store keeps
+#: delivery as a plain string; this one value changes a rule: no resend cooldown without mail).
+DELIVERY_FAILED = "failed"
+
 __all__ = [
+    "DELIVERY_FAILED",
     "ChallengeState",
     "LockoutState",
     "ResendFacts",
@@ -198,6 +203,8 @@ class ResendFacts(Protocol):
     def sends(self) -> int: ...
     @property
     def resend_at(self) -> float: ...
+    @property
+    def delivery(self) -> str: ...
 
 
 def resend_refusal(challenge: ResendFacts, now: float, max_sends: int) -> tuple[ResendOutcome, float] | None:
@@ -215,7 +222,8 @@ def resend_refusal(challenge: ResendFacts, now: float, max_sends: int) -> tuple[
         return ResendOutcome.CLOSED, 0.0
     if challenge.sends >= max_sends:
         return ResendOutcome.MAX_SENDS, max(challenge.expires_at - now, 0.0)
-    if now < challenge.resend_at:
+    # No mail left: a person whose code never went out may ask again at once.
+    if now < challenge.resend_at and challenge.delivery != DELIVERY_FAILED:
         return ResendOutcome.TOO_SOON, challenge.resend_at - now
     return None
 

@@ -17,7 +17,8 @@ if sends >= tonumber(ARGV[3]) then
   return reply({ 'max_sends', c, num(math.max(tonumber(c.expires_at) - now, 0)) })
 end
 local resend_at = tonumber(c.resend_at)
-if now < resend_at then
+-- No mail left: a person whose code never went out may ask again at once.
+if now < resend_at and c.delivery ~= 'failed' then
   return reply({ 'too_soon', c, num(resend_at - now) })
 end
 sends = sends + 1
