@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from face_photos import photo
 
-from verifier_flavours import Flavour
+from flavours import Flavour
 from verifykit import Reason, WindowPolicy
 from verifykit.face import FaceVerifier, _work
 

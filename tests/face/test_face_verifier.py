@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from face_photos import DATA, photo
 
-from verifier_flavours import Flavour
+from flavours import Flavour
 from verifykit import (
     AuditEvent,
     ConfigurationError,

@@ -22,8 +22,8 @@ import pytest
 from face_photos import DATA as PHOTOS
 from face_photos import photo
 
+from flavours import Flavour
 from polling import wait_for
-from verifier_flavours import Flavour
 from verifykit import ConfigurationError, ImageError, ImageTooCostly, Keyring, Reason, WorkerLost, aio
 from verifykit.face import (
     FaceSettings,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from verifier_flavours import Flavour
+from flavours import Flavour
 from verifykit import AuditEvent, Keyring, aio
 from verifykit.fallbacks import (
     RecoveryCodes,

@@ -7,7 +7,7 @@ from typing import Any
 
 import pyotp
 
-from verifier_flavours import Flavour
+from flavours import Flavour
 from verifykit import Keyring, aio
 from verifykit.fallbacks import RecoveryCodes, RecoverySettings, TOTPSettings, TOTPVerifier
 from verifykit.ladder import Ladder

@@ -10,7 +10,7 @@ import threading
 import pytest
 from password_support import GOOD, MakeVerifier
 
-from verifier_flavours import Flavour
+from flavours import Flavour
 from verifykit import Fallback, Keyring, Reason, StoreUnavailable, aio
 from verifykit.password import PasswordSettings, PasswordVerifier
 from verifykit.password._hasher import StoredHash

@@ -6,7 +6,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from verifier_flavours import Flavour
+from flavours import Flavour
 from verifykit import AuditEvent, Keyring, VerifierId, aio
 from verifykit._subject import lockout_key, subject_tag
 from verifykit.store import FailureState, LockoutPolicy
