@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from verifykit._codes import normalize_code
 from verifykit.fallbacks._recovery import count_left
 from verifykit.fallbacks._recovery_codes import normalize as normalize_recovery
-from verifykit.otp._codes import normalize_code
 
 from ._support import Input, typed
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import re
 import socket
+import threading
 from collections.abc import Iterator
+from contextlib import suppress
 
 import pytest
 
@@ -147,6 +149,40 @@ def test_server_that_never_greets_is_given_up_on_by_the_timeout(smtp_mailer, sil
         mailer.send(otp_message())
     assert caught.value.temporary
     assert ended_by_a_timeout(caught.value), caught.value.message
+
+
+@pytest.fixture
+def trickling_listener() -> Iterator[int]:
+    """Greets one byte every 50 ms, never finishing the line, for 10 s; then hangs up."""
+    done = threading.Event()
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen(8)
+
+        def trickle() -> None:
+            connection, _ = sock.accept()
+            with connection:
+                connection.sendall(b"220-")
+                for _ in range(200):
+                    if done.wait(0.05):
+                        return
+                    with suppress(OSError):
+                        connection.sendall(b"x")
+
+        server = threading.Thread(target=trickle, daemon=True)
+        server.start()
+        yield sock.getsockname()[1]
+        done.set()
+        server.join(timeout=15)
+
+
+def test_a_server_trickling_bytes_cannot_stretch_an_attempt_past_its_timeout(smtp_mailer, trickling_listener):
+    mailer = plain_mailer(smtp_mailer, trickling_listener, timeout=0.5, retries=0)
+    with pytest.raises(DeliveryError) as caught:
+        mailer.send(otp_message())
+    assert caught.value.temporary
+    # Not "closed the connection": that would mean it waited for the server to give up first.
+    assert "did not finish within 0.5 s" in caught.value.message
 
 
 def test_temporary_4xx_is_retried_and_then_delivered(smtp_mailer, smtp_server):

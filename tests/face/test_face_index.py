@@ -3,6 +3,8 @@ searches and changes capped, limited per client and audited."""
 
 from __future__ import annotations
 
+import asyncio
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +23,7 @@ from verifykit import (
     WindowPolicy,
     aio,
 )
+from verifykit._flow import Emit, Work, WorkKind, drive
 from verifykit.face import FaceIndex, FaceMatch, FaceSettings, FaceVerifier
 from verifykit.face._template import seal_template
 from verifykit.store import ChallengeStore, MemoryStore
@@ -142,6 +145,60 @@ def test_a_bad_batch_adds_nothing(keyring: Keyring) -> None:
     with pytest.raises(InvalidInput):
         index.add_many([("ana", np.zeros(128)), ("bob", np.zeros(5))])
     assert len(index) == 0
+
+
+# --- one index, shared by threads and tasks ------------------------------------------------
+
+
+def test_a_search_asks_for_its_matrix_product_as_work_that_releases_the_gil(
+    filled: tuple[FaceIndex, np.ndarray, list[str]],
+) -> None:
+    index, matrix, keys = filled
+    answer = [FaceMatch("whoever-the-work-found", 0.25)]
+    steps, hits = drive(index._search_flow(matrix[3], 1, 0.01, None), [answer, None])
+
+    work, audit = steps
+    assert isinstance(work, Work) and work.kind is WorkKind.RELEASES_GIL
+    assert isinstance(audit, Emit) and audit.event.details["matches"] == "1"
+    assert hits == answer  # the flow returns what the work found, computing nothing itself
+    (found,) = work.fn(*work.args)
+    assert found.key == keys[3]
+
+
+def test_async_calls_wait_for_a_busy_index_beside_the_event_loop(keyring: Keyring) -> None:
+    index = aio.FaceIndex(keyring, store=aio.AsyncMemoryStore(), audit=None)
+    busy, done = threading.Event(), threading.Event()
+
+    def long_search() -> None:  # holds the index as a search does through its matrix product
+        with index._lock:
+            busy.set()
+            done.wait(timeout=10)
+
+    holder = threading.Thread(target=long_search)
+    holder.start()
+    assert busy.wait(timeout=10)
+
+    async def calls_while_busy() -> list[FaceMatch]:
+        waiting = asyncio.gather(
+            index.add("ana", np.full(128, 0.1)),
+            index.remove("bob"),
+            index.search(np.full(128, 0.1), k=1),
+        )
+        await asyncio.sleep(0.05)
+        # The loop ran on while every call waited: the index is still held, nothing finished.
+        assert index._lock.locked() and not waiting.done()
+        done.set()
+        _, removed, hits = await waiting
+        assert removed is False
+        return hits
+
+    try:
+        hits = asyncio.run(calls_while_busy())
+    finally:
+        done.set()
+        holder.join()
+    assert [hit.key for hit in hits] in ([], ["ana"])  # the search ran before or after the add
+    assert index.keys() == ["ana"]
 
 
 def test_save_and_load_round_trip(

@@ -17,7 +17,7 @@ from judge import CLOSED, TIMED_OUT, assert_guarantees, lost_writes
 from workload import PATIENCE, Traffic, open_challenges
 
 from redis_servers import STARTUP_TIMEOUT, RedisProcess, _cluster_ok, _wait_until
-from verifykit.aio._store import open_store as open_async_store
+from verifykit.store import open_async_store
 
 SOCKET_TIMEOUT = 0.25
 NODE_TIMEOUT_MS = 1000  # cluster-node-timeout: how soon a dead master is failed over

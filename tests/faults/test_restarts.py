@@ -13,8 +13,7 @@ from judge import CLOSED, TIMED_OUT, assert_guarantees
 from workload import POLICY, Traffic, open_challenges, right
 
 from redis_servers import RedisProcess
-from verifykit.aio._store import open_store as open_async_store
-from verifykit.store import AttemptOutcome
+from verifykit.store import AttemptOutcome, open_async_store
 
 SOCKET_TIMEOUT = 0.25
 PERSISTENT = ("--appendonly", "yes", "--appendfsync", "always")

@@ -21,7 +21,7 @@ from judge import CLOSED, TIMED_OUT, assert_guarantees
 from proxy import FaultProxy
 from workload import Traffic, open_challenges
 
-from verifykit.aio._store import open_store as open_async_store
+from verifykit.store import open_async_store
 
 SOCKET_TIMEOUT = 0.25  # socket_timeout and socket_connect_timeout of the store under test
 FAULTS: dict[str, Callable[[FaultProxy], None]] = {

@@ -14,8 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from verifykit import StoreUnavailable
-from verifykit.aio._store import AsyncChallengeStore
-from verifykit.store import AttemptOutcome, ChallengeStore, LockoutPolicy, NewChallenge
+from verifykit.store import AsyncChallengeStore, AttemptOutcome, ChallengeStore, LockoutPolicy, NewChallenge
 
 __all__ = ["PATIENCE", "Tally", "Traffic", "open_challenges", "right", "wrong"]
 

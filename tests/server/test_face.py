@@ -5,6 +5,8 @@ calling service."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import cv2
@@ -25,6 +27,7 @@ from verifykit.aio import AsyncChallengeStore
 from verifykit.client import Client
 from verifykit.delivery import Outbox
 from verifykit.face import FaceSettings
+from verifykit.face._template import seal_template
 from verifykit.server import Components, ServerConfig, Sidecar, create_server
 
 PHOTOS = REPO / "src" / "verifykit" / "_data" / "photos"
@@ -109,6 +112,32 @@ def test_the_index_finds_an_enrolled_face_and_forgets_it_when_removed(
     assert face.index_remove("applicant-1") is True
     assert face.index_remove("applicant-1") is False
     assert face.search(selfie()) == []
+
+
+def test_index_calls_from_many_callers_at_once_all_land(sidecar: Running, enrolled: bytes) -> None:
+    face = sidecar.client.face
+    strangers = np.random.default_rng(5).normal(0.0, 0.09, size=(24, 128))  # far from any real face
+    subjects = [f"stranger-{i}" for i in range(len(strangers))]
+    templates = [seal_template(sidecar.keyring, s, e) for s, e in zip(subjects, strangers, strict=True)]
+    with ThreadPoolExecutor(8) as pool:
+        sizes = list(pool.map(face.index_add, subjects, templates))
+        assert max(sizes) == len(subjects)  # none lost
+        removed = list(pool.map(face.index_remove, subjects[::2]))
+    assert removed == [True] * len(subjects[::2])
+    assert face.index_add("applicant-1", enrolled) == len(subjects[1::2]) + 1
+    assert [m.key for m in face.search(selfie())] == ["applicant-1"]
+
+
+def test_the_index_saved_at_stop_is_searched_by_the_next_sidecar(
+    serve: Serve, tmp_path: Path, enrolled: bytes, sidecar: Running
+) -> None:
+    path = tmp_path / "faces.vkfi"
+    first = serve(keyring=sidecar.keyring, face_index=path)
+    assert first.client.face.index_add("applicant-1", enrolled) == 1
+    first.sidecar.stop()
+    again = serve(keyring=sidecar.keyring, face_index=path)
+    assert [m.key for m in again.client.face.search(selfie())] == ["applicant-1"]
+    assert again.client.face.index_remove("applicant-1") is True
 
 
 # -- the index: caps, limits per calling service, audit ------------------------------------------

@@ -72,8 +72,7 @@ def open_flavour(url: str, namespace: str, flavour: str, **options: Any) -> Any:
     """A store of either flavour behind the sync methods (in a process of its own, or a test that
     must not remove keys afterwards)."""
     from flavours import AsyncDriven
-    from verifykit.aio._store import open_store as open_async_store
-    from verifykit.store import open_store
+    from verifykit.store import open_async_store, open_store
 
     if flavour == "async":
         return AsyncDriven(open_async_store(url, namespace=namespace, **options))
@@ -136,7 +135,7 @@ def race_in_process(
 async def _race_tasks(url: str, namespace: str, challenge_id: str, racers: int, start: Any) -> list[str]:
     import asyncio
 
-    from verifykit.aio._store import open_store
+    from verifykit.store import open_async_store as open_store
 
     async with open_store(url, namespace=namespace) as store:
         await store.now()  # connected before the start

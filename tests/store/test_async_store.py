@@ -14,7 +14,7 @@ import pytest
 from store_support import RIGHT, challenge
 
 from verifykit import ConfigurationError
-from verifykit.aio._store import (
+from verifykit.aio import (
     AsyncChallengeStore,
     AsyncMemoryStore,
     AsyncRedisClusterStore,

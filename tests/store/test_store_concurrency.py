@@ -13,8 +13,8 @@ from typing import Any, TypeVar
 import pytest
 from store_support import RIGHT, attempt_in_process, challenge, lock_key, race_in_process
 
-from verifykit.aio._store import AsyncChallengeStore
 from verifykit.store import (
+    AsyncChallengeStore,
     AttemptOutcome,
     ChallengeRecord,
     ChallengeStatus,

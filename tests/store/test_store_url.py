@@ -13,8 +13,7 @@ import pytest
 import redis
 
 from verifykit import ConfigurationError
-from verifykit.aio._store import open_store as open_async_store
-from verifykit.store import ChallengeStore, WindowPolicy, open_store
+from verifykit.store import ChallengeStore, WindowPolicy, open_async_store, open_store
 from verifykit.store._factory import StoreURL, failure_cause, parse_store_url
 
 PASSWORD = "pw-Zq8vX1-never-shown"

@@ -1,6 +1,10 @@
 """verifykit for asyncio: the same verifiers, with the same names, arguments and results, as
 coroutines; and the async stores and mailers they run on.
 
+Nothing is defined here: each name is its package's asyncio flavour, re-exported under the name of
+its sync twin (``verifykit.aio.EmailOTP`` is :class:`verifykit.otp.AsyncEmailOTP`,
+``verifykit.aio.open_store`` is :func:`verifykit.store.open_async_store`).
+
 Each verifier here runs the very flows its sync twin runs (see :mod:`verifykit._flow`), so the two
 flavours share every rule. Heavy work (argon2, face encodings) and sync mailers run off the event loop.
 
@@ -10,13 +14,16 @@ flavours share every rule. Heavy work (argon2, face encodings) and sync mailers 
 """
 
 from ..delivery._aio import AsyncFallbackMailer, AsyncMailer, AsyncSMTPMailer
-from ..face._aio import FaceIndex, FaceVerifier
-from ..fallbacks._aio import RecoveryCodes, TOTPVerifier
-from ..ladder._ladder import AsyncLadder as Ladder
-from ..otp._aio import EmailOTP
-from ..password._aio import PasswordVerifier
-from ..vouchers._aio import Vouchers
-from ._store import AsyncChallengeStore, AsyncMemoryStore, AsyncRedisClusterStore, AsyncRedisStore, open_store
+from ..face import AsyncFaceIndex as FaceIndex
+from ..face import AsyncFaceVerifier as FaceVerifier
+from ..fallbacks import AsyncRecoveryCodes as RecoveryCodes
+from ..fallbacks import AsyncTOTPVerifier as TOTPVerifier
+from ..ladder import AsyncLadder as Ladder
+from ..otp import AsyncEmailOTP as EmailOTP
+from ..password import AsyncPasswordVerifier as PasswordVerifier
+from ..store import AsyncChallengeStore, AsyncMemoryStore, AsyncRedisClusterStore, AsyncRedisStore
+from ..store import open_async_store as open_store
+from ..vouchers import AsyncVouchers as Vouchers
 
 __all__ = [
     "AsyncChallengeStore",

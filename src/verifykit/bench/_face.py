@@ -153,8 +153,7 @@ class _Ours:
 
     def encode(self, data: bytes, reference: npt.NDArray[np.float32] | None = None) -> Any:
         from ..face import MultiFace
-        from ..face._pipeline import decode, detect, encode, find
-        from ..face._verifier import distance
+        from ..face.low_level import decode, detect, distance, encode, find
 
         t0 = time.perf_counter()
         image = decode(data, self.settings)
@@ -281,7 +280,7 @@ def _stage_timings(
     pairs_12mp: list[tuple[str, str, bool]],
     keyring: Keyring,
 ) -> None:
-    from ..face._template import open_template, seal_template
+    from ..face.low_level import open_template, seal_template
 
     template = seal_template(keyring, "bench", np.full(128, 0.05))
     reference32 = open_template(keyring, "bench", template)
@@ -370,8 +369,7 @@ def _process_hop(
     """What sending a photo to a face worker and its reading back costs, beside the reading: the
     round trip minus the time the worker spent inside the job, on VGA photos, at p50."""
     from ..face import FaceSettings, MultiFace
-    from ..face._work import read_face
-    from ..face._workers import shared_workers
+    from ..face.low_level import read_face, shared_workers
 
     settings = FaceSettings(processes=1, multiple_faces=MultiFace.LARGEST)
     pool = shared_workers(settings)

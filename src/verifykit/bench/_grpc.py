@@ -22,14 +22,16 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..crypto import Keyring
 from ..delivery import Outbox
 from ..otp import EmailOTP, OTPSettings
-from ..server._process import SidecarProcess
 from ..store import WindowPolicy, open_store
 from ._report import BenchReport, Progress, percentile
+
+if TYPE_CHECKING:
+    from ..server import SidecarProcess
 
 __all__ = ["add_arguments", "run"]
 
@@ -111,6 +113,10 @@ def _wide_limits() -> OTPSettings:
 
 
 def _sidecar(args: argparse.Namespace, keys: str, workdir: Path) -> SidecarProcess:
+    # Here, not at the top: every `verifykit bench` command imports this module for its options,
+    # and the sidecar package brings gRPC.
+    from ..server import SidecarProcess
+
     return SidecarProcess(
         [
             "--namespace", f"bench{uuid.uuid4().hex[:8]}",
@@ -219,7 +225,7 @@ def _face_cases(args: argparse.Namespace, progress: Progress, target: str) -> di
     """Face verifies through the sidecar (its default face workers, one per core) with 1, 2 and 4
     clients calling at once: with the work in worker processes, throughput grows with callers
     until every core is busy."""
-    from ..cli._demo import sample_photos
+    from .._samples import sample_photos
     from ..client import Client
 
     photo = (sample_photos() / "eileen_collins.jpg").read_bytes()

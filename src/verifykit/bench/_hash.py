@@ -33,8 +33,7 @@ from argon2.low_level import Type, hash_secret
 
 from ..crypto import Keyring
 from ..password import PRESETS, HashParameters, PasswordHasher, PasswordSettings, PasswordVerifier, parse_hash
-from ..password._blocklist import default_blocklist
-from ..password._padding import WorkMeter
+from ..password.low_level import WorkMeter, default_blocklist
 from ..store import LockoutPolicy, MemoryStore
 from ._report import BenchReport, Progress, percentile, time_call
 

@@ -51,15 +51,14 @@ from contextlib import suppress
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.parser import BytesParser
-from importlib import resources
 from pathlib import Path
 from typing import Any, TypeVar
 
 from .._errors import BusyError, ConfigurationError, RateLimited, SidecarError, VerifyKitError
+from .._samples import sample_photos
 from .._verdict import Reason, Verdict
 from ..crypto import Keyring
 from ..delivery._templates import code_in
-from ..server._process import SidecarProcess
 from ._report import BenchReport, Progress, percentile
 
 __all__ = ["SoakResult", "add_arguments", "bucket_quantile", "growth", "run", "soak"]
@@ -401,7 +400,7 @@ def _outcome(exc: BaseException) -> str:
     if isinstance(exc, SidecarError):
         return exc.status or "UNKNOWN"
     if isinstance(exc, VerifyKitError):
-        from .._wire._status import status_for
+        from .._wire import status_for
 
         return str(status_for(exc).code.name)
     return f"client exception {type(exc).__name__}"
@@ -456,8 +455,7 @@ class _Photos:
     def load(cls, folder: Path | None) -> _Photos:
         found: dict[str, list[bytes]] = {}
         if folder is None:
-            packaged = resources.files("verifykit") / "_data" / "photos"
-            for entry in packaged.iterdir():
+            for entry in sample_photos().iterdir():
                 if entry.name.endswith((".jpg", ".png")):
                     found.setdefault(entry.name.rsplit(".", 1)[0], []).append(entry.read_bytes())
             return cls(found)
@@ -800,7 +798,7 @@ async def _sample(result: SoakResult, pid: int, began: float, interval: float, s
 
 def _face_available() -> str | None:
     """Why face traffic cannot run here, or None when it can."""
-    from ..face._models import require_installed
+    from ..face import require_installed
 
     try:
         require_installed()
@@ -838,7 +836,7 @@ def _purge(store: str, namespace: str) -> None:
 
 
 def _conditions(args: argparse.Namespace) -> dict[str, Any]:
-    from ..server._config import ServerConfig
+    from ..server import ServerConfig
 
     heavy = args.heavy_workers or ServerConfig().heavy_workers
     return {
@@ -905,6 +903,8 @@ def soak(args: argparse.Namespace, progress: Progress | None = None) -> SoakResu
         smtp.start()
         try:
             progress.stage("start the sidecar", 1)
+            from ..server import SidecarProcess  # here: `verifykit bench` imports this module for its options
+
             sidecar = SidecarProcess(
                 _sidecar_flags(args, namespace),
                 Path(tmp) / "sidecar.log",

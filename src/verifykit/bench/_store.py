@@ -5,7 +5,7 @@ The goal: a check is one round trip and costs at most 1.5x one raw EVALSHA of a 
 script at p50. Store and baseline calls alternate, so both see the same server and load.
 A second baseline does a check's minimal work with plain commands (HGETALL, then HSET):
 two round trips and no atomicity, which is what the script saves. The asyncio store
-(:func:`verifykit.aio.open_store`) is measured the same way, against one raw ``redis.asyncio``
+(:func:`verifykit.store.open_async_store`) is measured the same way, against one raw ``redis.asyncio``
 EVALSHA of the trivial script, in the same run.
 
 Given ``--wait-cluster`` (a cluster with a replica per master), a check with the store option
@@ -26,11 +26,23 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from .._errors import ConfigurationError
-from ..aio._store import AsyncChallengeStore
-from ..aio._store import open_store as open_async_store
-from ..store import ChallengeStore, LockoutPolicy, NewChallenge, open_store
-from ..store._cluster import cluster_nodes
-from ..store._redis import RedisStore, policy_args, redis_driver, script_sha, script_source, split_query
+from ..store import (
+    AsyncChallengeStore,
+    ChallengeStore,
+    LockoutPolicy,
+    NewChallenge,
+    open_async_store,
+    open_store,
+)
+from ..store.low_level import (
+    RedisStore,
+    cluster_nodes,
+    policy_args,
+    redis_driver,
+    script_sha,
+    script_source,
+    split_query,
+)
 from ._report import BenchReport, Progress, percentile, time_call
 
 __all__ = ["add_arguments", "run"]

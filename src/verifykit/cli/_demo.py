@@ -33,14 +33,15 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from email import message_from_bytes, policy
 from email.message import EmailMessage
-from importlib import resources
 from importlib.resources.abc import Traversable
 from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
+from .._samples import sample_photos
+
 if TYPE_CHECKING:
-    from ..server._process import SidecarProcess
+    from ..server import SidecarProcess
 
 __all__ = ["register", "run_otp_tour", "run_sidecar_tour", "sample_photos"]
 
@@ -269,7 +270,7 @@ _interrupts = _Interrupts()
 @contextmanager
 def _sidecar(args: list[str], log: Path, env: dict[str, str]) -> Iterator[SidecarProcess]:
     """``verifykit serve ARGS`` on a free port, stopped with SIGTERM at the end whatever happens."""
-    from ..server._process import SidecarProcess
+    from ..server import SidecarProcess
 
     sidecar: SidecarProcess | None = None
     try:
@@ -295,7 +296,7 @@ def _require(module: str) -> None:
 def _face_missing(photos: Traversable) -> str | None:
     """Why the face section cannot run here, with what would add it; None when it can."""
     from .._errors import ConfigurationError
-    from ..face._models import require_installed
+    from ..face import require_installed
 
     try:
         require_installed()
@@ -310,11 +311,6 @@ def _face_missing(photos: Traversable) -> str | None:
 
 
 # -- the sidecar tour ------------------------------------------------------------------------------
-
-
-def sample_photos() -> Traversable:
-    """The two public-domain sample photos, package data so that the demo runs from a wheel."""
-    return resources.files("verifykit") / "_data" / "photos"
 
 
 def _latest_code(mail: Path) -> str:
@@ -555,7 +551,7 @@ def run_sidecar_tour(
 def _sidecar_tour(store_url: str, locale: str, photos: Traversable, skipped: dict[str, str]) -> int:
     from ..auditlog import write_key_pair
     from ..crypto import Keyring
-    from ..server._config import mask_password
+    from ..server import mask_password
 
     with tempfile.TemporaryDirectory(prefix="verifykit-demo-") as tmp:
         folder = Path(tmp)

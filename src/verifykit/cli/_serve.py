@@ -56,8 +56,7 @@ def _missing_extra(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from ..server import OPTIONS, load_config, serve
-    from ..server._run import configure_logging
+    from ..server import OPTIONS, configure_logging, load_config, serve
 
     config = load_config({o.name: getattr(args, o.name) for o in OPTIONS}, config_file=args.config)
     configure_logging(config.log_level)

@@ -1,9 +1,10 @@
-"""Delivery for asyncio: :class:`AsyncSMTPMailer` on aiosmtplib, and :class:`AsyncFallbackMailer`.
+"""Delivery for asyncio: :class:`AsyncSMTPMailer` on asyncio's streams, and :class:`AsyncFallbackMailer`.
 
 They keep the sync mailers' promises: the same settings and :attr:`~SMTPSettings.deadline`, the same
-retry policy, the same wording and temporary/permanent split of every failure (all shared with
-:mod:`._smtp`), and the same combined error when both routes of a fallback fail. Only the
-conversation with the server is awaited; a deadline is an :func:`asyncio.timeout`, not a thread.
+retry policy, the very conversation with the server (:mod:`._conversation`, written once, free of
+I/O) with the same wording and temporary/permanent split of every failure, and the same combined
+error when both routes of a fallback fail. Only the answering of the conversation's steps is
+awaited; a deadline is an :func:`asyncio.timeout`, not a thread.
 """
 
 from __future__ import annotations
@@ -12,28 +13,29 @@ import asyncio
 import inspect
 from contextlib import suppress
 from email.message import EmailMessage
-from types import ModuleType
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
 
-from .._errors import ConfigurationError, DeliveryError, InvalidInput
-from ._mailers import Mailer, both_failed, primary_failed, require_envelope
-from ._smtp import (
-    _DISCONNECTED,
-    SMTPSettings,
-    _answered,
-    _cannot_take,
-    _login_rejected,
-    _no_starttls,
-    _recipient_refused,
-    _some_refused,
-    _unfinished,
-    describe_transport,
+from .._errors import DeliveryError, InvalidInput
+from ._conversation import (
+    GOODBYE_WAIT,
+    Command,
+    Envelope,
+    Goodbye,
+    Open,
+    Reply,
+    ReplyError,
+    ReplyReader,
+    ServerClosed,
+    StartTLS,
+    Step,
+    failure,
 )
-
-if TYPE_CHECKING:
-    import aiosmtplib
+from ._mailers import Mailer, both_failed, primary_failed, require_envelope
+from ._smtp import SMTPSettings
 
 __all__ = ["AsyncFallbackMailer", "AsyncMailer", "AsyncSMTPMailer"]
+
+_READ_SIZE = 65536
 
 
 @runtime_checkable
@@ -44,100 +46,102 @@ class AsyncMailer(Protocol):
     async def send(self, message: EmailMessage) -> None: ...
 
 
-def _driver() -> ModuleType:
-    try:
-        import aiosmtplib
-    except ImportError as exc:
-        raise ConfigurationError(
-            "the asyncio SMTP mailer needs aiosmtplib: pip install 'verifykit[aio]'"
-        ) from exc
-    return aiosmtplib
-
-
-def _describe(smtp: Any, exc: Exception, budget: float) -> tuple[str, bool] | None:
-    """aiosmtplib's errors in the words :mod:`._smtp` uses for smtplib's; None for anything else."""
-    described: tuple[str, bool] | None
-    match exc:
-        case smtp.SMTPRecipientsRefused(recipients=[first, *_]):
-            described = _recipient_refused(first.recipient, first.code, first.message)
-        case smtp.SMTPRecipientRefused(code=code, message=text, recipient=rcpt):
-            described = _recipient_refused(rcpt, code, text)
-        case smtp.SMTPAuthenticationError(code=code, message=text):
-            described = _login_rejected(code, text)
-        case smtp.SMTPResponseException(code=code, message=text):
-            described = _answered(code, text)
-        case smtp.SMTPServerDisconnected():
-            described = _DISCONNECTED
-        case smtp.SMTPConnectError() if isinstance(exc.__cause__, OSError):
-            described = describe_transport(exc.__cause__, budget)  # the socket or TLS error behind it
-        case smtp.SMTPTimeoutError():
-            described = describe_transport(TimeoutError(), budget)
-        case smtp.SMTPException(message=text):
-            described = _cannot_take(text)
-        case _:
-            described = describe_transport(exc, budget)
-    return described
-
-
 class AsyncSMTPMailer(SMTPSettings):
-    """:class:`~verifykit.delivery.SMTPMailer` for asyncio: the same arguments, deadline, retries
-    and errors; ``await send(message)``. Needs the ``aio`` extra (aiosmtplib)."""
-
-    def __init__(self, host: str = "localhost", port: int = 587, **settings: Any) -> None:
-        self._smtp = _driver()
-        super().__init__(host, port, **settings)
+    """:class:`~verifykit.delivery.SMTPMailer` for asyncio: the same arguments, deadline, retries,
+    conversation and errors; ``await send(message)``. Speaks on asyncio's own streams."""
 
     async def send(self, message: EmailMessage) -> None:
         """Deliver ``message`` or raise :class:`~verifykit.DeliveryError` within :attr:`deadline`."""
         require_envelope(message)
+        envelope = Envelope.of(message)
         schedule = self._schedule()
         for attempt in schedule.attempts:
             try:
-                await self._attempt(message, schedule.budget())
+                await self._attempt(envelope, schedule.budget())
                 return
             except DeliveryError as exc:
                 await asyncio.sleep(schedule.retry_after(attempt, exc))
 
-    async def _attempt(self, message: EmailMessage, budget: float) -> None:
-        client: aiosmtplib.SMTP = self._smtp.SMTP(
-            hostname=self.host,
-            port=self.port,
-            local_hostname=self.local_hostname,
-            timeout=budget,
-            use_tls=self.security == "tls",
-            start_tls=False,
-            tls_context=self._context if self.security != "none" else None,
-        )
+    async def _attempt(self, envelope: Envelope, budget: float) -> None:
+        link = _Streams(self)
+        talk = self._conversation(envelope)
+        end = asyncio.get_running_loop().time() + budget
         try:
-            async with asyncio.timeout(budget):
-                await self._converse(client, message)
-        except DeliveryError:
-            raise
-        except TimeoutError as exc:
-            raise _unfinished(self._where, budget) from exc
+            async with asyncio.timeout_at(end):
+                step = next(talk)
+                while not isinstance(step, Goodbye):
+                    step = talk.send(await link.answer(step))
+            # Out of the attempt's timeout: the message is taken, a slow goodbye cannot undo that.
+            await link.goodbye(step, end)
         except Exception as exc:
-            described = _describe(self._smtp, exc, budget)
-            if described is None:
-                raise  # not a delivery failure but a bug
-            raise DeliveryError(f"{self._where} {described[0]}", temporary=described[1]) from exc
+            error = failure(exc, self._where, budget)
+            if error is None or error is exc:
+                raise
+            raise error from exc
         finally:
-            client.close()
+            talk.close()
+            link.close()
 
-    async def _converse(self, client: aiosmtplib.SMTP, message: EmailMessage) -> None:
-        await client.connect()
-        await client.ehlo()
-        if self.security == "starttls":
-            if not client.supports_extension("starttls"):
-                raise _no_starttls(self._where)
-            await client.starttls(tls_context=self._context)
-            await client.ehlo()
-        if self.username is not None and self._password is not None:
-            await client.login(self.username, self._password)
-        refused, _reply = await client.send_message(message)
-        if refused:
-            raise _some_refused(self._where, {rcpt: reply.code for rcpt, reply in refused.items()})
-        with suppress(self._smtp.SMTPException, OSError):
-            await client.quit()  # the message is accepted; a failed goodbye changes nothing
+
+class _Streams:
+    """One connection answering a conversation's steps on asyncio streams."""
+
+    def __init__(self, mailer: AsyncSMTPMailer) -> None:
+        self._mailer = mailer
+        self._reader: asyncio.StreamReader | None = None
+        self._writer: asyncio.StreamWriter | None = None
+        self._replies = ReplyReader()
+
+    async def answer(self, step: Step) -> Reply | None:
+        mailer = self._mailer
+        match step:
+            case Open(tls=tls):
+                self._reader, self._writer = await asyncio.open_connection(
+                    mailer.host,
+                    mailer.port,
+                    ssl=mailer._context if tls else None,
+                    server_hostname=mailer.host if tls else None,
+                )
+                return await self._reply()
+            case Command(data=data):
+                await self._send(data)
+                return await self._reply()
+            case StartTLS():
+                self._replies.before_tls()
+                await self._open()[1].start_tls(mailer._context, server_hostname=mailer.host)
+                return None
+        raise TypeError(f"{step!r} is not a step this link answers")
+
+    async def goodbye(self, step: Goodbye, end: float) -> None:
+        end = min(end, asyncio.get_running_loop().time() + GOODBYE_WAIT)
+        with suppress(OSError, ServerClosed, ReplyError):  # TimeoutError included
+            async with asyncio.timeout_at(end):
+                await self._send(step.data)
+                await self._reply()
+
+    def close(self) -> None:
+        writer, self._writer = self._writer, None
+        if writer is not None:
+            writer.close()
+
+    def _open(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        if self._reader is None or self._writer is None:
+            raise ServerClosed
+        return self._reader, self._writer
+
+    async def _send(self, data: bytes) -> None:
+        writer = self._open()[1]
+        writer.write(data)
+        await writer.drain()
+
+    async def _reply(self) -> Reply:
+        reader = self._open()[0]
+        while (reply := self._replies.next_reply()) is None:
+            data = await reader.read(_READ_SIZE)
+            if not data:
+                raise ServerClosed
+            self._replies.feed(data)
+        return reply
 
 
 async def _send_with(mailer: AsyncMailer | Mailer, message: EmailMessage) -> None:

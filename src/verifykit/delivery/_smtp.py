@@ -1,10 +1,11 @@
 """Delivery over SMTP, with bounded retries and a deadline the caller can rely on.
 
-A person is waiting on the other side of ``send``: it must give up in a known time.
-Each attempt runs on its own short-lived thread and the caller stops waiting when the
-attempt's budget is spent, whatever the server or the name resolver does; the abandoned
-connection is shut down. A socket timeout alone would not do: a server that trickles
-one byte at a time restarts it on every read.
+A person is waiting on the other side of ``send``: it must give up in a known time. The
+conversation itself is written once, free of I/O (:mod:`._conversation`); here it is answered
+on a blocking socket. Every wait of an attempt (the name lookup, connecting, the TLS handshake,
+each write and each read) is bounded by what is left of the attempt's budget, so a server that
+trickles one byte at a time cannot stretch it, as it would a socket timeout alone (restarted on
+every read); the name lookup runs on a short-lived thread the caller stops waiting for.
 
 Temporary failures (4xx replies, refused or reset connections, timeouts) are retried
 with exponential backoff; permanent ones (5xx replies, an untrusted certificate, a
@@ -16,30 +17,42 @@ from __future__ import annotations
 import functools
 import logging
 import math
-import re
-import smtplib
 import socket
 import ssl
 import threading
 import time
-from collections.abc import Mapping
 from contextlib import suppress
 from email.message import EmailMessage
-from typing import Literal
+from typing import Any
 
 from .._errors import ConfigurationError, DeliveryError
-from ._address import is_unsafe_char, mask_email
+from ._address import is_unsafe_char
+from ._conversation import (
+    GOODBYE_WAIT,
+    Command,
+    Conversation,
+    Envelope,
+    Goodbye,
+    Open,
+    Reply,
+    ReplyError,
+    ReplyReader,
+    Security,
+    ServerClosed,
+    StartTLS,
+    Step,
+    conversation,
+    failure,
+)
 from ._mailers import require_envelope
 
 __all__ = ["SMTPMailer", "SMTPSettings"]
 
 _log = logging.getLogger("verifykit.delivery")
 
-Security = Literal["starttls", "tls", "none"]
 _SECURITY: tuple[Security, ...] = ("starttls", "tls", "none")
 _MAX_RETRIES = 10
-_MAX_REPLY_TEXT = 160
-_ADDRESS_IN_TEXT = re.compile(r"[^\s<>@,;:\"()\[\]]+@[^\s<>@,;:\"()\[\]]+")
+_READ_SIZE = 65536
 
 
 @functools.cache
@@ -55,47 +68,6 @@ def _number(value: object, name: str, *, positive: bool) -> float:
     if value < 0 or (positive and value == 0):
         raise ConfigurationError(f"SMTPMailer {name} must be {'positive' if positive else 'zero or more'}")
     return float(value)
-
-
-def _reply_text(raw: bytes | str) -> str:
-    """A server reply fit for an error message: one line, short, with addresses masked."""
-    text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
-    text = " ".join(text.split())
-    text = _ADDRESS_IN_TEXT.sub(lambda match: mask_email(match.group(0)), text)
-    return text if len(text) <= _MAX_REPLY_TEXT else text[: _MAX_REPLY_TEXT - 3] + "..."
-
-
-def _is_temporary(code: int) -> bool:
-    """RFC 5321: 4xx is transient, 5xx permanent; anything else means the exchange broke (transient)."""
-    return not 500 <= code < 600
-
-
-class _Attempt:
-    """One SMTP conversation on its own thread; the caller may abandon it at the deadline."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._client: smtplib.SMTP | None = None
-        self.error: BaseException | None = None
-
-    def attach(self, client: smtplib.SMTP) -> None:
-        with self._lock:
-            self._client = client
-
-    def close(self) -> None:
-        with self._lock:
-            client, self._client = self._client, None
-            if client is not None:
-                client.close()
-
-    def abandon(self) -> None:
-        """Wake the thread if it is blocked on the socket, so it ends now rather than at its timeout."""
-        with self._lock:
-            sock = self._client.sock if self._client is not None else None
-            if sock is not None:
-                with suppress(OSError):
-                    # The plain socket's shutdown, not SSLSocket's, which would race with the reader.
-                    socket.socket.shutdown(sock, socket.SHUT_RDWR)
 
 
 class SMTPSettings:
@@ -161,6 +133,16 @@ class SMTPSettings:
     def _schedule(self) -> _Schedule:
         return _Schedule(self.timeout, self.retries, self.backoff, self.deadline)
 
+    def _conversation(self, envelope: Envelope) -> Conversation:
+        login = None if self.username is None or self._password is None else (self.username, self._password)
+        return conversation(
+            envelope,
+            security=self.security,
+            local_hostname=self.local_hostname,
+            login=login,
+            where=self._where,
+        )
+
 
 class _Schedule:
     """The retry policy of one ``send``: each attempt's time budget, and after a failure either the
@@ -210,136 +192,134 @@ class SMTPMailer(SMTPSettings):
     def send(self, message: EmailMessage) -> None:
         """Deliver ``message`` or raise :class:`~verifykit.DeliveryError` within :attr:`deadline`."""
         require_envelope(message)
+        envelope = Envelope.of(message)
         schedule = self._schedule()
         for attempt in schedule.attempts:
             try:
-                self._attempt(message, schedule.budget())
+                self._attempt(envelope, schedule.budget())
                 return
             except DeliveryError as exc:
                 time.sleep(schedule.retry_after(attempt, exc))
 
-    def _attempt(self, message: EmailMessage, budget: float) -> None:
-        attempt = _Attempt()
-        worker = threading.Thread(
-            target=self._converse, args=(message, budget, attempt), name="verifykit-smtp", daemon=True
-        )
-        worker.start()
-        worker.join(budget)
-        if worker.is_alive():
-            attempt.abandon()
-            raise _unfinished(self._where, budget)
-        if attempt.error is not None:
-            raise attempt.error
-
-    def _converse(self, message: EmailMessage, budget: float, attempt: _Attempt) -> None:
-        """Runs on the attempt's thread; leaves any failure in ``attempt.error``, mapped to DeliveryError."""
+    def _attempt(self, envelope: Envelope, budget: float) -> None:
+        link = _Link(self, budget)
+        talk = self._conversation(envelope)
         try:
-            # Constructing with a host connects and reads the greeting (a non-220 one raises).
-            client: smtplib.SMTP
-            if self.security == "tls":
-                client = smtplib.SMTP_SSL(
-                    self.host, self.port, self.local_hostname, timeout=budget, context=self._context
-                )
-            else:
-                client = smtplib.SMTP(self.host, self.port, self.local_hostname, timeout=budget)
-            attempt.attach(client)
-            try:
-                self._exchange(client, message)
-            finally:
-                attempt.close()
-        except DeliveryError as exc:
-            attempt.error = exc
+            step = next(talk)
+            while not isinstance(step, Goodbye):
+                step = talk.send(link.answer(step))
+            link.goodbye(step)
         except Exception as exc:
-            described = _describe(exc, budget)
-            if described is None:
-                attempt.error = exc  # not a delivery failure but a bug: re-raised as it is
+            error = failure(exc, self._where, budget)
+            if error is None or error is exc:
+                raise
+            raise error from exc
+        finally:
+            talk.close()
+            link.close()
+
+
+class _Link:
+    """One connection answering a conversation's steps with blocking calls, each bounded by the
+    end of the attempt: past it, a wait raises TimeoutError."""
+
+    def __init__(self, mailer: SMTPMailer, budget: float) -> None:
+        self._mailer = mailer
+        self._end = time.monotonic() + budget
+        self._sock: socket.socket | None = None
+        self._replies = ReplyReader()
+
+    def answer(self, step: Step) -> Reply | None:
+        match step:
+            case Open(tls=tls):
+                self._sock = self._connect()
+                if tls:
+                    self._sock = self._tls(self._sock)
+                return self._reply()
+            case Command(data=data):
+                self._send(data)
+                return self._reply()
+            case StartTLS():
+                self._replies.before_tls()
+                self._sock = self._tls(self._open())
+                return None
+        raise TypeError(f"{step!r} is not a step this link answers")
+
+    def goodbye(self, step: Goodbye) -> None:
+        self._end = min(self._end, time.monotonic() + GOODBYE_WAIT)
+        with suppress(OSError, ServerClosed, ReplyError):
+            self._send(step.data)
+            self._reply()
+
+    def close(self) -> None:
+        sock, self._sock = self._sock, None
+        if sock is not None:
+            sock.close()
+
+    def _left(self) -> float:
+        left = self._end - time.monotonic()
+        if left <= 0:
+            raise TimeoutError
+        return left
+
+    def _open(self) -> socket.socket:
+        if self._sock is None:
+            raise ServerClosed
+        return self._sock
+
+    def _connect(self) -> socket.socket:
+        mailer = self._mailer
+        refusal: OSError = OSError("no address")
+        for family, kind, proto, _, address in _resolve(mailer.host, mailer.port, self._left()):
+            sock = socket.socket(family, kind, proto)
+            try:
+                sock.settimeout(self._left())
+                sock.connect(address)
+            except OSError as exc:
+                sock.close()
+                refusal = exc
             else:
-                attempt.error = DeliveryError(f"{self._where} {described[0]}", temporary=described[1])
-                attempt.error.__cause__ = exc
+                return sock
+        raise refusal
 
-    def _exchange(self, client: smtplib.SMTP, message: EmailMessage) -> None:
-        client.ehlo_or_helo_if_needed()
-        if self.security == "starttls":
-            if not client.has_extn("starttls"):
-                raise _no_starttls(self._where)
-            client.starttls(context=self._context)
-            client.ehlo()
-        if self.username is not None and self._password is not None:
-            client.login(self.username, self._password)
-        refused = client.send_message(message)
-        if refused:
-            raise _some_refused(self._where, {rcpt: code for rcpt, (code, _) in refused.items()})
-        with suppress(smtplib.SMTPException, OSError):
-            client.quit()  # the message is accepted; a failed goodbye changes nothing
+    def _tls(self, sock: socket.socket) -> ssl.SSLSocket:
+        sock.settimeout(self._left())  # the whole handshake, not each of its reads
+        return self._mailer._context.wrap_socket(sock, server_hostname=self._mailer.host)
 
+    def _send(self, data: bytes) -> None:
+        sock = self._open()
+        sock.settimeout(self._left())  # the whole write
+        sock.sendall(data)
 
-# How each failure reads, and whether trying again can help: one wording for both mailers.
-
-
-def _recipient_refused(rcpt: str, code: int, text: bytes | str) -> tuple[str, bool]:
-    return f"refused the recipient {mask_email(rcpt)}: {code} {_reply_text(text)}", _is_temporary(code)
+    def _reply(self) -> Reply:
+        sock = self._open()
+        while (reply := self._replies.next_reply()) is None:
+            sock.settimeout(self._left())
+            data = sock.recv(_READ_SIZE)
+            if not data:
+                raise ServerClosed
+            self._replies.feed(data)
+        return reply
 
 
-def _login_rejected(code: int, text: bytes | str) -> tuple[str, bool]:
-    return f"rejected the login: {code} {_reply_text(text)}", _is_temporary(code)
+def _resolve(host: str, port: int, timeout: float) -> list[tuple[Any, ...]]:
+    """The addresses of ``host``; a name is looked up on a thread given up on after ``timeout``."""
+    with suppress(socket.gaierror):
+        return socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_NUMERICHOST)
+    found: list[tuple[Any, ...]] = []
+    errors: list[OSError] = []
 
+    def look_up() -> None:
+        try:
+            found.extend(socket.getaddrinfo(host, port, type=socket.SOCK_STREAM))
+        except OSError as exc:
+            errors.append(exc)
 
-def _answered(code: int, text: bytes | str) -> tuple[str, bool]:
-    return f"answered {code} {_reply_text(text)}", _is_temporary(code)
-
-
-_DISCONNECTED = "closed the connection", True
-
-
-def _cannot_take(text: str) -> tuple[str, bool]:
-    # e.g. no AUTH, no SMTPUTF8 support: retrying cannot help
-    return f"cannot take this message: {_reply_text(text)}", False
-
-
-def _no_starttls(where: str) -> DeliveryError:
-    # Never fall back to plain text: that is what a downgrade attacker wants.
-    return DeliveryError(f"{where} does not offer STARTTLS", temporary=False)
-
-
-def _some_refused(where: str, refused: Mapping[str, int]) -> DeliveryError:
-    described = ", ".join(f"{mask_email(rcpt)} ({code})" for rcpt, code in refused.items())
-    return DeliveryError(f"{where} refused some recipients: {described}", temporary=False)
-
-
-def _unfinished(where: str, budget: float) -> DeliveryError:
-    return DeliveryError(f"{where} did not finish within {budget:.1f} s", temporary=True)
-
-
-def describe_transport(exc: BaseException, budget: float) -> tuple[str, bool] | None:
-    """TLS and socket failures as (text, temporary); None for anything else."""
-    match exc:
-        case ssl.SSLCertVerificationError(verify_message=reason):
-            described = f"has an untrusted TLS certificate: {reason}", False
-        case ssl.SSLError(reason=reason):
-            described = f"failed the TLS handshake: {reason or type(exc).__name__}", False
-        case TimeoutError():
-            described = f"did not answer within {budget:.1f} s", True
-        case ConnectionRefusedError():
-            described = "refused the connection", True
-        case OSError(strerror=reason):
-            described = f"could not be reached: {reason or type(exc).__name__}", True
-        case _:
-            return None
-    return described
-
-
-def _describe(exc: Exception, budget: float) -> tuple[str, bool] | None:
-    """What went wrong, as (text, temporary), for smtplib, ssl and socket errors; None for anything else."""
-    match exc:
-        case smtplib.SMTPRecipientsRefused(recipients=recipients):
-            rcpt, (code, text) = next(iter(recipients.items()))
-            return _recipient_refused(rcpt, code, text)
-        case smtplib.SMTPAuthenticationError(smtp_code=code, smtp_error=text):
-            return _login_rejected(code, text)
-        case smtplib.SMTPResponseException(smtp_code=code, smtp_error=text):
-            return _answered(code, text)
-        case smtplib.SMTPServerDisconnected():
-            return _DISCONNECTED
-        case smtplib.SMTPException():
-            return _cannot_take(str(exc))
-    return describe_transport(exc, budget)
+    lookup = threading.Thread(target=look_up, name="verifykit-smtp-lookup", daemon=True)
+    lookup.start()
+    lookup.join(timeout)
+    if lookup.is_alive():
+        raise TimeoutError
+    if errors:
+        raise errors[0]
+    return found

@@ -5,9 +5,11 @@ with OpenCV decoding. Templates are sealed with the keyring and bound to their s
 never stored. Needs the ``face`` extra.
 """
 
+from ._aio import FaceIndex as AsyncFaceIndex
+from ._aio import FaceVerifier as AsyncFaceVerifier
 from ._image import ImageInfo, probe
 from ._index import FaceIndex, FaceMatch
-from ._models import MODEL_ID
+from ._models import MODEL_ID, require_installed
 from ._pipeline import FaceBox, Found
 from ._quality import FaceQuality
 from ._settings import THRESHOLD_PRESETS, FaceSettings, MultiFace, Workers
@@ -18,6 +20,8 @@ from ._workers import FaceWorkers, WorkerLimits, WorkerStatus, shutdown_workers
 __all__ = [
     "MODEL_ID",
     "THRESHOLD_PRESETS",
+    "AsyncFaceIndex",
+    "AsyncFaceVerifier",
     "Enrollment",
     "FaceBox",
     "FaceIndex",
@@ -34,5 +38,6 @@ __all__ = [
     "WorkerStatus",
     "Workers",
     "probe",
+    "require_installed",
     "shutdown_workers",
 ]

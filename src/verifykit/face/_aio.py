@@ -26,7 +26,7 @@ from ._settings import FaceSettings, MultiFace
 from ._work import FaceReading
 
 if TYPE_CHECKING:
-    from ..aio._store import AsyncChallengeStore
+    from ..store import AsyncChallengeStore
 
 __all__ = ["FaceIndex", "FaceVerifier"]
 
@@ -80,8 +80,10 @@ class FaceVerifier(FaceShell):
 class FaceIndex(FaceIndexBase):
     """:class:`verifykit.face.FaceIndex` for asyncio: the same arguments and results, its policed
     calls (``add``, ``add_many``, ``remove``, ``search``, ``search_template``) as coroutines on an
-    async store; a photo query is read in the face workers. The in-memory index, ``keys``,
-    ``add_matrix``, ``save`` and ``load`` are the sync index's own."""
+    async store; a photo query is read in the face workers. The matrix product of a search, and
+    every change, run in the loop's default executor: they hold or wait for the index's lock, which
+    a search keeps through its product. The in-memory index, ``keys``, ``add_matrix``, ``save``
+    and ``load`` are the sync index's own (blocking: for start, stop and tooling)."""
 
     async def _run(self, flow: Flow[T]) -> T:
         return await run_async(flow, AsyncFlowIO(store=self._store, audit=self._audit, processes=self._pool))

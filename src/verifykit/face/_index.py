@@ -7,6 +7,12 @@ avoids materialising the N x 128 difference matrix (that alone costs more than t
 Candidates are then re-checked exactly in float64, so float32 rounding cannot move a face
 across the threshold.
 
+The matrix is shared by every thread and task, under one lock. Each policed call is a flow
+(:mod:`verifykit._flow`) whose lock-holding part, the product included, is a ``Work`` step: the
+blocking flavour runs it in the calling thread, the asyncio one in a thread beside the loop. So a
+search holds the lock through its product (at 1M templates, tens of milliseconds), and a change
+waiting for it never holds up the event loop.
+
 Searches and changes are policed like verifications: ``threshold`` and ``k`` are capped by the
 settings (a search names faces that would pass verification, not the nearest strangers), each is
 limited per client on the shared store when a client is named, and each leaves an audit event
@@ -33,7 +39,7 @@ import numpy.typing as npt
 from .._audit import DEFAULT_AUDIT_SINK, AuditSink, emit
 from .._charged import decision_step, validate_client
 from .._errors import InvalidInput, KeyringError, RateLimited, TemplateError
-from .._flow import Emit, Flow, FlowIO, run_sync, store_op
+from .._flow import Emit, Flow, FlowIO, Work, WorkKind, run_sync, store_op
 from .._shell import require
 from .._verdict import Reason, VerifierId
 from ..crypto import Keyring
@@ -175,6 +181,13 @@ class FaceIndexBase:
         if not checked:
             return
         yield from self._limit("index_add", "index_change_limit", client, checked[0][0], cost=len(checked))
+        replaced: set[str] = yield Work(self._put, (checked,), WorkKind.RELEASES_GIL)
+        for key, _ in checked:
+            outcome = "replaced" if key in replaced else "added"
+            yield self._event("index_add", key, outcome, Reason.APPROVED, client)
+
+    def _put(self, checked: list[tuple[str, Vector]]) -> set[str]:
+        """Write checked encodings under the lock; the keys that were already there."""
         replaced: set[str] = set()
         with self._lock:
             fresh = {key for key, _ in checked if key not in self._rows}
@@ -189,9 +202,7 @@ class FaceIndexBase:
                     replaced.add(key)
                 self._matrix[row] = vector
                 self._half_norms[row] = 0.5 * float(np.dot(vector, vector))
-        for key, _ in checked:
-            outcome = "replaced" if key in replaced else "added"
-            yield self._event("index_add", key, outcome, Reason.APPROVED, client)
+        return replaced
 
     def add_matrix(self, keys: Sequence[str], encodings: npt.NDArray[np.floating]) -> None:
         """Append many new keys from an N x 128 matrix without a Python loop over rows.
@@ -223,11 +234,12 @@ class FaceIndexBase:
     def _remove_flow(self, key: str, client: str | None) -> Flow[bool]:
         key, client = _check_key(key), _check_client(client)
         yield from self._limit("index_remove", "index_change_limit", client, key)
-        removed = self._remove(key)
+        removed: bool = yield Work(self._remove, (key,), WorkKind.RELEASES_GIL)
         yield self._event("index_remove", key, "removed" if removed else "absent", Reason.APPROVED, client)
         return removed
 
     def _remove(self, key: str) -> bool:
+        """Drop ``key`` under the lock (a Work step, as every wait for the lock is)."""
         with self._lock:
             row = self._rows.pop(key, None)
             if row is None:
@@ -278,7 +290,9 @@ class FaceIndexBase:
         limit = self._search_bounds(k, threshold)
         client = _check_client(client)
         yield from self._limit("search", "search_limit", client, "")
-        hits = self._search((yield from self._query(query)), int(k), limit)
+        vector = yield from self._query(query)
+        # numpy's matrix product releases the GIL: a thread beside the loop, under the async driver.
+        hits: list[FaceMatch] = yield Work(self._search, (vector, int(k), limit), WorkKind.RELEASES_GIL)
         yield self._event(
             "search",
             "",
@@ -292,6 +306,7 @@ class FaceIndexBase:
         return hits
 
     def _search(self, q: Vector, k: int, limit: float) -> list[FaceMatch]:
+        """The product and the candidates under the lock (a Work step: never on the event loop)."""
         half_qn = 0.5 * float(np.dot(q, q))
         with self._lock:
             count = len(self._keys)

@@ -14,7 +14,7 @@ from ._settings import RecoverySettings, TOTPSettings
 from ._totp import TOTPEnrollment, TOTPFlows
 
 if TYPE_CHECKING:
-    from ..aio._store import AsyncChallengeStore
+    from ..store import AsyncChallengeStore
 
 __all__ = ["RecoveryCodes", "TOTPVerifier"]
 

@@ -23,12 +23,12 @@ from .._charged import (
     reset_subject_flow,
     validate_client,
 )
+from .._codes import normalize_code
 from .._errors import InvalidInput, KeyringError, TemplateError
 from .._flow import Emit, Flow, store_op
 from .._subject import stable_tag, subject_tag, validate_subject
 from .._verdict import Reason, Verdict, VerifierId, WaysIn, assisted_check_only
 from ..crypto import Keyring
-from ..otp._codes import normalize_code
 from ..store import WindowPolicy, WindowResult
 from ._outcome import outcome
 from ._settings import TOTPSettings

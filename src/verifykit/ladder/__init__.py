@@ -8,7 +8,19 @@ configure. The asyncio flavour is :class:`verifykit.aio.Ladder`.
 """
 
 from ._decide import Offer, Rung, Why
-from ._ladder import Ladder
+from ._ladder import AsyncLadder, Ladder
 from ._levels import AAL, ASSURANCE, COMBINATIONS, Combination, Role, Way
 
-__all__ = ["AAL", "ASSURANCE", "COMBINATIONS", "Combination", "Ladder", "Offer", "Role", "Rung", "Way", "Why"]
+__all__ = [
+    "AAL",
+    "ASSURANCE",
+    "COMBINATIONS",
+    "AsyncLadder",
+    "Combination",
+    "Ladder",
+    "Offer",
+    "Role",
+    "Rung",
+    "Way",
+    "Why",
+]

@@ -15,7 +15,7 @@ from .._errors import ConfigurationError, InvalidInput
 from .._flow import Flow, store_op
 from .._subject import budget_key, lockout_key, subject_tag, validate_subject
 from ..crypto import Keyring
-from ..otp._decide import DeliveryStatus
+from ..otp import DeliveryStatus
 from ..store import FailureState
 from ._levels import AAL, ASSURANCE, COMBINATIONS, VERIFIER, Combination, Role, Way, parse_level, parse_way
 

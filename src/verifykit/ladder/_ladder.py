@@ -12,7 +12,7 @@ from ._decide import LadderFlows, Offer
 from ._levels import AAL, Way
 
 if TYPE_CHECKING:
-    from ..aio._store import AsyncChallengeStore
+    from ..store import AsyncChallengeStore
 
 __all__ = ["AsyncLadder", "Ladder"]
 

@@ -15,7 +15,7 @@ from ._decide import Challenge
 from ._settings import OTPSettings
 
 if TYPE_CHECKING:
-    from ..aio._store import AsyncChallengeStore
+    from ..store import AsyncChallengeStore
 
 __all__ = ["EmailOTP"]
 

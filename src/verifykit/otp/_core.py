@@ -16,6 +16,7 @@ from typing import Any, NoReturn
 
 from .._audit import AuditEvent, AuditSink
 from .._charged import charge_client_flow, client_key, validate_client
+from .._codes import generate_code, normalize_code
 from .._errors import (
     ChallengeClosed,
     ChallengeNotFound,
@@ -30,9 +31,7 @@ from .._subject import budget_key, stable_tag, subject_tag, validate_subject
 from .._verdict import Verdict, VerifierId, WaysIn, assisted_check_only
 from ..crypto import Keyring
 from ..delivery import SUPPORTED_LOCALES, canonical_mailbox, mask_email, normalize_email, render_otp_email
-from ..store import ChallengeRecord, NewChallenge, ResendOutcome, WindowResult
-from ..store._rules import resend_refusal
-from ._codes import generate_code, normalize_code
+from ..store import ChallengeRecord, NewChallenge, ResendOutcome, WindowResult, resend_refusal
 from ._decide import Challenge, DeliveryStatus, challenge_view, verdict_for_attempt
 from ._settings import OTPSettings
 
@@ -59,7 +58,7 @@ def _not_found() -> ChallengeNotFound:
 
 
 def _refuse_resend(outcome: ResendOutcome, wait: float, record: ChallengeRecord) -> NoReturn:
-    """The error for a resend the rule (:func:`~verifykit.store._rules.resend_refusal`) refused."""
+    """The error for a resend the rule (:func:`~verifykit.store.resend_refusal`) refused."""
     if outcome is ResendOutcome.MISSING:
         raise _not_found()
     if outcome is ResendOutcome.MAX_SENDS:

@@ -9,6 +9,7 @@
 True
 """
 
+from ._aio import PasswordVerifier as AsyncPasswordVerifier
 from ._budget import MemoryBudget, default_memory_budget
 from ._calibrate import calibrate, measure_ms
 from ._hasher import PasswordHasher, Scheme, StoredHash, parse_hash
@@ -35,6 +36,7 @@ __all__ = [
     "OWASP_MINIMUM",
     "PRESETS",
     "RFC_9106_LOW_MEMORY",
+    "AsyncPasswordVerifier",
     "HashParameters",
     "MemoryBudget",
     "PasswordHasher",

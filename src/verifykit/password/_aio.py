@@ -18,7 +18,7 @@ from ._core import PasswordShell
 from ._settings import PasswordSettings
 
 if TYPE_CHECKING:
-    from ..aio._store import AsyncChallengeStore
+    from ..store import AsyncChallengeStore
 
 __all__ = ["PasswordVerifier"]
 

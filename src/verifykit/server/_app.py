@@ -303,29 +303,6 @@ class Sidecar:
         return self._stopped.wait(timeout)
 
 
-class _StoreFromThreads:
-    """The sidecar's async store, called the blocking way from a worker thread (the face index,
-    a sync structure): each call runs on the sidecar's loop while the thread waits for it."""
-
-    def __init__(self, store: AsyncChallengeStore, loop: asyncio.AbstractEventLoop) -> None:
-        self._store = store
-        self._loop = loop
-
-    def __getattr__(self, name: str) -> Callable[..., Any]:
-        method = getattr(self._store, name)
-
-        def call(*args: Any, **kwargs: Any) -> Any:
-            try:
-                running: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
-            except RuntimeError:
-                running = None
-            if running is self._loop:
-                raise RuntimeError("a blocking store call on the event loop would never return")
-            return asyncio.run_coroutine_threadsafe(method(*args, **kwargs), self._loop).result()
-
-        return call
-
-
 def _read(path: Path, what: str) -> bytes:
     try:
         return path.read_bytes()
@@ -443,7 +420,7 @@ async def _assemble(
     )
     gate = HeavyGate(config.heavy_workers, config.heavy_slots)
     services = [_register(server, EmailOtpServicer(otp), email_otp_pb2, email_otp_pb2_grpc)]
-    shared = _Shared(config, keyring, store, audit, gate, runner.loop)
+    shared = _Shared(config, keyring, store, audit, gate)
     services += _add_ladder_services(server, shared, parts)
     password = _password_service(shared)
     if password is not None:
@@ -507,7 +484,6 @@ class _Shared:
     store: AsyncChallengeStore
     audit: AuditSink | None
     gate: HeavyGate
-    loop: asyncio.AbstractEventLoop
 
 
 def _face_service(
@@ -517,8 +493,8 @@ def _face_service(
     the face extra is not installed. The workers are the process's shared pool: they end at exit,
     not at stop, so sidecars built one after another in one process reuse them."""
     try:
-        from ..aio import FaceVerifier
-        from ..face import FaceIndex, FaceSettings
+        from ..aio import FaceIndex, FaceVerifier
+        from ..face import FaceSettings
         from ..face._models import require_installed
 
         require_installed()
@@ -547,14 +523,12 @@ def _face_service(
         audit=shared.audit,
         threads=shared.gate.executor,
     )
-    # The index is a sync structure; its limits reach the shared store through the loop.
-    index_store: Any = _StoreFromThreads(shared.store, shared.loop)
     audit = shared.audit or _discard
     path = config.face_index
-    if path is not None and path.exists():
-        index = FaceIndex.load(path, keyring, settings=settings, store=index_store, audit=audit)
+    if path is not None and path.exists():  # read once, blocking, before the server serves
+        index = FaceIndex.load(path, keyring, settings=settings, store=shared.store, audit=audit)
     else:
-        index = FaceIndex(keyring, settings=settings, store=index_store, audit=audit)
+        index = FaceIndex(keyring, settings=settings, store=shared.store, audit=audit)
     hooks: list[Callable[[], None]] = [] if path is None else [lambda: index.save(path)]
     workers = verifier._pool
     if workers is not None:

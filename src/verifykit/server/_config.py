@@ -22,7 +22,7 @@ from .._errors import ConfigurationError
 from .._wire import is_loopback_host
 from ..auditlog import AuditLogSettings, anchor_from_url
 from ..otp import OTPSettings
-from ..store._factory import parse_store_url
+from ..store import parse_store_url
 
 __all__ = ["OPTIONS", "Option", "ServerConfig", "load_config", "mask_password"]
 

@@ -2,13 +2,12 @@
 answer with :mod:`verifykit._wire`. No rules live here.
 
 Errors propagate as library exceptions; :class:`._interceptors.CallInterceptor` turns them into
-statuses. CPU-heavy calls pass the :class:`._pool.HeavyGate`; the face index, a structure of
-this process guarded by a lock, is searched and edited in a thread.
+statuses. CPU-heavy calls pass the :class:`._pool.HeavyGate`; the face index is the asyncio one,
+whose searches and edits wait for its lock and run its matrix product beside the loop.
 """
 
 from __future__ import annotations
 
-import asyncio
 from typing import TYPE_CHECKING, Any
 
 from grpc.aio import ServicerContext as Context
@@ -46,8 +45,16 @@ from ..ladder import Way
 from ._pool import HeavyGate
 
 if TYPE_CHECKING:
-    from ..aio import EmailOTP, FaceVerifier, Ladder, PasswordVerifier, RecoveryCodes, TOTPVerifier, Vouchers
-    from ..face import FaceIndex
+    from ..aio import (
+        EmailOTP,
+        FaceIndex,
+        FaceVerifier,
+        Ladder,
+        PasswordVerifier,
+        RecoveryCodes,
+        TOTPVerifier,
+        Vouchers,
+    )
 
 __all__ = [
     "EmailOtpServicer",
@@ -156,14 +163,14 @@ class FaceServicer(face_pb2_grpc.FaceServiceServicer):
         self, request: face_pb2.AddToFaceIndexRequest, context: Context
     ) -> face_pb2.AddToFaceIndexResponse:
         subject = validate_subject(request.subject)
-        await asyncio.to_thread(self._index.add, subject, request.template, client=_caller(context))
+        await self._index.add(subject, request.template, client=_caller(context))
         return face_pb2.AddToFaceIndexResponse(size=len(self._index))
 
     async def RemoveFromFaceIndex(
         self, request: face_pb2.RemoveFromFaceIndexRequest, context: Context
     ) -> face_pb2.RemoveFromFaceIndexResponse:
         subject = validate_subject(request.subject)
-        removed = await asyncio.to_thread(self._index.remove, subject, client=_caller(context))
+        removed = await self._index.remove(subject, client=_caller(context))
         return face_pb2.RemoveFromFaceIndexResponse(removed=removed, size=len(self._index))
 
     async def SearchFaceIndex(
@@ -175,8 +182,7 @@ class FaceServicer(face_pb2_grpc.FaceServiceServicer):
         if encoding is None:
             reason = found.reason if found.reason is not None else Reason.NO_FACE
             return face_pb2.SearchFaceIndexResponse(ok=False, reason=enum_to_proto(reason))  # type: ignore[arg-type]
-        matches = await asyncio.to_thread(
-            self._index.search,
+        matches = await self._index.search(
             encoding,
             k=request.top_k if request.top_k else 5,
             threshold=request.max_distance if request.HasField("max_distance") else None,

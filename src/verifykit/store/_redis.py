@@ -7,7 +7,7 @@ the time from Redis ``TIME``, never from the caller. Every driver error is turne
 
 Each operation is described once, in :class:`RedisBase`: a :class:`Request` (the command,
 its keys and arguments, and the function that reads the reply). The sync
-:class:`RedisStore` and the asyncio store of :mod:`verifykit.aio` differ only in how they
+:class:`RedisStore` and the asyncio store (:mod:`verifykit.store._aio`) differ only in how they
 send it.
 
 Key layout (``NS`` is the namespace)::

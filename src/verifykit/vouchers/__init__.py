@@ -8,6 +8,7 @@ their key ids, never by name; four eyes means two officers' keys. See ``docs/vou
 The asyncio flavour, with the same names, arguments and results, is :class:`verifykit.aio.Vouchers`.
 """
 
+from ._aio import Vouchers as AsyncVouchers
 from ._check import Inspection, Refusal, SignatureCheck, SignatureStatus, inspect_voucher
 from ._flows import Redemption
 from ._format import (
@@ -43,6 +44,7 @@ __all__ = [
     "MAX_TEXT_LENGTH",
     "MAX_VOUCHER_TTL",
     "VOUCHER_PRESETS",
+    "AsyncVouchers",
     "Inspection",
     "Officer",
     "OfficerRegistry",

@@ -16,7 +16,7 @@ from ._settings import VoucherSettings
 from ._verifiers import checked_parts
 
 if TYPE_CHECKING:
-    from ..aio._store import AsyncChallengeStore
+    from ..store import AsyncChallengeStore
 
 __all__ = ["Vouchers"]
 

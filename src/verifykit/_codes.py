@@ -1,11 +1,14 @@
-"""Codes: drawn from ``secrets``, normalized the way people type them, never stored in clear."""
+"""Codes: drawn from ``secrets``, normalized the way people type them, never stored in clear.
+
+Shared by the verifiers that take a typed code: email one-time codes and TOTP.
+"""
 
 from __future__ import annotations
 
 import secrets
 import unicodedata
 
-from .._errors import InvalidInput
+from ._errors import InvalidInput
 
 __all__ = ["generate_code", "normalize_code"]
 
