@@ -36,9 +36,7 @@ import pytest
 from flavours import FLAVOURS, AsyncDriven, Flavour, is_async_duplicate
 from redis_servers import STARTUP_TIMEOUT, _cluster_ok, _free_port, _ping, _pinged, _wait_until
 from verifykit import AuditEvent, Keyring
-from verifykit.aio._store import AsyncChallengeStore
-from verifykit.aio._store import open_store as open_async_store
-from verifykit.store import ChallengeStore, open_store
+from verifykit.store import AsyncChallengeStore, ChallengeStore, open_async_store, open_store
 from verifykit.testing import FakeClock
 
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"

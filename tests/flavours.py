@@ -24,9 +24,14 @@ from typing import Any, TypeVar
 
 import pytest
 
-from verifykit.aio._store import AsyncChallengeStore, AsyncMemoryStore
-from verifykit.aio._store import open_store as open_async_store
-from verifykit.store import ChallengeStore, MemoryStore, open_store
+from verifykit.store import (
+    AsyncChallengeStore,
+    AsyncMemoryStore,
+    ChallengeStore,
+    MemoryStore,
+    open_async_store,
+    open_store,
+)
 
 __all__ = ["ASYNC_TOO", "FLAVOURS", "AsyncDriven", "Driven", "Flavour", "LoopThread", "runs_async_too"]
 

@@ -44,21 +44,7 @@ EDGES = {"aio", "server", "cli", "bench", "client", "testing", "__main__"}
 
 # Private imports that wait for the package that owns the name to export it; each entry must
 # still be needed (the test below fails on a stale one), so this list only ever shrinks.
-_CODE_IN = "verifykit.delivery._templates.code_in"
-_FOR_DELIVERY = "verifykit.delivery to export it"  # then import it from there
-AWAITING: dict[tuple[str, str], str] = {
-    ("verifykit.aio", "verifykit.delivery._aio.AsyncFallbackMailer"): _FOR_DELIVERY,
-    ("verifykit.aio", "verifykit.delivery._aio.AsyncMailer"): _FOR_DELIVERY,
-    ("verifykit.aio", "verifykit.delivery._aio.AsyncSMTPMailer"): _FOR_DELIVERY,
-    ("verifykit.bench._otp", _CODE_IN): _FOR_DELIVERY,
-    ("verifykit.bench._soak", _CODE_IN): _FOR_DELIVERY,
-    ("verifykit.cli._demo", _CODE_IN): _FOR_DELIVERY,
-    ("verifykit.testing", _CODE_IN): _FOR_DELIVERY,
-    (
-        "verifykit.server._app",
-        "verifykit.face._models.require_installed",
-    ): "from ..face import require_installed",
-}
+AWAITING: dict[tuple[str, str], str] = {}
 
 
 @dataclass(frozen=True, slots=True)

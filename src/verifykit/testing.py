@@ -13,8 +13,7 @@ from __future__ import annotations
 import threading
 
 from .crypto import Keyring
-from .delivery import Outbox
-from .delivery._templates import code_in
+from .delivery import Outbox, code_in
 from .otp import EmailOTP
 from .store import MemoryStore
 

@@ -12,7 +12,7 @@ import pytest
 from face_photos import photo, reference
 
 from conftest import Encodings
-from verifier_flavours import Flavour
+from flavours import Flavour
 from verifykit import (
     AuditEvent,
     ConfigurationError,

@@ -13,7 +13,7 @@ flavours share every rule. Heavy work (argon2, face encodings) and sync mailers 
 >>> challenge = await otp.start("user-1", "ana@example.com")  # doctest: +SKIP
 """
 
-from ..delivery._aio import AsyncFallbackMailer, AsyncMailer, AsyncSMTPMailer
+from ..delivery import AsyncFallbackMailer, AsyncMailer, AsyncSMTPMailer
 from ..face import AsyncFaceIndex as FaceIndex
 from ..face import AsyncFaceVerifier as FaceVerifier
 from ..fallbacks import AsyncRecoveryCodes as RecoveryCodes

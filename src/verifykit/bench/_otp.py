@@ -24,8 +24,7 @@ from typing import Any
 from .. import aio
 from .._verdict import Reason, Verdict
 from ..crypto import Keyring
-from ..delivery import Outbox
-from ..delivery._templates import code_in
+from ..delivery import Outbox, code_in
 from ..otp import EmailOTP, OTPSettings
 from ..store import LockoutPolicy, WindowPolicy, open_store
 from ._report import BenchReport, Progress, percentile, time_call

@@ -58,7 +58,7 @@ from .._errors import BusyError, ConfigurationError, RateLimited, SidecarError, 
 from .._samples import sample_photos
 from .._verdict import Reason, Verdict
 from ..crypto import Keyring
-from ..delivery._templates import code_in
+from ..delivery import code_in
 from ._report import BenchReport, Progress, percentile
 
 __all__ = ["SoakResult", "add_arguments", "bucket_quantile", "growth", "run", "soak"]

@@ -167,8 +167,7 @@ def _wrong(code: str) -> str:
 
 def run_otp_tour(store_url: str = "memory://", locale: str = "en") -> int:
     from ..crypto import Keyring
-    from ..delivery import Outbox
-    from ..delivery._templates import code_in
+    from ..delivery import Outbox, code_in
     from ..otp import EmailOTP
     from ..store import open_store
 
@@ -314,7 +313,7 @@ def _face_missing(photos: Traversable) -> str | None:
 
 
 def _latest_code(mail: Path) -> str:
-    from ..delivery._templates import code_in
+    from ..delivery import code_in
 
     newest = max(mail.glob("*.eml"), key=lambda p: p.name)
     message = message_from_bytes(newest.read_bytes(), policy=policy.default)

@@ -5,18 +5,24 @@ Mailers share one protocol (:class:`Mailer`): :class:`SMTPMailer` for production
 :class:`ConsoleMailer` and :class:`FileMailer` for tests and development.
 :func:`render_otp_email` builds the message in every :data:`SUPPORTED_LOCALES`;
 :func:`normalize_email` and :func:`mask_email` handle destinations, and
-:func:`canonical_mailbox` names the mailbox behind one (under :class:`MailboxRules`) for limits.
+:func:`canonical_mailbox` names the mailbox behind one (under :class:`MailboxRules`) for limits;
+:func:`code_in` reads the code back out of a message (tests, tools). The asyncio mailers
+(:class:`AsyncSMTPMailer`, :class:`AsyncFallbackMailer`) speak the same conversation.
 """
 
 from __future__ import annotations
 
 from ._address import MailboxRules, ProviderRule, canonical_mailbox, mask_email, normalize_email
+from ._aio import AsyncFallbackMailer, AsyncMailer, AsyncSMTPMailer
 from ._mailers import ConsoleMailer, FallbackMailer, FileMailer, Mailer, Outbox
 from ._smtp import SMTPMailer
-from ._templates import SUPPORTED_LOCALES, render_otp_email
+from ._templates import SUPPORTED_LOCALES, code_in, render_otp_email
 
 __all__ = [
     "SUPPORTED_LOCALES",
+    "AsyncFallbackMailer",
+    "AsyncMailer",
+    "AsyncSMTPMailer",
     "ConsoleMailer",
     "FallbackMailer",
     "FileMailer",
@@ -26,6 +32,7 @@ __all__ = [
     "ProviderRule",
     "SMTPMailer",
     "canonical_mailbox",
+    "code_in",
     "mask_email",
     "normalize_email",
     "render_otp_email",

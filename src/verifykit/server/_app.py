@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import importlib.util
 import logging
 import sys
 import threading
@@ -61,7 +60,7 @@ from ..aio import (
 )
 from ..auditlog import AuditLog, parse_private_key
 from ..crypto import Keyring
-from ..delivery import ConsoleMailer, FileMailer, Mailer, SMTPMailer
+from ..delivery import ConsoleMailer, FileMailer, Mailer
 from ..fallbacks import RecoverySettings, TOTPSettings
 from ..otp import OTPSettings
 from ..store import LockoutPolicy
@@ -95,8 +94,8 @@ AnyMailer = AsyncMailerLike | Mailer
 def open_mailer(spec: str) -> AnyMailer:
     """``console``, ``file:DIR``, or ``smtp[s]://[user:password@]host[:port][?security=starttls|tls|none]``.
 
-    SMTP is spoken asynchronously when aiosmtplib is installed (the ``aio`` extra), else by the
-    blocking mailer in a thread: the same deadline, retries and errors either way.
+    SMTP is spoken on the event loop (:class:`~verifykit.delivery.AsyncSMTPMailer`): the same
+    conversation, deadline, retries and errors as the blocking mailer.
     """
     if spec == "console":
         return ConsoleMailer(sys.stdout)
@@ -113,8 +112,7 @@ def open_mailer(spec: str) -> AnyMailer:
     if url.scheme in {"smtp", "smtps"} and url.hostname:
         query = {k: v[-1] for k, v in parse_qs(url.query).items()}
         security = query.get("security", "tls" if url.scheme == "smtps" else "starttls")
-        mailer = AsyncSMTPMailer if importlib.util.find_spec("aiosmtplib") is not None else SMTPMailer
-        return mailer(
+        return AsyncSMTPMailer(
             url.hostname,
             port or (465 if url.scheme == "smtps" else 587),
             security=security,  # type: ignore[arg-type]  # the mailer validates it
@@ -494,8 +492,7 @@ def _face_service(
     not at stop, so sidecars built one after another in one process reuse them."""
     try:
         from ..aio import FaceIndex, FaceVerifier
-        from ..face import FaceSettings
-        from ..face._models import require_installed
+        from ..face import FaceSettings, require_installed
 
         require_installed()
     except ImportError as exc:

@@ -521,7 +521,7 @@ OPTIONS: tuple[Option, ...] = (
     Option(
         "workers",
         int,
-        "threads for blocking I/O beside the event loop: a mailer without aiosmtplib, the face index "
+        "threads for blocking I/O beside the event loop: a blocking mailer given in code, the face index "
         "(default: 32, or 3 per CPU + 16 when more)",
     ),
     Option(
