@@ -41,8 +41,10 @@ class _Link:
         self.client = client
         self.upstream = upstream
         self.closed = threading.Event()
+        # Both timeouts before either pump starts: a pump that meets a fault closes both sockets.
+        client.settimeout(_POLL)
+        upstream.settimeout(_POLL)
         for source, target, replies in ((client, upstream, False), (upstream, client, True)):
-            source.settimeout(_POLL)
             threading.Thread(target=self._pump, args=(source, target, replies), daemon=True).start()
 
     def close(self, *, rst: bool = False) -> None:
@@ -162,7 +164,12 @@ class FaultProxy:
             except OSError:
                 client.close()
                 continue
-            link = _Link(self, client, upstream)
+            try:
+                link = _Link(self, client, upstream)
+            except OSError:  # a fault closed them first: the proxy must keep accepting
+                client.close()
+                upstream.close()
+                continue
             with self._lock:
                 self._links.add(link)
 
