@@ -8,8 +8,10 @@ cost, not our own parsing:
 - memory: ``RLIMIT_DATA`` (every private writable mapping: the heap and anonymous ``mmap``),
   set once the models are loaded to what the worker holds then plus its bound. A decoder that
   asks for more gets a failed allocation; the worker reports ``memory`` and exits, to be replaced.
-  ``RLIMIT_AS`` would count the address space that thread stacks and allocator arenas reserve
-  but never touch, and fail ordinary photos, so it is not used.
+  ``RLIMIT_AS`` is not used: it also counts the mappings of the libraries and address space
+  reserved but never touched (a loaded worker here: about 530 MiB of address space against
+  280 MiB of data), which vary with the build and the threads; ``RLIMIT_DATA`` bounds what a
+  decoder can actually grow.
 - CPU: before each job the soft ``RLIMIT_CPU`` is set to the CPU time used so far plus the job's
   bound; the kernel ends a job that runs past it with ``SIGXCPU``. The server's wall-clock
   watchdog backs it up for a worker that stops without spending CPU.
