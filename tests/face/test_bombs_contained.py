@@ -10,10 +10,10 @@ import json
 import subprocess
 import sys
 import textwrap
-from pathlib import Path
 
 import bombs
 import pytest
+from face_photos import DATA as PHOTOS
 from test_image_memory import CASES
 
 # The costliest file of each format, and of PNG's depths and colour types, the defaults admit.
@@ -78,9 +78,7 @@ def contained(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
         path = folder / name
         path.write_bytes(make())
         paths.append(str(path))
-    good = (
-        Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "faces" / "Barack_Obama__obama.jpg"
-    )
+    good = PHOTOS / "Barack_Obama__obama.jpg"
     out = subprocess.run(
         [sys.executable, "-c", CHILD, str(good), *paths],
         capture_output=True,

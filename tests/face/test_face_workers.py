@@ -22,9 +22,8 @@ import pytest
 from face_photos import DATA as PHOTOS
 from face_photos import photo
 
-from flavours import Flavour
 from polling import wait_for
-from verifykit import ConfigurationError, ImageError, ImageTooCostly, Keyring, Reason, WorkerLost, aio
+from verifykit import ConfigurationError, ImageError, ImageTooCostly, Keyring, Reason, WorkerLost
 from verifykit.face import (
     FaceSettings,
     FaceVerifier,
@@ -79,16 +78,9 @@ def costly(processes: int = 1) -> FaceSettings:
 
 
 def test_face_work_runs_in_a_worker_process_that_loads_each_model_once(
-    flavour: Flavour, keyring: Keyring, obama_template: bytes
+    make_face: Callable[..., FaceVerifier], obama_template: bytes
 ) -> None:
-    fv = flavour.build(
-        FaceVerifier,
-        aio.FaceVerifier,
-        store=flavour.store("memory://"),
-        keyring=keyring,
-        settings=FaceSettings(processes=1),
-        audit=None,
-    )
+    fv = make_face(processes=1)
     here = _models.loads()
     assert fv.verify("obama", obama_template, photo(OBAMA_OTHER)).approved
     assert fv.verify("obama", obama_template, photo(BIDEN)).reason is Reason.MISMATCH
@@ -349,16 +341,9 @@ def test_a_reading_comes_back_exactly(pool_of: Callable[..., FaceWorkers]) -> No
 
 
 def test_an_oversized_upload_is_refused_before_it_reaches_a_worker(
-    flavour: Flavour, keyring: Keyring
+    make_face: Callable[..., FaceVerifier],
 ) -> None:
-    fv = flavour.build(
-        FaceVerifier,
-        aio.FaceVerifier,
-        store=flavour.store("memory://"),
-        keyring=keyring,
-        settings=FaceSettings(processes=1, max_bytes=1000),
-        audit=None,
-    )
+    fv = make_face(processes=1, max_bytes=1000)
     with pytest.raises(ImageError, match="limit is 1,000"):
         fv.enroll("obama", photo(OBAMA))
 

@@ -66,11 +66,9 @@ def _write_frame(fd: int, message: dict[str, Any]) -> None:
 
 def _data_bytes() -> int:
     """This process's private writable memory (what ``RLIMIT_DATA`` counts), in bytes."""
-    with open("/proc/self/status") as status:
-        for line in status:
-            if line.startswith("VmData:"):
-                return int(line.split()[1]) * 1024
-    raise OSError("VmData missing from /proc/self/status")
+    from ._work import status_field
+
+    return int(status_field("VmData").split()[0]) * 1024
 
 
 def _limit(kind: int, value: int) -> None:

@@ -32,6 +32,7 @@ __all__ = [
     "read_face",
     "reading_from_wire",
     "reading_to_wire",
+    "status_field",
     "worker_report",
 ]
 
@@ -95,7 +96,8 @@ def face_work(image: object, settings: FaceSettings, policy: MultiFace) -> Work:
     return Work(read_face, (_portable(image, settings.max_bytes), settings, policy), WorkKind.HOLDS_GIL)
 
 
-def _status_field(name: str) -> str:
+def status_field(name: str) -> str:
+    """A field of ``/proc/self/status`` as written there (empty when absent)."""
     with open("/proc/self/status") as status:
         for line in status:
             if line.startswith(name + ":"):
@@ -114,7 +116,7 @@ def worker_report() -> dict[str, Any]:
         "environ": sorted(os.environ),
         "descriptors": sorted(int(fd) for fd in os.listdir("/proc/self/fd")),
         "data_limit": resource.getrlimit(resource.RLIMIT_DATA)[0],
-        "seccomp": _status_field("Seccomp"),
+        "seccomp": status_field("Seccomp"),
         "cpu_limit": resource.getrlimit(resource.RLIMIT_CPU)[0],
     }
 

@@ -141,7 +141,7 @@ class _Ended(Exception):
 class _Worker:
     """One worker process and its two pipes."""
 
-    def __init__(self, command: Sequence[str], limits: WorkerLimits) -> None:
+    def __init__(self, command: Sequence[str]) -> None:
         self.proc = subprocess.Popen(  # noqa: S603 - our own interpreter and module
             list(command),
             stdin=subprocess.PIPE,
@@ -370,7 +370,7 @@ class FaceWorkers(Executor):
 
     def _start(self, slot: int) -> _Worker:
         try:
-            worker = _Worker(self._command, self.limits)
+            worker = _Worker(self._command)
         except OSError as exc:
             raise self._failed_start(f"cannot run {self._command[0]}: {exc.strerror}") from exc
         deadline = time.monotonic() + self.limits.start_timeout
@@ -398,6 +398,7 @@ class FaceWorkers(Executor):
         return WorkerLost(f"no face worker can be started: {why}", retry_after=_RETRY_START[0])
 
     def _replace(self, slot: int) -> None:
+        """End the slot's worker, to be started again."""
         with self._lock:
             worker = self._workers.pop(slot, None)
         if worker is not None:
@@ -481,17 +482,16 @@ class FaceWorkers(Executor):
                 started = True
                 answer = worker.receive(deadline)
         except _Ended as ended:
-            code = worker.end()
             self._replace(slot)
+            code = worker.proc.returncode  # set as it was ended
             if not started and not ended.timed_out:
                 raise _NotStarted from None  # it ended before it took the job: the job is intact
             error = _ended_by(code, ended.timed_out)
             self._count(error)
             raise error from None
-        except WorkerLost:
+        except WorkerLost as lost:
             self._replace(slot)
-            with self._lock:
-                self._lost += 1
+            self._count(lost)
             raise
         finally:
             worker.busy = False
