@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml scripts/requirements-ref.txt | cksum | cut -d' ' -f1)
 
-.PHONY: demo test test-under-load lint types pytest services bench soak fuzz proto clean
+.PHONY: demo portal test test-under-load lint types pytest services bench soak fuzz proto clean
 
 $(STAMP): pyproject.toml scripts/requirements-ref.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -20,6 +20,11 @@ $(STAMP): pyproject.toml scripts/requirements-ref.txt
 # code, a password signup and login, and a face enrolment and verification, then stops the sidecar.
 demo: $(STAMP)
 	$(PY) -m verifykit demo
+
+# The applicant portal (examples/portal) on embedded defaults in development mode: memory:// store, accounts
+# in memory, codes written to .portal-mail/ and shown at http://127.0.0.1:8000/dev/mailbox.
+portal: $(STAMP)
+	PYTHONPATH=examples $(PY) -m portal
 
 # Regenerate src/verifykit/_wire/_pb from the .proto files (tests/server/test_api.py fails when stale).
 proto: $(STAMP)

@@ -5,7 +5,7 @@ Run: python examples/email_otp.py
 
 from __future__ import annotations
 
-from verifykit import Fallback, Keyring, Reason
+from verifykit import Keyring, Reason, Way
 from verifykit.otp import EmailOTP, OTPSettings
 from verifykit.testing import MemoryStore, Outbox, last_code
 
@@ -17,14 +17,14 @@ def main() -> None:
         keyring=Keyring.generate(),  # production: Keyring.from_env("VERIFYKIT_KEYS")
         mailer=outbox,  # production: verifykit.delivery.SMTPMailer(...)
         settings=OTPSettings(service_name="M-Paspor"),
-        ways_in=lambda subject: (Fallback.RECOVERY_CODE, Fallback.ASSISTED_CHECK),
+        ways_in=lambda subject: (Way.RECOVERY_CODE, Way.COUNTER_VOUCHER),
         audit=lambda event: print("  audit:", event.action, event.outcome, event.reason),
     )
 
     challenge = otp.start("application-2023-000123", "budi@example.co.id", locale="id")
     print(f"sent to {challenge.destination}: delivery {challenge.delivery}")
     if challenge.delivery == "failed":
-        print("offer instead:", [f.value for f in challenge.fallbacks])
+        print("offer instead:", [w.value for w in challenge.ways_in])
         return
 
     verdict = otp.check(challenge.id, "000000")

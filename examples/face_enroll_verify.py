@@ -45,7 +45,7 @@ def main() -> None:
 
     # 1. Enrol the reference photo (an ID photo, say). Store the sealed template with the account.
     enrollment = faces.enroll("applicant-0001", (PHOTOS / "eileen_collins.jpg").read_bytes())
-    if not enrollment.ok or enrollment.stored is None:
+    if not enrollment.approved or enrollment.stored is None:
         print("enrolment refused:", enrollment.reason.value, dict(enrollment.details))
         return
     template = enrollment.stored
@@ -57,7 +57,7 @@ def main() -> None:
     same = faces.verify("applicant-0001", template, selfie_from(PHOTOS / "eileen_collins.jpg"))
     print(f"same person:  {same.reason.value}")
     other = faces.verify("applicant-0001", template, (PHOTOS / "grace_hopper.jpg").read_bytes())
-    print(f"someone else: {other.reason.value}, attempts left {other.attempts_left}")
+    print(f"someone else: {other.reason.value}, {other.budget_left} failures left before a pause")
 
     # A photo without a face is a reason to show the person, not an error.
     blank = np.full((480, 640, 3), 200, np.uint8)

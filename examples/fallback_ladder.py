@@ -54,19 +54,21 @@ def main() -> None:
     for _ in range(2):
         totp.verify(subject, enrollment.stored, "000000")
     locked = totp.verify(subject, enrollment.stored, phone.now())
-    print("after three failures:", locked.reason.value, dict(locked.details))
+    print("after three failures:", locked.reason.value, "- offered instead:", ", ".join(locked.ways_in))
 
     # Rung 3: the counter. Officer Siti checks the passport and signs a voucher with her own key
     # (at a real counter: `verifykit voucher sign --key siti.key ...`, shown as a QR code); the
     # service redeems it once, which clears the lockouts it names.
     siti = generate_officer_key()  # production: `verifykit officer keygen|prove`, then `officer add --proof`
     officers = OfficerRegistry.empty().add(siti.public_key(), "Siti")  # production: RegistryFile(path)
-    voucher = issue_voucher(siti, subject=subject, reason="locked_out", unlocks=["totp"], ttl=600)
+    voucher = issue_voucher(
+        siti, subject=subject, reason="locked_out", unlocks=["authenticator_app"], ttl=600
+    )
     print(f"voucher ({len(voucher)} characters):", voucher[:24], "...")
     vouchers = Vouchers(store=store, keyring=keyring, registry=officers, audit=audit)
     redemption = vouchers.redeem(subject, voucher)
     print("counter voucher:", redemption.verdict().reason.value, "unlocked", ",".join(redemption.unlocked))
-    print("the same voucher again:", vouchers.redeem(subject, voucher).refusal)
+    print("the same voucher again:", vouchers.redeem(subject, voucher).reason.value)
     # A fresh step's code works again (the one used above stays spent).
     later = phone.at(store.now() + 30)
     verdict = totp.verify(subject, enrollment.stored, later, at=store.now() + 30)

@@ -8,7 +8,7 @@ Run: python examples/password_signup_login.py
 
 from __future__ import annotations
 
-from verifykit import Fallback, Keyring, LockoutPolicy, Reason, open_store
+from verifykit import Keyring, LockoutPolicy, Reason, Way, open_store
 from verifykit.password import PasswordSettings, PasswordVerifier, PolicyViolation
 
 USERS: dict[str, str] = {}  # account id -> stored hash; your database in real life
@@ -19,7 +19,7 @@ def signup(pv: PasswordVerifier, account: str, email: str, password: str) -> boo
         USERS[account] = pv.hash(password, subject=account, context=[email])
     except PolicyViolation as refused:
         # Tell the person which rule failed; never echo the password.
-        print(f"  signup refused ({refused.rule}): {refused.message}")
+        print(f"  signup refused ({refused.reason}): {refused.message}")
         return False
     print(f"  signed up {account}")
     return True
@@ -33,11 +33,11 @@ def login(pv: PasswordVerifier, account: str, password: str, client: str) -> boo
         print("  (stored hash upgraded)")
     if verdict.approved:
         print(f"  welcome back, {account}")
-    elif verdict.reason is Reason.LOCKED_OUT:
-        ways = ", ".join(f.value for f in verdict.fallbacks)
+    elif verdict.reason in (Reason.LOCKED_OUT, Reason.HARD_LOCKED):
+        ways = ", ".join(w.value for w in verdict.ways_in)
         print(f"  locked out; try again in {verdict.retry_after or 0:.0f} s, or use: {ways}")
     else:
-        print(f"  {verdict.reason.value}; {verdict.attempts_left} tries before a pause")
+        print(f"  {verdict.reason.value}; {verdict.budget_left} tries before a pause")
     return verdict.approved
 
 
@@ -50,7 +50,7 @@ def main() -> None:
             service_name="M-Paspor",
             lockout=LockoutPolicy(threshold=3, lockout=30, lockout_max=3600),
         ),
-        ways_in=lambda account: (Fallback.RECOVERY_CODE, Fallback.ASSISTED_CHECK),
+        ways_in=lambda account: (Way.RECOVERY_CODE, Way.COUNTER_VOUCHER),
         audit=None,
     )
     print("signup")

@@ -48,7 +48,7 @@ def signup(client: Client, subject: str, email: str, password: str, mail_dir: Pa
         return False
     # 2. Choose a password: tell the person which rule a weak one breaks, then store only the hash.
     weak = client.password.check_policy("verifykit2024", subject=subject, context=[email])
-    print(f"'verifykit2024' is refused: {weak.rule}: {weak.message}")
+    print(f"'verifykit2024' is refused: {weak.reason}: {weak.message}")
     try:
         stored = client.password.hash(password, subject=subject, context=[email])
     except InvalidInput as exc:

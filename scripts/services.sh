@@ -9,6 +9,8 @@ command -v redis-server >/dev/null 2>&1 || need_apt+=(redis-server)
 command -v redis-cli >/dev/null 2>&1 || need_apt+=(redis-tools)
 command -v argon2 >/dev/null 2>&1 || need_apt+=(argon2)
 command -v oathtool >/dev/null 2>&1 || need_apt+=(oathtool)  # an independent TOTP implementation for the interop tests
+command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)  # tests/portal drive it headless
+command -v chromedriver >/dev/null 2>&1 || need_apt+=(chromium-driver)
 if [ ${#need_apt[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq

@@ -19,6 +19,12 @@ is created by the test run itself on free loopback ports and torn down afterward
   (``flavours.runs_async_too``); ``--all-flavours`` keeps every one.
 - ``make_async_store(url, **options)``: an asyncio store (closed by the test, in its loop;
   its keys are removed after the test).
+
+The suite runs on every core (pytest-xdist, ``-n auto --dist loadfile`` in pyproject.toml; ``-n 0``
+runs it in one process). Each worker is a process of its own, with its own Redis Cluster, its own
+face worker pool and its own ``tmp_path`` root, and every store a test opens has a namespace no other
+test shares. Each test file runs whole in one worker; files that share something more run in
+the same worker (:data:`XDIST_GROUPS`).
 """
 
 from __future__ import annotations
@@ -55,6 +61,68 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
+# -- running on every core ---------------------------------------------------------------------------
+#
+# pytest-xdist hands out whole test files (``--dist loadfile``): a file's tests run in one worker, in
+# their order, as they would in a single process, so a module fixture is built once and a test may
+# rely on what an earlier one in its file left. Some files must share a worker with others as well:
+
+# Groups of files (or ``path::name`` tests) that run in one worker, one test at a time.
+XDIST_GROUPS: dict[str, tuple[str, ...]] = {
+    # Both benches write vkbench* keys to the shared Redis server while they run, and a test of the
+    # OTP bench counts every vkbench* key there before and after a run of its own.
+    "bench-keys": ("tests/otp/test_otp_bench.py", "tests/store/test_store_bench.py"),
+    # The session fixtures that encode every photo of pairs.csv (with verifykit, and with plain
+    # face_recognition) take half a minute: built once, in one worker.
+    "face-encodings": ("tests/face/test_face_accuracy.py", "tests/face/test_face_index.py"),
+}
+# Needs no group, being one file: tests/store/test_redis_store.py flushes the shared server's script
+# cache (server-wide) and counts the round trips a check makes; a flush in another worker would add a
+# reload to the count. Each worker builds a Redis Cluster of its own (redis_cluster_url).
+
+
+def xdist_unit(nodeid: str) -> str:
+    """The unit of work a test is handed out in: its group of XDIST_GROUPS, or its file."""
+    path, _, rest = nodeid.partition("::")
+    name = rest.split("[", 1)[0]
+    for group, tests in XDIST_GROUPS.items():
+        if path in tests or f"{path}::{name}" in tests:
+            return group
+    return path
+
+
+class _WholeFiles:
+    """``--dist loadfile`` with XDIST_GROUPS: each unit of :func:`xdist_unit` goes to one worker."""
+
+    @pytest.hookimpl
+    def pytest_xdist_make_scheduler(self, config: pytest.Config, log: Any) -> Any:
+        if config.getvalue("dist") != "loadfile":
+            return None
+        from xdist.scheduler import LoadScopeScheduling
+
+        class UnitScheduling(LoadScopeScheduling):
+            def _split_scope(self, nodeid: str) -> str:
+                return xdist_unit(nodeid)
+
+        return UnitScheduling(config, log)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if config.pluginmanager.hasplugin("xdist"):
+        config.pluginmanager.register(_WholeFiles(), "verifykit-xdist-units")
+
+
+def _slow_units_first(items: list[pytest.Item]) -> None:
+    """Units holding a slow or bench test first (xdist hands units out in collection order), so that
+    no long one is left to run alone at the end; tests keep their order within a unit."""
+    slow = {xdist_unit(item.nodeid) for item in items if _is_slow(item)}
+    items.sort(key=lambda item: xdist_unit(item.nodeid) not in slow)
+
+
+def _is_slow(item: pytest.Item) -> bool:
+    return any(item.get_closest_marker(name) is not None for name in ("slow", "bench"))
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
         if item.path.name.endswith("_bench.py"):
@@ -65,6 +133,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             config.hook.pytest_deselected(items=duplicates)
             dropped = set(map(id, duplicates))
             items[:] = [item for item in items if id(item) not in dropped]
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        _slow_units_first(items)
     if config.getoption("--run-long"):
         return
     skip = pytest.mark.skip(reason="a long run: give --run-long (make faults-long)")
@@ -88,9 +158,72 @@ def redis_url() -> str:
     return url
 
 
+# A free port can be taken by another process (another xdist worker's nodes, say) between the check
+# and redis-server's bind: a node that exits before it answers is started again on other ports.
+_CLUSTER_TRIES = 3
+
+
+def _start_cluster_node(server: str, workdir: Path, port: int) -> subprocess.Popen[bytes]:
+    with (workdir / f"redis-{port}.log").open("wb") as log:
+        return subprocess.Popen(
+            [
+                server,
+                "--port", str(port),
+                "--bind", "127.0.0.1",
+                "--cluster-enabled", "yes",
+                "--cluster-config-file", f"nodes-{port}.conf",
+                "--cluster-node-timeout", "5000",
+                "--dir", str(workdir),
+                "--save", "",
+                "--appendonly", "no",
+                "--daemonize", "no",
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )  # fmt: skip
+
+
+def _answers_or_exited(process: subprocess.Popen[bytes], port: int) -> bool:
+    return process.poll() is not None or _pinged(port)
+
+
+def _stop(processes: list[subprocess.Popen[bytes]]) -> None:
+    for proc in processes:
+        proc.terminate()
+    for proc in processes:
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def _start_cluster_nodes(server: str, workdir: Path) -> tuple[list[int], list[subprocess.Popen[bytes]]]:
+    """CLUSTER_MASTERS redis-servers in cluster mode, each answering on a port of its own."""
+    for attempt in range(1, _CLUSTER_TRIES + 1):
+        ports: list[int] = []
+        while len(ports) < CLUSTER_MASTERS:
+            port = _free_port()
+            if port not in ports:
+                ports.append(port)
+        processes = [_start_cluster_node(server, workdir, port) for port in ports]
+        for port, proc in zip(ports, processes, strict=True):
+            _wait_until(
+                f"Redis Cluster node on port {port} did not start",
+                lambda p=port, proc=proc: _answers_or_exited(proc, p),
+            )
+        if all(proc.poll() is None for proc in processes):
+            return ports, processes
+        _stop(processes)
+        if attempt == _CLUSTER_TRIES:
+            logs = "; ".join(f"{workdir}/redis-{port}.log" for port in ports)
+            pytest.fail(f"Redis Cluster nodes exited on start {attempt} times (see {logs})", pytrace=False)
+    raise AssertionError("unreachable")
+
+
 @pytest.fixture(scope="session")
 def redis_cluster_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A real Redis Cluster of 3 masters on loopback ports, created for this run."""
+    """A real Redis Cluster of 3 masters on loopback ports, created for this run (for each xdist worker)."""
     existing = os.environ.get(CLUSTER_URL_ENV)
     if existing:
         yield existing
@@ -103,36 +236,8 @@ def redis_cluster_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]
             pytrace=False,
         )
     workdir: Path = tmp_path_factory.mktemp("redis-cluster")
-    ports: list[int] = []
-    while len(ports) < CLUSTER_MASTERS:
-        port = _free_port()
-        if port not in ports:
-            ports.append(port)
-    processes: list[subprocess.Popen[bytes]] = []
+    ports, processes = _start_cluster_nodes(server, workdir)
     try:
-        for port in ports:
-            log = (workdir / f"redis-{port}.log").open("wb")
-            processes.append(
-                subprocess.Popen(
-                    [
-                        server,
-                        "--port", str(port),
-                        "--bind", "127.0.0.1",
-                        "--cluster-enabled", "yes",
-                        "--cluster-config-file", f"nodes-{port}.conf",
-                        "--cluster-node-timeout", "5000",
-                        "--dir", str(workdir),
-                        "--save", "",
-                        "--appendonly", "no",
-                        "--daemonize", "no",
-                    ],
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                )
-            )  # fmt: skip
-            log.close()
-        for port in ports:
-            _wait_until(f"Redis Cluster node on port {port} did not start", lambda p=port: _pinged(p))
         nodes = [f"127.0.0.1:{p}" for p in ports]
         created = subprocess.run(
             [cli, "--cluster", "create", *nodes, "--cluster-replicas", "0", "--cluster-yes"],
@@ -152,14 +257,7 @@ def redis_cluster_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]
             )
         yield "redis+cluster://" + ",".join(f"127.0.0.1:{p}" for p in ports)
     finally:
-        for proc in processes:
-            proc.terminate()
-        for proc in processes:
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+        _stop(processes)
 
 
 @pytest.fixture(params=STORE_BACKENDS)

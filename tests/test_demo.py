@@ -127,7 +127,14 @@ def test_the_ladder_names_the_ways_in_and_why_the_others_are_closed(tour: str) -
     assert "open: the authenticator app; an officer's voucher from a counter\n" in tour
     assert "an email code (the last email could not be delivered)" in tour
     assert (
-        "open: an officer's voucher from a counter\n        closed: the authenticator app (locked until"
+        "open: an officer's voucher from a counter\n"
+        "        closed: a passkey (not set up); the authenticator app (locked until"
+    ) in tour
+
+
+def test_a_failed_email_offers_a_new_code_the_ways_the_person_has_and_the_counter(tour: str) -> None:
+    assert (
+        "The challenge offers instead a new code by email or the authenticator app or a visit to a counter"
         in tour
     )
 

@@ -38,7 +38,7 @@ PACKAGE = Path(verifykit.__file__).resolve().parent
 
 LIBRARY = {
     "store", "crypto", "delivery", "auditlog",
-    "otp", "password", "face", "fallbacks", "vouchers", "ladder",
+    "otp", "password", "face", "fallbacks", "passkey", "vouchers", "ladder",
 }  # fmt: skip
 EDGES = {"aio", "server", "cli", "bench", "client", "testing", "__main__"}
 

@@ -71,7 +71,7 @@ def test_face_traffic_runs_or_says_why_not(soaked: SoakResult) -> None:
 def test_the_sidecar_counts_the_refusals_the_clients_saw(soaked: SoakResult) -> None:
     busy_seen = sum(n for (_, outcome), n in soaked.outcomes.items() if outcome == BUSY)
     # A lockout or limit given as a verdict counts as a refusal too.
-    refused = {LIMITED, "verdict locked_out", "verdict rate_limited"}
+    refused = {LIMITED, "verdict locked_out", "verdict hard_locked", "verdict rate_limited"}
     limited_seen = sum(n for (_, outcome), n in soaked.outcomes.items() if outcome in refused)
     busy_counted = sum(n for key, n in soaked.refusals.items() if key.endswith(" busy"))
     limited_counted = sum(n for key, n in soaked.refusals.items() if not key.endswith(" busy"))

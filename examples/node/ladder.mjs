@@ -1,5 +1,5 @@
-// The fallback ladder through the verifykit sidecar, from Node.js: the email code does not arrive,
-// the sidecar's ladder offers the other ways in, and the person's authenticator app gets them in.
+// The ladder of ways in through the verifykit sidecar, from Node.js: the email code does not arrive,
+// the sidecar offers the other ways in, and the person's authenticator app gets them in.
 //
 //   node ladder.mjs --stored BASE64 --secret BASE32 [--target 127.0.0.1:50051] [--subject applicant-42]
 //                   [--email ana@example.com]
@@ -34,25 +34,30 @@ const { call, close } = connect(args.target, {
 });
 
 async function main() {
-  // 1. The email code: the mail server does not answer, so delivery fails and fallbacks are offered.
-  const { challenge } = await call("email", "StartEmailOtp", { subject: args.subject, email: args.email });
+  // 1. The email code: the mail server does not answer, so delivery fails and the challenge offers
+  //    the other ways in: a new code, the ways the person set up (enrolled), and the counter.
+  const { challenge } = await call("email", "StartEmailOtp", {
+    subject: args.subject,
+    email: args.email,
+    enrolled: ["WAY_AUTHENTICATOR_APP"],
+  });
   say("email", {
     delivery: challenge.delivery,
     delivery_reason: challenge.delivery_reason,
-    fallbacks: challenge.fallbacks,
+    ways_in: challenge.ways_in,
   });
 
   // 2. The ways in: what this person has set up (the service's records), and what happened to the email.
   const offer = await call("ladder", "GetWaysIn", {
     subject: args.subject,
-    enrolled: ["WAY_IN_EMAIL_CODE", "WAY_IN_AUTHENTICATOR_APP"],
+    enrolled: ["WAY_EMAIL_CODE", "WAY_AUTHENTICATOR_APP"],
     delivery: challenge.delivery,
   });
   say("ways_in", {
     open: offer.open.map((rung) => rung.way),
-    closed: Object.fromEntries(offer.closed.map((rung) => [rung.way, rung.why])),
+    closed: Object.fromEntries(offer.closed.map((rung) => [rung.way, rung.reason])),
   });
-  if (offer.open[0]?.way !== "WAY_IN_AUTHENTICATOR_APP") return 1;
+  if (offer.open[0]?.way !== "WAY_AUTHENTICATOR_APP") return 1;
 
   // 3. The authenticator app: the person types the code their phone shows.
   const code = totp(args.secret);

@@ -36,13 +36,13 @@ const { call, close } = connect(args.target, {
   ladder: ["ladder", "LadderService"],
   vouchers: ["voucher", "VoucherService"],
 });
-const enrolled = ["WAY_IN_AUTHENTICATOR_APP"]; // what this person set up (the service's records)
+const enrolled = ["WAY_AUTHENTICATOR_APP"]; // what this person set up (the service's records)
 
 async function waysIn(step) {
   const offer = await call("ladder", "GetWaysIn", { subject: args.subject, enrolled });
   say(step, {
     open: offer.open.map((rung) => rung.way),
-    closed: Object.fromEntries(offer.closed.map((rung) => [rung.way, rung.why])),
+    closed: Object.fromEntries(offer.closed.map((rung) => [rung.way, rung.reason])),
     budget_hard_locked: offer.budget_hard_locked,
   });
   return offer;
@@ -54,11 +54,8 @@ async function authenticator(step) {
     stored: Buffer.from(args.stored, "base64"),
     code: totp(args.secret),
   });
-  say(step, {
-    approved: verdict.approved,
-    reason: verdict.reason,
-    hard_locked: verdict.details.hard_locked === "true",
-  });
+  // REASON_HARD_LOCKED: locked for good; budget_left: the failures left before a lock.
+  say(step, { approved: verdict.approved, reason: verdict.reason, budget_left: verdict.budget_left ?? null });
   return verdict;
 }
 
@@ -70,14 +67,14 @@ async function main() {
 
   // 2. The ladder: every way the person set up is closed; the counter voucher is the way left.
   const offer = await waysIn("ways_in");
-  if (offer.open.map((rung) => rung.way).join() !== "WAY_IN_COUNTER_VOUCHER") return 1;
+  if (offer.open.map((rung) => rung.way).join() !== "WAY_COUNTER_VOUCHER") return 1;
 
   // 3. At the counter an officer checked the person's ID and signed a voucher; the service
   //    redeems it once, on the record, which clears the lockouts it names.
   const redeemed = await call("vouchers", "RedeemVoucher", { subject: args.subject, voucher: args.voucher });
   say("voucher", {
     approved: redeemed.verdict.approved,
-    refusal: redeemed.refusal,
+    reason: redeemed.verdict.reason,
     unlocked: redeemed.unlocked,
     officers: redeemed.officer_key_ids,
   });

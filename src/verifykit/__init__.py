@@ -24,7 +24,7 @@ from ._errors import (
     VerifyKitError,
     WorkerLost,
 )
-from ._verdict import Fallback, Reason, Verdict, VerifierId
+from ._verdict import Reason, Result, Verdict, Way, WaysIn
 from .crypto import Keyring
 from .store import ChallengeStore, LockoutPolicy, WindowPolicy, open_store
 
@@ -42,7 +42,6 @@ __all__ = [
     "ConfigurationError",
     "DeadlineExceeded",
     "DeliveryError",
-    "Fallback",
     "ImageError",
     "ImageTooCostly",
     "InvalidInput",
@@ -52,13 +51,15 @@ __all__ = [
     "LoggingAuditSink",
     "RateLimited",
     "Reason",
+    "Result",
     "SidecarError",
     "StoreUnavailable",
     "SystemClock",
     "TemplateError",
     "Verdict",
-    "VerifierId",
     "VerifyKitError",
+    "Way",
+    "WaysIn",
     "WindowPolicy",
     "WorkerLost",
     "__version__",

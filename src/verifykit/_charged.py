@@ -24,7 +24,7 @@ from ._audit import AuditEvent
 from ._errors import InvalidInput
 from ._flow import Emit, Flow, store_op
 from ._subject import budget_key, lockout_key
-from ._verdict import Fallback, Reason, Verdict
+from ._verdict import Reason, Verdict, Way, store_name
 from .store import FailureState, LockoutPolicy, WindowPolicy, WindowResult
 
 __all__ = [
@@ -55,9 +55,9 @@ def validate_client(client: object) -> str:
     return client
 
 
-def client_key(verifier: str, client: str) -> str:
-    """The store key of one verifier's window for a client address."""
-    return f"client:{verifier}:{validate_client(client)}"
+def client_key(way: Way, client: str) -> str:
+    """The store key of one way's window for a client address."""
+    return f"client:{store_name(way)}:{validate_client(client)}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,7 +87,7 @@ class ClientCharge:
 
 
 def decision_record(
-    verifier: str,
+    verifier: Way,
     action: str,
     subject: str,
     outcome: str,
@@ -111,7 +111,7 @@ def decision_record(
 
 
 def decision_step(
-    verifier: str,
+    verifier: Way,
     action: str,
     subject: str,
     outcome: str,
@@ -124,7 +124,7 @@ def decision_step(
     return Emit(decision_record(verifier, action, subject, outcome, reason=reason, client=client, **details))
 
 
-def charge_client_flow(verifier: str, client: str | None, policy: WindowPolicy | None) -> Flow[ClientCharge]:
+def charge_client_flow(verifier: Way, client: str | None, policy: WindowPolicy | None) -> Flow[ClientCharge]:
     """Charge one event to ``client``'s window for ``verifier`` before the work: one atomic hit."""
     if client is None or policy is None:
         return ClientCharge()
@@ -139,31 +139,32 @@ def refund_flow(charge: ClientCharge) -> Flow[None]:
         yield store_op.refund(charge.key, charge.policy)
 
 
-def locked_verdict(state: FailureState, fallbacks: Sequence[Fallback]) -> Verdict:
+def locked_verdict(state: FailureState, ways_in: Sequence[Way]) -> Verdict:
     """The subject is locked out: a hard lock waits for another way in, not for time."""
+    if state.hard_locked:
+        return Verdict(False, Reason.HARD_LOCKED, budget_left=0, ways_in=tuple(ways_in))
     return Verdict(
-        False,
-        Reason.LOCKED_OUT,
-        attempts_left=0,
-        retry_after=None if state.hard_locked else state.retry_after,
-        fallbacks=tuple(fallbacks),
-        details={"hard_locked": "true"} if state.hard_locked else {},
+        False, Reason.LOCKED_OUT, budget_left=0, retry_after=state.retry_after, ways_in=tuple(ways_in)
     )
 
 
 def wrong_verdict(
-    reason: Reason, state: FailureState, policy: LockoutPolicy, fallbacks: Sequence[Fallback]
+    reason: Reason, state: FailureState, policy: LockoutPolicy, ways_in: Sequence[Way]
 ) -> Verdict:
-    """A refusal after ``state.failures`` consecutive failures (this one included)."""
-    attempts_left = max(policy.threshold - state.failures, 0)
+    """A refusal after ``state.failures`` consecutive failures (this one included).
+
+    The reason stays the specific one (a wrong password); ``budget_left`` and ``retry_after`` say
+    what the failure cost, and a hard lock reached by this failure shows as ``hard_locked`` in
+    the details, since the reason names what was wrong."""
+    budget_left = max(policy.threshold - state.failures, 0)
     wait = policy.delay(state.failures)
-    troubled = state.hard_locked or wait > 0 or attempts_left <= 1
+    troubled = state.hard_locked or wait > 0 or budget_left <= 1
     return Verdict(
         False,
         reason,
-        attempts_left=attempts_left,
+        budget_left=budget_left,
         retry_after=None if state.hard_locked else (wait if wait > 0 else None),
-        fallbacks=tuple(fallbacks) if troubled else (),
+        ways_in=tuple(ways_in) if troubled else (),
         details={"hard_locked": "true"} if state.hard_locked else {},
     )
 
@@ -196,16 +197,16 @@ class SubjectCharge:
             return self.method if self.method.hard_locked else self.budget
         return self.budget if self.budget.failures > self.method.failures else self.method
 
-    def locked(self, fallbacks: Sequence[Fallback]) -> Verdict:
+    def locked(self, ways_in: Sequence[Way]) -> Verdict:
         """The refusal when either count is locked (nothing was compared)."""
-        return locked_verdict(self.state, fallbacks)
+        return locked_verdict(self.state, ways_in)
 
-    def wrong(self, reason: Reason, fallbacks: Sequence[Fallback]) -> Verdict:
+    def wrong(self, reason: Reason, ways_in: Sequence[Way]) -> Verdict:
         """The refusal after a wrong answer, from whichever count is nearer its limit."""
-        return wrong_verdict(reason, self.state, self.policy, fallbacks)
+        return wrong_verdict(reason, self.state, self.policy, ways_in)
 
 
-def charge_subject_flow(verifier: str, tag: str, policy: LockoutPolicy) -> Flow[SubjectCharge]:
+def charge_subject_flow(verifier: Way, tag: str, policy: LockoutPolicy) -> Flow[SubjectCharge]:
     """Charge one failure to ``verifier``'s own count for the subject, then to the subject's
     budget; each charge is atomic, so both caps hold exactly however many tries race."""
     method: FailureState = yield store_op.charge(lockout_key(verifier, tag), policy)
@@ -215,7 +216,7 @@ def charge_subject_flow(verifier: str, tag: str, policy: LockoutPolicy) -> Flow[
     return SubjectCharge(method, budget, policy)
 
 
-def reset_subject_flow(verifier: str, tag: str) -> Flow[None]:
+def reset_subject_flow(verifier: Way, tag: str) -> Flow[None]:
     """A success: forget the method's own failures and the subject's budget."""
     yield store_op.reset_failures(lockout_key(verifier, tag))
     yield store_op.reset_failures(budget_key(tag))

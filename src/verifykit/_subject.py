@@ -9,6 +9,7 @@ import unicodedata
 from collections.abc import Iterable
 
 from ._errors import InvalidInput
+from ._verdict import Way, store_name
 from .crypto import Keyring
 
 __all__ = ["budget_key", "lockout_key", "stable_tag", "subject_tag", "unlock_keys", "validate_subject"]
@@ -48,13 +49,13 @@ def subject_tag(keyring: Keyring, subject: str) -> str:
     return stable_tag(keyring, "subject", subject)
 
 
-def lockout_key(verifier: str, tag: str) -> str:
+def lockout_key(way: Way, tag: str) -> str:
     """The store key counting one verifier's consecutive failures for a subject tag.
 
     Reset only by a success through that verifier: a success with one factor never buys more
     guesses at another (knowing the password does not refresh the authenticator-app count).
     """
-    return f"{{{tag}}}:fail:{verifier}"
+    return f"{{{tag}}}:fail:{store_name(way)}"
 
 
 def budget_key(tag: str) -> str:
@@ -65,6 +66,6 @@ def budget_key(tag: str) -> str:
     return f"{{{tag}}}:fail"
 
 
-def unlock_keys(tag: str, verifiers: Iterable[str]) -> tuple[str, ...]:
+def unlock_keys(tag: str, ways: Iterable[Way]) -> tuple[str, ...]:
     """Every key an unlock clears: the subject's budget and the named verifiers' own counts."""
-    return (budget_key(tag), *(lockout_key(v, tag) for v in verifiers))
+    return (budget_key(tag), *(lockout_key(w, tag) for w in ways))

@@ -33,7 +33,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_status import rpc_status
 
 from ._errors import ConfigurationError, DeadlineExceeded, InvalidInput, SidecarError, VerifyKitError
-from ._verdict import Reason, Verdict
+from ._verdict import Reason, Verdict, Way
 from ._wire import (
     RETRY_AFTER,
     challenge_from_proto,
@@ -48,6 +48,12 @@ from ._wire import (
     ladder_pb2,
     ladder_pb2_grpc,
     offer_from_proto,
+    passkey_credential_from_proto,
+    passkey_enrollment_from_proto,
+    passkey_options_from_proto,
+    passkey_pb2,
+    passkey_pb2_grpc,
+    passkey_verdict_from_proto,
     password_pb2,
     password_pb2_grpc,
     recovery_pb2,
@@ -66,7 +72,8 @@ from .otp import Challenge
 if TYPE_CHECKING:
     from .face import Enrollment, FaceMatch
     from .fallbacks import RecoveryCodeSet, TOTPEnrollment
-    from .ladder import Offer, Way
+    from .ladder import Offer
+    from .passkey import PasskeyCredential, PasskeyEnrollment, PasskeyOptions
     from .password import PolicyResult
     from .vouchers import Inspection, Redemption
 
@@ -75,6 +82,7 @@ __all__ = [
     "AsyncEmailOTPClient",
     "AsyncFaceClient",
     "AsyncLadderClient",
+    "AsyncPasskeyClient",
     "AsyncPasswordClient",
     "AsyncRecoveryCodesClient",
     "AsyncTOTPClient",
@@ -84,6 +92,7 @@ __all__ = [
     "EmailOTPClient",
     "FaceClient",
     "LadderClient",
+    "PasskeyClient",
     "PasswordClient",
     "RecoveryCodesClient",
     "SidecarError",
@@ -145,20 +154,50 @@ class _Ended:
 # -- requests and answers, shared by both clients ----------------------------------------------------
 
 
-def _start(subject: str, email: str, locale: str | None, client: str | None) -> Any:
+def _enrolled(enrolled: Iterable[Way | str]) -> list[int]:
+    """The ways a person has, as proto numbers; a name this side does not know is the caller's mistake."""
+    from ._wire import enum_to_proto
+
+    if isinstance(enrolled, str):
+        raise InvalidInput("enrolled is a list of ways in, not one string", field="enrolled")
+    try:
+        return [enum_to_proto(Way(w)) for w in enrolled]
+    except ValueError:
+        names = ", ".join(w.value for w in Way)
+        raise InvalidInput(f"enrolled names ways in: {names}", field="enrolled") from None
+
+
+def _start(
+    subject: str, email: str, locale: str | None, client: str | None, enrolled: Iterable[Way | str]
+) -> Any:
     return email_otp_pb2.StartEmailOtpRequest(
-        subject=subject, email=email, locale=locale or "", client_address=client or ""
+        subject=subject,
+        email=email,
+        locale=locale or "",
+        client_address=client or "",
+        enrolled=_enrolled(enrolled),  # type: ignore[arg-type]
     )
 
 
-def _check(challenge_id: str, code: str, client: str | None) -> Any:
+def _check(challenge_id: str, code: str, client: str | None, enrolled: Iterable[Way | str]) -> Any:
     return email_otp_pb2.CheckEmailOtpRequest(
-        challenge_id=challenge_id, code=code, client_address=client or ""
+        challenge_id=challenge_id,
+        code=code,
+        client_address=client or "",
+        enrolled=_enrolled(enrolled),  # type: ignore[arg-type]
     )
 
 
-def _resend(challenge_id: str, client: str | None) -> Any:
-    return email_otp_pb2.ResendEmailOtpRequest(challenge_id=challenge_id, client_address=client or "")
+def _resend(challenge_id: str, client: str | None, enrolled: Iterable[Way | str]) -> Any:
+    return email_otp_pb2.ResendEmailOtpRequest(
+        challenge_id=challenge_id,
+        client_address=client or "",
+        enrolled=_enrolled(enrolled),  # type: ignore[arg-type]
+    )
+
+
+def _status(challenge_id: str, enrolled: Iterable[Way | str]) -> Any:
+    return email_otp_pb2.GetEmailOtpStatusRequest(challenge_id=challenge_id, enrolled=_enrolled(enrolled))  # type: ignore[arg-type]
 
 
 def _hash(password: str, subject: str | None, context: Sequence[str]) -> Any:
@@ -183,7 +222,10 @@ def _policy_request(password: str, subject: str | None, context: Sequence[str]) 
 def _policy(response: Any) -> PolicyResult:
     from .password import PolicyResult
 
-    return PolicyResult(ok=response.ok, rule=response.rule or None, message=response.message)
+    reason = enum_from_proto(Reason, response.reason) or (
+        Reason.APPROVED if response.approved else Reason.DENIED
+    )
+    return PolicyResult(approved=response.approved, reason=reason, message=response.message)
 
 
 def _verify_face(subject: str, template: bytes, image: bytes, client: str | None) -> Any:
@@ -195,12 +237,14 @@ def _verify_face(subject: str, template: bytes, image: bytes, client: str | None
 def _enrollment(response: Any) -> Enrollment:
     from .face import Enrollment
 
-    reason = enum_from_proto(Reason, response.reason) or (Reason.APPROVED if response.ok else Reason.DENIED)
+    reason = enum_from_proto(Reason, response.reason) or (
+        Reason.APPROVED if response.approved else Reason.DENIED
+    )
     return Enrollment(
-        ok=response.ok,
+        approved=response.approved,
         reason=reason,
         stored=response.template or None,
-        faces=int(response.details.get("faces", "1" if response.ok else "0")),
+        faces=int(response.details.get("faces", "1" if response.approved else "0")),
         details=dict(response.details),
     )
 
@@ -215,7 +259,7 @@ def _search(image: bytes, k: int, threshold: float | None) -> Any:
 def _matches(response: Any) -> list[FaceMatch]:
     from .face import FaceMatch
 
-    if not response.ok:
+    if not response.approved:
         reason = enum_from_proto(Reason, response.reason)
         raise InvalidInput(
             f"no usable face in the photo ({reason.value if reason else 'unknown reason'})", field="image"
@@ -263,22 +307,28 @@ def _redeem(subject: str, stored: str, code: str, client: str | None) -> Any:
     )
 
 
-def _ways_in(
-    subject: str, enrolled: Iterable[Way | str], delivery: str | None, level: int | str | None
-) -> Any:
-    from ._wire import enum_to_proto
-    from .ladder import AAL, Way
+def _level(level: int | str | None, name: str) -> int:
+    from .ladder import AAL
 
     try:
-        ways = [Way(w) for w in enrolled]
-        wanted = 0 if level is None else int(AAL[level.upper()] if isinstance(level, str) else AAL(level))
+        return 0 if level is None else int(AAL[level.upper()] if isinstance(level, str) else AAL(level))
     except (ValueError, KeyError):
-        raise InvalidInput("enrolled names ways in and level is an AAL", field="enrolled") from None
+        raise InvalidInput(f"{name} is an AAL (1-3 or 'aal1'-'aal3')", field=name) from None
+
+
+def _ways_in(
+    subject: str,
+    enrolled: Iterable[Way | str],
+    delivery: str | None,
+    level: int | str | None,
+    passkey_level: int | str | None,
+) -> Any:
     return ladder_pb2.GetWaysInRequest(
         subject=subject,
-        enrolled=[enum_to_proto(w) for w in ways],  # type: ignore[misc]
+        enrolled=_enrolled(enrolled),  # type: ignore[arg-type]
         delivery=delivery_to_proto(delivery),  # type: ignore[arg-type]
-        level=wanted,  # type: ignore[arg-type]
+        level=_level(level, "level"),  # type: ignore[arg-type]
+        passkey_level=_level(passkey_level, "passkey_level"),  # type: ignore[arg-type]
     )
 
 
@@ -291,6 +341,49 @@ def _inspect_voucher(voucher: str, subject: str | None) -> Any:
     if subject is not None:
         request.subject = subject
     return request
+
+
+def _passkeys(stored: Sequence[str], name: str) -> list[str]:
+    """Stored passkeys as a list; one string is the caller's mistake (it is not a list of them)."""
+    if isinstance(stored, str | bytes):
+        raise InvalidInput(f"{name} is a sequence of stored passkeys", field=name)
+    return list(stored)
+
+
+def _passkey_registration(
+    subject: str, user_name: str, display_name: str, exclude: Sequence[str], client: str | None
+) -> Any:
+    return passkey_pb2.BeginPasskeyRegistrationRequest(
+        subject=subject,
+        user_name=user_name,
+        display_name=display_name,
+        exclude=_passkeys(exclude, "exclude"),
+        client_address=client or "",
+    )
+
+
+def _passkey_register(subject: str, challenge_id: str, response_json: str, client: str | None) -> Any:
+    return passkey_pb2.CompletePasskeyRegistrationRequest(
+        subject=subject, challenge_id=challenge_id, response_json=response_json, client_address=client or ""
+    )
+
+
+def _passkey_sign_in(subject: str, credentials: Sequence[str], client: str | None) -> Any:
+    return passkey_pb2.BeginPasskeySignInRequest(
+        subject=subject, credentials=_passkeys(credentials, "credentials"), client_address=client or ""
+    )
+
+
+def _passkey_verify(
+    subject: str, challenge_id: str, response_json: str, credentials: Sequence[str], client: str | None
+) -> Any:
+    return passkey_pb2.VerifyPasskeyRequest(
+        subject=subject,
+        challenge_id=challenge_id,
+        response_json=response_json,
+        credentials=_passkeys(credentials, "credentials"),
+        client_address=client or "",
+    )
 
 
 def _serving(response: Any) -> str:
@@ -330,27 +423,39 @@ class EmailOTPClient(_Service):
     _stub_class = email_otp_pb2_grpc.EmailOtpServiceStub
 
     def start(
-        self, subject: str, email: str, *, locale: str | None = None, client: str | None = None
+        self,
+        subject: str,
+        email: str,
+        *,
+        locale: str | None = None,
+        client: str | None = None,
+        enrolled: Iterable[Way | str] = (),
     ) -> Challenge:
-        response = self._call(self._stub.StartEmailOtp, _start(subject, email, locale, client))
+        """Send a code. ``enrolled``: the other ways in the person has, offered (with the counter)
+        when the challenge is in trouble, for example when the mail could not be delivered."""
+        response = self._call(self._stub.StartEmailOtp, _start(subject, email, locale, client, enrolled))
         return challenge_from_proto(response.challenge)
 
-    def check(self, challenge_id: str, code: str, *, client: str | None = None) -> Verdict:
+    def check(
+        self, challenge_id: str, code: str, *, client: str | None = None, enrolled: Iterable[Way | str] = ()
+    ) -> Verdict:
         return verdict_from_proto(
-            self._call(self._stub.CheckEmailOtp, _check(challenge_id, code, client)).verdict
+            self._call(self._stub.CheckEmailOtp, _check(challenge_id, code, client, enrolled)).verdict
         )
 
-    def resend(self, challenge_id: str, *, client: str | None = None) -> Challenge:
+    def resend(
+        self, challenge_id: str, *, client: str | None = None, enrolled: Iterable[Way | str] = ()
+    ) -> Challenge:
         return challenge_from_proto(
-            self._call(self._stub.ResendEmailOtp, _resend(challenge_id, client)).challenge
+            self._call(self._stub.ResendEmailOtp, _resend(challenge_id, client, enrolled)).challenge
         )
 
     def cancel(self, challenge_id: str) -> Challenge:
         request = email_otp_pb2.CancelEmailOtpRequest(challenge_id=challenge_id)
         return challenge_from_proto(self._call(self._stub.CancelEmailOtp, request).challenge)
 
-    def status(self, challenge_id: str) -> Challenge:
-        request = email_otp_pb2.GetEmailOtpStatusRequest(challenge_id=challenge_id)
+    def status(self, challenge_id: str, *, enrolled: Iterable[Way | str] = ()) -> Challenge:
+        request = _status(challenge_id, enrolled)
         return challenge_from_proto(self._call(self._stub.GetEmailOtpStatus, request).challenge)
 
 
@@ -472,9 +577,10 @@ class LadderClient(_Service):
         *,
         delivery: str | None = None,
         level: int | str | None = None,
+        passkey_level: int | str | None = None,
     ) -> Offer:
         """The ways in open now for ``subject``, in order, and why the others are not."""
-        request = _ways_in(subject, enrolled, delivery, level)
+        request = _ways_in(subject, enrolled, delivery, level, passkey_level)
         return offer_from_proto(self._call(self._stub.GetWaysIn, request))
 
 
@@ -494,6 +600,62 @@ class VouchersClient(_Service):
         """What ``voucher`` says and whether it would be accepted now; never redeems it."""
         response = self._call(self._stub.InspectVoucher, _inspect_voucher(voucher, subject))
         return voucher_inspection_from_proto(voucher, response)
+
+
+class PasskeyClient(_Service):
+    """Passkeys (WebAuthn); the methods of :class:`verifykit.passkey.PasskeyVerifier`, with its
+    arguments and results. The sidecar serves them only with a relying party (``passkey_rp_id``);
+    else calls raise ``SidecarError`` with status ``UNIMPLEMENTED``."""
+
+    _stub_class = passkey_pb2_grpc.PasskeyServiceStub
+
+    def registration_options(
+        self,
+        subject: str,
+        *,
+        user_name: str,
+        display_name: str,
+        exclude: Sequence[str] = (),
+        client: str | None = None,
+    ) -> PasskeyOptions:
+        """Begin making a passkey: options for ``navigator.credentials.create``; ``exclude`` are the
+        subject's stored passkeys. Raises :class:`~verifykit.RateLimited` past the client's limit."""
+        request = _passkey_registration(subject, user_name, display_name, exclude, client)
+        return passkey_options_from_proto(self._call(self._stub.BeginPasskeyRegistration, request).options)
+
+    def register(
+        self, subject: str, challenge_id: str, response_json: str, *, client: str | None = None
+    ) -> PasskeyEnrollment:
+        """Check what ``navigator.credentials.create`` returned; on approval keep ``.stored``.
+        Raises :class:`~verifykit.InvalidInput` for a response that is not one (nothing spent)."""
+        request = _passkey_register(subject, challenge_id, response_json, client)
+        return passkey_enrollment_from_proto(self._call(self._stub.CompletePasskeyRegistration, request))
+
+    def authentication_options(
+        self, subject: str, *, credentials: Sequence[str] = (), client: str | None = None
+    ) -> PasskeyOptions:
+        """Begin signing in: options for ``navigator.credentials.get`` allowing ``credentials``."""
+        request = _passkey_sign_in(subject, credentials, client)
+        return passkey_options_from_proto(self._call(self._stub.BeginPasskeySignIn, request).options)
+
+    def verify(
+        self,
+        subject: str,
+        challenge_id: str,
+        response_json: str,
+        *,
+        credentials: Sequence[str],
+        client: str | None = None,
+    ) -> Verdict:
+        """Check what ``navigator.credentials.get`` returned; ``verdict.stored``, when set, replaces
+        the stored passkey that ``verdict.details["credential_id"]`` names."""
+        request = _passkey_verify(subject, challenge_id, response_json, credentials, client)
+        return passkey_verdict_from_proto(self._call(self._stub.VerifyPasskey, request))
+
+    def credential(self, subject: str, stored: str) -> PasskeyCredential:
+        """Read a stored passkey back, checking it is ``subject``'s and unchanged (no store call)."""
+        request = passkey_pb2.DescribePasskeyRequest(subject=subject, stored=stored)
+        return passkey_credential_from_proto(self._call(self._stub.DescribePasskey, request).credential)
 
 
 class _Settings:
@@ -574,6 +736,7 @@ class Client(_Settings):
         self.recovery_codes = RecoveryCodesClient(self, self.channel)
         self.ladder = LadderClient(self, self.channel)
         self.vouchers = VouchersClient(self, self.channel)
+        self.passkey = PasskeyClient(self, self.channel)
         self._health = _HealthClient(self, self.channel)
 
     def health(self, service: str = "") -> str:
@@ -623,25 +786,37 @@ class AsyncEmailOTPClient(_AsyncService):
     _stub_class = email_otp_pb2_grpc.EmailOtpServiceStub
 
     async def start(
-        self, subject: str, email: str, *, locale: str | None = None, client: str | None = None
+        self,
+        subject: str,
+        email: str,
+        *,
+        locale: str | None = None,
+        client: str | None = None,
+        enrolled: Iterable[Way | str] = (),
     ) -> Challenge:
-        response = await self._call(self._stub.StartEmailOtp, _start(subject, email, locale, client))
+        """See :meth:`EmailOTPClient.start`."""
+        request = _start(subject, email, locale, client, enrolled)
+        response = await self._call(self._stub.StartEmailOtp, request)
         return challenge_from_proto(response.challenge)
 
-    async def check(self, challenge_id: str, code: str, *, client: str | None = None) -> Verdict:
-        response = await self._call(self._stub.CheckEmailOtp, _check(challenge_id, code, client))
+    async def check(
+        self, challenge_id: str, code: str, *, client: str | None = None, enrolled: Iterable[Way | str] = ()
+    ) -> Verdict:
+        response = await self._call(self._stub.CheckEmailOtp, _check(challenge_id, code, client, enrolled))
         return verdict_from_proto(response.verdict)
 
-    async def resend(self, challenge_id: str, *, client: str | None = None) -> Challenge:
-        response = await self._call(self._stub.ResendEmailOtp, _resend(challenge_id, client))
+    async def resend(
+        self, challenge_id: str, *, client: str | None = None, enrolled: Iterable[Way | str] = ()
+    ) -> Challenge:
+        response = await self._call(self._stub.ResendEmailOtp, _resend(challenge_id, client, enrolled))
         return challenge_from_proto(response.challenge)
 
     async def cancel(self, challenge_id: str) -> Challenge:
         request = email_otp_pb2.CancelEmailOtpRequest(challenge_id=challenge_id)
         return challenge_from_proto((await self._call(self._stub.CancelEmailOtp, request)).challenge)
 
-    async def status(self, challenge_id: str) -> Challenge:
-        request = email_otp_pb2.GetEmailOtpStatusRequest(challenge_id=challenge_id)
+    async def status(self, challenge_id: str, *, enrolled: Iterable[Way | str] = ()) -> Challenge:
+        request = _status(challenge_id, enrolled)
         return challenge_from_proto((await self._call(self._stub.GetEmailOtpStatus, request)).challenge)
 
 
@@ -758,9 +933,10 @@ class AsyncLadderClient(_AsyncService):
         *,
         delivery: str | None = None,
         level: int | str | None = None,
+        passkey_level: int | str | None = None,
     ) -> Offer:
         """See :meth:`LadderClient.ways_in`."""
-        request = _ways_in(subject, enrolled, delivery, level)
+        request = _ways_in(subject, enrolled, delivery, level, passkey_level)
         return offer_from_proto(await self._call(self._stub.GetWaysIn, request))
 
 
@@ -778,6 +954,62 @@ class AsyncVouchersClient(_AsyncService):
         """See :meth:`VouchersClient.inspect`."""
         response = await self._call(self._stub.InspectVoucher, _inspect_voucher(voucher, subject))
         return voucher_inspection_from_proto(voucher, response)
+
+
+class AsyncPasskeyClient(_AsyncService):
+    """Passkeys (WebAuthn); the methods of :class:`PasskeyClient`, as coroutines (``credential``
+    too: it asks the sidecar)."""
+
+    _stub_class = passkey_pb2_grpc.PasskeyServiceStub
+
+    async def registration_options(
+        self,
+        subject: str,
+        *,
+        user_name: str,
+        display_name: str,
+        exclude: Sequence[str] = (),
+        client: str | None = None,
+    ) -> PasskeyOptions:
+        """See :meth:`PasskeyClient.registration_options`."""
+        request = _passkey_registration(subject, user_name, display_name, exclude, client)
+        response = await self._call(self._stub.BeginPasskeyRegistration, request)
+        return passkey_options_from_proto(response.options)
+
+    async def register(
+        self, subject: str, challenge_id: str, response_json: str, *, client: str | None = None
+    ) -> PasskeyEnrollment:
+        """See :meth:`PasskeyClient.register`."""
+        request = _passkey_register(subject, challenge_id, response_json, client)
+        return passkey_enrollment_from_proto(
+            await self._call(self._stub.CompletePasskeyRegistration, request)
+        )
+
+    async def authentication_options(
+        self, subject: str, *, credentials: Sequence[str] = (), client: str | None = None
+    ) -> PasskeyOptions:
+        """See :meth:`PasskeyClient.authentication_options`."""
+        request = _passkey_sign_in(subject, credentials, client)
+        return passkey_options_from_proto((await self._call(self._stub.BeginPasskeySignIn, request)).options)
+
+    async def verify(
+        self,
+        subject: str,
+        challenge_id: str,
+        response_json: str,
+        *,
+        credentials: Sequence[str],
+        client: str | None = None,
+    ) -> Verdict:
+        """See :meth:`PasskeyClient.verify`."""
+        request = _passkey_verify(subject, challenge_id, response_json, credentials, client)
+        return passkey_verdict_from_proto(await self._call(self._stub.VerifyPasskey, request))
+
+    async def credential(self, subject: str, stored: str) -> PasskeyCredential:
+        """See :meth:`PasskeyClient.credential`."""
+        request = passkey_pb2.DescribePasskeyRequest(subject=subject, stored=stored)
+        response = await self._call(self._stub.DescribePasskey, request)
+        return passkey_credential_from_proto(response.credential)
 
 
 class AsyncClient(_Settings):
@@ -800,6 +1032,7 @@ class AsyncClient(_Settings):
         self.recovery_codes = AsyncRecoveryCodesClient(self, self.channel)
         self.ladder = AsyncLadderClient(self, self.channel)
         self.vouchers = AsyncVouchersClient(self, self.channel)
+        self.passkey = AsyncPasskeyClient(self, self.channel)
         self._health = _AsyncHealthClient(self, self.channel)
 
     async def health(self, service: str = "") -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -41,3 +42,14 @@ def test_email_otp_and_password_decisions_are_logged_without_codes_passwords_or_
         assert secret not in text  # ...their secrets are not
     assert "a***@example.co.id" in text  # the masked destination is
     assert verify_log(log_path, signing_key.public_key()).ok
+
+
+def test_records_name_each_decision_by_its_way_in(log_path: Path, signing_key: Ed25519PrivateKey) -> None:
+    keyring, store, outbox = Keyring.generate(), MemoryStore(), Outbox()
+    with AuditLog(log_path, signing_key, keyring=keyring) as log:
+        otp = EmailOTP(store=store, keyring=keyring, mailer=outbox, audit=log)
+        challenge = otp.start(SUBJECT, ADDRESS)
+        assert otp.check(challenge.id, last_code(outbox)).approved
+    records = [json.loads(line) for line in log_path.read_text(encoding="ascii").splitlines()]
+    verifiers = {r["verifier"] for r in records if r["kind"] == "record"}
+    assert verifiers == {"email_code"}  # the way's name, not the store keys' "otp"

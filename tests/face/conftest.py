@@ -64,7 +64,7 @@ def verifier(make_face: MakeFace) -> FaceVerifier:
 def obama_template(keyring: Keyring) -> bytes:
     enroller = FaceVerifier(store=MemoryStore(), keyring=keyring, audit=None)
     enrollment = enroller.enroll("obama", photo("Barack_Obama__obama.jpg"))
-    assert enrollment.ok and enrollment.stored is not None
+    assert enrollment.approved and enrollment.stored is not None
     return enrollment.stored
 
 

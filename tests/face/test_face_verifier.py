@@ -13,12 +13,12 @@ from flavours import Flavour
 from verifykit import (
     AuditEvent,
     ConfigurationError,
-    Fallback,
     ImageError,
     InvalidInput,
     Keyring,
     Reason,
     TemplateError,
+    Way,
     WindowPolicy,
 )
 from verifykit.face import FaceSettings, FaceVerifier, MultiFace
@@ -63,7 +63,7 @@ def scoring(make_face: MakeFace) -> FaceVerifier:
 
 def test_enrolling_a_clear_photo_returns_a_sealed_template(verifier: FaceVerifier) -> None:
     enrollment = verifier.enroll("ana", photo(OBAMA))
-    assert enrollment.ok and enrollment.reason is Reason.APPROVED
+    assert enrollment.approved and enrollment.reason is Reason.APPROVED
     assert enrollment.stored is not None
     assert enrollment.faces == 1 and enrollment.face is not None
     assert enrollment.quality is not None and enrollment.quality.face_px >= 60
@@ -71,7 +71,7 @@ def test_enrolling_a_clear_photo_returns_a_sealed_template(verifier: FaceVerifie
 
 def test_enrolling_a_photo_without_a_face_is_a_reason_not_an_error(verifier: FaceVerifier) -> None:
     enrollment = verifier.enroll("ana", photo("noface__rocket.jpg"))
-    assert not enrollment.ok
+    assert not enrollment.approved
     assert enrollment.reason is Reason.NO_FACE
     assert enrollment.stored is None
 
@@ -241,12 +241,12 @@ def test_template_problems_are_found_before_the_photo_is_decoded(verifier: FaceV
         verifier.verify("obama", b"\x01\x02k1" + b"\x00" * 60, b"not even an image")
 
 
-# -- attempts, lockout and fallbacks -------------------------------------------------------------
+# -- failures, lockout and other ways in ------------------------------------------------------
 
 
 @pytest.fixture
 def lockout_verifier(make_face: MakeFace) -> MakeFace:
-    """``lockout_verifier(store=None, **settings)``: 3 comparisons, then a pause; fallbacks from 2."""
+    """``lockout_verifier(store=None, **settings)``: 3 comparisons, then a pause; other ways in from 2."""
     policy = LockoutPolicy(threshold=3, lockout=60, lockout_max=600, hard_cap=100)
 
     def make(*, store: object = None, **settings: object) -> FaceVerifier:
@@ -260,15 +260,15 @@ def test_repeated_mismatches_lock_the_subject_out_on_every_backend(
 ) -> None:
     fv = lockout_verifier(store=flavour.store(store_url))
     first = fv.verify("obama", obama_template, photo(BIDEN))
-    assert first.reason is Reason.MISMATCH and first.attempts_left == 2 and first.fallbacks == ()
+    assert first.reason is Reason.MISMATCH and first.budget_left == 2 and first.ways_in == ()
     second = fv.verify("obama", obama_template, photo(BIDEN))
-    assert second.attempts_left == 1 and second.fallbacks == (Fallback.ASSISTED_CHECK,)
+    assert second.budget_left == 1 and second.ways_in == (Way.COUNTER_VOUCHER,)
     third = fv.verify("obama", obama_template, photo(BIDEN))
-    assert third.attempts_left == 0 and third.retry_after is not None and third.retry_after > 0
+    assert third.budget_left == 0 and third.retry_after is not None and third.retry_after > 0
     locked = fv.verify("obama", obama_template, photo(OBAMA_OTHER))
     assert locked.reason is Reason.LOCKED_OUT and not locked.approved
     assert locked.retry_after is not None and 0 < locked.retry_after <= 60
-    assert locked.fallbacks == (Fallback.ASSISTED_CHECK,)
+    assert locked.ways_in == (Way.COUNTER_VOUCHER,)
 
 
 def test_the_lockout_is_shared_by_every_verifier_on_the_store(
@@ -288,7 +288,7 @@ def test_an_approval_resets_the_failure_count(
     fv.verify("obama", obama_template, photo(BIDEN))
     fv.verify("obama", obama_template, photo(BIDEN))
     assert fv.verify("obama", obama_template, photo(OBAMA_OTHER)).approved
-    assert fv.verify("obama", obama_template, photo(BIDEN)).attempts_left == 2
+    assert fv.verify("obama", obama_template, photo(BIDEN)).budget_left == 2
 
 
 def test_a_photo_without_a_usable_face_is_not_charged_as_a_failure(
@@ -297,7 +297,7 @@ def test_a_photo_without_a_usable_face_is_not_charged_as_a_failure(
     fv = lockout_verifier()
     for _ in range(4):
         verdict = fv.verify("obama", obama_template, photo("noface__chelsea.png"))
-        assert verdict.reason is Reason.NO_FACE and verdict.attempts_left == 3
+        assert verdict.reason is Reason.NO_FACE and verdict.budget_left == 3
     assert fv.verify("obama", obama_template, photo(OBAMA_OTHER)).approved
 
 

@@ -84,7 +84,7 @@ def test_face_work_runs_in_a_worker_process_that_loads_each_model_once(
     here = _models.loads()
     assert fv.verify("obama", obama_template, photo(OBAMA_OTHER)).approved
     assert fv.verify("obama", obama_template, photo(BIDEN)).reason is Reason.MISMATCH
-    assert fv.enroll("biden", photo(BIDEN)).ok
+    assert fv.enroll("biden", photo(BIDEN)).approved
     assert fv.compare(photo(OBAMA_OTHER), photo(BIDEN)).reason is Reason.MISMATCH
     report = fv._pool.submit(worker_report).result()  # type: ignore[union-attr]
     assert report["pid"] != os.getpid()
@@ -115,7 +115,7 @@ def test_the_server_process_never_loads_a_decoder(tmp_path: Path) -> None:
         fv = FaceVerifier(store=MemoryStore(), keyring=Keyring.generate(),
                           settings=FaceSettings(processes=1), audit=None)
         photo = open({str(PHOTOS / OBAMA)!r}, "rb").read()
-        assert fv.enroll("obama", photo).ok
+        assert fv.enroll("obama", photo).approved
         print(sorted(m for m in ("cv2", "dlib") if m in sys.modules))
         """
     )

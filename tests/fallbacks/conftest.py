@@ -1,4 +1,4 @@
-"""Fallback verifiers on each store backend, written once against the sync methods; the ``flavour``
+"""Way verifiers on each store backend, written once against the sync methods; the ``flavour``
 fixture (``tests/conftest.py``) runs them over the asyncio API (:mod:`verifykit.aio`) where that
 proves code of its own (``tests/flavours.py``)."""
 

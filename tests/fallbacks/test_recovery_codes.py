@@ -54,7 +54,8 @@ def test_each_code_redeems_once_and_each_redemption_hands_back_the_shorter_set(
 
 def test_an_approval_has_no_attempts_left_to_count(recovery: RecoveryCodes) -> None:
     issued = recovery.generate("user-1")
-    assert recovery.redeem("user-1", issued.stored, issued.codes[0]).attempts_left is None
+    verdict = recovery.redeem("user-1", issued.stored, issued.codes[0])
+    assert verdict.budget_left is None and verdict.attempts_left is None
 
 
 def test_a_redeemed_code_is_refused_even_with_the_old_set(recovery: RecoveryCodes) -> None:
@@ -133,7 +134,7 @@ def test_malformed_code_is_invalid_input_and_spends_nothing(recovery: RecoveryCo
     with pytest.raises(InvalidInput):
         recovery.redeem("user-1", issued.stored, code)  # type: ignore[arg-type]
     wrong = recovery.redeem("user-1", issued.stored, a_wrong_code(issued.codes))
-    assert wrong.attempts_left == THRESHOLD - 1
+    assert wrong.budget_left == THRESHOLD - 1
 
 
 @pytest.mark.parametrize(
@@ -164,8 +165,8 @@ def test_consecutive_failures_lock_the_subject_out_even_for_a_right_code(build: 
         wrong = recovery.redeem("user-1", issued.stored, a_wrong_code(issued.codes))
         assert wrong.reason is Reason.WRONG_CODE
     locked = recovery.redeem("user-1", issued.stored, issued.codes[0])
-    assert locked.reason is Reason.LOCKED_OUT
-    assert locked.details["hard_locked"] == "true"
+    assert locked.reason is Reason.HARD_LOCKED
+    assert locked.details == {}
     assert locked.stored is None
 
 
@@ -175,7 +176,7 @@ def test_success_resets_the_failure_count(recovery: RecoveryCodes) -> None:
     recovery.redeem("user-1", issued.stored, wrong)
     recovery.redeem("user-1", issued.stored, wrong)
     assert recovery.redeem("user-1", issued.stored, issued.codes[0]).approved
-    assert recovery.redeem("user-1", issued.stored, wrong).attempts_left == THRESHOLD - 1
+    assert recovery.redeem("user-1", issued.stored, wrong).budget_left == THRESHOLD - 1
 
 
 def test_a_client_beyond_its_limit_is_rate_limited_before_any_comparison(build: Build) -> None:
@@ -211,7 +212,7 @@ def test_audit_events_hold_no_code(recovery: RecoveryCodes, events: list[AuditEv
         ("redeem", "approved", "approved"),
         ("redeem", "denied", "replayed"),
     ]
-    assert all(e.verifier == "recovery" for e in events)
+    assert all(e.verifier == "recovery_code" for e in events)
     for event in events:
         text = event.to_json()
         assert not any(code in text or code.replace("-", "") in text for code in issued.codes)

@@ -81,7 +81,7 @@ def test_wrong_code_denies(build: Build) -> None:
     wrong = f"{(int(right) + 1) % 1_000_000:06d}"
     verdict = totp.verify("user-1", enrollment.stored, wrong, at=T0)
     assert not verdict.approved and verdict.reason is Reason.WRONG_CODE
-    assert verdict.attempts_left == TOTPSettings().lockout.threshold - 1
+    assert verdict.budget_left == TOTPSettings().lockout.threshold - 1
 
 
 @pytest.mark.parametrize("offset", [-30, 30])
@@ -212,7 +212,7 @@ def test_malformed_code_is_invalid_input_and_spends_nothing(build: Build, code: 
     with pytest.raises(InvalidInput):
         totp.verify("user-1", enrollment.stored, code, at=T0)  # type: ignore[arg-type]
     wrong = f"{(int(app(enrollment).at(T0)) + 1) % 1_000_000:06d}"
-    assert totp.verify("user-1", enrollment.stored, wrong, at=T0).attempts_left == (
+    assert totp.verify("user-1", enrollment.stored, wrong, at=T0).budget_left == (
         TOTPSettings().lockout.threshold - 1
     )
 
@@ -230,9 +230,9 @@ def test_consecutive_failures_lock_the_subject_out_even_for_the_right_code(build
     for _ in range(3):
         assert totp.verify("user-1", enrollment.stored, wrong, at=T0).reason is Reason.WRONG_CODE
     locked = totp.verify("user-1", enrollment.stored, right, at=T0)
-    assert locked.reason is Reason.LOCKED_OUT
-    assert locked.details["hard_locked"] == "true"
-    assert locked.fallbacks
+    assert locked.reason is Reason.HARD_LOCKED
+    assert locked.details == {}
+    assert locked.ways_in
 
 
 def test_success_resets_the_failure_count(build: Build) -> None:
@@ -240,7 +240,7 @@ def test_success_resets_the_failure_count(build: Build) -> None:
     for _ in range(2):
         totp.verify("user-1", enrollment.stored, wrong, at=T0)
     assert totp.verify("user-1", enrollment.stored, right, at=T0).approved
-    assert totp.verify("user-1", enrollment.stored, wrong, at=T0).attempts_left == 2
+    assert totp.verify("user-1", enrollment.stored, wrong, at=T0).budget_left == 2
 
 
 def test_audit_events_name_the_outcome_and_hold_no_secret_or_code(
@@ -259,7 +259,7 @@ def test_audit_events_name_the_outcome_and_hold_no_secret_or_code(
     for event in events:
         text = event.to_json()
         assert code not in text and enrollment.secret_base32 not in text
-        assert event.verifier == "totp" and event.subject == "user-1"
+        assert event.verifier == "authenticator_app" and event.subject == "user-1"
 
 
 def test_time_defaults_to_the_store_clock(build: Build) -> None:
@@ -272,7 +272,8 @@ def test_an_approval_has_no_attempts_left_to_count(build: Build) -> None:
     totp = build.totp()
     enrollment = totp.enroll("user-1", "ana")
     verdict = totp.verify("user-1", enrollment.stored, app(enrollment).at(T0), at=T0)
-    assert verdict.approved and verdict.attempts_left is None and verdict.stored is None
+    assert verdict.approved and verdict.budget_left is None and verdict.stored is None
+    assert verdict.attempts_left is None
 
 
 def test_a_client_beyond_its_limit_is_rate_limited_before_any_comparison(build: Build) -> None:

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from verifykit import Keyring
+from verifykit import Keyring, Reason, Way
 from verifykit._flow import StoreCall, drive
 from verifykit._subject import budget_key, lockout_key, subject_tag
-from verifykit.ladder import AAL, ASSURANCE, Role, Way, Why
+from verifykit.ladder import AAL, ASSURANCE, Combination, Role
 from verifykit.ladder._decide import LadderFlows, decide
 from verifykit.store import FailureState
 
@@ -15,25 +15,25 @@ HARD = FailureState(allowed=False, failures=100, retry_after=0.0, hard_locked=Tr
 EVERY = frozenset(Way) - {Way.COUNTER_VOUCHER}
 
 
-def why(offer_closed: tuple[object, ...], way: Way) -> Why | None:
-    return next(r.why for r in offer_closed if r.way is way)  # type: ignore[attr-defined]
+def why(offer_closed: tuple[object, ...], way: Way) -> Reason | None:
+    return next(r.reason for r in offer_closed if r.way is way)  # type: ignore[attr-defined]
 
 
 def test_a_waiting_budget_says_until_when_on_the_stores_clock() -> None:
     offer = decide(EVERY, delivery=None, level=None, budget=WAITING, own={}, now=1000.0)
     rung = next(r for r in offer.closed if r.way is Way.PASSWORD)
-    assert (rung.why, rung.retry_after, rung.until) == (Why.LOCKED, 30.0, 1030.0)
+    assert (rung.reason, rung.retry_after, rung.until) == (Reason.LOCKED_OUT, 30.0, 1030.0)
 
 
 def test_not_enrolled_is_said_before_any_lock() -> None:
     offer = decide(frozenset(), delivery=None, level=None, budget=HARD, own={}, now=0.0)
-    assert {r.why for r in offer.closed} == {Why.NOT_ENROLLED}
+    assert {r.reason for r in offer.closed} == {Reason.NOT_ENROLLED}
 
 
 def test_a_way_that_never_reaches_the_level_is_below_it_before_any_lock() -> None:
     offer = decide(EVERY, delivery="failed", level=AAL.AAL1, budget=HARD, own={}, now=0.0)
-    assert why(offer.closed, Way.EMAIL_CODE) is Why.BELOW_LEVEL
-    assert why(offer.closed, Way.PASSWORD) is Why.HARD_LOCKED
+    assert why(offer.closed, Way.EMAIL_CODE) is Reason.BELOW_LEVEL
+    assert why(offer.closed, Way.PASSWORD) is Reason.HARD_LOCKED
 
 
 def test_the_counter_voucher_is_open_and_last_whatever_else_holds() -> None:
@@ -45,9 +45,9 @@ def test_the_counter_voucher_is_open_and_last_whatever_else_holds() -> None:
 def test_a_locked_partner_closes_the_combination_and_leaves_the_other_below_the_level() -> None:
     own = {Way.PASSWORD: HARD}
     offer = decide(EVERY, delivery=None, level=AAL.AAL2, budget=OPEN, own=own, now=0.0)
-    assert offer.combinations == ()
-    assert why(offer.closed, Way.PASSWORD) is Why.HARD_LOCKED
-    assert why(offer.closed, Way.AUTHENTICATOR_APP) is Why.BELOW_LEVEL
+    assert offer.combinations == (Combination((Way.PASSKEY,), AAL.AAL2),)  # the passkey alone is left
+    assert why(offer.closed, Way.PASSWORD) is Reason.HARD_LOCKED
+    assert why(offer.closed, Way.AUTHENTICATOR_APP) is Reason.BELOW_LEVEL
 
 
 def test_an_email_code_and_a_face_match_reach_no_level() -> None:
@@ -71,7 +71,7 @@ def test_the_flow_reads_each_enrolled_methods_own_count_and_the_clock_only_for_a
     steps, offer = drive(flow, [OPEN, WAITING, 500.0])
     assert steps == [
         StoreCall("failure_state", (budget_key(tag),)),
-        StoreCall("failure_state", (lockout_key("password", tag),)),
+        StoreCall("failure_state", (lockout_key(Way.PASSWORD, tag),)),
         StoreCall("now"),
     ]
-    assert why(offer.closed, Way.PASSWORD) is Why.LOCKED
+    assert why(offer.closed, Way.PASSWORD) is Reason.LOCKED_OUT

@@ -7,8 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from ladder_support import SUBJECT, T0, Tour, policy, right_totp, wrong_totp
 
-from verifykit import Reason
-from verifykit.ladder import Way, Why
+from verifykit import Reason, Way
 from verifykit.testing import last_code
 
 ENROLLED = [Way.PASSWORD, Way.AUTHENTICATOR_APP, Way.RECOVERY_CODE, Way.EMAIL_CODE]
@@ -25,10 +24,10 @@ def test_failures_through_different_methods_count_in_one_budget(tour: Tour) -> N
 
     # Two failures each, four in all: the budget's hard cap, though neither method reached its own.
     refused = recovery.redeem(SUBJECT, codes.stored, codes.codes[0])
-    assert refused.reason is Reason.LOCKED_OUT
-    assert refused.details == {"hard_locked": "true"}
+    assert refused.reason is Reason.HARD_LOCKED
+    assert refused.details == {}
     right = right_totp(enrollment.secret_base32, T0)
-    assert totp.verify(SUBJECT, enrollment.stored, right, at=T0).reason is Reason.LOCKED_OUT
+    assert totp.verify(SUBJECT, enrollment.stored, right, at=T0).reason is Reason.HARD_LOCKED
 
 
 def test_email_code_failures_count_in_the_subject_budget(tour: Tour) -> None:
@@ -42,7 +41,7 @@ def test_email_code_failures_count_in_the_subject_budget(tour: Tour) -> None:
     wrong_app = wrong_totp(enrollment.secret_base32, T0)
     assert totp.verify(SUBJECT, enrollment.stored, wrong_app, at=T0).reason is Reason.WRONG_CODE
 
-    assert otp.check(challenge.id, right).reason is Reason.LOCKED_OUT
+    assert otp.check(challenge.id, right).reason is Reason.HARD_LOCKED
 
 
 def test_a_success_through_any_method_resets_the_budget(tour: Tour) -> None:
@@ -72,10 +71,10 @@ def test_a_success_with_one_factor_does_not_refresh_another_factors_own_count(to
     totp.verify(SUBJECT, enrollment.stored, wrong, at=T0)  # the app's third failure: its own cap
 
     right = right_totp(enrollment.secret_base32, T0)
-    assert totp.verify(SUBJECT, enrollment.stored, right, at=T0).reason is Reason.LOCKED_OUT
+    assert totp.verify(SUBJECT, enrollment.stored, right, at=T0).reason is Reason.HARD_LOCKED
     offer = tour.ladder().ways_in(SUBJECT, ENROLLED)
     assert offer.budget.failures == 1
-    assert {rung.way: rung.why for rung in offer.closed}[Way.AUTHENTICATOR_APP] is Why.HARD_LOCKED
+    assert {rung.way: rung.reason for rung in offer.closed}[Way.AUTHENTICATOR_APP] is Reason.HARD_LOCKED
     assert Way.PASSWORD in [rung.way for rung in offer.open]
 
 

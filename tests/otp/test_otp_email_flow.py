@@ -16,12 +16,12 @@ from verifykit import (
     ChallengeClosed,
     ChallengeNotFound,
     ConfigurationError,
-    Fallback,
     InvalidInput,
     RateLimited,
     Reason,
     StoreUnavailable,
     Verdict,
+    Way,
     aio,
 )
 from verifykit.otp import EmailOTP, OTPSettings
@@ -112,7 +112,7 @@ def test_exhausted_attempts_offer_other_ways_in(make_otp: MakeOTP, outbox) -> No
     otp = make_otp(max_attempts=1)
     ch = otp.start("user-1", "ana@example.com")
     verdict = otp.check(ch.id, _wrong(last_code(outbox)))
-    assert Fallback.ASSISTED_CHECK in verdict.fallbacks
+    assert Way.COUNTER_VOUCHER in verdict.ways_in
 
 
 def test_a_used_code_is_refused_as_replayed(make_otp: MakeOTP, outbox) -> None:
@@ -233,7 +233,7 @@ def test_failed_codes_across_challenges_lock_the_subject_out(make_otp: MakeOTP, 
     verdict = otp.check(ch.id, last_code(outbox))
     assert not verdict.approved and verdict.reason is Reason.LOCKED_OUT
     assert 50 < verdict.retry_after <= 60
-    assert Fallback.ASSISTED_CHECK in verdict.fallbacks
+    assert Way.COUNTER_VOUCHER in verdict.ways_in
 
 
 def test_a_locked_out_subject_cannot_start_a_new_challenge(make_otp: MakeOTP, outbox) -> None:
@@ -343,7 +343,7 @@ def test_a_failed_delivery_is_recorded_and_offers_other_ways_in(make_otp: MakeOT
     outbox.fail_next(1, temporary=True)
     ch = otp.start("user-1", "a@example.com")
     assert ch.delivery == "failed" and ch.delivery_reason.startswith("temporary")
-    assert ch.fallbacks[0] is Fallback.RESEND and Fallback.ASSISTED_CHECK in ch.fallbacks
+    assert ch.ways_in[0] is Way.EMAIL_CODE and Way.COUNTER_VOUCHER in ch.ways_in
     assert otp.status(ch.id).delivery == "failed"
 
 
@@ -360,12 +360,12 @@ def test_the_callers_ways_in_are_offered(otp_for, store, keyring, outbox) -> Non
         store=store,
         keyring=keyring,
         mailer=outbox,
-        ways_in=lambda subject: (Fallback.AUTHENTICATOR_APP, Fallback.RECOVERY_CODE),
+        ways_in=lambda subject: (Way.AUTHENTICATOR_APP, Way.RECOVERY_CODE),
         audit=None,
     )
     outbox.fail_next(1)
     ch = otp.start("user-1", "a@example.com")
-    assert ch.fallbacks == (Fallback.RESEND, Fallback.AUTHENTICATOR_APP, Fallback.RECOVERY_CODE)
+    assert ch.ways_in == (Way.EMAIL_CODE, Way.AUTHENTICATOR_APP, Way.RECOVERY_CODE)
 
 
 def test_codes_still_verify_after_a_new_key_is_rotated_in(otp_for, store, outbox) -> None:

@@ -9,7 +9,7 @@ import pytest
 
 from flavours import Flavour
 from smtp_servers import Recorder
-from verifykit import Fallback, Keyring
+from verifykit import Keyring, Way
 from verifykit.aio import AsyncSMTPMailer
 from verifykit.delivery import SMTPMailer
 from verifykit.otp import OTPSettings
@@ -44,7 +44,7 @@ def test_a_mail_server_that_is_down_leaves_a_failed_challenge_with_ways_in(smtp_
     ch = otp.start("user-1", "ana@example.com")
     assert ch.delivery == "failed"
     assert ch.delivery_reason.startswith("temporary")
-    assert ch.fallbacks[:1] == (Fallback.RESEND,) and Fallback.ASSISTED_CHECK in ch.fallbacks
+    assert ch.ways_in[:1] == (Way.EMAIL_CODE,) and Way.COUNTER_VOUCHER in ch.ways_in
     assert otp.status(ch.id).delivery == "failed"
 
 

@@ -126,7 +126,7 @@ def test_a_verify_beyond_the_budget_is_busy_and_charges_nothing(cheap: MakeVerif
             pv.verify("ana", stored, "wrong password")
         with pytest.raises(BusyError):
             pv.hash(GOOD)
-    assert pv.verify("ana", stored, "wrong password").attempts_left == pv.settings.lockout.threshold - 1
+    assert pv.verify("ana", stored, "wrong password").budget_left == pv.settings.lockout.threshold - 1
 
 
 def test_a_success_whose_rehash_finds_no_room_is_approved_without_an_upgrade(

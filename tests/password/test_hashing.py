@@ -40,7 +40,8 @@ def test_the_right_password_is_approved_without_an_upgrade(cheap: MakeVerifier) 
     verdict = pv.verify("user-1", pv.hash(GOOD), GOOD)
     assert verdict.approved and verdict.reason is Reason.APPROVED
     assert verdict.stored is None
-    assert verdict.attempts_left is None  # the failure count was reset: nothing to count down
+    assert verdict.budget_left is None  # the failure count was reset: nothing to count down
+    assert verdict.attempts_left is None  # and a password has no challenge with attempts
 
 
 def test_a_wrong_password_is_a_verdict_not_an_exception(cheap: MakeVerifier) -> None:
@@ -191,7 +192,7 @@ def test_a_hash_whose_pepper_key_is_gone_charges_no_failure(cheap: MakeVerifier)
     pv = cheap(keyring=Keyring.generate("other"))
     with pytest.raises(KeyringError):
         pv.verify("u", stored, GOOD)
-    assert pv.verify("u", None, GOOD).attempts_left == pv.settings.lockout.threshold - 1
+    assert pv.verify("u", None, GOOD).budget_left == pv.settings.lockout.threshold - 1
 
 
 @pytest.mark.parametrize("client", ["", "x" * 300, 42])

@@ -128,4 +128,4 @@ def test_without_the_bcrypt_extra_a_bcrypt_hash_is_a_configuration_error_naming_
     pv = cheap()
     with pytest.raises(ConfigurationError, match=r"verifykit\[bcrypt\]"):
         pv.verify("u", encoded, GOOD)
-    assert pv.verify("u", None, GOOD).attempts_left == pv.settings.lockout.threshold - 1
+    assert pv.verify("u", None, GOOD).budget_left == pv.settings.lockout.threshold - 1

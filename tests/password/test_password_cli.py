@@ -69,7 +69,7 @@ def test_verify_says_when_the_hash_should_be_replaced(monkeypatch, capsys) -> No
 def test_check_reports_the_failing_rule(monkeypatch, capsys) -> None:
     assert run(monkeypatch, ["check", "--json", "--subject", "mariasilva"], "mariasilva-2024\n") == 1
     doc = json.loads(capsys.readouterr().out)
-    assert doc["ok"] is False and doc["rule"] == "context" and doc["message"]
+    assert doc["approved"] is False and doc["reason"] == "context" and doc["message"]
 
 
 def test_check_exits_0_for_an_acceptable_password(monkeypatch, capsys) -> None:

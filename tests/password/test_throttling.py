@@ -11,7 +11,7 @@ import pytest
 from password_support import GOOD, MakeVerifier
 
 from flavours import Flavour
-from verifykit import Fallback, Keyring, Reason, StoreUnavailable, aio
+from verifykit import Keyring, Reason, StoreUnavailable, Way, aio
 from verifykit.password import PasswordSettings, PasswordVerifier
 from verifykit.password._hasher import StoredHash
 from verifykit.store import LockoutPolicy, WindowPolicy
@@ -23,12 +23,20 @@ def test_wrong_passwords_count_down_to_a_lockout(make_verifier: MakeVerifier) ->
     pv = make_verifier(lockout=LockoutPolicy(threshold=3, lockout=30, lockout_max=600))
     stored = pv.hash(GOOD)
     first = pv.verify("ana", stored, WRONG)
-    assert (first.reason, first.attempts_left, first.retry_after) == (Reason.WRONG_PASSWORD, 2, None)
+    assert (first.reason, first.budget_left, first.retry_after) == (Reason.WRONG_PASSWORD, 2, None)
     second = pv.verify("ana", stored, WRONG)
-    assert second.attempts_left == 1 and second.fallbacks
+    assert second.budget_left == 1 and second.ways_in
     third = pv.verify("ana", stored, WRONG)
     assert third.reason is Reason.WRONG_PASSWORD and third.retry_after == 30
-    assert Fallback.RECOVERY_CODE in third.fallbacks and Fallback.ASSISTED_CHECK in third.fallbacks
+    assert Way.RECOVERY_CODE in third.ways_in and Way.COUNTER_VOUCHER in third.ways_in
+
+
+def test_a_wrong_password_counts_the_subjects_budget_not_a_challenges_attempts(
+    make_verifier: MakeVerifier,
+) -> None:
+    pv = make_verifier(lockout=LockoutPolicy(threshold=3, lockout=30, lockout_max=600))
+    verdict = pv.verify("ana", pv.hash(GOOD), WRONG)
+    assert (verdict.budget_left, verdict.attempts_left) == (2, None)
 
 
 def test_a_locked_out_subject_is_refused_even_with_the_right_password(make_verifier: MakeVerifier) -> None:
@@ -39,7 +47,7 @@ def test_a_locked_out_subject_is_refused_even_with_the_right_password(make_verif
     verdict = pv.verify("ana", stored, GOOD)
     assert not verdict.approved and verdict.reason is Reason.LOCKED_OUT
     assert verdict.retry_after is not None and 0 < verdict.retry_after <= 30
-    assert verdict.fallbacks == (Fallback.RECOVERY_CODE, Fallback.ASSISTED_CHECK)
+    assert verdict.ways_in == (Way.RECOVERY_CODE, Way.COUNTER_VOUCHER)
 
 
 def test_the_lockout_is_per_subject(make_verifier: MakeVerifier) -> None:
@@ -56,13 +64,13 @@ def test_a_success_resets_the_count(make_verifier: MakeVerifier) -> None:
     pv.verify("ana", stored, WRONG)
     pv.verify("ana", stored, WRONG)
     assert pv.verify("ana", stored, GOOD).approved
-    assert pv.verify("ana", stored, WRONG).attempts_left == 2
+    assert pv.verify("ana", stored, WRONG).budget_left == 2
 
 
 def test_an_unknown_subject_is_counted_and_locked_like_a_real_one(make_verifier: MakeVerifier) -> None:
     pv = make_verifier(lockout=LockoutPolicy(threshold=2, lockout=30, lockout_max=600))
     first = pv.verify("ghost", None, WRONG)
-    assert (first.reason, first.attempts_left) == (Reason.WRONG_PASSWORD, 1)
+    assert (first.reason, first.budget_left) == (Reason.WRONG_PASSWORD, 1)
     pv.verify("ghost", None, WRONG)
     assert pv.verify("ghost", None, GOOD).reason is Reason.LOCKED_OUT
 
@@ -95,10 +103,10 @@ def test_concurrent_wrong_passwords_never_exceed_100_consecutive_failures(
     for t in threads:
         t.join()
     assert reasons.count(Reason.WRONG_PASSWORD) == 100
-    assert reasons.count(Reason.LOCKED_OUT) == 8 * 16 - 100
+    assert reasons.count(Reason.HARD_LOCKED) == 8 * 16 - 100
     final = pv.verify("ana", stored, GOOD)
-    assert final.reason is Reason.LOCKED_OUT and final.retry_after is None
-    assert final.details.get("hard_locked") == "true"
+    assert final.reason is Reason.HARD_LOCKED and final.retry_after is None
+    assert final.details == {}
 
 
 def test_the_failure_that_reaches_the_hard_cap_says_the_subject_is_now_hard_locked(
@@ -107,8 +115,9 @@ def test_the_failure_that_reaches_the_hard_cap_says_the_subject_is_now_hard_lock
     pv = make_verifier(lockout=LockoutPolicy(threshold=5, lockout=1, lockout_max=1, hard_cap=5))
     stored = pv.hash(GOOD)
     verdicts = [pv.verify("ana", stored, WRONG) for _ in range(5)]
+    assert verdicts[-1].reason is Reason.WRONG_PASSWORD
     assert verdicts[-1].details.get("hard_locked") == "true"
-    assert verdicts[-1].retry_after is None and verdicts[-1].fallbacks
+    assert verdicts[-1].retry_after is None and verdicts[-1].ways_in
 
 
 def test_a_client_address_over_its_failure_window_is_rate_limited(make_verifier: MakeVerifier) -> None:

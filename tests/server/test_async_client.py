@@ -65,7 +65,7 @@ def test_passwords_hash_verify_and_policy(serve: Serve) -> None:
         right = await client.password.verify("applicant-1", stored, PASSWORD)
         wrong = await client.password.verify("applicant-1", stored, PASSWORD + "!")
         policy = await client.password.check_policy("short")
-        return right.approved, wrong.reason, policy.ok
+        return right.approved, wrong.reason, policy.approved
 
     assert run(work, running.target) == (True, Reason.WRONG_PASSWORD, False)
 

@@ -19,6 +19,7 @@ from verifykit import (
     RateLimited,
     Reason,
     StoreUnavailable,
+    Way,
 )
 from verifykit._wire import email_otp_pb2, email_otp_pb2_grpc
 from verifykit.aio import AsyncMemoryStore, open_store
@@ -61,14 +62,54 @@ def test_a_wrong_code_is_a_verdict_and_the_right_one_approves_once(sidecar: Runn
     assert (replay.approved, replay.reason) == (False, Reason.REPLAYED)
 
 
-def test_exhausting_the_attempts_offers_the_fallbacks(sidecar: Running) -> None:
+def test_exhausting_the_attempts_offers_other_ways_in(sidecar: Running) -> None:
     otp = sidecar.client.email_otp
     challenge = otp.start("applicant-1", "ana@example.com")
     code = last_code(sidecar.outbox)
     verdicts = [otp.check(challenge.id, wrong(code)) for _ in range(5)]
     assert verdicts[-1].attempts_left == 0
-    assert verdicts[-1].fallbacks  # the ladder: another way in
+    assert verdicts[-1].ways_in  # the ladder: another way in
     assert otp.status(challenge.id).status is ChallengeStatus.DENIED
+
+
+def test_a_start_whose_mail_fails_offers_a_new_code_the_ways_the_person_has_and_the_counter(
+    sidecar: Running,
+) -> None:
+    sidecar.outbox.fail_next(1)
+    otp = sidecar.client.email_otp
+    enrolled = [Way.AUTHENTICATOR_APP, Way.RECOVERY_CODE]
+    challenge = otp.start("applicant-1", "ana@example.com", enrolled=enrolled)
+    assert challenge.delivery == DeliveryStatus.FAILED
+    offered = (Way.EMAIL_CODE, Way.AUTHENTICATOR_APP, Way.RECOVERY_CODE, Way.COUNTER_VOUCHER)
+    assert challenge.ways_in == offered
+    assert otp.status(challenge.id, enrolled=enrolled).ways_in == offered
+
+
+def test_ways_in_are_offered_as_each_call_names_them(sidecar: Running) -> None:
+    sidecar.outbox.fail_next(1)
+    otp = sidecar.client.email_otp
+    challenge = otp.start("applicant-1", "ana@example.com", enrolled=["authenticator_app"])
+    assert otp.status(challenge.id).ways_in == (Way.EMAIL_CODE, Way.COUNTER_VOUCHER)
+
+
+def test_an_enrolled_way_this_server_does_not_know_is_invalid_argument_and_nothing_is_sent(
+    sidecar: Running,
+) -> None:
+    stub = email_otp_pb2_grpc.EmailOtpServiceStub(sidecar.client.channel)
+    request = email_otp_pb2.StartEmailOtpRequest(
+        subject="applicant-1", email="ana@example.com", enrolled=[99]
+    )
+    with pytest.raises(grpc.RpcError) as caught:
+        stub.StartEmailOtp(request, timeout=10)
+    assert caught.value.code() is grpc.StatusCode.INVALID_ARGUMENT
+    assert len(sidecar.outbox) == 0
+
+
+def test_the_client_refuses_an_enrolled_name_that_is_no_way_in(sidecar: Running) -> None:
+    with pytest.raises(InvalidInput) as caught:
+        sidecar.client.email_otp.start("applicant-1", "ana@example.com", enrolled=["sms"])
+    assert caught.value.field == "enrolled"
+    assert len(sidecar.outbox) == 0
 
 
 def test_status_and_cancel_report_the_challenge(sidecar: Running) -> None:

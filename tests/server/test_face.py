@@ -52,7 +52,7 @@ def blank() -> bytes:
 @pytest.fixture
 def enrolled(sidecar: Running) -> bytes:
     enrollment = sidecar.client.face.enroll("applicant-1", photo("eileen_collins.jpg"))
-    assert enrollment.ok and enrollment.reason is Reason.APPROVED
+    assert enrollment.approved and enrollment.reason is Reason.APPROVED
     assert enrollment.stored
     return enrollment.stored
 
@@ -67,7 +67,7 @@ def test_another_persons_face_is_a_mismatch_verdict_without_distance_or_score(
 ) -> None:
     verdict = sidecar.client.face.verify("applicant-1", enrolled, photo("grace_hopper.jpg"))
     assert (verdict.approved, verdict.reason) == (False, Reason.MISMATCH)
-    assert verdict.attempts_left == 4
+    assert verdict.budget_left == 4
     assert (verdict.distance, verdict.score) == (None, None)
     assert not {"distance", "score", "threshold"} & set(verdict.details)
 
@@ -85,7 +85,7 @@ def test_with_face_scores_on_verdicts_carry_distance_and_score(serve: Serve) -> 
 
 def test_a_photo_without_a_face_is_refused_with_a_reason_not_an_error(sidecar: Running) -> None:
     enrollment = sidecar.client.face.enroll("applicant-1", blank())
-    assert (enrollment.ok, enrollment.reason, enrollment.stored) == (False, Reason.NO_FACE, None)
+    assert (enrollment.approved, enrollment.reason, enrollment.stored) == (False, Reason.NO_FACE, None)
     assert enrollment.details["faces"] == "0"
 
 

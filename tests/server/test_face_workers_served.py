@@ -31,7 +31,7 @@ def pool_of(sidecar: Any) -> _workers.FaceWorkers:
 
 def test_face_work_is_done_in_worker_processes_by_default(serve: Serve) -> None:
     running = serve(face_worker_cpu_seconds=11)
-    assert running.client.face.enroll("applicant-1", PHOTO).ok
+    assert running.client.face.enroll("applicant-1", PHOTO).approved
     pids = wait_for(lambda: pool_of(running.sidecar).pids(), "a worker")
     assert os.getpid() not in pids
 
@@ -42,7 +42,7 @@ def test_a_worker_killed_from_outside_breaks_nothing(serve: Serve) -> None:
     first = wait_for(lambda: pool.pids(), "a worker")[0]
     os.kill(first, signal.SIGKILL)
     for _ in range(3):
-        assert running.client.face.enroll("applicant-1", PHOTO).ok
+        assert running.client.face.enroll("applicant-1", PHOTO).approved
     assert running.client.health(FACE) == "SERVING"
     assert pool.status().replaced >= 1
 
@@ -57,7 +57,7 @@ def test_a_photo_that_breaks_the_cpu_bound_is_refused_and_the_next_one_read(serv
     with pytest.raises(ImageTooCostly):
         pool.submit(_workers.read_face, PHOTO, settings, settings.multiple_faces).result()
     enrollment = running.client.face.enroll("applicant-1", PHOTO)
-    assert enrollment.ok and enrollment.reason is Reason.APPROVED
+    assert enrollment.approved and enrollment.reason is Reason.APPROVED
 
 
 def test_health_is_not_serving_while_no_face_worker_can_start(
@@ -74,7 +74,7 @@ def test_health_is_not_serving_while_no_face_worker_can_start(
     # The worker's setup is mended (a model file put back, say): the face service comes back.
     script.write_text(f'#!/bin/sh\nexec {real} "$@"\n')
     wait_for(lambda: running.client.health(FACE) == "SERVING", "SERVING again")
-    assert running.client.face.enroll("applicant-1", PHOTO).ok
+    assert running.client.face.enroll("applicant-1", PHOTO).approved
 
 
 def test_the_metrics_show_the_face_workers(serve: Serve) -> None:
@@ -82,7 +82,7 @@ def test_the_metrics_show_the_face_workers(serve: Serve) -> None:
     pool = pool_of(running.sidecar)
     first = wait_for(lambda: pool.pids(), "a worker")[0]
     os.kill(first, signal.SIGKILL)
-    assert running.client.face.enroll("applicant-1", PHOTO).ok
+    assert running.client.face.enroll("applicant-1", PHOTO).approved
     url = f"http://127.0.0.1:{running.sidecar.metrics_port}/metrics"
     with urllib.request.urlopen(url, timeout=10) as response:
         text = response.read().decode()

@@ -10,10 +10,10 @@ import pyotp
 import pytest
 from sidecars import Running
 
-from verifykit import InvalidInput
+from verifykit import InvalidInput, Reason, Way
 from verifykit._wire import ladder_pb2, ladder_pb2_grpc
 from verifykit.client import AsyncClient
-from verifykit.ladder import AAL, Offer, Way, Why
+from verifykit.ladder import AAL, Offer
 
 
 def test_a_failed_email_closes_the_email_code_and_offers_the_authenticator_first(sidecar: Running) -> None:
@@ -22,9 +22,9 @@ def test_a_failed_email_closes_the_email_code_and_offers_the_authenticator_first
     )
     assert offer.open[0].way is Way.AUTHENTICATOR_APP
     assert offer.open[-1].way is Way.COUNTER_VOUCHER
-    closed = {rung.way: rung.why for rung in offer.closed}
-    assert closed[Way.EMAIL_CODE] is Why.DELIVERY_FAILED
-    assert closed[Way.PASSWORD] is Why.NOT_ENROLLED
+    closed = {rung.way: rung.reason for rung in offer.closed}
+    assert closed[Way.EMAIL_CODE] is Reason.DELIVERY_FAILED
+    assert closed[Way.PASSWORD] is Reason.NOT_ENROLLED
 
 
 def test_asking_for_aal2_offers_only_combinations_that_reach_it(sidecar: Running) -> None:

@@ -1,5 +1,5 @@
-"""The Node.js examples (@grpc/grpc-js) run the email OTP flow, the whole ladder and a counter
-voucher against a real sidecar."""
+"""The Node.js examples (@grpc/grpc-js) run the email OTP flow, the whole ladder, a counter
+voucher and passkeys against a real sidecar."""
 
 from __future__ import annotations
 
@@ -130,9 +130,10 @@ def test_the_node_ladder_gets_the_person_in_with_the_authenticator_when_the_emai
     assert proc.returncode == 0, proc.stderr
     email, ways_in, authenticator = (json.loads(line) for line in proc.stdout.splitlines())
     assert email["delivery"] == "DELIVERY_STATUS_FAILED"
-    assert ways_in["open"][0] == "WAY_IN_AUTHENTICATOR_APP"
-    assert ways_in["open"][-1] == "WAY_IN_COUNTER_VOUCHER"
-    assert ways_in["closed"]["WAY_IN_EMAIL_CODE"] == "CLOSED_REASON_DELIVERY_FAILED"
+    assert email["ways_in"] == ["WAY_EMAIL_CODE", "WAY_AUTHENTICATOR_APP", "WAY_COUNTER_VOUCHER"]
+    assert ways_in["open"][0] == "WAY_AUTHENTICATOR_APP"
+    assert ways_in["open"][-1] == "WAY_COUNTER_VOUCHER"
+    assert ways_in["closed"]["WAY_EMAIL_CODE"] == "REASON_DELIVERY_FAILED"
     assert authenticator == {"step": "authenticator", "approved": True, "reason": "REASON_APPROVED"}
     assert len(running.outbox) == 0  # nothing went through the capturing mailer either
 
@@ -166,7 +167,7 @@ def test_the_node_client_redeems_a_counter_voucher_after_a_hard_lock_and_gets_in
         assert not running.client.totp.verify("applicant-7", enrollment.stored, guess).approved
     key = str(tmp_path / "officer.key")
     voucher = verifykit_cli("voucher", "sign", "--key", key, "--subject", "applicant-7",
-                            "--reason", "locked_out", "--unlock", "totp")  # fmt: skip
+                            "--reason", "locked_out", "--unlock", "authenticator_app")  # fmt: skip
     proc = subprocess.run(
         [node, "voucher.mjs", "--target", running.target, "--subject", "applicant-7",
          "--stored", base64.b64encode(enrollment.stored).decode(), "--secret", enrollment.secret_base32],
@@ -175,19 +176,70 @@ def test_the_node_client_redeems_a_counter_voucher_after_a_hard_lock_and_gets_in
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     locked, ways_in, redeemed, ways_in_after, authenticator = map(json.loads, proc.stdout.splitlines())
-    assert locked == {"step": "locked", "approved": False, "reason": "REASON_LOCKED_OUT", "hard_locked": True}
-    assert ways_in["open"] == ["WAY_IN_COUNTER_VOUCHER"] and ways_in["budget_hard_locked"]
-    assert ways_in["closed"]["WAY_IN_AUTHENTICATOR_APP"] == "CLOSED_REASON_HARD_LOCKED"
+    assert locked == {"step": "locked", "approved": False, "reason": "REASON_HARD_LOCKED", "budget_left": 0}
+    assert ways_in["open"] == ["WAY_COUNTER_VOUCHER"] and ways_in["budget_hard_locked"]
+    assert ways_in["closed"]["WAY_AUTHENTICATOR_APP"] == "REASON_HARD_LOCKED"
     officer = verifykit_cli("officer", "list", "--registry", str(registry), "--json")
     assert redeemed == {
         "step": "voucher",
         "approved": True,
-        "refusal": "VOUCHER_REFUSAL_UNSPECIFIED",
-        "unlocked": ["totp"],
+        "reason": "REASON_APPROVED",
+        "unlocked": ["WAY_AUTHENTICATOR_APP"],
         "officers": [json.loads(officer)[0]["key_id"]],
     }
-    assert ways_in_after["open"][0] == "WAY_IN_AUTHENTICATOR_APP" and not ways_in_after["budget_hard_locked"]
+    assert ways_in_after["open"][0] == "WAY_AUTHENTICATOR_APP" and not ways_in_after["budget_hard_locked"]
     assert authenticator == {"step": "authenticator", "approved": True, "reason": "REASON_APPROVED",
-                             "hard_locked": False}  # fmt: skip
+                             "budget_left": None}  # fmt: skip
     replayed = running.client.vouchers.redeem("applicant-7", voucher)  # spent by the Node client
     assert (replayed.approved, replayed.verdict().reason) == (False, Reason.REPLAYED)
+
+
+def run_passkey_example(node: str, running: Running, *extra: str) -> subprocess.CompletedProcess[str]:
+    """``passkey.mjs``: Node registers a passkey as the authenticator, signs in, replays the sign-in."""
+    return subprocess.run(
+        [node, "passkey.mjs", "--target", running.target, "--subject", "applicant-7", *extra],
+        cwd=EXAMPLE,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_the_node_authenticator_registers_a_passkey_signs_in_and_sees_its_replay_refused(
+    node: str, serve: Serve
+) -> None:
+    running = serve(passkey_rp_id="example.com", passkey_origins="https://example.com")
+    proc = run_passkey_example(node, running)
+    assert proc.returncode == 0, proc.stderr
+    registered, signed_in, described, replayed = map(json.loads, proc.stdout.splitlines())
+    credential_id = registered["credential_id"]
+    assert isinstance(credential_id, str) and credential_id
+    assert registered == {
+        "step": "registered",
+        "approved": True,
+        "reason": "REASON_APPROVED",
+        "credential_id": credential_id,
+        "attestation_format": "none",
+        "assurance_level": 2,
+    }
+    assert signed_in == {
+        "step": "signed_in",
+        "approved": True,
+        "reason": "REASON_APPROVED",
+        "credential_id": credential_id,
+        "stored_updated": True,
+    }
+    assert described == {"step": "described", "sign_count": 2, "assurance_level": 2}
+    assert replayed == {"step": "replayed", "approved": False, "reason": "REASON_REPLAYED"}
+
+
+def test_the_node_authenticator_on_another_origin_is_refused_with_its_reason(node: str, serve: Serve) -> None:
+    running = serve(passkey_rp_id="example.com", passkey_origins="https://example.com")
+    proc = run_passkey_example(node, running, "--origin", "https://evil.example")
+    assert proc.returncode == 1, proc.stderr
+    (registered,) = map(json.loads, proc.stdout.splitlines())
+    assert (registered["step"], registered["approved"], registered["reason"]) == (
+        "registered",
+        False,
+        "REASON_WRONG_ORIGIN",
+    )

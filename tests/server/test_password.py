@@ -23,16 +23,16 @@ def running(serve: Serve) -> Running:
 
 def test_the_policy_check_names_the_rule_a_weak_password_breaks(running: Running) -> None:
     result = running.client.password.check_policy("qwertyuiop", subject="applicant-1")
-    assert (result.ok, result.rule) == (False, "breached")
+    assert (result.approved, result.reason) == (False, Reason.BREACHED)
     assert result.message and "qwertyuiop" not in result.message  # never echoed
-    assert running.client.password.check_policy(PASSWORD, subject="applicant-1").ok
+    assert running.client.password.check_policy(PASSWORD, subject="applicant-1").approved
 
 
 def test_a_context_word_in_the_password_is_refused(running: Running) -> None:
     result = running.client.password.check_policy(
         "ana.putri-2024!", subject="applicant-1", context=["ana.putri"]
     )
-    assert (result.ok, result.rule) == (False, "context")
+    assert (result.approved, result.reason) == (False, Reason.CONTEXT)
 
 
 def test_hash_then_verify_approves_the_right_password_only(running: Running) -> None:
@@ -53,7 +53,8 @@ def test_an_unknown_account_is_a_wrong_password_verdict(running: Running) -> Non
 def test_hashing_a_weak_password_raises_the_policy_violation_with_its_rule(running: Running) -> None:
     with pytest.raises(PolicyViolation) as caught:
         running.client.password.hash("12345678", subject="applicant-1")
-    assert caught.value.rule in {"breached", "sequential"}
+    assert caught.value.reason in {Reason.BREACHED, Reason.SEQUENTIAL}
+    assert isinstance(caught.value.reason, Reason)  # rebuilt from the trailer as the library's Reason
     assert "12345678" not in caught.value.message
 
 

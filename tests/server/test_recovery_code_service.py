@@ -34,7 +34,7 @@ def test_a_wrong_code_is_a_verdict_that_keeps_the_set(sidecar: Running) -> None:
     codes = sidecar.client.recovery_codes
     fresh = codes.generate("applicant-1")
     verdict = codes.redeem("applicant-1", fresh.stored, "0000-0000-0000")
-    assert (verdict.approved, verdict.reason, verdict.attempts_left) == (False, Reason.WRONG_CODE, 9)
+    assert (verdict.approved, verdict.reason, verdict.budget_left) == (False, Reason.WRONG_CODE, 9)
     assert verdict.stored is None  # keep what you have
 
 

@@ -20,7 +20,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha.proto_reflection_descriptor_database import ProtoReflectionDescriptorDatabase
 from sidecars import PKI, Running, Serve
 
-from verifykit import BusyError, InvalidInput
+from verifykit import BusyError, InvalidInput, Reason
 from verifykit.client import Client, DeadlineExceeded, SidecarError
 from verifykit.server import Components, ServerConfig, Sidecar, create_server
 from verifykit.server._interceptors import AuthInterceptor, Recorder
@@ -317,6 +317,20 @@ def test_metrics_count_calls_verdicts_and_refusals(serve: Serve) -> None:
     refusal = 'method="EmailOtpService/ResendEmailOtp",reason="resend_cooldown"'
     assert f"verifykit_rate_limit_refusals_total{{{refusal}}} 1.0" in text
     assert "verifykit_grpc_call_duration_seconds_bucket" in text
+
+
+def test_metrics_count_a_hard_lock_as_a_refusal(serve: Serve) -> None:
+    running = serve(metrics_port=0, lockout_hard_cap=2)
+    totp = running.client.totp
+    enrollment = totp.enroll("applicant-1", "ana@example.com")
+    for guess in ("000000", "999999"):  # the second wrong code reaches the hard cap of 2
+        assert totp.verify("applicant-1", enrollment.stored, guess).reason is Reason.WRONG_CODE
+    assert totp.verify("applicant-1", enrollment.stored, "123456").reason is Reason.HARD_LOCKED
+    url = f"http://127.0.0.1:{running.sidecar.metrics_port}/metrics"
+    with urllib.request.urlopen(url, timeout=5) as response:
+        text = response.read().decode()
+    refusal = 'method="TotpService/VerifyTotp",reason="hard_locked"'
+    assert f"verifykit_rate_limit_refusals_total{{{refusal}}} 1.0" in text
 
 
 WRONG_TOKEN = "wrong-token-guess-0123456789"

@@ -85,7 +85,7 @@ def test_confirm_approves_the_first_code_and_refuses_a_wrong_one(timed: Running,
     enrollment = totp.enroll("applicant-1", "ana@example.com")
     code = pyotp.TOTP(enrollment.secret_base32).at(clock.now())
     refused = totp.confirm("applicant-1", enrollment.stored, wrong(code))
-    assert (refused.approved, refused.reason, refused.attempts_left) == (False, Reason.WRONG_CODE, 9)
+    assert (refused.approved, refused.reason, refused.budget_left) == (False, Reason.WRONG_CODE, 9)
     assert totp.confirm("applicant-1", enrollment.stored, code).approved
 
 
@@ -114,7 +114,7 @@ def test_a_malformed_code_is_invalid_argument_and_spends_nothing(timed: Running,
         totp.verify("applicant-1", enrollment.stored, "12ab56")
     code = pyotp.TOTP(enrollment.secret_base32).at(clock.now())
     refused = totp.verify("applicant-1", enrollment.stored, wrong(code))
-    assert refused.attempts_left == 9  # the malformed try was not counted
+    assert refused.budget_left == 9  # the malformed try was not counted
 
 
 @contextmanager
@@ -138,13 +138,13 @@ def test_remove_is_recorded_and_keeps_the_subjects_lockout(clock: FakeClock) -> 
         totp = client.totp
         first = totp.enroll("applicant-1", "ana@example.com")
         code = pyotp.TOTP(first.secret_base32).at(clock.now())
-        assert totp.verify("applicant-1", first.stored, wrong(code)).attempts_left == 9
+        assert totp.verify("applicant-1", first.stored, wrong(code)).budget_left == 9
         totp.remove("applicant-1", first.stored)
         second = totp.enroll("applicant-1", "ana@example.com")
         fresh = pyotp.TOTP(second.secret_base32).at(clock.now())
         # The budget is the subject's: a new secret does not give a guesser new tries.
-        assert totp.verify("applicant-1", second.stored, wrong(fresh)).attempts_left == 8
-    removals = [e for e in events if (e.verifier, e.action) == ("totp", "remove")]
+        assert totp.verify("applicant-1", second.stored, wrong(fresh)).budget_left == 8
+    removals = [e for e in events if (e.verifier, e.action) == ("authenticator_app", "remove")]
     assert [e.outcome for e in removals] == ["removed"]
 
 

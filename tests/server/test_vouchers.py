@@ -19,14 +19,13 @@ import pytest
 from grpc_reflection.v1alpha.proto_reflection_descriptor_database import ProtoReflectionDescriptorDatabase
 from sidecars import Running, Serve
 
-from verifykit import ConfigurationError, Reason, VerifierId
+from verifykit import ConfigurationError, Reason, Way
 from verifykit.auditlog import load_public_key as load_audit_public_key
 from verifykit.auditlog import verify_log, write_key_pair
 from verifykit.client import AsyncClient, SidecarError
 from verifykit.server import ServerConfig
 from verifykit.vouchers import (
     OfficerRegistry,
-    Refusal,
     RegistryFile,
     SignatureStatus,
     decode_voucher,
@@ -52,7 +51,7 @@ class Counter:
     audit_file: Path
     audit_public: Path
 
-    def voucher(self, subject: str = SUBJECT, unlocks: tuple[str, ...] = ("totp",)) -> str:
+    def voucher(self, subject: str = SUBJECT, unlocks: tuple[str, ...] = ("authenticator_app",)) -> str:
         return issue_voucher(self.officer, subject=subject, reason="lost_phone", unlocks=list(unlocks))
 
 
@@ -102,11 +101,7 @@ def _hard_lock(running: Running) -> tuple[bytes, pyotp.TOTP]:
         wrong = f"{(int(app.now()) + 1) % 10**6:06d}"
         running.client.totp.verify(SUBJECT, enrollment.stored, wrong)
     locked = running.client.totp.verify(SUBJECT, enrollment.stored, app.now())
-    assert (locked.approved, locked.reason, locked.details.get("hard_locked")) == (
-        False,
-        Reason.LOCKED_OUT,
-        "true",
-    )
+    assert (locked.approved, locked.reason, locked.details) == (False, Reason.HARD_LOCKED, {})
     return enrollment.stored, app
 
 
@@ -116,16 +111,32 @@ def test_a_voucher_signed_on_the_command_line_clears_a_hard_lock(
     stored, app = _hard_lock(counter.running)
     signed = subprocess.run(
         [sys.executable, "-m", "verifykit", "voucher", "sign", "--key", str(counter.key_file),
-         "--subject", SUBJECT, "--reason", "lost_phone", "--unlock", "totp"],
+         "--subject", SUBJECT, "--reason", "lost_phone", "--unlock", "authenticator_app"],
         capture_output=True, text=True, check=True, timeout=60,
         env={k: v for k, v in os.environ.items() if not k.startswith("VERIFYKIT_")},
     )  # fmt: skip
     redemption = vouchers("redeem", SUBJECT, signed.stdout.strip())
     assert redemption.approved
-    assert redemption.unlocked == (VerifierId.TOTP,)
+    assert redemption.unlocked == (Way.AUTHENTICATOR_APP,)
     assert redemption.officers == (counter.officer_id,)
     assert redemption.verdict().reason is Reason.APPROVED
     assert counter.running.client.totp.verify(SUBJECT, stored, app.now()).approved
+
+
+def test_a_voucher_signed_with_the_names_of_an_earlier_release_unlocks_the_ways_they_mean(
+    counter: Counter, vouchers: Callable[..., Any]
+) -> None:
+    stored, app = _hard_lock(counter.running)
+    redemption = vouchers("redeem", SUBJECT, counter.voucher(unlocks=("totp",)))
+    assert redemption.unlocked == (Way.AUTHENTICATOR_APP,)
+    assert counter.running.client.totp.verify(SUBJECT, stored, app.now()).approved
+
+
+def test_a_hard_lock_counts_no_budget_left_and_no_attempts_over_the_wire(counter: Counter) -> None:
+    stored, app = _hard_lock(counter.running)
+    locked = counter.running.client.totp.verify(SUBJECT, stored, app.now())
+    assert (locked.budget_left, locked.attempts_left, locked.retry_after) == (0, None, None)
+    assert Way.COUNTER_VOUCHER in locked.ways_in
 
 
 def test_the_redemption_is_in_an_audit_log_that_verifies(counter: Counter) -> None:
@@ -135,7 +146,7 @@ def test_the_redemption_is_in_an_audit_log_that_verifies(counter: Counter) -> No
     report = verify_log(counter.audit_file, load_audit_public_key(counter.audit_public))
     assert report.ok
     text = counter.audit_file.read_text()
-    assert '"verifier":"voucher"' in text.replace(" ", "")
+    assert '"verifier":"counter_voucher"' in text.replace(" ", "")
     assert SUBJECT not in text  # subjects are written as keyed tags
 
 
@@ -143,7 +154,7 @@ def test_a_replayed_voucher_is_refused(counter: Counter, vouchers: Callable[...,
     voucher = counter.voucher()
     assert vouchers("redeem", SUBJECT, voucher).approved
     again = vouchers("redeem", SUBJECT, voucher)
-    assert (again.approved, again.refusal) == (False, Refusal.REPLAYED)
+    assert (again.approved, again.reason) == (False, Reason.REPLAYED)
     assert again.verdict().reason is Reason.REPLAYED
 
 
@@ -156,14 +167,14 @@ def test_an_altered_voucher_is_refused_and_the_lock_stays(
     body[9] ^= 0x01  # one bit of the expiry
     altered = encode_voucher(bytes(body), original.signatures)
     refused = vouchers("redeem", SUBJECT, altered)
-    assert (refused.approved, refused.refusal, refused.unlocked) == (False, Refusal.BAD_SIGNATURE, ())
-    assert refused.verdict().details["refusal"] == "bad_signature"
+    assert (refused.approved, refused.reason, refused.unlocked) == (False, Reason.BAD_SIGNATURE, ())
+    assert refused.verdict().reason is Reason.BAD_SIGNATURE
     assert not counter.running.client.totp.verify(SUBJECT, stored, app.now()).approved
 
 
 def test_a_voucher_for_another_subject_is_refused(counter: Counter, vouchers: Callable[..., Any]) -> None:
     refused = vouchers("redeem", SUBJECT, counter.voucher(subject="applicant-8"))
-    assert (refused.approved, refused.refusal) == (False, Refusal.WRONG_SUBJECT)
+    assert (refused.approved, refused.reason) == (False, Reason.WRONG_SUBJECT)
 
 
 def test_inspecting_shows_the_voucher_and_its_signatures_and_never_redeems(
@@ -174,11 +185,11 @@ def test_inspecting_shows_the_voucher_and_its_signatures_and_never_redeems(
     second = vouchers("inspect", voucher, subject="applicant-8")
     assert first.acceptable and first.subject_matches is True
     assert first.voucher == decode_voucher(voucher)
-    assert (first.voucher.reason, first.voucher.unlocks) == ("lost_phone", ("totp",))
+    assert (first.voucher.reason, first.voucher.unlocks) == ("lost_phone", ("authenticator_app",))
     assert [(s.key_id, s.status, s.name) for s in first.signatures] == [
         (counter.officer_id, SignatureStatus.VALID, "Officer Ana")
     ]
-    assert (second.subject_matches, second.refusal) == (False, Refusal.WRONG_SUBJECT)
+    assert (second.subject_matches, second.reason) == (False, Reason.WRONG_SUBJECT)
     assert vouchers("redeem", SUBJECT, voucher).approved
 
 
@@ -186,10 +197,10 @@ def test_inspecting_a_malformed_voucher_answers_malformed(
     counter: Counter, vouchers: Callable[..., Any]
 ) -> None:
     found = vouchers("inspect", "not-a-voucher")
-    assert (found.acceptable, found.voucher, found.refusal, found.subject_matches) == (
+    assert (found.acceptable, found.voucher, found.reason, found.subject_matches) == (
         False,
         None,
-        Refusal.MALFORMED,
+        Reason.MALFORMED,
         None,
     )
 

@@ -3,7 +3,7 @@ mypy --strict, so a change that makes ordinary use ill-typed fails the build."""
 
 from __future__ import annotations
 
-from verifykit import Fallback, Keyring, Reason, Verdict, open_store
+from verifykit import Keyring, Reason, Verdict, Way, open_store
 from verifykit.otp import Challenge, EmailOTP, OTPSettings
 from verifykit.store import ChallengeStore, LockoutPolicy, WindowPolicy
 from verifykit.testing import Outbox, last_code
@@ -21,7 +21,7 @@ def otp_flow() -> bool:
             destination_limit=WindowPolicy(limit=5, window=600),
             lockout=LockoutPolicy(threshold=10, lockout=60, lockout_max=3600, hard_cap=100),
         ),
-        ways_in=lambda subject: (Fallback.RECOVERY_CODE,),
+        ways_in=lambda subject: (Way.RECOVERY_CODE,),
     )
     challenge: Challenge = otp.start("subject-1", "a@example.com", locale="id")
     retry: float = challenge.resend_after
@@ -41,7 +41,7 @@ def password_flow(stored: str | None) -> str | None:
         settings=PasswordSettings(preset="cheap_tests_only"),
     )
     policy: PolicyResult = passwords.check_policy("correct horse battery staple", subject="subject-1")
-    if not policy.ok:
+    if not policy.approved:
         return None
     new_hash: str = passwords.hash("correct horse battery staple", subject="subject-1")
     verdict: Verdict = passwords.verify("subject-1", stored or new_hash, "correct horse battery staple")
@@ -54,7 +54,7 @@ def face_flow(id_photo: bytes, selfie: bytes) -> float | None:
 
     faces = FaceVerifier(store=open_store("memory://"), keyring=Keyring.generate())
     enrollment: Enrollment = faces.enroll("subject-1", id_photo)
-    if not enrollment.ok or enrollment.stored is None:
+    if not enrollment.approved or enrollment.stored is None:
         return None
     verdict: Verdict = faces.verify("subject-1", enrollment.stored, selfie)
     return verdict.distance

@@ -16,7 +16,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-from verifykit import AuditUnavailable, Keyring
+from verifykit import AuditUnavailable, Keyring, Reason
 from verifykit._subject import subject_tag
 from verifykit.auditlog import AuditLog, load_public_key, verify_log
 from verifykit.cli import main
@@ -24,7 +24,6 @@ from verifykit.store import MemoryStore
 from verifykit.vouchers import (
     DEFAULT_UNLOCKS,
     OfficerState,
-    Refusal,
     RegistryFile,
     Vouchers,
     decode_voucher,
@@ -81,7 +80,7 @@ def desk(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Path:
 
 
 def sign(capsys: pytest.CaptureFixture[str], desk: Path, *extra: str) -> str:
-    return sign_unlocking(capsys, desk, "password,totp", *extra)
+    return sign_unlocking(capsys, desk, "password,authenticator_app", *extra)
 
 
 def sign_unlocking(capsys: pytest.CaptureFixture[str], desk: Path, unlock: str, *extra: str) -> str:
@@ -229,7 +228,19 @@ def test_inspect_exits_1_naming_the_refusal(desk: Path, capsys: pytest.CaptureFi
     status, out, _ = run(
         capsys, "voucher", "inspect", text, "--registry", str(desk / "officers.json"), "--four-eyes", "--json"
     )
-    assert status == 1 and json.loads(out)["refusal"] == Refusal.FOUR_EYES_REQUIRED
+    assert status == 1 and json.loads(out)["reason"] == Reason.FOUR_EYES_REQUIRED
+
+
+def test_inspect_keeps_why_the_voucher_was_issued_apart_from_why_it_is_refused(
+    desk: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    text = sign(capsys, desk)
+    status, out, _ = run(
+        capsys, "voucher", "inspect", text, "--registry", str(desk / "officers.json"), "--four-eyes", "--json"
+    )
+    doc = json.loads(out)
+    assert status == 1
+    assert (doc["reason"], doc["voucher_reason"]) == (Reason.FOUR_EYES_REQUIRED, "lost_phone")
 
 
 def test_a_ttl_above_fifteen_minutes_is_refused(desk: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -240,12 +251,19 @@ def test_a_ttl_above_fifteen_minutes_is_refused(desk: Path, capsys: pytest.Captu
     assert status == 2 and "ttl" in err
 
 
-def test_every_verifier_a_voucher_can_unlock_is_accepted_by_name(
+def test_every_way_in_a_voucher_can_unlock_is_accepted_by_name(
     desk: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    names = [verifier.value for verifier in DEFAULT_UNLOCKS]
+    names = [way.value for way in DEFAULT_UNLOCKS]
     text = sign_unlocking(capsys, desk, " , ".join(names))
     assert decode_voucher(text).unlocks == tuple(names)
+
+
+def test_the_names_of_earlier_releases_are_signed_as_the_ways_they_mean(
+    desk: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    text = sign_unlocking(capsys, desk, "otp,totp,recovery")
+    assert decode_voucher(text).unlocks == ("email_code", "authenticator_app", "recovery_code")
 
 
 def sign_refused(capsys: pytest.CaptureFixture[str], desk: Path, unlock: str) -> tuple[object, str, str]:
@@ -264,20 +282,21 @@ def test_an_unlock_name_no_voucher_can_unlock_is_refused_listing_the_valid_ones(
     code, out, err = sign_refused(capsys, desk, unlock)
     assert (code, out) == (2, "")  # no voucher printed
     assert f"argument --unlock: {unknown}" in err
-    assert ", ".join(verifier.value for verifier in DEFAULT_UNLOCKS) in err
+    assert ", ".join(way.value for way in DEFAULT_UNLOCKS) in err
 
 
-def test_a_voucher_cannot_unlock_vouchers(desk: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, err = sign_refused(capsys, desk, "voucher")
-    assert (code, out) == (2, "") and "'voucher' is not a verifier a voucher can unlock" in err
+@pytest.mark.parametrize("name", ["counter_voucher", "voucher"])
+def test_a_voucher_cannot_unlock_vouchers(name: str, desk: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = sign_refused(capsys, desk, name)
+    assert (code, out) == (2, "") and f"'{name}' is not a way in a voucher can unlock" in err
 
 
 @pytest.mark.parametrize("unlock", ["", ",", " , "])
-def test_an_unlock_list_naming_no_verifier_is_refused(
+def test_an_unlock_list_naming_no_way_in_is_refused(
     unlock: str, desk: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     code, out, err = sign_refused(capsys, desk, unlock)
-    assert (code, out) == (2, "") and "argument --unlock: names no verifier" in err
+    assert (code, out) == (2, "") and "argument --unlock: names no way in" in err
 
 
 @posix_only
@@ -325,7 +344,7 @@ def test_a_signed_voucher_is_recorded_without_the_voucher_or_the_subject(
     [record] = records(desk / "counter.log")
     alice = next(o for o in RegistryFile(desk / "officers.json").current() if o.name == "alice")
     assert (record["action"], record["verifier"], record["outcome"], record["reason"]) == (
-        "voucher_issue", "voucher", "issued", "lost_phone",
+        "voucher_issue", "counter_voucher", "issued", "lost_phone",
     )  # fmt: skip
     assert record["subject"] == voucher.subject_digest.hex()
     assert record["details"] == {
@@ -333,7 +352,7 @@ def test_a_signed_voucher_is_recorded_without_the_voucher_or_the_subject(
         "officer": alice.key_id,
         "officers": alice.key_id,
         "voucher_reason": "lost_phone",
-        "unlocks": "password,totp",
+        "unlocks": "password,authenticator_app",
         "issued_at": str(voucher.issued_at),
         "expires_at": str(voucher.issued_at + 300),
         "nonce_sha256": hashlib.sha256(voucher.nonce).hexdigest(),

@@ -9,12 +9,11 @@ import struct
 
 import pytest
 
-from verifykit import InvalidInput
+from verifykit import InvalidInput, Reason
 from verifykit.vouchers import (
     MAX_TEXT_LENGTH,
     MAX_VOUCHER_TTL,
     OfficerRegistry,
-    Refusal,
     VoucherSettings,
     cosign_voucher,
     decode_voucher,
@@ -49,8 +48,8 @@ def text_of(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).decode().rstrip("=")
 
 
-def check(text: str) -> Refusal | None:
-    return inspect_voucher(text, REGISTRY, SETTINGS, now=NOW + 1, subject="user-1").refusal
+def check(text: str) -> Reason | None:
+    return inspect_voucher(text, REGISTRY, SETTINGS, now=NOW + 1, subject="user-1").reason
 
 
 def test_the_bytes_follow_the_documented_layout() -> None:
@@ -112,15 +111,15 @@ def test_every_changed_character_is_refused() -> None:
 def test_a_truncated_voucher_is_malformed_at_every_length() -> None:
     data = raw(issue())
     for length in range(len(data)):
-        assert check(text_of(data[:length])) is Refusal.MALFORMED, length
+        assert check(text_of(data[:length])) is Reason.MALFORMED, length
 
 
 def test_bytes_after_the_signatures_are_malformed() -> None:
-    assert check(text_of(raw(issue()) + b"\x00")) is Refusal.MALFORMED
+    assert check(text_of(raw(issue()) + b"\x00")) is Reason.MALFORMED
 
 
 def test_text_longer_than_any_voucher_is_refused_unread() -> None:
-    assert check("A" * (MAX_TEXT_LENGTH + 1)) is Refusal.MALFORMED
+    assert check("A" * (MAX_TEXT_LENGTH + 1)) is Reason.MALFORMED
 
 
 def test_surrounding_whitespace_from_a_scanner_is_ignored() -> None:
@@ -174,7 +173,7 @@ def test_a_signed_lifetime_above_the_ceiling_is_refused() -> None:
         + bytes.fromhex(key_id(ALICE.public_key()))
         + ALICE.sign(b"verifykit voucher v1\x00" + body)
     )
-    assert check(text_of(signed)) is Refusal.TTL_TOO_LONG
+    assert check(text_of(signed)) is Reason.TTL_TOO_LONG
 
 
 def test_inspection_reports_each_signature() -> None:

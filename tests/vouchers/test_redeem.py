@@ -13,12 +13,11 @@ import pyotp
 import pytest
 from voucher_support import HARD_AFTER_TWO, Counter, Officers
 
-from verifykit import AuditEvent, AuditUnavailable, ConfigurationError, InvalidInput, Reason, VerifierId, aio
+from verifykit import AuditEvent, AuditUnavailable, ConfigurationError, InvalidInput, Reason, Way, aio
 from verifykit._subject import budget_key, subject_tag
 from verifykit.fallbacks import TOTPSettings, TOTPVerifier
 from verifykit.store import MemoryStore, WindowPolicy
 from verifykit.vouchers import (
-    Refusal,
     RegistryFile,
     Vouchers,
     VoucherSettings,
@@ -31,12 +30,27 @@ from verifykit.vouchers import (
 
 
 def test_a_voucher_clears_the_hard_locks_it_names(counter: Counter) -> None:
-    password = counter.hard_lock(VerifierId.PASSWORD)
-    totp = counter.hard_lock(VerifierId.TOTP)
-    redemption = counter.vouchers().redeem("user-1", counter.issue(unlocks=("password", "totp")))
-    assert redemption.approved and redemption.refusal is None
-    assert redemption.unlocked == (VerifierId.PASSWORD, VerifierId.TOTP)
+    password = counter.hard_lock(Way.PASSWORD)
+    totp = counter.hard_lock(Way.AUTHENTICATOR_APP)
+    redemption = counter.vouchers().redeem("user-1", counter.issue(unlocks=("password", "authenticator_app")))
+    assert redemption.approved and redemption.reason is Reason.APPROVED
+    assert redemption.unlocked == (Way.PASSWORD, Way.AUTHENTICATOR_APP)
     assert counter.failures(password).failures == 0 and counter.failures(totp).failures == 0
+
+
+def test_a_voucher_signed_with_the_names_of_earlier_releases_unlocks_the_ways_they_mean(
+    counter: Counter,
+) -> None:
+    locks = [counter.hard_lock(way) for way in (Way.EMAIL_CODE, Way.AUTHENTICATOR_APP, Way.RECOVERY_CODE)]
+    redemption = counter.vouchers().redeem("user-1", counter.issue(unlocks=("otp", "totp", "recovery")))
+    assert redemption.approved
+    assert redemption.unlocked == (Way.EMAIL_CODE, Way.AUTHENTICATOR_APP, Way.RECOVERY_CODE)
+    assert [counter.failures(lock).failures for lock in locks] == [0, 0, 0]
+
+
+def test_a_name_of_an_earlier_release_is_unlockable_as_the_way_it_means(counter: Counter) -> None:
+    vouchers = counter.vouchers(unlockable=(Way.AUTHENTICATOR_APP,))
+    assert vouchers.redeem("user-1", counter.issue(unlocks=("totp",))).unlocked == (Way.AUTHENTICATOR_APP,)
 
 
 def test_a_voucher_clears_the_subjects_one_failure_budget(counter: Counter) -> None:
@@ -47,8 +61,21 @@ def test_a_voucher_clears_the_subjects_one_failure_budget(counter: Counter) -> N
     assert not counter.failures(budget).hard_locked
 
 
+def test_a_voucher_clears_a_passkey_lock_by_default(counter: Counter) -> None:
+    passkey = counter.hard_lock(Way.PASSKEY)
+    redemption = counter.vouchers().redeem("user-1", counter.issue(unlocks=("passkey",)))
+    assert redemption.unlocked == (Way.PASSKEY,)
+    assert counter.failures(passkey).failures == 0
+
+
+@pytest.mark.parametrize("unlockable", [(Way.COUNTER_VOUCHER,), ("sms",)])
+def test_a_voucher_can_unlock_only_ways_with_a_lockout(unlockable: tuple[object, ...]) -> None:
+    with pytest.raises(ConfigurationError, match="unlockable names ways in"):
+        VoucherSettings(unlockable=unlockable)  # type: ignore[arg-type]
+
+
 def test_a_voucher_leaves_the_lockouts_it_does_not_name_in_place(counter: Counter) -> None:
-    face = counter.hard_lock(VerifierId.FACE)
+    face = counter.hard_lock(Way.FACE)
     assert counter.vouchers().redeem("user-1", counter.issue(unlocks=("password",))).approved
     assert counter.failures(face).hard_locked
 
@@ -68,8 +95,8 @@ def test_a_voucher_lets_a_hard_locked_person_back_into_their_authenticator_app(c
     wrong = f"{(int(right) + 1) % 1_000_000:06d}"
     for _ in range(2):
         totp.verify("user-1", enrollment.stored, wrong, at=at)
-    assert totp.verify("user-1", enrollment.stored, right, at=at).reason is Reason.LOCKED_OUT
-    assert counter.vouchers().redeem("user-1", counter.issue(unlocks=("totp",))).approved
+    assert totp.verify("user-1", enrollment.stored, right, at=at).reason is Reason.HARD_LOCKED
+    assert counter.vouchers().redeem("user-1", counter.issue(unlocks=("authenticator_app",))).approved
     assert totp.verify("user-1", enrollment.stored, right, at=at).approved
 
 
@@ -78,18 +105,18 @@ def test_an_approval_names_the_signing_officers_by_key_id(counter: Counter) -> N
     assert redemption.officers == (key_id(counter.officers.alice.public_key()),)
     verdict = redemption.verdict()
     assert verdict.approved and verdict.reason is Reason.APPROVED
-    assert verdict.details["unlocked"] == "password,totp"
+    assert verdict.details["unlocked"] == "password,authenticator_app"
 
 
 def test_the_redemption_is_on_the_record_before_anything_is_unlocked(counter: Counter) -> None:
-    lock = counter.hard_lock(VerifierId.PASSWORD)
+    lock = counter.hard_lock(Way.PASSWORD)
     seen: list[tuple[AuditEvent, bool]] = []
     vouchers = counter.vouchers(audit=lambda event: seen.append((event, counter.failures(lock).hard_locked)))
     text = counter.issue(unlocks=("password",))
     assert vouchers.redeem("user-1", text).approved
     [(event, locked_while_written)] = seen
     assert locked_while_written
-    assert (event.verifier, event.action, event.outcome) == ("voucher", "redeem", "approved")
+    assert (event.verifier, event.action, event.outcome) == ("counter_voucher", "redeem", "approved")
     assert event.details["officers"] == key_id(counter.officers.alice.public_key())
     assert event.details["nonce_sha256"] == hashlib.sha256(decode_voucher(text).nonce).hexdigest()
     assert decode_voucher(text).nonce_hex not in event.to_json()
@@ -100,7 +127,7 @@ def test_the_redemption_is_on_the_record_before_anything_is_unlocked(counter: Co
 def test_an_approval_whose_record_cannot_be_written_unlocks_nothing_and_can_be_redeemed_later(
     counter: Counter,
 ) -> None:
-    lock = counter.hard_lock(VerifierId.PASSWORD)
+    lock = counter.hard_lock(Way.PASSWORD)
 
     def broken(event: AuditEvent) -> None:
         raise OSError("disk full")
@@ -118,7 +145,7 @@ def test_a_voucher_is_redeemed_once(counter: Counter) -> None:
     text = counter.issue()
     assert vouchers.redeem("user-1", text).approved
     again = vouchers.redeem("user-1", text)
-    assert again.refusal is Refusal.REPLAYED
+    assert again.reason is Reason.REPLAYED
     assert again.verdict().reason is Reason.REPLAYED
 
 
@@ -127,14 +154,14 @@ def test_fifty_concurrent_redemptions_of_one_voucher_approve_exactly_once(counte
     text = counter.issue()
     barrier = threading.Barrier(50)
 
-    def redeem(_: int) -> Refusal | None:
+    def redeem(_: int) -> Reason:
         barrier.wait()
-        return vouchers.redeem("user-1", text).refusal
+        return vouchers.redeem("user-1", text).reason
 
     with ThreadPoolExecutor(50) as pool:
-        refusals = list(pool.map(redeem, range(50)))
-    assert refusals.count(None) == 1
-    assert refusals.count(Refusal.REPLAYED) == 49
+        reasons = list(pool.map(redeem, range(50)))
+    assert reasons.count(Reason.APPROVED) == 1
+    assert reasons.count(Reason.REPLAYED) == 49
 
 
 def test_a_forged_signature_is_refused(counter: Counter) -> None:
@@ -143,21 +170,21 @@ def test_a_forged_signature_is_refused(counter: Counter) -> None:
     alice = key_id(counter.officers.alice.public_key())
     forged = decode_voucher(genuine.encode())
     text = _with_signatures(forged.body, [VoucherSignature(alice, genuine.signatures[0].signature)])
-    assert counter.vouchers().redeem("user-1", text).refusal is Refusal.BAD_SIGNATURE
+    assert counter.vouchers().redeem("user-1", text).reason is Reason.BAD_SIGNATURE
 
 
 def test_an_altered_voucher_is_refused(counter: Counter) -> None:
-    lock = counter.hard_lock(VerifierId.FACE)
+    lock = counter.hard_lock(Way.FACE)
     voucher = decode_voucher(counter.issue(unlocks=("password",)))
     body = voucher.body.replace(b"\x08password", b"\x04face")
     redemption = counter.vouchers().redeem("user-1", _with_signatures(body, voucher.signatures))
-    assert redemption.refusal is Refusal.BAD_SIGNATURE
+    assert redemption.reason is Reason.BAD_SIGNATURE
     assert counter.failures(lock).hard_locked
 
 
 def test_an_expired_voucher_is_refused(counter: Counter) -> None:
     redemption = counter.vouchers().redeem("user-1", counter.issue(ttl=600, ago=601))
-    assert redemption.refusal is Refusal.EXPIRED
+    assert redemption.reason is Reason.EXPIRED
     assert redemption.verdict().reason is Reason.EXPIRED
 
 
@@ -166,43 +193,45 @@ def test_a_voucher_issued_ahead_of_the_store_clock_is_refused(counter: Counter) 
         counter.officers.alice,
         subject="user-1",
         reason="lost_phone",
-        unlocks=["otp"],
+        unlocks=["email_code"],
         now=counter.now() + 3600,
     )
-    assert counter.vouchers(clock_skew=60).redeem("user-1", text).refusal is Refusal.NOT_YET_VALID
+    assert counter.vouchers(clock_skew=60).redeem("user-1", text).reason is Reason.NOT_YET_VALID
 
 
 def test_a_voucher_for_another_subject_is_refused_and_unlocks_nothing(counter: Counter) -> None:
-    lock = counter.hard_lock(VerifierId.PASSWORD)
+    lock = counter.hard_lock(Way.PASSWORD)
     redemption = counter.vouchers().redeem("user-1", counter.issue(subject="user-2"))
-    assert redemption.refusal is Refusal.WRONG_SUBJECT
+    assert redemption.reason is Reason.WRONG_SUBJECT
     assert counter.failures(lock).hard_locked
 
 
 def test_a_revoked_officers_voucher_is_refused(counter: Counter) -> None:
     redemption = counter.vouchers().redeem("user-1", counter.issue(counter.officers.revoked))
-    assert redemption.refusal is Refusal.REVOKED_OFFICER
+    assert redemption.reason is Reason.REVOKED_OFFICER
 
 
 def test_an_unknown_officers_voucher_is_refused(counter: Counter) -> None:
     redemption = counter.vouchers().redeem("user-1", counter.issue(counter.officers.stranger))
-    assert redemption.refusal is Refusal.UNKNOWN_OFFICER
+    assert redemption.reason is Reason.UNKNOWN_OFFICER
 
 
 def test_a_lifetime_longer_than_the_service_accepts_is_refused(counter: Counter) -> None:
     redemption = counter.vouchers(max_ttl=300).redeem("user-1", counter.issue(ttl=301))
-    assert redemption.refusal is Refusal.TTL_TOO_LONG
+    assert redemption.reason is Reason.TTL_TOO_LONG
 
 
-def test_a_voucher_naming_a_verifier_the_service_does_not_unlock_is_refused(counter: Counter) -> None:
-    vouchers = counter.vouchers(unlockable=(VerifierId.OTP,))
-    assert vouchers.redeem("user-1", counter.issue(unlocks=("otp", "totp"))).refusal is Refusal.NOT_UNLOCKABLE
+def test_a_voucher_naming_a_way_the_service_does_not_unlock_is_refused(counter: Counter) -> None:
+    vouchers = counter.vouchers(unlockable=(Way.EMAIL_CODE,))
+    text = counter.issue(unlocks=("email_code", "authenticator_app"))
+    assert vouchers.redeem("user-1", text).reason is Reason.NOT_UNLOCKABLE
 
 
 def test_text_that_is_not_a_voucher_is_refused_as_malformed(counter: Counter) -> None:
     redemption = counter.vouchers().redeem("user-1", "not a voucher")
-    assert redemption.refusal is Refusal.MALFORMED
-    assert redemption.verdict().details == {"refusal": "malformed"}
+    assert redemption.reason is Reason.MALFORMED
+    verdict = redemption.verdict()
+    assert (verdict.reason, verdict.details) == (Reason.MALFORMED, {})
 
 
 def test_a_voucher_that_is_not_text_is_invalid_input(counter: Counter) -> None:
@@ -213,19 +242,19 @@ def test_a_voucher_that_is_not_text_is_invalid_input(counter: Counter) -> None:
 def test_every_refusal_is_on_the_record_with_its_reason(counter: Counter) -> None:
     counter.vouchers().redeem("user-1", counter.issue(counter.officers.stranger))
     [event] = counter.events
-    assert (event.verifier, event.outcome, event.reason) == ("voucher", "refused", "unknown_officer")
+    assert (event.verifier, event.outcome, event.reason) == ("counter_voucher", "refused", "unknown_officer")
 
 
 def test_four_eyes_refuse_a_voucher_with_one_signature(counter: Counter) -> None:
     vouchers = counter.vouchers(settings=VoucherSettings.preset("four_eyes"))
-    assert vouchers.redeem("user-1", counter.issue()).refusal is Refusal.FOUR_EYES_REQUIRED
+    assert vouchers.redeem("user-1", counter.issue()).reason is Reason.FOUR_EYES_REQUIRED
 
 
 def test_four_eyes_refuse_the_same_officer_signing_twice(counter: Counter) -> None:
     voucher = decode_voucher(counter.issue())
     twice = _with_signatures(voucher.body, [voucher.signatures[0], voucher.signatures[0]])
     vouchers = counter.vouchers(settings=VoucherSettings.preset("four_eyes"))
-    assert vouchers.redeem("user-1", twice).refusal is Refusal.SAME_OFFICER
+    assert vouchers.redeem("user-1", twice).reason is Reason.SAME_OFFICER
 
 
 @pytest.mark.parametrize("second", ["alice_space", "alice_cyrillic"])
@@ -238,14 +267,14 @@ def test_four_eyes_tell_officers_apart_by_key_never_by_name(counter: Counter, se
 
 def test_four_eyes_refuse_a_second_signature_from_a_revoked_officer(counter: Counter) -> None:
     cosigned = cosign_voucher(counter.issue(), counter.officers.revoked, subject="user-1")
-    assert counter.vouchers(four_eyes=True).redeem("user-1", cosigned).refusal is Refusal.REVOKED_OFFICER
+    assert counter.vouchers(four_eyes=True).redeem("user-1", cosigned).reason is Reason.REVOKED_OFFICER
 
 
 def test_a_full_client_window_refuses_before_any_check(counter: Counter) -> None:
     vouchers = counter.vouchers(client_limit=WindowPolicy(limit=1, window=3600))
     assert vouchers.redeem("user-1", counter.issue(), client="desk-7").approved
     refused = vouchers.redeem("user-1", counter.issue(), client="desk-7")
-    assert refused.refusal is Refusal.RATE_LIMITED
+    assert refused.reason is Reason.RATE_LIMITED
     assert refused.retry_after is not None and refused.retry_after > 0
 
 
@@ -265,7 +294,7 @@ def test_a_revocation_in_the_registry_file_applies_to_the_next_redemption(
     vouchers = counter.vouchers(registry=registry_file)
     assert vouchers.redeem("user-1", counter.issue()).approved
     registry_file.save(officers.registry.revoke(key_id(officers.alice.public_key())))
-    assert vouchers.redeem("user-1", counter.issue()).refusal is Refusal.REVOKED_OFFICER
+    assert vouchers.redeem("user-1", counter.issue()).reason is Reason.REVOKED_OFFICER
 
 
 @pytest.mark.parametrize("service", [Vouchers, aio.Vouchers])

@@ -7,7 +7,7 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from flavours import Flavour
-from verifykit import AuditEvent, Keyring, VerifierId, aio
+from verifykit import AuditEvent, Keyring, Way, aio
 from verifykit._subject import lockout_key, subject_tag
 from verifykit.store import FailureState, LockoutPolicy
 from verifykit.vouchers import (
@@ -91,7 +91,7 @@ class Counter:
         *,
         subject: str = "user-1",
         reason: str = "lost_phone",
-        unlocks: tuple[str, ...] = ("password", "totp"),
+        unlocks: tuple[str, ...] = ("password", "authenticator_app"),
         ttl: float = 600,
         ago: float = 0,
     ) -> str:
@@ -105,9 +105,9 @@ class Counter:
             now=self.now() - ago,
         )
 
-    def hard_lock(self, verifier: VerifierId, subject: str = "user-1") -> str:
-        """Lock ``subject`` out of ``verifier`` until a reset; the lockout key."""
-        key = lockout_key(verifier, subject_tag(self.keyring, subject))
+    def hard_lock(self, way: Way, subject: str = "user-1") -> str:
+        """Lock ``subject`` out of ``way`` until a reset; the lockout key."""
+        key = lockout_key(way, subject_tag(self.keyring, subject))
         for _ in range(HARD_AFTER_TWO.hard_cap):
             self.call("charge", key, HARD_AFTER_TWO)
         assert self.failures(key).hard_locked

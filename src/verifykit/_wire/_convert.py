@@ -3,6 +3,8 @@ two sides translate with the same code."""
 
 from __future__ import annotations
 
+import base64
+import binascii
 import dataclasses
 from collections.abc import Iterable, Mapping
 from enum import StrEnum
@@ -10,12 +12,13 @@ from typing import TypeVar
 
 from google.protobuf import timestamp_pb2
 
-from .._verdict import Fallback, Reason, Verdict, VerifierId
-from ..ladder import AAL, Combination, Offer, Role, Rung, Way, Why
+from .._verdict import Reason, Verdict, Way
+from ..ladder import AAL, Combination, Offer, Role, Rung
 from ..otp import Challenge
+from ..passkey import PasskeyCredential, PasskeyEnrollment, PasskeyOptions, assurance
 from ..store import ChallengeStatus, FailureState
-from ..vouchers import Inspection, Redemption, Refusal, SignatureCheck, SignatureStatus, decode_voucher
-from ._pb import common_pb2, email_otp_pb2, ladder_pb2, recovery_pb2, voucher_pb2
+from ..vouchers import Inspection, Redemption, SignatureCheck, SignatureStatus, decode_voucher
+from ._pb import common_pb2, email_otp_pb2, ladder_pb2, passkey_pb2, recovery_pb2, voucher_pb2
 
 __all__ = [
     "challenge_from_proto",
@@ -26,6 +29,14 @@ __all__ = [
     "enum_to_proto",
     "offer_from_proto",
     "offer_to_proto",
+    "passkey_credential_from_proto",
+    "passkey_credential_to_proto",
+    "passkey_enrollment_from_proto",
+    "passkey_enrollment_to_proto",
+    "passkey_options_from_proto",
+    "passkey_options_to_proto",
+    "passkey_verdict_from_proto",
+    "passkey_verdict_to_proto",
     "redemption_from_proto",
     "redemption_to_proto",
     "verdict_from_proto",
@@ -34,6 +45,8 @@ __all__ = [
     "voucher_inspection_to_proto",
     "voucher_redemption_from_proto",
     "voucher_redemption_to_proto",
+    "ways_from_proto",
+    "ways_to_proto",
 ]
 
 E = TypeVar("E", bound=StrEnum)
@@ -41,22 +54,16 @@ E = TypeVar("E", bound=StrEnum)
 # A library value maps to the proto member PREFIX_VALUE_IN_CAPITALS (wrong_code -> REASON_WRONG_CODE).
 _PREFIX = {
     Reason: "REASON_",
-    Fallback: "FALLBACK_",
+    Way: "WAY_",
     ChallengeStatus: "CHALLENGE_STATUS_",
-    Way: "WAY_IN_",
-    Why: "CLOSED_REASON_",
     Role: "WAY_ROLE_",
-    Refusal: "VOUCHER_REFUSAL_",
     SignatureStatus: "SIGNATURE_STATUS_",
 }
 _PROTO_ENUMS = {
     Reason: common_pb2.Reason,
-    Fallback: common_pb2.Fallback,
+    Way: common_pb2.Way,
     ChallengeStatus: email_otp_pb2.ChallengeStatus,
-    Way: ladder_pb2.WayIn,
-    Why: ladder_pb2.ClosedReason,
     Role: ladder_pb2.WayRole,
-    Refusal: voucher_pb2.VoucherRefusal,
     SignatureStatus: voucher_pb2.SignatureStatus,
 }
 _DELIVERY_PREFIX = "DELIVERY_STATUS_"
@@ -102,12 +109,14 @@ def verdict_to_proto(verdict: Verdict) -> common_pb2.Verdict:
         approved=verdict.approved,
         reason=reason,  # type: ignore[arg-type]
         challenge_id=verdict.challenge_id or "",
-        fallbacks=_fallbacks_to_proto(verdict.fallbacks),  # type: ignore[arg-type]
+        ways_in=ways_to_proto(verdict.ways_in),  # type: ignore[arg-type]
         upgraded_hash=verdict.stored if isinstance(verdict.stored, str) else "",
         details=details,
     )
     if verdict.attempts_left is not None:
         message.attempts_left = verdict.attempts_left
+    if verdict.budget_left is not None:
+        message.budget_left = verdict.budget_left
     if verdict.retry_after is not None:
         message.retry_after_seconds = verdict.retry_after
     if verdict.score is not None:
@@ -130,18 +139,20 @@ def verdict_from_proto(message: common_pb2.Verdict) -> Verdict:
         score=message.score if message.HasField("score") else None,
         distance=message.distance if message.HasField("distance") else None,
         challenge_id=message.challenge_id or None,
-        fallbacks=_fallbacks_from_proto(message.fallbacks),
+        ways_in=ways_from_proto(message.ways_in),
         stored=message.upgraded_hash or None,
         details=details,
+        budget_left=message.budget_left if message.HasField("budget_left") else None,
     )
 
 
-def _fallbacks_to_proto(fallbacks: Iterable[Fallback]) -> list[int]:
-    return [n for n in (enum_to_proto(f) for f in fallbacks) if n]
+def ways_to_proto(ways: Iterable[Way]) -> list[int]:
+    return [n for n in (enum_to_proto(w) for w in ways) if n]
 
 
-def _fallbacks_from_proto(numbers: Iterable[int]) -> tuple[Fallback, ...]:
-    return tuple(f for f in (enum_from_proto(Fallback, n) for n in numbers) if f is not None)
+def ways_from_proto(numbers: Iterable[int]) -> tuple[Way, ...]:
+    """The ways this side knows, in order; a newer way is left out (it cannot be offered here)."""
+    return tuple(w for w in (enum_from_proto(Way, n) for n in numbers) if w is not None)
 
 
 def _timestamp(seconds: float) -> timestamp_pb2.Timestamp:
@@ -171,7 +182,7 @@ def challenge_to_proto(challenge: Challenge) -> email_otp_pb2.EmailOtpChallenge:
         if delivery in email_otp_pb2.DeliveryStatus.keys()  # noqa: SIM118
         else email_otp_pb2.DELIVERY_STATUS_UNSPECIFIED,
         delivery_reason=challenge.delivery_reason,
-        fallbacks=_fallbacks_to_proto(challenge.fallbacks),  # type: ignore[arg-type]
+        ways_in=ways_to_proto(challenge.ways_in),  # type: ignore[arg-type]
         live_sends=challenge.live_sends,
     )
 
@@ -194,7 +205,7 @@ def challenge_from_proto(message: email_otp_pb2.EmailOtpChallenge) -> Challenge:
         resend_after=message.resend_after_seconds,
         delivery=delivery.removeprefix(_DELIVERY_PREFIX).lower() if message.delivery else "",
         delivery_reason=message.delivery_reason,
-        fallbacks=_fallbacks_from_proto(message.fallbacks),
+        ways_in=ways_from_proto(message.ways_in),
         live_sends=message.live_sends,
     )
 
@@ -240,7 +251,7 @@ def _rung_to_proto(rung: Rung) -> ladder_pb2.Rung:
         open=rung.open,
         role=enum_to_proto(rung.role),  # type: ignore[arg-type]
         level=int(rung.level) if rung.level is not None else 0,  # type: ignore[arg-type]
-        why=enum_to_proto(rung.why) if rung.why is not None else 0,  # type: ignore[arg-type]
+        reason=enum_to_proto(rung.reason) if rung.reason is not None else 0,  # type: ignore[arg-type]
     )
     if rung.retry_after is not None:
         message.retry_after_seconds = rung.retry_after
@@ -258,7 +269,7 @@ def _rung_from_proto(message: ladder_pb2.Rung) -> Rung | None:
         message.open,
         role,
         AAL(message.level) if message.level else None,
-        enum_from_proto(Why, message.why),
+        enum_from_proto(Reason, message.reason),
         message.retry_after_seconds if message.HasField("retry_after_seconds") else None,
         _seconds(message.until) if message.HasField("until") else None,
     )
@@ -307,28 +318,22 @@ def offer_from_proto(message: ladder_pb2.GetWaysInResponse) -> Offer:
 def voucher_redemption_to_proto(redemption: Redemption) -> voucher_pb2.RedeemVoucherResponse:
     return voucher_pb2.RedeemVoucherResponse(
         verdict=verdict_to_proto(redemption.verdict()),
-        refusal=enum_to_proto(redemption.refusal) if redemption.refusal is not None else 0,  # type: ignore[arg-type]
-        unlocked=[str(v) for v in redemption.unlocked],
+        unlocked=ways_to_proto(redemption.unlocked),  # type: ignore[arg-type]
         officer_key_ids=list(redemption.officers),
         details=dict(redemption.details),
     )
 
 
 def voucher_redemption_from_proto(message: voucher_pb2.RedeemVoucherResponse) -> Redemption:
-    """The :class:`~verifykit.vouchers.Redemption` the library returns. A refusal this side does
-    not know yet reads as ``malformed``: refused either way."""
-    refusal = enum_from_proto(Refusal, message.refusal)
-    approved = message.verdict.approved
-    if not approved and refusal is None:
-        refusal = Refusal.MALFORMED
-    known = {v.value for v in VerifierId}
-    verdict = message.verdict
+    """The :class:`~verifykit.vouchers.Redemption` the library returns. A reason this side does
+    not know yet reads as ``denied``: refused either way."""
+    verdict = verdict_from_proto(message.verdict)
     return Redemption(
-        approved=approved,
-        refusal=None if approved else refusal,
-        unlocked=tuple(VerifierId(v) for v in message.unlocked if v in known),
+        approved=verdict.approved,
+        reason=verdict.reason,
+        unlocked=ways_from_proto(message.unlocked),
         officers=tuple(message.officer_key_ids),
-        retry_after=verdict.retry_after_seconds if verdict.HasField("retry_after_seconds") else None,
+        retry_after=verdict.retry_after,
         details=dict(message.details),
     )
 
@@ -336,7 +341,7 @@ def voucher_redemption_from_proto(message: voucher_pb2.RedeemVoucherResponse) ->
 def voucher_inspection_to_proto(inspection: Inspection) -> voucher_pb2.InspectVoucherResponse:
     response = voucher_pb2.InspectVoucherResponse(
         acceptable=inspection.acceptable,
-        refusal=enum_to_proto(inspection.refusal) if inspection.refusal is not None else 0,  # type: ignore[arg-type]
+        reason=enum_to_proto(inspection.reason) if inspection.reason is not None else 0,  # type: ignore[arg-type]
         signatures=[
             voucher_pb2.CheckedSignature(
                 key_id=s.key_id,
@@ -379,12 +384,129 @@ def voucher_inspection_from_proto(text: str, message: voucher_pb2.InspectVoucher
     for s in message.signatures:
         status = enum_from_proto(SignatureStatus, s.status)
         checks.append(SignatureCheck(s.key_id, status or SignatureStatus.BAD_SIGNATURE, s.name or None))
-    refusal = enum_from_proto(Refusal, message.refusal)
-    if not message.acceptable and refusal is None:
-        refusal = Refusal.MALFORMED
+    reason = enum_from_proto(Reason, message.reason)
+    if not message.acceptable and reason is None:
+        reason = Reason.DENIED  # a reason this side does not know yet: refused either way
     return Inspection(
         voucher=voucher,
         signatures=tuple(checks),
-        refusal=None if message.acceptable else refusal,
+        reason=None if message.acceptable else reason,
         subject_matches=message.subject_matches if message.HasField("subject_matches") else None,
     )
+
+
+# -- passkeys --------------------------------------------------------------------------------------
+
+
+def passkey_options_to_proto(options: PasskeyOptions) -> passkey_pb2.PasskeyOptions:
+    return passkey_pb2.PasskeyOptions(
+        challenge_id=options.challenge_id,
+        options_json=options.options_json,
+        expire_time=_timestamp(options.expires_at),
+    )
+
+
+def passkey_options_from_proto(message: passkey_pb2.PasskeyOptions) -> PasskeyOptions:
+    return PasskeyOptions(message.challenge_id, message.options_json, _seconds(message.expire_time))
+
+
+def _b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).decode("ascii").rstrip("=")
+
+
+def passkey_credential_to_proto(credential: PasskeyCredential) -> passkey_pb2.PasskeyCredential:
+    """The credential's facts, with the assurance level it reaches (:func:`verifykit.passkey.assurance`)."""
+    return passkey_pb2.PasskeyCredential(
+        credential_id=_b64url(credential.credential_id),
+        algorithm=credential.algorithm,
+        sign_count=credential.sign_count,
+        backup_eligible=credential.backup_eligible,
+        backed_up=credential.backed_up,
+        aaguid=credential.aaguid,
+        attestation_format=credential.attestation_format,
+        trusted_attestation=credential.trusted_attestation,
+        user_verified=credential.user_verified,
+        transports=list(credential.transports),
+        create_time=_timestamp(credential.created_at),
+        assurance_level=assurance(credential),
+        public_key=credential.public_key,
+    )
+
+
+def passkey_credential_from_proto(message: passkey_pb2.PasskeyCredential) -> PasskeyCredential:
+    """The :class:`~verifykit.passkey.PasskeyCredential` the library returns (its assurance level
+    is :func:`verifykit.passkey.assurance` of it, so it is not carried)."""
+    text = message.credential_id
+    try:
+        credential_id = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    except (binascii.Error, ValueError):
+        raise ValueError("a passkey credential id that is not base64url") from None
+    return PasskeyCredential(
+        credential_id=credential_id,
+        public_key=message.public_key,
+        algorithm=message.algorithm,
+        sign_count=message.sign_count,
+        backup_eligible=message.backup_eligible,
+        backed_up=message.backed_up,
+        aaguid=message.aaguid,
+        attestation_format=message.attestation_format,
+        trusted_attestation=message.trusted_attestation,
+        user_verified=message.user_verified,
+        transports=tuple(message.transports),
+        created_at=_seconds(message.create_time),
+    )
+
+
+def passkey_enrollment_to_proto(
+    enrollment: PasskeyEnrollment,
+) -> passkey_pb2.CompletePasskeyRegistrationResponse:
+    details = dict(enrollment.details)
+    reason = enum_to_proto(enrollment.reason)
+    if reason == 0:  # as for verdicts: a reason the protos lack yet travels as DENIED plus its name
+        reason = common_pb2.REASON_DENIED
+        details["reason"] = enrollment.reason.value
+    response = passkey_pb2.CompletePasskeyRegistrationResponse(
+        approved=enrollment.approved,
+        reason=reason,  # type: ignore[arg-type]
+        details=details,
+        stored=enrollment.stored or "",
+    )
+    if enrollment.credential is not None:
+        response.credential.CopyFrom(passkey_credential_to_proto(enrollment.credential))
+    return response
+
+
+def passkey_enrollment_from_proto(
+    message: passkey_pb2.CompletePasskeyRegistrationResponse,
+) -> PasskeyEnrollment:
+    """The :class:`~verifykit.passkey.PasskeyEnrollment` the library returns. A reason this side
+    does not know yet reads as ``denied``: refused either way."""
+    reason = enum_from_proto(Reason, message.reason)
+    if reason is None:
+        reason = Reason.APPROVED if message.approved else Reason.DENIED
+    return PasskeyEnrollment(
+        approved=message.approved,
+        reason=reason,
+        details=dict(message.details),
+        stored=message.stored or None,
+        credential=passkey_credential_from_proto(message.credential)
+        if message.HasField("credential")
+        else None,
+    )
+
+
+def passkey_verdict_to_proto(verdict: Verdict) -> passkey_pb2.VerifyPasskeyResponse:
+    """A passkey verdict: the updated credential travels beside the verdict, not in it."""
+    # Not as upgraded_hash: that field is a password hash to store.
+    response = passkey_pb2.VerifyPasskeyResponse(
+        verdict=verdict_to_proto(dataclasses.replace(verdict, stored=None))
+    )
+    if isinstance(verdict.stored, str):
+        response.stored = verdict.stored
+    return response
+
+
+def passkey_verdict_from_proto(message: passkey_pb2.VerifyPasskeyResponse) -> Verdict:
+    """The verdict :meth:`verifykit.passkey.PasskeyVerifier.verify` returns, ``stored`` included."""
+    verdict = verdict_from_proto(message.verdict)
+    return dataclasses.replace(verdict, stored=message.stored if message.HasField("stored") else None)

@@ -35,6 +35,7 @@ from .._errors import (
     VerifyKitError,
     WorkerLost,
 )
+from .._verdict import Reason
 
 __all__ = ["ERROR_DOMAIN", "RETRY_AFTER", "Status", "error_from_details", "status_for"]
 
@@ -161,6 +162,8 @@ def error_from_details(
         kwargs = {"temporary": meta.get("temporary") == "true"}
     elif issubclass(cls, InvalidInput):
         kwargs = {k: meta[k] for k in ("field", "rule") if k in meta}
+        if "reason" in meta and meta["reason"] in Reason._value2member_map_:  # a PolicyViolation's
+            kwargs["reason"] = Reason(meta["reason"])
     try:
         return cls(message, **kwargs)
     except TypeError:

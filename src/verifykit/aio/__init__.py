@@ -18,6 +18,7 @@ from ..face import AsyncFaceIndex as FaceIndex
 from ..face import AsyncFaceVerifier as FaceVerifier
 from ..fallbacks import AsyncRecoveryCodes as RecoveryCodes
 from ..fallbacks import AsyncTOTPVerifier as TOTPVerifier
+from ..passkey import AsyncPasskeyVerifier as PasskeyVerifier
 from ..ladder import AsyncLadder as Ladder
 from ..otp import AsyncEmailOTP as EmailOTP
 from ..password import AsyncPasswordVerifier as PasswordVerifier
@@ -37,6 +38,7 @@ __all__ = [
     "FaceIndex",
     "FaceVerifier",
     "Ladder",
+    "PasskeyVerifier",
     "PasswordVerifier",
     "RecoveryCodes",
     "TOTPVerifier",

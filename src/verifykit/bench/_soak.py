@@ -708,7 +708,7 @@ class _Driver:
             for identity, images in sorted(self.photos.by_identity.items()):
                 subject = f"soak-face-{self.run_id}-{len(self.templates)}"
                 enrollment = await client.face.enroll(subject, images[0])
-                if enrollment.ok and enrollment.stored:
+                if enrollment.approved and enrollment.stored:
                     self.templates.append((identity, subject, enrollment.stored))
                 progress.step()
             if self.templates:

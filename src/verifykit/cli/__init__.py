@@ -41,6 +41,7 @@ _EXTRA_OF = {
     "dlib": "face",
     "face_recognition_models": "face",
     "bcrypt": "bcrypt",
+    "fido2": "passkey",
 }
 
 

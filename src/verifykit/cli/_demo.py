@@ -88,7 +88,7 @@ ANA = Applicant("Ana Putri", "applicant-0042", "ana.putri@example.co.id")
 BUDI = Applicant("Budi Santoso", "applicant-0077", "budi@example.co.id")
 LADDER_SUBJECT = BUDI.subject
 
-# Why a check was refused, for a person: keyed by Reason and voucher Refusal values.
+# Why a check was refused, for a person: keyed by Reason values.
 _WHY = {
     "wrong_code": "that is not the right code",
     "wrong_password": "the password does not match",
@@ -97,6 +97,8 @@ _WHY = {
     "attempts_exhausted": "no tries are left for it",
     "rate_limited": "too many tries in a short time",
     "locked_out": "the account is locked for a while after too many failures",
+    "hard_locked": "the account is locked until an officer clears it",
+    "canceled": "it was canceled",
     "mismatch": "the two faces are not of the same person",
     "no_face": "no face was found in the photo",
     "multiple_faces": "the photo shows more than one face",
@@ -105,23 +107,42 @@ _WHY = {
     "blurry": "the photo is blurry",
     "too_dark": "the photo is too dark",
     "too_bright": "the photo is too bright",
+    "too_short": "the password is too short",
+    "too_long": "the password is too long",
+    "breached": "the password is one of the most common ones seen in data breaches",
+    "repetitive": "the password repeats one character or pattern",
+    "sequential": "the password is a run of consecutive characters",
+    "context": "the password contains the user name, the email or the service's name",
+    "malformed": "that is not a voucher",
+    "bad_signature": "a signature on the voucher does not verify",
+    "unknown_officer": "the voucher is signed by someone who is not a registered officer",
+    "revoked_officer": "the voucher is signed by an officer whose key was revoked",
+    "same_officer": "one officer signed the voucher twice",
+    "four_eyes_required": "the voucher needs a second officer's signature",
+    "ttl_too_long": "the voucher claims a longer life than the service accepts",
+    "not_yet_valid": "the voucher is dated in the future",
+    "wrong_subject": "the voucher is for another account",
+    "not_unlockable": "the voucher names a way in it may not unlock",
 }
-# The other ways in, as a service would offer them (Fallback and ladder Way values).
+# The ways in (Way values), as the ladder names them.
 _WAY = {
-    "resend": "send the code again",
-    "other_email": "another email address",
-    "authenticator_app": "the authenticator app",
-    "recovery_code": "a recovery code",
-    "assisted_check": "a visit to a counter, where an officer checks ID and signs a voucher",
     "email_code": "an email code",
     "password": "the password",
+    "authenticator_app": "the authenticator app",
+    "recovery_code": "a recovery code",
+    "passkey": "a passkey",
     "face": "a face photo",
     "counter_voucher": "an officer's voucher from a counter",
-    "totp": "the authenticator app",
 }
-# Why a way in is closed.
+# The other ways in, as a refused check offers them to the person.
+_OFFER = {
+    **_WAY,
+    "email_code": "a new code by email",
+    "counter_voucher": "a visit to a counter, where an officer checks ID and signs a voucher",
+}
+# Why a way in is closed (Reason values).
 _CLOSED = {
-    "locked": "locked for a while",
+    "locked_out": "locked for a while",
     "hard_locked": "locked until an officer clears it",
     "not_enrolled": "not set up",
     "delivery_failed": "the last email could not be delivered",
@@ -144,14 +165,16 @@ def _explain(v: Any, threshold: float | None = None) -> str:
         side = "under" if v.distance <= threshold else "over"
         apart = f"the faces are {v.distance:.3f} apart"
         parts.append(f"{apart}, {side} the {threshold:.2f} threshold for one person")
-    if v.details.get("hard_locked") == "true":
+    # Tries left: on this email code's challenge, else before the account locks.
+    left = v.attempts_left if v.attempts_left is not None else v.budget_left
+    if v.details.get("hard_locked") == "true":  # this very failure reached the hard cap
         parts.append("the account is now locked until an officer clears it")
-    elif not v.approved and v.attempts_left is not None and v.reason.value != "replayed":
-        parts.append(_tries(v.attempts_left))
+    elif not v.approved and left is not None and v.reason.value not in ("replayed", "hard_locked"):
+        parts.append(_tries(left))
     if v.retry_after:
         parts.append(f"the next try is possible in {v.retry_after:.0f} s")
-    if v.fallbacks:
-        offers = " or ".join(_words(_WAY, f.value) for f in v.fallbacks)
+    if v.ways_in:
+        offers = " or ".join(_words(_OFFER, w.value) for w in v.ways_in)
         parts.append(f"the service can offer instead {offers}")
     return "; ".join(parts)
 
@@ -366,7 +389,7 @@ def _password_steps(client: Any) -> None:
         if password is None:
             raise SidecarError("this build has no password service", status="UNIMPLEMENTED")
         weak = password.check_policy("password123", subject=ANA.subject)
-        verdict = "accepted" if weak.ok else f"refused ({weak.rule}): {weak.message}"
+        verdict = "accepted" if weak.approved else f"refused ({weak.reason}): {weak.message}"
         print(f"    She first tries 'password123': {verdict}")
         stored = password.hash("correct horse battery staple", subject=ANA.subject)
         print(
@@ -434,9 +457,9 @@ def _cli(*args: str) -> subprocess.CompletedProcess[str]:
 def _ways(offer: Any) -> str:
     opened = "; ".join(_words(_WAY, r.way.value) for r in offer.open) or "none"
     closed = "; ".join(
-        f"{_words(_WAY, r.way.value)} ({_words(_CLOSED, r.why.value)})"
+        f"{_words(_WAY, r.way.value)} ({_words(_CLOSED, r.reason.value)})"
         for r in offer.closed
-        if r.why is not None
+        if r.reason is not None
     )
     return f"open: {opened}\n        closed: {closed or 'none'}"
 
@@ -456,7 +479,7 @@ def _officer(folder: Path) -> tuple[Path, Path]:
 def _ladder_steps(client: Any, officer_key: Path) -> None:
     import pyotp
 
-    from ..ladder import Way
+    from .._verdict import Way
 
     subject, name = BUDI.subject, BUDI.first_name
     totp = client.totp
@@ -464,9 +487,11 @@ def _ladder_steps(client: Any, officer_key: Path) -> None:
     app = pyotp.TOTP(enrollment.secret_base32)
     confirmed = totp.confirm(subject, enrollment.stored, app.now())
     print(f"    (at signup {name} set up an authenticator app: {_explain(confirmed)})")
-    challenge = client.email_otp.start(subject, BUDI.email)
+    challenge = client.email_otp.start(subject, BUDI.email, enrolled=[Way.AUTHENTICATOR_APP])
     why = challenge.delivery_reason or "no reason given"
     print(f"    The service asks for an email code: delivery {challenge.delivery} ({why})")
+    offers = " or ".join(_words(_OFFER, w.value) for w in challenge.ways_in) or "nothing"
+    print(f"    The challenge offers instead {offers}")
     offer = client.ladder.ways_in(
         subject, [Way.EMAIL_CODE, Way.AUTHENTICATOR_APP], delivery=challenge.delivery
     )
@@ -485,12 +510,13 @@ def _ladder_steps(client: Any, officer_key: Path) -> None:
 
     _say(7, f"At a counter Officer Siti checks {name}'s ID and signs a voucher for account {subject}")
     signed = _cli("voucher", "sign", "--key", str(officer_key), "--subject", subject,
-                  "--reason", "locked_out", "--unlock", "totp")  # fmt: skip
+                  "--reason", "locked_out", "--unlock", "authenticator_app")  # fmt: skip
     if signed.returncode != 0:
         raise RuntimeError(f"verifykit voucher sign failed: {signed.stderr.strip()}")
     voucher = signed.stdout.strip()
     print(
-        f"    verifykit voucher sign --key officer.key --subject {subject} --reason locked_out --unlock totp"
+        f"    verifykit voucher sign --key officer.key --subject {subject} --reason locked_out "
+        "--unlock authenticator_app"
     )
     print(f"      -> {voucher[:40]}… ({len(voucher)} characters, small enough for a QR code)")
     found = client.vouchers.inspect(voucher, subject=subject)
@@ -502,8 +528,7 @@ def _ladder_steps(client: Any, officer_key: Path) -> None:
     outcome = "approved" if redeemed.approved else "refused"
     print(f"    {name} hands it in: {outcome}; unlocked: {unlocked}")
     again = client.vouchers.redeem(subject, voucher)
-    refusal = _words(_WHY, str(again.refusal)) if again.refusal is not None else "no reason given"
-    print(f"    The same voucher again: {'approved' if again.approved else 'refused'}: {refusal}")
+    print(f"    The same voucher again: {_explain(again.verdict())}")
     offer = client.ladder.ways_in(subject, [Way.AUTHENTICATOR_APP])
     print(f"    Ways in now:\n        {_ways(offer)}")
 

@@ -110,10 +110,14 @@ def _check(args: argparse.Namespace) -> int:
     verifier = _verifier(args)
     result = verifier.check_policy(_read_password("Password: "), subject=args.subject, context=args.context)
     if args.json:
-        print(json.dumps({"ok": result.ok, "rule": result.rule, "message": result.message}))
+        print(
+            json.dumps(
+                {"approved": result.approved, "reason": result.reason.value, "message": result.message}
+            )
+        )
     else:
-        print("ok" if result.ok else f"{result.rule}: {result.message}")
-    return 0 if result.ok else 1
+        print("ok" if result.approved else f"{result.reason}: {result.message}")
+    return 0 if result.approved else 1
 
 
 def _calibrate(args: argparse.Namespace) -> int:

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from .._errors import ConfigurationError, InvalidInput
+from .._verdict import Way, way_named
 
 __all__ = ["register"]
 
@@ -81,22 +82,25 @@ def _unlockable() -> tuple[str, ...]:
     return tuple(verifier.value for verifier in DEFAULT_UNLOCKS)
 
 
-# The verifiers that keep a lockout: the names a voucher may unlock (VoucherSettings.unlockable).
+# The ways in that keep a lockout: the names a voucher may unlock (VoucherSettings.unlockable).
 _UNLOCKABLE = _unlockable()
 
 
 def _unlocks(text: str) -> list[str]:
-    """``--unlock``: comma-separated verifier names, each one a voucher can unlock."""
+    """``--unlock``: comma-separated ways in, each one a voucher can unlock (the names of
+    earlier releases, such as ``otp``, are read as the ways they meant)."""
     names = [name.strip() for name in text.split(",") if name.strip()]
     if not names:
-        raise argparse.ArgumentTypeError(f"names no verifier; give any of {', '.join(_UNLOCKABLE)}")
-    unknown = [name for name in names if name not in _UNLOCKABLE]
+        raise argparse.ArgumentTypeError(f"names no way in; give any of {', '.join(_UNLOCKABLE)}")
+    ways = [way_named(name) for name in names]
+    # Named as the person typed them ('voucher', not the 'counter_voucher' it means).
+    unknown = [name for name, way in zip(names, ways, strict=True) if way is None or way not in _UNLOCKABLE]
     if unknown:
         raise argparse.ArgumentTypeError(
-            f"{', '.join(map(repr, unknown))} {'is' if len(unknown) == 1 else 'are'} not a verifier a "
+            f"{', '.join(map(repr, unknown))} {'is' if len(unknown) == 1 else 'are'} not a way in a "
             f"voucher can unlock; give any of {', '.join(_UNLOCKABLE)}, comma-separated"
         )
-    return names
+    return [way.value for way in ways if way is not None]
 
 
 def _register_voucher(sub: Any) -> None:
@@ -111,7 +115,7 @@ def _register_voucher(sub: Any) -> None:
         "--unlock",
         type=_unlocks,
         metavar="LIST",
-        help=f"verifiers whose lockouts it clears, comma-separated: any of {', '.join(_UNLOCKABLE)}",
+        help=f"ways in whose lockouts it clears, comma-separated: any of {', '.join(_UNLOCKABLE)}",
     )
     p.add_argument("--ttl", type=float, default=None, help="seconds until it expires (default and most: 900)")
     p.add_argument("--cosign", metavar="VOUCHER", help="add this key's signature to VOUCHER ('-': stdin)")
@@ -316,7 +320,7 @@ def _record_issue(args: argparse.Namespace, text: str, key: Any, now: float, *, 
     keyring = Keyring.from_env() if os.environ.get("VERIFYKIT_KEYS") else None
     event = AuditEvent(
         action="voucher_issue",
-        verifier="voucher",
+        verifier=Way.COUNTER_VOUCHER,
         subject=args.subject if keyring is not None else voucher.subject_digest.hex(),
         outcome="cosigned" if cosigned else "issued",
         reason=voucher.reason,
@@ -346,13 +350,13 @@ def _inspect(args: argparse.Namespace) -> int:
     registry = RegistryFile(args.registry).current()
     found = inspect_voucher(_text(args.voucher), registry, settings, now=time.time(), subject=args.subject)
     voucher = found.voucher
-    doc: dict[str, Any] = {"acceptable": found.acceptable, "refusal": found.refusal and found.refusal.value}
+    doc: dict[str, Any] = {"acceptable": found.acceptable, "reason": found.reason and found.reason.value}
     if voucher is not None:
         doc |= {
             "version": voucher.version,
             "issued_at": _when(voucher.issued_at),
             "expires_at": _when(voucher.expires_at),
-            "reason": voucher.reason,
+            "voucher_reason": voucher.reason,  # why it was issued; "reason" says why it is refused
             "unlocks": list(voucher.unlocks),
             "nonce": voucher.nonce_hex,
             "subject_matches": found.subject_matches,

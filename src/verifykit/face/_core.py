@@ -31,7 +31,7 @@ from .._errors import ConfigurationError
 from .._flow import Emit, Flow, Work, store_op
 from .._shell import require
 from .._subject import budget_key, lockout_key, subject_tag, validate_subject
-from .._verdict import Fallback, Reason, Verdict, VerifierId, WaysIn, assisted_check_only
+from .._verdict import Reason, Verdict, Way, WaysIn, counter_voucher_only
 from ..crypto import Keyring
 from ..store import FailureState
 from ._image import ImageInput
@@ -44,7 +44,7 @@ from ._workers import shared_workers
 
 __all__ = ["Enrollment", "FaceFlows", "FaceShell", "distance", "similarity"]
 
-_VERIFIER = VerifierId.FACE
+_VERIFIER = Way.FACE
 
 
 class _Scores(TypedDict, total=False):
@@ -57,12 +57,12 @@ class _Scores(TypedDict, total=False):
 class Enrollment:
     """The outcome of enrolling a photo.
 
-    ``ok`` with the sealed template in ``stored``, to keep with the subject's record, or not ``ok``
+    ``approved`` with the sealed template in ``stored``, to keep with the subject's record, or not
     with the ``reason`` to show the person (no face, several faces, a quality gate). The photo
     itself is never kept.
     """
 
-    ok: bool
+    approved: bool
     reason: Reason
     stored: bytes | None = None
     face: FaceBox | None = None
@@ -111,7 +111,7 @@ class FaceFlows:
             raise ConfigurationError("settings must be FaceSettings")
         self.keyring = keyring
         self.settings = settings if settings is not None else FaceSettings()
-        self.ways_in: WaysIn = ways_in if ways_in is not None else assisted_check_only
+        self.ways_in: WaysIn = ways_in if ways_in is not None else counter_voucher_only
 
     # -- helpers ---------------------------------------------------------------------------------
 
@@ -123,17 +123,18 @@ class FaceFlows:
     ) -> Emit:
         return decision_step(_VERIFIER, action, subject, outcome, reason=reason, client=client, **details)
 
-    def _attempts_left(self, state: FailureState) -> int:
+    def _budget_left(self, state: FailureState) -> int:
         return max(self.settings.lockout.threshold - state.failures, 0)
 
-    def _fallbacks(self, subject: str, state: FailureState) -> tuple[Fallback, ...]:
+    def _offered(self, subject: str, state: FailureState) -> tuple[Way, ...]:
         if not state.allowed or state.failures >= self.settings.fallback_after:
             return tuple(self.ways_in(subject))
         return ()
 
     def _locked(self, subject: str, state: FailureState, client: str | None) -> Flow[Verdict]:
-        yield self._event("verify", subject, "refused", Reason.LOCKED_OUT, client)
-        return locked_verdict(state, self.ways_in(subject))
+        verdict = locked_verdict(state, self.ways_in(subject))
+        yield self._event("verify", subject, "refused", verdict.reason, client)
+        return verdict
 
     def _scores(self, dist: float) -> _Scores:
         """Distance, score and threshold for a verdict, only where the settings trust the caller
@@ -207,8 +208,8 @@ class FaceFlows:
             return Verdict(
                 approved=False,
                 reason=reason,
-                attempts_left=self._attempts_left(state),
-                fallbacks=self._fallbacks(subject, state),
+                budget_left=self._budget_left(state),
+                ways_in=self._offered(subject, state),
                 details=details,
             )
 
@@ -228,9 +229,9 @@ class FaceFlows:
         return Verdict(
             approved=False,
             reason=Reason.MISMATCH,
-            attempts_left=self._attempts_left(charged),
+            budget_left=self._budget_left(charged),
             retry_after=delay if delay > 0 else None,
-            fallbacks=self._fallbacks(subject, charged),
+            ways_in=self._offered(subject, charged),
             **self._scores(dist),
         )
 

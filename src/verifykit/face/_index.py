@@ -41,7 +41,7 @@ from .._charged import decision_step, validate_client
 from .._errors import InvalidInput, KeyringError, RateLimited, TemplateError
 from .._flow import Emit, Flow, FlowIO, Work, WorkKind, run_sync, store_op
 from .._shell import require
-from .._verdict import Reason, VerifierId
+from .._verdict import Reason, Way, store_name
 from ..crypto import Keyring
 from ..store import WindowPolicy
 from ._image import ImageInput
@@ -58,7 +58,7 @@ _FILE_MAGIC = b"VKFI\x01"
 _PAYLOAD_MAGIC = b"VKFX"
 _CHUNK = 16 * 1024 * 1024
 _SLACK = 1e-4  # float32 pre-filter slack on squared distances; candidates are re-checked exactly
-_VERIFIER = VerifierId.FACE
+_VERIFIER = Way.FACE
 T = TypeVar("T")
 
 
@@ -144,7 +144,7 @@ class FaceIndexBase:
         if client is None or policy is None:
             return
         # One window per policy: additions and removals share the change limit.
-        hit = yield store_op.hit(f"client:{_VERIFIER}:{policy_name}:{client}", policy, cost)
+        hit = yield store_op.hit(f"client:{store_name(_VERIFIER)}:{policy_name}:{client}", policy, cost)
         if not hit.allowed:
             yield self._event(action, subject, "refused", Reason.RATE_LIMITED, client, limit=policy_name)
             raise RateLimited(

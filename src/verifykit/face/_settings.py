@@ -84,7 +84,7 @@ class FaceSettings:
     - ``lockout``: NIST SP 800-63B section 5.2.3 for biometrics without presentation-attack
       detection: after 5 consecutive failed comparisons wait 30 s, doubling with each further
       failure up to an hour; 100 lock the subject until a success through another way in.
-    - ``fallback_after=3``: after 3 consecutive mismatches the verdict offers an assisted check.
+    - ``fallback_after=3``: after 3 consecutive mismatches the verdict offers the other ways in (``ways_in``).
     - ``client_limit``: optional sliding-window limit per client address on verify calls.
     - ``expose_scores=False``: verdicts say approved or not and why, never the distance or score.
       Each exact distance is feedback an attacker can climb towards the threshold with (adjust a

@@ -8,9 +8,10 @@ __all__ = ["outcome"]
 
 
 def outcome(verdict: Verdict) -> str:
-    """``approved``; ``refused`` when nothing was compared (locked out, rate limited); else ``denied``."""
+    """``approved``; ``refused`` when nothing was compared (locked out, hard locked, rate
+    limited); else ``denied``."""
     if verdict.approved:
         return "approved"
-    if verdict.reason in (Reason.LOCKED_OUT, Reason.RATE_LIMITED):
+    if verdict.reason in (Reason.LOCKED_OUT, Reason.HARD_LOCKED, Reason.RATE_LIMITED):
         return "refused"
     return "denied"

@@ -23,7 +23,7 @@ from .._charged import (
 from .._errors import InvalidInput
 from .._flow import Flow, store_op
 from .._subject import subject_tag, validate_subject
-from .._verdict import Reason, Verdict, VerifierId, WaysIn, assisted_check_only
+from .._verdict import Reason, Verdict, Way, WaysIn, counter_voucher_only
 from ..crypto import Keyring
 from ..store import WindowPolicy, WindowResult
 from ._outcome import outcome
@@ -32,7 +32,7 @@ from ._settings import RecoverySettings
 
 __all__ = ["RecoveryCodeSet", "RecoveryFlows", "count_left"]
 
-_VERIFIER = VerifierId.RECOVERY
+_VERIFIER = Way.RECOVERY_CODE
 _PURPOSE = "recovery-code"
 _MAX_DIGESTS = 100
 # A stored set is the digests ("kid:hex") joined by commas. A later format will start with a
@@ -86,7 +86,7 @@ class RecoveryFlows:
     ) -> None:
         self.keyring = keyring
         self.settings = settings if settings is not None else RecoverySettings()
-        self._ways_in: WaysIn = ways_in if ways_in is not None else assisted_check_only
+        self._ways_in: WaysIn = ways_in if ways_in is not None else counter_voucher_only
 
     def _data(self, subject: str, code: str) -> bytes:
         return f"{subject}\x00{code}".encode()

@@ -27,7 +27,7 @@ from .._codes import normalize_code
 from .._errors import InvalidInput, KeyringError, TemplateError
 from .._flow import Emit, Flow, store_op
 from .._subject import stable_tag, subject_tag, validate_subject
-from .._verdict import Reason, Verdict, VerifierId, WaysIn, assisted_check_only
+from .._verdict import Reason, Verdict, Way, WaysIn, counter_voucher_only
 from ..crypto import Keyring
 from ..store import WindowPolicy, WindowResult
 from ._outcome import outcome
@@ -35,7 +35,7 @@ from ._settings import TOTPSettings
 
 __all__ = ["TOTPEnrollment", "TOTPFlows"]
 
-_VERIFIER = VerifierId.TOTP
+_VERIFIER = Way.AUTHENTICATOR_APP
 _SEAL_PURPOSE = "totp-secret"
 _MAX_LABEL = 256
 
@@ -89,7 +89,7 @@ class TOTPFlows:
     def __init__(self, *, keyring: Keyring, settings: TOTPSettings | None, ways_in: WaysIn | None) -> None:
         self.keyring = keyring
         self.settings = settings if settings is not None else TOTPSettings()
-        self._ways_in: WaysIn = ways_in if ways_in is not None else assisted_check_only
+        self._ways_in: WaysIn = ways_in if ways_in is not None else counter_voucher_only
 
     def _totp(self, secret: str) -> pyotp.TOTP:
         settings = self.settings

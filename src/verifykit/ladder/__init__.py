@@ -7,9 +7,9 @@ configure. The asyncio flavour is :class:`verifykit.aio.Ladder`.
 ...     "user-1", enrolled=["email_code", "password", "authenticator_app"], delivery="failed", level=AAL.AAL2)
 """
 
-from ._decide import Offer, Rung, Why
+from ._decide import Offer, Rung
 from ._ladder import AsyncLadder, Ladder
-from ._levels import AAL, ASSURANCE, COMBINATIONS, Combination, Role, Way
+from ._levels import AAL, ASSURANCE, COMBINATIONS, Combination, Role
 
 __all__ = [
     "AAL",
@@ -21,6 +21,4 @@ __all__ = [
     "Offer",
     "Role",
     "Rung",
-    "Way",
-    "Why",
 ]

@@ -6,10 +6,11 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from .._shell import AsyncShell, SyncShell
+from .._verdict import Way
 from ..crypto import Keyring
 from ..store import ChallengeStore
 from ._decide import LadderFlows, Offer
-from ._levels import AAL, Way
+from ._levels import AAL
 
 if TYPE_CHECKING:
     from ..store import AsyncChallengeStore
@@ -36,14 +37,22 @@ class Ladder(SyncShell[LadderFlows]):
         *,
         delivery: str | None = None,
         level: AAL | int | str | None = None,
+        passkey_level: AAL | int | str | None = None,
     ) -> Offer:
         """The open ways in for ``subject`` (and combinations reaching ``level``, when asked).
 
         ``enrolled``: the ways the subject has (:class:`Way` or its value); a counter voucher
         needs none. ``delivery``: how the last email went (``"failed"`` closes the email code).
-        ``level``: an :class:`AAL` the caller needs; ``None`` offers every way in. Reads only.
+        ``level``: an :class:`AAL` the caller needs; ``None`` offers every way in.
+        ``passkey_level``: what the subject's passkey reaches, :func:`verifykit.passkey.assurance`
+        of its credential (AAL2 when ``None``; AAL3 for a device-bound one with trusted
+        attestation). Reads only.
         """
-        return self._run(self._flows.ways_in(subject, enrolled, delivery=delivery, level=level))
+        return self._run(
+            self._flows.ways_in(
+                subject, enrolled, delivery=delivery, level=level, passkey_level=passkey_level
+            )
+        )
 
 
 class AsyncLadder(AsyncShell[LadderFlows]):
@@ -61,6 +70,11 @@ class AsyncLadder(AsyncShell[LadderFlows]):
         *,
         delivery: str | None = None,
         level: AAL | int | str | None = None,
+        passkey_level: AAL | int | str | None = None,
     ) -> Offer:
         """See :meth:`Ladder.ways_in`."""
-        return await self._run(self._flows.ways_in(subject, enrolled, delivery=delivery, level=level))
+        return await self._run(
+            self._flows.ways_in(
+                subject, enrolled, delivery=delivery, level=level, passkey_level=passkey_level
+            )
+        )

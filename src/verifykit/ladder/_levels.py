@@ -11,16 +11,15 @@ from enum import IntEnum, StrEnum
 from types import MappingProxyType
 
 from .._errors import InvalidInput
-from .._verdict import VerifierId
+from .._verdict import Way
 
 __all__ = [
     "AAL",
     "ASSURANCE",
     "COMBINATIONS",
-    "VERIFIER",
+    "OWN_COUNT",
     "Combination",
     "Role",
-    "Way",
     "parse_level",
     "parse_way",
 ]
@@ -32,17 +31,6 @@ class AAL(IntEnum):
     AAL1 = 1
     AAL2 = 2
     AAL3 = 3
-
-
-class Way(StrEnum):
-    """A way in the ladder can offer. Values are stable: the sidecar and callers rely on them."""
-
-    EMAIL_CODE = "email_code"
-    PASSWORD = "password"  # noqa: S105 - a way's name, not a password
-    AUTHENTICATOR_APP = "authenticator_app"
-    RECOVERY_CODE = "recovery_code"
-    FACE = "face"
-    COUNTER_VOUCHER = "counter_voucher"
 
 
 class Role(StrEnum):
@@ -69,6 +57,9 @@ class Combination:
 #: Each way's role and the level it reaches alone (``None``: no AAL at all).
 ASSURANCE: Mapping[Way, tuple[Role, AAL | None]] = MappingProxyType(
     {
+        # A synced passkey: a multi-factor cryptographic authenticator, phishing-resistant, up to AAL2
+        # (3.1.7); a device-bound one with attestation the operator trusts reaches AAL3 (see passkey).
+        Way.PASSKEY: (Role.AUTHENTICATOR, AAL.AAL2),
         Way.AUTHENTICATOR_APP: (Role.AUTHENTICATOR, AAL.AAL1),  # single-factor OTP, 3.1.4
         Way.PASSWORD: (Role.AUTHENTICATOR, AAL.AAL1),  # password, 3.1.1
         Way.RECOVERY_CODE: (Role.AUTHENTICATOR, AAL.AAL1),  # look-up secret, 3.1.2
@@ -81,6 +72,7 @@ ASSURANCE: Mapping[Way, tuple[Role, AAL | None]] = MappingProxyType(
 #: Every combination worth offering, most assured first. AAL2 from two single-factor
 #: authenticators needs a password and a physical authenticator (section 2.2.1).
 COMBINATIONS: tuple[Combination, ...] = (
+    Combination((Way.PASSKEY,), AAL.AAL2),
     Combination((Way.PASSWORD, Way.AUTHENTICATOR_APP), AAL.AAL2),
     Combination((Way.PASSWORD, Way.RECOVERY_CODE), AAL.AAL2),
     Combination((Way.AUTHENTICATOR_APP,), AAL.AAL1),
@@ -88,14 +80,10 @@ COMBINATIONS: tuple[Combination, ...] = (
     Combination((Way.RECOVERY_CODE,), AAL.AAL1),
 )
 
-#: The verifier whose own failure count closes a way (email codes count only in the subject's budget).
-VERIFIER: Mapping[Way, VerifierId] = MappingProxyType(
-    {
-        Way.PASSWORD: VerifierId.PASSWORD,
-        Way.AUTHENTICATOR_APP: VerifierId.TOTP,
-        Way.RECOVERY_CODE: VerifierId.RECOVERY,
-        Way.FACE: VerifierId.FACE,
-    }
+#: The ways with a failure count of their own, which can close them alone (email codes count only
+#: in the subject's budget; a counter voucher is never closed).
+OWN_COUNT: frozenset[Way] = frozenset(
+    {Way.PASSWORD, Way.AUTHENTICATOR_APP, Way.RECOVERY_CODE, Way.PASSKEY, Way.FACE}
 )
 
 

@@ -28,7 +28,7 @@ from .._errors import (
 from .._flow import Emit, Flow, Send, store_op
 from .._shell import require
 from .._subject import budget_key, stable_tag, subject_tag, validate_subject
-from .._verdict import Verdict, VerifierId, WaysIn, assisted_check_only
+from .._verdict import Reason, Verdict, Way, WaysIn, counter_voucher_only, store_name
 from ..crypto import Keyring
 from ..delivery import SUPPORTED_LOCALES, canonical_mailbox, mask_email, normalize_email, render_otp_email
 from ..store import ChallengeRecord, NewChallenge, ResendOutcome, WindowResult, resend_refusal
@@ -38,7 +38,7 @@ from ._settings import OTPSettings
 __all__ = ["KIND", "EmailOTPFlows", "OTPShell"]
 
 KIND = "email_otp"
-_VERIFIER = VerifierId.OTP
+_VERIFIER = Way.EMAIL_CODE
 _ID = re.compile(r"^([a-z2-7]{26})\.([A-Za-z0-9_-]{22,64})$")
 _DIGEST_PURPOSE = "otp-code"
 _SEAL_PURPOSE = "otp-destination"
@@ -82,7 +82,7 @@ class EmailOTPFlows:
             )
         self.keyring = keyring
         self.settings = settings if settings is not None else OTPSettings()
-        self.ways_in: WaysIn = ways_in if ways_in is not None else assisted_check_only
+        self.ways_in: WaysIn = ways_in if ways_in is not None else counter_voucher_only
 
     # -- helpers ---------------------------------------------------------------------------------
 
@@ -161,7 +161,7 @@ class EmailOTPFlows:
     def _destination_key(self, address: str) -> str:
         """The destination limit's key: one per mailbox, however its address is spelled."""
         mailbox = canonical_mailbox(address, self.settings.mailbox_rules)
-        return f"dest:{_VERIFIER}:{stable_tag(self.keyring, 'email', mailbox)}"
+        return f"dest:{store_name(_VERIFIER)}:{stable_tag(self.keyring, 'email', mailbox)}"
 
     def _record(self, challenge_id: str) -> Flow[ChallengeRecord]:
         record: ChallengeRecord | None = yield store_op.get(challenge_id)
@@ -186,14 +186,17 @@ class EmailOTPFlows:
 
         lock = yield store_op.failure_state(budget_key(tag))
         if not lock.allowed:
+            hard = lock.hard_locked
             raise RateLimited(
-                "this subject is locked out after too many failed tries",
+                "this subject is locked until another way in or a counter voucher clears it"
+                if hard
+                else "this subject is locked out after too many failed tries",
                 retry_after=lock.retry_after,
-                reason="locked_out",
+                reason=Reason.HARD_LOCKED if hard else Reason.LOCKED_OUT,
             )
         if client is not None:
             yield from self._limit(client_key(_VERIFIER, client), "client_limit", client, subject)
-        yield from self._limit(f"subject:{_VERIFIER}:{tag}", "subject_limit", client, subject)
+        yield from self._limit(f"subject:{store_name(_VERIFIER)}:{tag}", "subject_limit", client, subject)
         yield from self._limit(destination_key, "destination_limit", client, subject)
 
         challenge_id = f"{tag}.{secrets.token_urlsafe(16)}"

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from .._verdict import Fallback, Reason, Verdict
+from .._verdict import Reason, Verdict, Way
 from ..store import DELIVERY_FAILED, AttemptOutcome, ChallengeRecord, ChallengeStatus, FailureState
 
 __all__ = ["Challenge", "DeliveryStatus", "challenge_view", "verdict_for_attempt"]
@@ -27,7 +27,7 @@ class Challenge:
     ``resend_after`` is seconds from ``now`` until a resend is allowed (0 when it is).
     ``expires_at`` is when the last live code stops working; ``live_sends`` how many sends' codes
     would still approve now (0 once the challenge is closed or expired).
-    ``fallbacks`` lists other ways in to offer, most useful first, when this one is in trouble.
+    ``ways_in`` lists other ways in to offer, most useful first, when this one is in trouble.
     """
 
     id: str
@@ -42,21 +42,19 @@ class Challenge:
     resend_after: float
     delivery: str
     delivery_reason: str
-    fallbacks: tuple[Fallback, ...]
+    ways_in: tuple[Way, ...]
     live_sends: int = 1
 
 
-def _ladder(
-    record: ChallengeRecord, now: float, others: Sequence[Fallback], max_sends: int
-) -> tuple[Fallback, ...]:
+def _ladder(record: ChallengeRecord, now: float, others: Sequence[Way], max_sends: int) -> tuple[Way, ...]:
     """Other ways in, when this challenge cannot be finished as it is."""
     pending = record.status is ChallengeStatus.PENDING and now < record.expires_at
     troubled = record.delivery == DeliveryStatus.FAILED or not pending or record.attempts_left <= 1
     if not troubled:
         return ()
-    ways: list[Fallback] = []
+    ways: list[Way] = []
     if pending and record.sends < max_sends:
-        ways.append(Fallback.RESEND)
+        ways.append(Way.EMAIL_CODE)
     ways.extend(w for w in others if w not in ways)
     return tuple(ways)
 
@@ -68,9 +66,7 @@ def _resend_after(record: ChallengeRecord, now: float) -> float:
     return max(record.resend_at - now, 0.0)
 
 
-def challenge_view(
-    record: ChallengeRecord, now: float, others: Sequence[Fallback], max_sends: int
-) -> Challenge:
+def challenge_view(record: ChallengeRecord, now: float, others: Sequence[Way], max_sends: int) -> Challenge:
     return Challenge(
         id=record.id,
         subject=record.subject,
@@ -84,7 +80,7 @@ def challenge_view(
         resend_after=_resend_after(record, now),
         delivery=record.delivery,
         delivery_reason=record.delivery_reason,
-        fallbacks=_ladder(record, now, others, max_sends),
+        ways_in=_ladder(record, now, others, max_sends),
         live_sends=len(record.live_at(now)),
     )
 
@@ -102,7 +98,7 @@ def verdict_for_attempt(
     record: ChallengeRecord,
     failure: FailureState | None,
     *,
-    others: Sequence[Fallback],
+    others: Sequence[Way],
 ) -> Verdict:
     """Translate one atomic attempt into what the caller tells the person.
 
@@ -117,30 +113,29 @@ def verdict_for_attempt(
         hard = failure is not None and failure.hard_locked
         return Verdict(
             False,
-            Reason.LOCKED_OUT,
+            Reason.HARD_LOCKED if hard else Reason.LOCKED_OUT,
             attempts_left=record.attempts_left,
             retry_after=None if failure is None or hard else failure.retry_after,
             challenge_id=cid,
-            fallbacks=tuple(others),
-            details={"hard_locked": "true"} if hard else {},
+            ways_in=tuple(others),
         )
     if outcome is AttemptOutcome.WRONG:
         lock_wait = failure.retry_after if failure is not None and not failure.allowed else None
-        fallbacks = tuple(others) if record.attempts_left <= 1 or lock_wait else ()
+        ways_in = tuple(others) if record.attempts_left <= 1 or lock_wait else ()
         return Verdict(
             False,
             Reason.WRONG_CODE,
             attempts_left=record.attempts_left,
             retry_after=lock_wait,
             challenge_id=cid,
-            fallbacks=fallbacks,
+            ways_in=ways_in,
         )
     if outcome is AttemptOutcome.EXHAUSTED:
         return Verdict(
-            False, Reason.ATTEMPTS_EXHAUSTED, attempts_left=0, challenge_id=cid, fallbacks=tuple(others)
+            False, Reason.ATTEMPTS_EXHAUSTED, attempts_left=0, challenge_id=cid, ways_in=tuple(others)
         )
     if outcome is AttemptOutcome.EXPIRED:
-        return Verdict(False, Reason.EXPIRED, attempts_left=0, challenge_id=cid, fallbacks=tuple(others))
+        return Verdict(False, Reason.EXPIRED, attempts_left=0, challenge_id=cid, ways_in=tuple(others))
     # CLOSED: a second answer to a finished challenge.
     reason = _CLOSED_REASON.get(record.status, Reason.DENIED)
-    return Verdict(False, reason, attempts_left=0, challenge_id=cid, fallbacks=tuple(others))
+    return Verdict(False, reason, attempts_left=0, challenge_id=cid, ways_in=tuple(others))

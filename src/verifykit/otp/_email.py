@@ -79,5 +79,5 @@ class EmailOTP(OTPShell):
         return run_sync(self._flows.cancel(challenge_id), self._io)
 
     def status(self, challenge_id: str) -> Challenge:
-        """The challenge as it stands, including delivery status and fallbacks."""
+        """The challenge as it stands, including delivery status and ways_in."""
         return run_sync(self._flows.status(challenge_id), self._io)

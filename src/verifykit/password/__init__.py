@@ -13,7 +13,7 @@ from ._aio import PasswordVerifier as AsyncPasswordVerifier
 from ._budget import MemoryBudget, default_memory_budget
 from ._calibrate import calibrate, measure_ms
 from ._hasher import PasswordHasher, Scheme, StoredHash, parse_hash
-from ._policy import MAX_PASSWORD_BYTES, PasswordPolicy, PolicyResult, PolicyViolation, Rule
+from ._policy import MAX_PASSWORD_BYTES, PasswordPolicy, PolicyResult, PolicyViolation
 from ._profiles import (
     CHEAP_TESTS_ONLY,
     DEFAULT_PRESET,
@@ -45,7 +45,6 @@ __all__ = [
     "PasswordVerifier",
     "PolicyResult",
     "PolicyViolation",
-    "Rule",
     "Scheme",
     "StoredHash",
     "calibrate",

@@ -25,7 +25,7 @@ from .._errors import BusyError, ConfigurationError, InvalidInput
 from .._flow import Emit, Flow, Release, Reserve, Work, WorkKind
 from .._shell import require
 from .._subject import subject_tag, validate_subject
-from .._verdict import Fallback, Reason, Verdict, VerifierId, WaysIn
+from .._verdict import Reason, Verdict, Way, WaysIn
 from ..crypto import Keyring
 from ._budget import MemoryBudget, default_memory_budget
 from ._hasher import PasswordHasher, StoredHash, parse_hash
@@ -35,12 +35,12 @@ from ._settings import PasswordSettings
 
 __all__ = ["PasswordFlows", "PasswordShell", "default_ways_in"]
 
-_VERIFIER = VerifierId.PASSWORD
+_VERIFIER = Way.PASSWORD
 
 
-def default_ways_in(_subject: str) -> Sequence[Fallback]:
+def default_ways_in(_subject: str) -> Sequence[Way]:
     """What a locked-out subject is offered unless the caller says otherwise."""
-    return (Fallback.RECOVERY_CODE, Fallback.ASSISTED_CHECK)
+    return (Way.RECOVERY_CODE, Way.COUNTER_VOUCHER)
 
 
 class PasswordFlows:
@@ -84,11 +84,9 @@ class PasswordFlows:
 
     def hash(self, password: str, *, subject: str | None, context: Sequence[str]) -> Flow[str]:
         result = self.check_policy(password, subject=subject, context=context)
-        if not result.ok:
-            yield decision_step(
-                _VERIFIER, "set", subject or "", "refused", reason=result.rule or "", client=None
-            )
-            raise PolicyViolation(result.message, rule=result.rule or "", result=result)
+        if not result.approved:
+            yield decision_step(_VERIFIER, "set", subject or "", "refused", reason=result.reason, client=None)
+            raise PolicyViolation(result.message, reason=result.reason, result=result)
         normalized = normalize_password(password)
         slot = yield Reserve(self.parameters.memory_bytes, self.settings.busy_timeout)
         encoded: str = yield Work(self.hasher.hash_normalized, (normalized,), WorkKind.RELEASES_GIL)

@@ -11,10 +11,11 @@ from __future__ import annotations
 import itertools
 import re
 import unicodedata
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 
 from .._errors import ConfigurationError, InvalidInput
+from .._verdict import Reason
 from ._blocklist import Blocklist, default_blocklist
 
 __all__ = [
@@ -22,7 +23,6 @@ __all__ = [
     "PasswordPolicy",
     "PolicyResult",
     "PolicyViolation",
-    "Rule",
     "normalize_password",
 ]
 
@@ -33,41 +33,36 @@ MAX_PASSWORD_BYTES = 4096
 NIST_MIN_MAX_LENGTH = 64
 
 
-class Rule:
-    """Names of the policy rules (stable: the sidecar sends them to clients)."""
-
-    TOO_SHORT = "too_short"
-    TOO_LONG = "too_long"
-    BREACHED = "breached"
-    REPETITIVE = "repetitive"
-    SEQUENTIAL = "sequential"
-    CONTEXT = "context"
-
-
 _MESSAGES = {
-    Rule.TOO_SHORT: "Use at least {min_length} characters; a longer passphrase is easier to remember.",
-    Rule.TOO_LONG: "Use at most {max_length} characters.",
-    Rule.BREACHED: "This password is one of the most common passwords seen in data breaches; choose another.",
-    Rule.REPETITIVE: "This password repeats one character or pattern; choose something less predictable.",
-    Rule.SEQUENTIAL: "This password is a run of consecutive characters (like 'abcdefgh' or '12345678').",
-    Rule.CONTEXT: "This password contains your user name, your email or this service's name; leave them out.",
+    Reason.TOO_SHORT: "Use at least {min_length} characters; a longer passphrase is easier to remember.",
+    Reason.TOO_LONG: "Use at most {max_length} characters.",
+    Reason.BREACHED: (
+        "This password is one of the most common passwords seen in data breaches; choose another."
+    ),
+    Reason.REPETITIVE: "This password repeats one character or pattern; choose something less predictable.",
+    Reason.SEQUENTIAL: "This password is a run of consecutive characters (like 'abcdefgh' or '12345678').",
+    Reason.CONTEXT: (
+        "This password contains your user name, your email or this service's name; leave them out."
+    ),
 }
 
 
 @dataclass(frozen=True, slots=True)
 class PolicyResult:
-    """Whether a password meets the policy and, if not, which rule it fails and what to change."""
+    """Whether a password meets the policy and, if not, the rule it fails (``reason``) and what
+    to change (``message``, written for the person)."""
 
-    ok: bool
-    rule: str | None = None
+    approved: bool
+    reason: Reason
     message: str = ""
+    details: Mapping[str, str] = field(default_factory=dict)
 
     def __bool__(self) -> bool:
-        return self.ok
+        return self.approved
 
 
 class PolicyViolation(InvalidInput):
-    """A new password does not meet the policy; ``rule`` says which rule it fails.
+    """A new password does not meet the policy; ``reason`` says which rule it fails.
 
     The message is written for the person choosing the password and never contains it.
     """
@@ -78,13 +73,13 @@ class PolicyViolation(InvalidInput):
         self,
         message: str,
         *,
-        rule: str,
+        reason: Reason,
         field: str | None = "password",
         result: PolicyResult | None = None,
     ) -> None:
         super().__init__(message, field=field)
-        self.rule = rule
-        self.result = result if result is not None else PolicyResult(False, rule, message)
+        self.reason = reason
+        self.result = result if result is not None else PolicyResult(False, reason, message)
 
 
 def normalize_password(password: object) -> str:
@@ -113,7 +108,7 @@ def normalize_password(password: object) -> str:
 
 def _too_long() -> PolicyViolation:
     return PolicyViolation(
-        f"password is longer than {MAX_PASSWORD_BYTES} bytes; nothing was hashed", rule=Rule.TOO_LONG
+        f"password is longer than {MAX_PASSWORD_BYTES} bytes; nothing was hashed", reason=Reason.TOO_LONG
     )
 
 
@@ -209,20 +204,20 @@ class PasswordPolicy:
         if self.blocklist:
             listed = blocklist if blocklist is not None else default_blocklist()
         # In order: the first rule that fails is the one the person is told about.
-        checks: tuple[tuple[str, Callable[[], bool]], ...] = (
-            (Rule.TOO_SHORT, lambda: len(normalized) < self.min_length),
-            (Rule.TOO_LONG, lambda: len(normalized) > self.max_length),
-            (Rule.BREACHED, lambda: listed is not None and folded in listed),
-            (Rule.REPETITIVE, lambda: self.repetitive and is_repetitive(folded)),
-            (Rule.SEQUENTIAL, lambda: self.sequential and is_sequential(folded)),
-            (Rule.CONTEXT, lambda: any(word in folded for word in words)),
+        checks: tuple[tuple[Reason, Callable[[], bool]], ...] = (
+            (Reason.TOO_SHORT, lambda: len(normalized) < self.min_length),
+            (Reason.TOO_LONG, lambda: len(normalized) > self.max_length),
+            (Reason.BREACHED, lambda: listed is not None and folded in listed),
+            (Reason.REPETITIVE, lambda: self.repetitive and is_repetitive(folded)),
+            (Reason.SEQUENTIAL, lambda: self.sequential and is_sequential(folded)),
+            (Reason.CONTEXT, lambda: any(word in folded for word in words)),
         )
         for rule, fails in checks:
             if fails():
                 return self._fail(rule)
-        return PolicyResult(True)
+        return PolicyResult(True, Reason.APPROVED)
 
-    def _fail(self, rule: str) -> PolicyResult:
+    def _fail(self, rule: Reason) -> PolicyResult:
         message = _MESSAGES[rule].format(min_length=self.min_length, max_length=self.max_length)
         return PolicyResult(False, rule, message)
 
@@ -231,5 +226,5 @@ class PasswordPolicy:
     ) -> None:
         """Raise :class:`PolicyViolation` unless the password meets the policy."""
         result = self.check(password, context=context, blocklist=blocklist)
-        if not result.ok:
-            raise PolicyViolation(result.message, rule=result.rule or "", result=result)
+        if not result.approved:
+            raise PolicyViolation(result.message, reason=result.reason, result=result)

@@ -45,7 +45,7 @@ class PasswordVerifier(PasswordShell):
     def hash(self, password: str, *, subject: str | None = None, context: Sequence[str] = ()) -> str:
         """Check the policy, then return an argon2id PHC string to store.
 
-        Raises :class:`PolicyViolation` (``.rule``, ``.result``) when the policy refuses.
+        Raises :class:`PolicyViolation` (``.reason``, ``.result``) when the policy refuses.
         """
         return run_sync(self._flows.hash(password, subject=subject, context=context), self._io)
 

@@ -39,6 +39,8 @@ from .._wire import (
     face_pb2_grpc,
     ladder_pb2,
     ladder_pb2_grpc,
+    passkey_pb2,
+    passkey_pb2_grpc,
     password_pb2,
     password_pb2_grpc,
     recovery_pb2,
@@ -76,10 +78,12 @@ from ._services import (
     EmailOtpServicer,
     FaceServicer,
     LadderServicer,
+    PasskeyServicer,
     PasswordServicer,
     RecoveryCodeServicer,
     TotpServicer,
     VoucherServicer,
+    enrolled_ways,
 )
 
 __all__ = ["Components", "Sidecar", "create_server", "open_mailer"]
@@ -380,6 +384,7 @@ async def _assemble(
             config, parts.otp_settings if parts.otp_settings is not None else config.otp_settings()
         ),
         audit=audit,
+        ways_in=enrolled_ways,
     )
     recorder = Recorder(metrics=metrics, access_log=config.access_log)
     interceptors: list[grpc.aio.ServerInterceptor] = []
@@ -559,7 +564,7 @@ def _password_service(shared: _Shared) -> PasswordServicer | None:
 
 def _add_ladder_services(server: grpc.aio.Server, shared: _Shared, parts: Components) -> list[str]:
     """The ways in beside the email code: TOTP, recovery codes, the ladder, and counter vouchers
-    when configured. Returns the names of the services added."""
+    and passkeys when configured. Returns the names of the services added."""
     config, store, keyring, audit = shared.config, shared.store, shared.keyring, shared.audit
     totp_settings = _capped(
         config, parts.totp_settings if parts.totp_settings is not None else TOTPSettings()
@@ -578,7 +583,30 @@ def _add_ladder_services(server: grpc.aio.Server, shared: _Shared, parts: Compon
     vouchers = _voucher_service(shared)
     if vouchers is not None:
         names.append(_register(server, vouchers, voucher_pb2, voucher_pb2_grpc))
+    passkeys = _passkey_service(shared)
+    if passkeys is not None:
+        names.append(_register(server, passkeys, passkey_pb2, passkey_pb2_grpc))
     return names
+
+
+def _passkey_service(shared: _Shared) -> PasskeyServicer | None:
+    """Passkeys, when the operator named a relying party (``passkey_rp_id``) and the passkey extra
+    is installed; else None, and the service is absent (UNIMPLEMENTED). The attestation root files
+    are read once now, so a bad one stops the start."""
+    config = shared.config
+    settings = config.passkey_settings()
+    if settings is None:
+        return None
+    from ..aio import PasskeyVerifier
+
+    try:
+        verifier = PasskeyVerifier(
+            store=shared.store, keyring=shared.keyring, settings=_capped(config, settings), audit=shared.audit
+        )
+    except ConfigurationError as exc:  # the passkey extra (fido2) is not installed
+        _log.warning("passkeys are off: %s", exc)
+        return None
+    return PasskeyServicer(verifier)
 
 
 def _voucher_service(shared: _Shared) -> VoucherServicer | None:

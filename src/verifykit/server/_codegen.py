@@ -24,7 +24,7 @@ __all__ = ["API_DOC", "PROTOS", "api_reference", "generate", "main", "proto_file
 PB_DIR = PROTO_ROOT.parent / "_pb"
 # In a source checkout, the API reference page beside the code; `make proto` rewrites it.
 API_DOC = Path(__file__).resolve().parents[3] / "docs" / "api.md"
-PROTOS = ("common", "email_otp", "password", "face", "totp", "recovery", "ladder", "voucher")
+PROTOS = ("common", "email_otp", "password", "face", "totp", "recovery", "ladder", "voucher", "passkey")
 _PACKAGE = "verifykit._wire._pb"
 _ABSOLUTE_IMPORT = re.compile(r"^from verifykit\.v1 import ", re.MULTILINE)
 _MODULE_NAME = re.compile(r"'verifykit\.v1\.(\w+_pb2)'")

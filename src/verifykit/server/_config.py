@@ -15,7 +15,7 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from .._errors import ConfigurationError
@@ -23,6 +23,9 @@ from .._wire import is_loopback_host
 from ..auditlog import AuditLogSettings, anchor_from_url
 from ..otp import OTPSettings
 from ..store import parse_store_url
+
+if TYPE_CHECKING:
+    from ..passkey import PasskeySettings
 
 __all__ = ["OPTIONS", "Option", "ServerConfig", "load_config", "mask_password"]
 
@@ -107,6 +110,10 @@ class ServerConfig:
     audit_anchor: str | None = None
     officers_file: Path | None = None
     voucher_four_eyes: bool = False
+    passkey_rp_id: str | None = None
+    passkey_rp_name: str | None = None
+    passkey_origins: str | None = None
+    passkey_attestation_roots: str | None = None
     lockout_hard_cap: int | None = None
     log_level: str = "info"
 
@@ -146,6 +153,18 @@ class ServerConfig:
             )
         if self.lockout_hard_cap is not None and not 1 <= self.lockout_hard_cap <= 100:
             raise ConfigurationError("lockout_hard_cap must be between 1 and 100 (NIST SP 800-63B)")
+        self._check_passkeys()
+
+    def _check_passkeys(self) -> None:
+        """The relying party, checked by the library's own ``PasskeySettings`` rules at start (the
+        attestation root files are read when the sidecar is built)."""
+        if self.passkey_rp_id is None:
+            others = ("passkey_rp_name", "passkey_origins", "passkey_attestation_roots")
+            given = [name for name in others if getattr(self, name) is not None]
+            if given:
+                raise ConfigurationError(f"{given[0]} needs passkey_rp_id (the domain passkeys are bound to)")
+            return
+        self.passkey_settings(read_roots=False)
 
     def _check_store(self) -> None:
         """The store URL, checked whole before anything connects: the library's own rules, so
@@ -290,6 +309,55 @@ class ServerConfig:
             return OTPSettings(**given)
         except ConfigurationError as exc:  # a rule between two of them
             raise ConfigurationError(f"{', '.join(sorted(given))} together: {exc}") from None
+
+    def passkey_settings(self, *, read_roots: bool = True) -> PasskeySettings | None:
+        """The relying party passkeys are served for; None when ``passkey_rp_id`` is unset (then
+        the sidecar serves no ``PasskeyService``).
+
+        ``passkey_origins`` defaults to ``https://`` + the rp id and ``passkey_rp_name`` to
+        ``service_name``, else the rp id. With attestation roots, registrations ask for
+        ``direct`` attestation, so that a device-bound key can show it chains to one (AAL3).
+        """
+        if self.passkey_rp_id is None:
+            return None
+        from ..passkey import PasskeySettings
+
+        spec = self.passkey_origins if self.passkey_origins is not None else f"https://{self.passkey_rp_id}"
+        origins = tuple(origin.strip() for origin in spec.split(",") if origin.strip())
+        roots = self._attestation_roots() if read_roots else ()
+        try:
+            return PasskeySettings(
+                rp_id=self.passkey_rp_id,
+                rp_name=self.passkey_rp_name or self.service_name or self.passkey_rp_id,
+                origins=origins,
+                attestation="direct" if roots else "none",
+                attestation_roots=roots,
+            )
+        except ConfigurationError as exc:
+            raise ConfigurationError(f"passkey_rp_id, passkey_rp_name, passkey_origins: {exc}") from None
+
+    def _attestation_roots(self) -> tuple[bytes, ...]:
+        """Every certificate of the ``passkey_attestation_roots`` PEM files, in DER."""
+        from cryptography import x509
+        from cryptography.hazmat.primitives.serialization import Encoding
+
+        found: list[bytes] = []
+        for name in (self.passkey_attestation_roots or "").split(","):
+            if not name.strip():
+                continue
+            path = Path(name.strip()).expanduser()
+            try:
+                certificates = x509.load_pem_x509_certificates(path.read_bytes())
+            except OSError as exc:
+                raise ConfigurationError(
+                    f"cannot read passkey_attestation_roots {path}: {exc.strerror}"
+                ) from exc
+            except ValueError:
+                raise ConfigurationError(
+                    f"passkey_attestation_roots {path} holds no PEM certificate"
+                ) from None
+            found += [certificate.public_bytes(Encoding.DER) for certificate in certificates]
+        return tuple(found)
 
     def audit_signing_key(self) -> str | None:
         """``audit_key``, or the content of ``audit_key_file``; None when neither is set."""
@@ -605,6 +673,29 @@ OPTIONS: tuple[Option, ...] = (
         "serves VoucherService for counter vouchers; needs audit_file",
     ),
     Option("voucher_four_eyes", bool, "a counter voucher needs the signatures of two different officers"),
+    Option(
+        "passkey_rp_id",
+        str,
+        "relying party id passkeys are bound to, a domain such as example.com; serves PasskeyService "
+        "(unset: passkeys are not served, every PasskeyService call is UNIMPLEMENTED)",
+    ),
+    Option(
+        "passkey_rp_name",
+        str,
+        "name the browser shows while making a passkey (default: service_name, else the rp id)",
+    ),
+    Option(
+        "passkey_origins",
+        str,
+        "comma-separated origins allowed to run a passkey ceremony, compared exactly "
+        "(default: https:// + passkey_rp_id)",
+    ),
+    Option(
+        "passkey_attestation_roots",
+        str,
+        "comma-separated PEM files of the attestation roots trusted for AAL3 passkeys (device-bound "
+        "hardware keys); given, registrations ask for direct attestation",
+    ),
     Option(
         "lockout_hard_cap",
         int,

@@ -35,7 +35,7 @@ UNKNOWN_METHOD = "unknown"
 _access = logging.getLogger("verifykit.access")
 _errors = logging.getLogger("verifykit.server")
 _REASONS = {number: name.removeprefix("REASON_").lower() for name, number in common_pb2.Reason.items()}
-_REFUSED = {"rate_limited", "locked_out"}
+_REFUSED = {"rate_limited", "locked_out", "hard_locked"}
 
 Handler = Callable[[Any, grpc.aio.ServicerContext], Awaitable[Any]]
 Continuation = Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler | None]]

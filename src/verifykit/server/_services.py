@@ -8,13 +8,16 @@ whose searches and edits wait for its lock and run its matrix product beside the
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 
 from grpc.aio import ServicerContext as Context
 
 from .._errors import InvalidInput
 from .._subject import validate_subject
-from .._verdict import Reason
+from .._verdict import Reason, Way
 from .._wire import (
     challenge_to_proto,
     common_pb2,
@@ -28,6 +31,12 @@ from .._wire import (
     ladder_pb2,
     ladder_pb2_grpc,
     offer_to_proto,
+    passkey_credential_to_proto,
+    passkey_enrollment_to_proto,
+    passkey_options_to_proto,
+    passkey_pb2,
+    passkey_pb2_grpc,
+    passkey_verdict_to_proto,
     password_pb2,
     password_pb2_grpc,
     recovery_pb2,
@@ -41,7 +50,6 @@ from .._wire import (
     voucher_pb2_grpc,
     voucher_redemption_to_proto,
 )
-from ..ladder import Way
 from ._pool import HeavyGate
 
 if TYPE_CHECKING:
@@ -50,6 +58,7 @@ if TYPE_CHECKING:
         FaceIndex,
         FaceVerifier,
         Ladder,
+        PasskeyVerifier,
         PasswordVerifier,
         RecoveryCodes,
         TOTPVerifier,
@@ -60,10 +69,12 @@ __all__ = [
     "EmailOtpServicer",
     "FaceServicer",
     "LadderServicer",
+    "PasskeyServicer",
     "PasswordServicer",
     "RecoveryCodeServicer",
     "TotpServicer",
     "VoucherServicer",
+    "enrolled_ways",
 ]
 
 
@@ -71,6 +82,39 @@ def _client(request: Any) -> str | None:
     """The end user's address the calling service passed on, or None."""
     address: str = request.client_address
     return address or None
+
+
+# The ways in the person has set up, as the current email-code call says (``enrolled``): the
+# verifier asks ``ways_in(subject)`` while it runs the call, in the call's own task.
+_ENROLLED: ContextVar[tuple[Way, ...]] = ContextVar("verifykit_enrolled", default=())
+# More entries than there are ways is a caller's mistake, not a list to walk.
+_MAX_ENROLLED = 32
+
+
+def enrolled_ways(_subject: str) -> tuple[Way, ...]:
+    """``ways_in`` for the sidecar's email codes: what the call said the person has, then the
+    counter (always open). The email code itself is offered by the challenge as a new code."""
+    ways = [w for w in _ENROLLED.get() if w is not Way.EMAIL_CODE]
+    return tuple(dict.fromkeys([*ways, Way.COUNTER_VOUCHER]))
+
+
+def _parse_enrolled(numbers: Sequence[int]) -> tuple[Way, ...]:
+    if len(numbers) > _MAX_ENROLLED:
+        raise InvalidInput(f"enrolled lists at most {_MAX_ENROLLED} ways in", field="enrolled")
+    ways = [enum_from_proto(Way, number) for number in numbers]
+    if any(way is None for way in ways):
+        raise InvalidInput("enrolled holds a way in this server does not know", field="enrolled")
+    return tuple(way for way in ways if way is not None)
+
+
+@contextmanager
+def _offering(request: Any) -> Iterator[None]:
+    """Run one email-code call with the ways in its request names."""
+    token = _ENROLLED.set(_parse_enrolled(request.enrolled))
+    try:
+        yield
+    finally:
+        _ENROLLED.reset(token)
 
 
 def _caller(context: Context) -> str:
@@ -92,22 +136,25 @@ class EmailOtpServicer(email_otp_pb2_grpc.EmailOtpServiceServicer):
     async def StartEmailOtp(
         self, request: email_otp_pb2.StartEmailOtpRequest, context: Context
     ) -> email_otp_pb2.StartEmailOtpResponse:
-        challenge = await self._otp.start(
-            request.subject, request.email, locale=request.locale or None, client=_client(request)
-        )
+        with _offering(request):
+            challenge = await self._otp.start(
+                request.subject, request.email, locale=request.locale or None, client=_client(request)
+            )
         return email_otp_pb2.StartEmailOtpResponse(challenge=challenge_to_proto(challenge))
 
     async def CheckEmailOtp(
         self, request: email_otp_pb2.CheckEmailOtpRequest, context: Context
     ) -> email_otp_pb2.CheckEmailOtpResponse:
-        verdict = await self._otp.check(request.challenge_id, request.code, client=_client(request))
+        with _offering(request):
+            verdict = await self._otp.check(request.challenge_id, request.code, client=_client(request))
         send = int(verdict.details.get("send", "0")) if verdict.approved else 0
         return email_otp_pb2.CheckEmailOtpResponse(verdict=verdict_to_proto(verdict), send=send)
 
     async def ResendEmailOtp(
         self, request: email_otp_pb2.ResendEmailOtpRequest, context: Context
     ) -> email_otp_pb2.ResendEmailOtpResponse:
-        challenge = await self._otp.resend(request.challenge_id, client=_client(request))
+        with _offering(request):
+            challenge = await self._otp.resend(request.challenge_id, client=_client(request))
         return email_otp_pb2.ResendEmailOtpResponse(challenge=challenge_to_proto(challenge))
 
     async def CancelEmailOtp(
@@ -119,7 +166,8 @@ class EmailOtpServicer(email_otp_pb2_grpc.EmailOtpServiceServicer):
     async def GetEmailOtpStatus(
         self, request: email_otp_pb2.GetEmailOtpStatusRequest, context: Context
     ) -> email_otp_pb2.GetEmailOtpStatusResponse:
-        challenge = await self._otp.status(request.challenge_id)
+        with _offering(request):
+            challenge = await self._otp.status(request.challenge_id)
         return email_otp_pb2.GetEmailOtpStatusResponse(challenge=challenge_to_proto(challenge))
 
 
@@ -142,7 +190,7 @@ class FaceServicer(face_pb2_grpc.FaceServiceServicer):
             context.time_remaining(), lambda: self._verifier.enroll(request.subject, request.image)
         )
         return face_pb2.EnrollFaceResponse(
-            ok=enrollment.ok,
+            approved=enrollment.approved,
             reason=enum_to_proto(enrollment.reason),  # type: ignore[arg-type]
             template=enrollment.stored or b"",
             details=dict(enrollment.details),
@@ -181,7 +229,7 @@ class FaceServicer(face_pb2_grpc.FaceServiceServicer):
         )
         if encoding is None:
             reason = found.reason if found.reason is not None else Reason.NO_FACE
-            return face_pb2.SearchFaceIndexResponse(ok=False, reason=enum_to_proto(reason))  # type: ignore[arg-type]
+            return face_pb2.SearchFaceIndexResponse(approved=False, reason=enum_to_proto(reason))  # type: ignore[arg-type]
         matches = await self._index.search(
             encoding,
             k=request.top_k if request.top_k else 5,
@@ -189,7 +237,7 @@ class FaceServicer(face_pb2_grpc.FaceServiceServicer):
             client=_caller(context),
         )
         return face_pb2.SearchFaceIndexResponse(
-            ok=True,
+            approved=True,
             reason=common_pb2.REASON_APPROVED,
             matches=[face_pb2.FaceMatch(subject=m.key, distance=m.distance) for m in matches],
         )
@@ -230,7 +278,9 @@ class PasswordServicer(password_pb2_grpc.PasswordServiceServicer):
             request.password, subject=request.subject or None, context=tuple(request.context)
         )
         return password_pb2.CheckPasswordPolicyResponse(
-            ok=result.ok, rule=result.rule or "", message=result.message
+            approved=result.approved,
+            reason=enum_to_proto(result.reason),  # type: ignore[arg-type]
+            message=result.message,
         )
 
 
@@ -274,6 +324,60 @@ class TotpServicer(totp_pb2_grpc.TotpServiceServicer):
         return totp_pb2.RemoveTotpResponse(removed=True)
 
 
+class PasskeyServicer(passkey_pb2_grpc.PasskeyServiceServicer):
+    """Passkeys (WebAuthn). Checking a response is one signature verification, cheap like a TOTP
+    code, so it stays on the loop; ``DescribePasskey`` reads a stored credential without the store."""
+
+    def __init__(self, verifier: PasskeyVerifier) -> None:
+        self._passkeys = verifier
+
+    async def BeginPasskeyRegistration(
+        self, request: passkey_pb2.BeginPasskeyRegistrationRequest, context: Context
+    ) -> passkey_pb2.BeginPasskeyRegistrationResponse:
+        options = await self._passkeys.registration_options(
+            request.subject,
+            user_name=request.user_name,
+            display_name=request.display_name,
+            exclude=list(request.exclude),
+            client=_client(request),
+        )
+        return passkey_pb2.BeginPasskeyRegistrationResponse(options=passkey_options_to_proto(options))
+
+    async def CompletePasskeyRegistration(
+        self, request: passkey_pb2.CompletePasskeyRegistrationRequest, context: Context
+    ) -> passkey_pb2.CompletePasskeyRegistrationResponse:
+        enrollment = await self._passkeys.register(
+            request.subject, request.challenge_id, request.response_json, client=_client(request)
+        )
+        return passkey_enrollment_to_proto(enrollment)
+
+    async def BeginPasskeySignIn(
+        self, request: passkey_pb2.BeginPasskeySignInRequest, context: Context
+    ) -> passkey_pb2.BeginPasskeySignInResponse:
+        options = await self._passkeys.authentication_options(
+            request.subject, credentials=list(request.credentials), client=_client(request)
+        )
+        return passkey_pb2.BeginPasskeySignInResponse(options=passkey_options_to_proto(options))
+
+    async def VerifyPasskey(
+        self, request: passkey_pb2.VerifyPasskeyRequest, context: Context
+    ) -> passkey_pb2.VerifyPasskeyResponse:
+        verdict = await self._passkeys.verify(
+            request.subject,
+            request.challenge_id,
+            request.response_json,
+            credentials=list(request.credentials),
+            client=_client(request),
+        )
+        return passkey_verdict_to_proto(verdict)
+
+    async def DescribePasskey(
+        self, request: passkey_pb2.DescribePasskeyRequest, context: Context
+    ) -> passkey_pb2.DescribePasskeyResponse:
+        credential = self._passkeys.credential(request.subject, request.stored)
+        return passkey_pb2.DescribePasskeyResponse(credential=passkey_credential_to_proto(credential))
+
+
 class RecoveryCodeServicer(recovery_pb2_grpc.RecoveryCodeServiceServicer):
     def __init__(self, codes: RecoveryCodes) -> None:
         self._codes = codes
@@ -305,16 +409,17 @@ class LadderServicer(ladder_pb2_grpc.LadderServiceServicer):
     async def GetWaysIn(
         self, request: ladder_pb2.GetWaysInRequest, context: Context
     ) -> ladder_pb2.GetWaysInResponse:
-        enrolled = [enum_from_proto(Way, number) for number in request.enrolled]
-        if any(way is None for way in enrolled):
-            raise InvalidInput("enrolled holds a way in this server does not know", field="enrolled")
+        enrolled = _parse_enrolled(request.enrolled)
         if request.level not in (0, 1, 2, 3):
             raise InvalidInput("level is not an assurance level this server knows", field="level")
+        if request.passkey_level not in (0, 2, 3):
+            raise InvalidInput("passkey_level is AAL2 or AAL3", field="passkey_level")
         offer = await self._ladder.ways_in(
             request.subject,
-            [way for way in enrolled if way is not None],
+            enrolled,
             delivery=delivery_from_proto(request.delivery) if request.delivery in (0, 1, 2, 3) else "unknown",
             level=request.level or None,
+            passkey_level=request.passkey_level or None,
         )
         return offer_to_proto(offer)
 

@@ -9,7 +9,7 @@ The asyncio flavour, with the same names, arguments and results, is :class:`veri
 """
 
 from ._aio import Vouchers as AsyncVouchers
-from ._check import Inspection, Refusal, SignatureCheck, SignatureStatus, inspect_voucher
+from ._check import Inspection, SignatureCheck, SignatureStatus, inspect_voucher
 from ._flows import Redemption
 from ._format import (
     MAX_TEXT_LENGTH,
@@ -51,7 +51,6 @@ __all__ = [
     "OfficerSource",
     "OfficerState",
     "Redemption",
-    "Refusal",
     "RegistryFile",
     "SignatureCheck",
     "SignatureStatus",

@@ -9,43 +9,12 @@ from enum import StrEnum
 from cryptography.exceptions import InvalidSignature
 
 from .._errors import InvalidInput
-from .._verdict import VerifierId
+from .._verdict import Reason, Way, way_named
 from ._format import Voucher, VoucherSignature, decode_voucher
 from ._officers import OfficerRegistry
 from ._settings import VoucherSettings
 
-__all__ = ["Inspection", "Refusal", "SignatureCheck", "SignatureStatus", "inspect_voucher"]
-
-
-class Refusal(StrEnum):
-    """Why a voucher was refused. Values are stable: callers and audit records rely on them."""
-
-    #: Not a voucher of a known version and shape (truncated, extra bytes, bad base64url).
-    MALFORMED = "malformed"
-    #: A signature does not verify with the registered key: forged, or any signed byte altered.
-    BAD_SIGNATURE = "bad_signature"
-    #: A signature names a key id that is not in the registry.
-    UNKNOWN_OFFICER = "unknown_officer"
-    #: A signature is by an officer whose key was revoked.
-    REVOKED_OFFICER = "revoked_officer"
-    #: Two signatures by the same key: one officer cannot be both pairs of eyes.
-    SAME_OFFICER = "same_officer"
-    #: Four eyes are required and the voucher carries one signature.
-    FOUR_EYES_REQUIRED = "four_eyes_required"
-    #: The voucher declares a lifetime longer than the service accepts.
-    TTL_TOO_LONG = "ttl_too_long"
-    #: Issued later than the store's clock allows (a counter clock too far ahead).
-    NOT_YET_VALID = "not_yet_valid"
-    #: Past its expiry by the store's clock.
-    EXPIRED = "expired"
-    #: Issued for another subject.
-    WRONG_SUBJECT = "wrong_subject"
-    #: Names a verifier this service does not let vouchers unlock.
-    NOT_UNLOCKABLE = "not_unlockable"
-    #: Redeemed already (each voucher unlocks once).
-    REPLAYED = "replayed"
-    #: The client's window of redemptions is full.
-    RATE_LIMITED = "rate_limited"
+__all__ = ["Inspection", "SignatureCheck", "SignatureStatus", "inspect_voucher"]
 
 
 class SignatureStatus(StrEnum):
@@ -74,12 +43,12 @@ class Inspection:
 
     voucher: Voucher | None
     signatures: tuple[SignatureCheck, ...]
-    refusal: Refusal | None
+    reason: Reason | None
     subject_matches: bool | None = None
 
     @property
     def acceptable(self) -> bool:
-        return self.refusal is None
+        return self.reason is None
 
 
 def _check_signature(registry: OfficerRegistry, voucher: Voucher, signed: VoucherSignature) -> SignatureCheck:
@@ -97,9 +66,9 @@ def _check_signature(registry: OfficerRegistry, voucher: Voucher, signed: Vouche
 
 # Checked in this order, so the refusal names the most basic fault: who signed, then what.
 _SIGNATURE_REFUSALS = (
-    (SignatureStatus.UNKNOWN_OFFICER, Refusal.UNKNOWN_OFFICER),
-    (SignatureStatus.BAD_SIGNATURE, Refusal.BAD_SIGNATURE),
-    (SignatureStatus.REVOKED_OFFICER, Refusal.REVOKED_OFFICER),
+    (SignatureStatus.UNKNOWN_OFFICER, Reason.UNKNOWN_OFFICER),
+    (SignatureStatus.BAD_SIGNATURE, Reason.BAD_SIGNATURE),
+    (SignatureStatus.REVOKED_OFFICER, Reason.REVOKED_OFFICER),
 )
 
 
@@ -109,25 +78,25 @@ def _refusal(  # noqa: PLR0911 - one return per rule, in order
     settings: VoucherSettings,
     now: float,
     subject_matches: bool | None,
-) -> Refusal | None:
+) -> Reason | None:
     if len({s.key_id for s in voucher.signatures}) != len(voucher.signatures):
-        return Refusal.SAME_OFFICER
+        return Reason.SAME_OFFICER
     statuses = {c.status for c in checks}
     for status, refusal in _SIGNATURE_REFUSALS:
         if status in statuses:
             return refusal
     if settings.four_eyes and len(checks) < 2:
-        return Refusal.FOUR_EYES_REQUIRED
+        return Reason.FOUR_EYES_REQUIRED
     if voucher.ttl > settings.max_ttl:
-        return Refusal.TTL_TOO_LONG
+        return Reason.TTL_TOO_LONG
     if voucher.issued_at > now + settings.clock_skew:
-        return Refusal.NOT_YET_VALID
+        return Reason.NOT_YET_VALID
     if now >= voucher.expires_at:
-        return Refusal.EXPIRED
+        return Reason.EXPIRED
     if subject_matches is False:
-        return Refusal.WRONG_SUBJECT
-    if not set(voucher.unlocks) <= {v.value for v in settings.unlockable}:
-        return Refusal.NOT_UNLOCKABLE
+        return Reason.WRONG_SUBJECT
+    if not all(way_named(name) in settings.unlockable for name in voucher.unlocks):
+        return Reason.NOT_UNLOCKABLE
     return None
 
 
@@ -149,12 +118,12 @@ def inspect_voucher(
     try:
         voucher = decode_voucher(text)
     except InvalidInput:
-        return Inspection(None, (), Refusal.MALFORMED)
+        return Inspection(None, (), Reason.MALFORMED)
     matches = None if subject is None else voucher.for_subject(subject)
     checks = tuple(_check_signature(registry, voucher, s) for s in voucher.signatures)
     return Inspection(voucher, checks, _refusal(voucher, checks, settings, now, matches), matches)
 
 
-def unlocked_verifiers(voucher: Voucher) -> tuple[VerifierId, ...]:
-    """The verifiers an accepted voucher unlocks (its names, checked as :class:`VerifierId`)."""
-    return tuple(VerifierId(name) for name in voucher.unlocks)
+def unlocked_ways(voucher: Voucher) -> tuple[Way, ...]:
+    """The ways an accepted voucher unlocks (its names were checked by :func:`inspect_voucher`)."""
+    return tuple(w for w in map(way_named, voucher.unlocks) if w is not None)

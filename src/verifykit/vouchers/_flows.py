@@ -26,36 +26,29 @@ from .._charged import charge_client_flow, decision_record, decision_step, valid
 from .._errors import AuditUnavailable, InvalidInput
 from .._flow import Emit, Flow, store_op
 from .._subject import subject_tag, unlock_keys, validate_subject
-from .._verdict import Reason, Verdict, VerifierId
+from .._verdict import Reason, Verdict, Way
 from ..crypto import Keyring
 from ..store import WindowPolicy, WindowResult
-from ._check import Inspection, Refusal, inspect_voucher, unlocked_verifiers
+from ._check import Inspection, inspect_voucher, unlocked_ways
 from ._officers import OfficerRegistry
 from ._settings import VoucherSettings
 
 __all__ = ["Redemption", "VoucherFlows", "marker_key"]
 
-_VERIFIER = VerifierId.VOUCHER
-
-# The verdict reason of each refusal that has a general one; every other refusal is ``denied``.
-_REASONS = {
-    Refusal.EXPIRED: Reason.EXPIRED,
-    Refusal.REPLAYED: Reason.REPLAYED,
-    Refusal.RATE_LIMITED: Reason.RATE_LIMITED,
-}
+_VERIFIER = Way.COUNTER_VOUCHER
 
 
 @dataclass(frozen=True, slots=True)
 class Redemption:
-    """The answer to a redemption: approved, or the refusal that says why not.
+    """The answer to a redemption: approved, or the reason why not (``same_officer``, ``replayed``...).
 
-    ``unlocked`` are the verifiers whose lockouts were cleared; ``officers`` the key ids that
-    signed (known only once the voucher could be read).
+    ``unlocked`` are the ways whose lockouts were cleared; ``officers`` the key ids that signed
+    (known only once the voucher could be read).
     """
 
     approved: bool
-    refusal: Refusal | None = None
-    unlocked: tuple[VerifierId, ...] = ()
+    reason: Reason
+    unlocked: tuple[Way, ...] = ()
     officers: tuple[str, ...] = ()
     retry_after: float | None = None
     details: Mapping[str, str] = field(default_factory=dict)
@@ -64,12 +57,10 @@ class Redemption:
         return self.approved
 
     def verdict(self) -> Verdict:
-        """The same answer as a :class:`~verifykit.Verdict` (``details["refusal"]`` names the refusal)."""
+        """The same answer as a :class:`~verifykit.Verdict`, for callers that handle every check alike."""
         if self.approved:
             return Verdict(True, Reason.APPROVED, details={"unlocked": ",".join(self.unlocked)})
-        refusal = self.refusal or Refusal.MALFORMED
-        reason = _REASONS.get(refusal, Reason.DENIED)
-        return Verdict(False, reason, retry_after=self.retry_after, details={"refusal": refusal.value})
+        return Verdict(False, self.reason, retry_after=self.retry_after)
 
 
 def marker_key(nonce_hex: str) -> str:
@@ -109,7 +100,7 @@ class VoucherFlows:
 
         charge = yield from charge_client_flow(_VERIFIER, client, self.settings.client_limit)
         if charge.refused:
-            refused = Redemption(False, Refusal.RATE_LIMITED, retry_after=charge.retry_after)
+            refused = Redemption(False, Reason.RATE_LIMITED, retry_after=charge.retry_after)
             yield self._record(subject, client, refused)
             return refused
 
@@ -118,9 +109,9 @@ class VoucherFlows:
         voucher = inspection.voucher
         officers = tuple(s.key_id for s in voucher.signatures) if voucher is not None else ()
         details = _voucher_details(inspection)
-        if inspection.refusal is not None or voucher is None:
+        if inspection.reason is not None or voucher is None:
             refused = Redemption(
-                False, inspection.refusal or Refusal.MALFORMED, officers=officers, details=details
+                False, inspection.reason or Reason.MALFORMED, officers=officers, details=details
             )
             yield self._record(subject, client, refused)
             return refused
@@ -129,12 +120,12 @@ class VoucherFlows:
         policy = WindowPolicy(1, self.settings.marker_window)
         marker: WindowResult = yield store_op.hit(key, policy)
         if not marker.allowed:
-            refused = Redemption(False, Refusal.REPLAYED, officers=officers, details=details)
+            refused = Redemption(False, Reason.REPLAYED, officers=officers, details=details)
             yield self._record(subject, client, refused)
             return refused
 
-        unlocked = unlocked_verifiers(voucher)
-        approved = Redemption(True, None, unlocked, officers, details=details)
+        unlocked = unlocked_ways(voucher)
+        approved = Redemption(True, Reason.APPROVED, unlocked, officers, details=details)
         try:
             yield Emit(self._event(subject, client, approved), required=True)
         except AuditUnavailable:
@@ -151,13 +142,13 @@ class VoucherFlows:
             "redeem",
             subject,
             "approved" if redemption.approved else "refused",
-            reason=redemption.refusal.value if redemption.refusal is not None else Reason.APPROVED,
+            reason=redemption.reason,
             client=client,
             **_event_details(redemption),
         )
 
     def _record(self, subject: str, client: str | None, redemption: Redemption) -> Emit:
-        reason = redemption.refusal.value if redemption.refusal is not None else Reason.APPROVED
+        reason = redemption.reason
         return decision_step(
             _VERIFIER,
             "redeem",

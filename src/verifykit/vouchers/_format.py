@@ -152,7 +152,7 @@ def issue_voucher(
 ) -> str:
     """A voucher for ``subject``, signed by the officer whose key is ``key``; base64url text.
 
-    ``unlocks`` names the verifiers whose lockouts it clears (:class:`~verifykit.VerifierId`
+    ``unlocks`` names the verifiers whose lockouts it clears (:class:`~verifykit.Way`
     values); ``ttl`` is at most :data:`MAX_VOUCHER_TTL` seconds. Raises :class:`InvalidInput`
     for any malformed field.
     """

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .._errors import ConfigurationError
-from .._verdict import VerifierId
+from .._verdict import Way, way_named
 from ..store import WindowPolicy
 
 __all__ = ["DEFAULT_UNLOCKS", "MAX_CLOCK_SKEW", "MAX_VOUCHER_TTL", "VOUCHER_PRESETS", "VoucherSettings"]
@@ -20,13 +20,14 @@ MAX_VOUCHER_TTL = 900.0
 #: The most a counter's clock may run ahead of the store's before its vouchers are refused.
 MAX_CLOCK_SKEW = 300.0
 
-#: What a voucher may unlock by default: every verifier that keeps a lockout.
-DEFAULT_UNLOCKS: tuple[VerifierId, ...] = (
-    VerifierId.OTP,
-    VerifierId.PASSWORD,
-    VerifierId.FACE,
-    VerifierId.TOTP,
-    VerifierId.RECOVERY,
+#: What a voucher may unlock by default: every way in that keeps a lockout.
+DEFAULT_UNLOCKS: tuple[Way, ...] = (
+    Way.EMAIL_CODE,
+    Way.PASSWORD,
+    Way.PASSKEY,
+    Way.FACE,
+    Way.AUTHENTICATOR_APP,
+    Way.RECOVERY_CODE,
 )
 
 #: ``standard``: one officer's signature; ``four_eyes``: two officers, each with their own key.
@@ -59,7 +60,7 @@ class VoucherSettings:
     max_ttl: float = MAX_VOUCHER_TTL
     clock_skew: float = 60.0
     four_eyes: bool = False
-    unlockable: tuple[VerifierId, ...] = DEFAULT_UNLOCKS
+    unlockable: tuple[Way, ...] = DEFAULT_UNLOCKS
     client_limit: WindowPolicy | None = field(default_factory=_redemptions_per_client)
 
     def __post_init__(self) -> None:
@@ -72,13 +73,12 @@ class VoucherSettings:
             raise ConfigurationError("four_eyes must be True or False")
         unlockable = self.unlockable
         if isinstance(unlockable, str) or not isinstance(unlockable, tuple | list):
-            raise ConfigurationError("unlockable is a tuple of VerifierId values such as VerifierId.OTP")
-        try:
-            ids = tuple(dict.fromkeys(VerifierId(v) for v in unlockable))
-        except ValueError:
-            raise ConfigurationError(
-                f"unlockable names verifiers: {', '.join(v.value for v in VerifierId)}"
-            ) from None
+            raise ConfigurationError("unlockable is a tuple of Way values such as Way.EMAIL_CODE")
+        ways = [way_named(v) if isinstance(v, str) else None for v in unlockable]
+        if None in ways or Way.COUNTER_VOUCHER in ways:
+            names = ", ".join(w.value for w in Way if w is not Way.COUNTER_VOUCHER)
+            raise ConfigurationError(f"unlockable names ways in: {names}")
+        ids = tuple(dict.fromkeys(w for w in ways if w is not None))
         object.__setattr__(self, "unlockable", ids)
 
     @property

@@ -29,15 +29,42 @@ class Reason(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     REASON_TOO_DARK: _ClassVar[Reason]
     REASON_TOO_BRIGHT: _ClassVar[Reason]
     REASON_MISMATCH: _ClassVar[Reason]
+    REASON_HARD_LOCKED: _ClassVar[Reason]
+    REASON_NOT_ENROLLED: _ClassVar[Reason]
+    REASON_DELIVERY_FAILED: _ClassVar[Reason]
+    REASON_BELOW_LEVEL: _ClassVar[Reason]
+    REASON_TOO_SHORT: _ClassVar[Reason]
+    REASON_TOO_LONG: _ClassVar[Reason]
+    REASON_BREACHED: _ClassVar[Reason]
+    REASON_REPETITIVE: _ClassVar[Reason]
+    REASON_SEQUENTIAL: _ClassVar[Reason]
+    REASON_CONTEXT: _ClassVar[Reason]
+    REASON_MALFORMED: _ClassVar[Reason]
+    REASON_BAD_SIGNATURE: _ClassVar[Reason]
+    REASON_UNKNOWN_OFFICER: _ClassVar[Reason]
+    REASON_REVOKED_OFFICER: _ClassVar[Reason]
+    REASON_SAME_OFFICER: _ClassVar[Reason]
+    REASON_FOUR_EYES_REQUIRED: _ClassVar[Reason]
+    REASON_TTL_TOO_LONG: _ClassVar[Reason]
+    REASON_NOT_YET_VALID: _ClassVar[Reason]
+    REASON_WRONG_SUBJECT: _ClassVar[Reason]
+    REASON_NOT_UNLOCKABLE: _ClassVar[Reason]
+    REASON_WRONG_ORIGIN: _ClassVar[Reason]
+    REASON_WRONG_RP_ID: _ClassVar[Reason]
+    REASON_USER_NOT_VERIFIED: _ClassVar[Reason]
+    REASON_CLONED_AUTHENTICATOR: _ClassVar[Reason]
+    REASON_UNKNOWN_CREDENTIAL: _ClassVar[Reason]
 
-class Fallback(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+class Way(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
-    FALLBACK_UNSPECIFIED: _ClassVar[Fallback]
-    FALLBACK_RESEND: _ClassVar[Fallback]
-    FALLBACK_OTHER_EMAIL: _ClassVar[Fallback]
-    FALLBACK_AUTHENTICATOR_APP: _ClassVar[Fallback]
-    FALLBACK_RECOVERY_CODE: _ClassVar[Fallback]
-    FALLBACK_ASSISTED_CHECK: _ClassVar[Fallback]
+    WAY_UNSPECIFIED: _ClassVar[Way]
+    WAY_EMAIL_CODE: _ClassVar[Way]
+    WAY_PASSWORD: _ClassVar[Way]
+    WAY_AUTHENTICATOR_APP: _ClassVar[Way]
+    WAY_RECOVERY_CODE: _ClassVar[Way]
+    WAY_PASSKEY: _ClassVar[Way]
+    WAY_FACE: _ClassVar[Way]
+    WAY_COUNTER_VOUCHER: _ClassVar[Way]
 REASON_UNSPECIFIED: Reason
 REASON_APPROVED: Reason
 REASON_WRONG_CODE: Reason
@@ -58,15 +85,42 @@ REASON_BLURRY: Reason
 REASON_TOO_DARK: Reason
 REASON_TOO_BRIGHT: Reason
 REASON_MISMATCH: Reason
-FALLBACK_UNSPECIFIED: Fallback
-FALLBACK_RESEND: Fallback
-FALLBACK_OTHER_EMAIL: Fallback
-FALLBACK_AUTHENTICATOR_APP: Fallback
-FALLBACK_RECOVERY_CODE: Fallback
-FALLBACK_ASSISTED_CHECK: Fallback
+REASON_HARD_LOCKED: Reason
+REASON_NOT_ENROLLED: Reason
+REASON_DELIVERY_FAILED: Reason
+REASON_BELOW_LEVEL: Reason
+REASON_TOO_SHORT: Reason
+REASON_TOO_LONG: Reason
+REASON_BREACHED: Reason
+REASON_REPETITIVE: Reason
+REASON_SEQUENTIAL: Reason
+REASON_CONTEXT: Reason
+REASON_MALFORMED: Reason
+REASON_BAD_SIGNATURE: Reason
+REASON_UNKNOWN_OFFICER: Reason
+REASON_REVOKED_OFFICER: Reason
+REASON_SAME_OFFICER: Reason
+REASON_FOUR_EYES_REQUIRED: Reason
+REASON_TTL_TOO_LONG: Reason
+REASON_NOT_YET_VALID: Reason
+REASON_WRONG_SUBJECT: Reason
+REASON_NOT_UNLOCKABLE: Reason
+REASON_WRONG_ORIGIN: Reason
+REASON_WRONG_RP_ID: Reason
+REASON_USER_NOT_VERIFIED: Reason
+REASON_CLONED_AUTHENTICATOR: Reason
+REASON_UNKNOWN_CREDENTIAL: Reason
+WAY_UNSPECIFIED: Way
+WAY_EMAIL_CODE: Way
+WAY_PASSWORD: Way
+WAY_AUTHENTICATOR_APP: Way
+WAY_RECOVERY_CODE: Way
+WAY_PASSKEY: Way
+WAY_FACE: Way
+WAY_COUNTER_VOUCHER: Way
 
 class Verdict(_message.Message):
-    __slots__ = ("approved", "reason", "attempts_left", "retry_after_seconds", "score", "distance", "challenge_id", "fallbacks", "upgraded_hash", "details")
+    __slots__ = ("approved", "reason", "attempts_left", "retry_after_seconds", "score", "distance", "challenge_id", "ways_in", "upgraded_hash", "details", "budget_left")
     class DetailsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -81,9 +135,10 @@ class Verdict(_message.Message):
     SCORE_FIELD_NUMBER: _ClassVar[int]
     DISTANCE_FIELD_NUMBER: _ClassVar[int]
     CHALLENGE_ID_FIELD_NUMBER: _ClassVar[int]
-    FALLBACKS_FIELD_NUMBER: _ClassVar[int]
+    WAYS_IN_FIELD_NUMBER: _ClassVar[int]
     UPGRADED_HASH_FIELD_NUMBER: _ClassVar[int]
     DETAILS_FIELD_NUMBER: _ClassVar[int]
+    BUDGET_LEFT_FIELD_NUMBER: _ClassVar[int]
     approved: bool
     reason: Reason
     attempts_left: int
@@ -91,7 +146,8 @@ class Verdict(_message.Message):
     score: float
     distance: float
     challenge_id: str
-    fallbacks: _containers.RepeatedScalarFieldContainer[Fallback]
+    ways_in: _containers.RepeatedScalarFieldContainer[Way]
     upgraded_hash: str
     details: _containers.ScalarMap[str, str]
-    def __init__(self, approved: _Optional[bool] = ..., reason: _Optional[_Union[Reason, str]] = ..., attempts_left: _Optional[int] = ..., retry_after_seconds: _Optional[float] = ..., score: _Optional[float] = ..., distance: _Optional[float] = ..., challenge_id: _Optional[str] = ..., fallbacks: _Optional[_Iterable[_Union[Fallback, str]]] = ..., upgraded_hash: _Optional[str] = ..., details: _Optional[_Mapping[str, str]] = ...) -> None: ...
+    budget_left: int
+    def __init__(self, approved: _Optional[bool] = ..., reason: _Optional[_Union[Reason, str]] = ..., attempts_left: _Optional[int] = ..., retry_after_seconds: _Optional[float] = ..., score: _Optional[float] = ..., distance: _Optional[float] = ..., challenge_id: _Optional[str] = ..., ways_in: _Optional[_Iterable[_Union[Way, str]]] = ..., upgraded_hash: _Optional[str] = ..., details: _Optional[_Mapping[str, str]] = ..., budget_left: _Optional[int] = ...) -> None: ...

@@ -26,39 +26,39 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from . import common_pb2 as verifykit_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1cverifykit/v1/email_otp.proto\x12\x0cverifykit.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x19verifykit/v1/common.proto\"\xd3\x03\n\x11\x45mailOtpChallenge\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0f\n\x07subject\x18\x02 \x01(\t\x12-\n\x06status\x18\x03 \x01(\x0e\x32\x1d.verifykit.v1.ChallengeStatus\x12\x13\n\x0b\x64\x65stination\x18\x04 \x01(\t\x12/\n\x0b\x63reate_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0b\x65xpire_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x15\n\rattempts_left\x18\x07 \x01(\x05\x12\r\n\x05sends\x18\x08 \x01(\x05\x12/\n\x0bresend_time\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x1c\n\x14resend_after_seconds\x18\n \x01(\x01\x12.\n\x08\x64\x65livery\x18\x0b \x01(\x0e\x32\x1c.verifykit.v1.DeliveryStatus\x12\x17\n\x0f\x64\x65livery_reason\x18\x0c \x01(\t\x12)\n\tfallbacks\x18\r \x03(\x0e\x32\x16.verifykit.v1.Fallback\x12\x12\n\nlive_sends\x18\x0e \x01(\x05\"^\n\x14StartEmailOtpRequest\x12\x0f\n\x07subject\x18\x01 \x01(\t\x12\r\n\x05\x65mail\x18\x02 \x01(\t\x12\x0e\n\x06locale\x18\x03 \x01(\t\x12\x16\n\x0e\x63lient_address\x18\x04 \x01(\t\"K\n\x15StartEmailOtpResponse\x12\x32\n\tchallenge\x18\x01 \x01(\x0b\x32\x1f.verifykit.v1.EmailOtpChallenge\"R\n\x14\x43heckEmailOtpRequest\x12\x14\n\x0c\x63hallenge_id\x18\x01 \x01(\t\x12\x0c\n\x04\x63ode\x18\x02 \x01(\t\x12\x16\n\x0e\x63lient_address\x18\x03 \x01(\t\"M\n\x15\x43heckEmailOtpResponse\x12&\n\x07verdict\x18\x01 \x01(\x0b\x32\x15.verifykit.v1.Verdict\x12\x0c\n\x04send\x18\x02 \x01(\x05\"E\n\x15ResendEmailOtpRequest\x12\x14\n\x0c\x63hallenge_id\x18\x01 \x01(\t\x12\x16\n\x0e\x63lient_address\x18\x02 \x01(\t\"L\n\x16ResendEmailOtpResponse\x12\x32\n\tchallenge\x18\x01 \x01(\x0b\x32\x1f.verifykit.v1.EmailOtpChallenge\"-\n\x15\x43\x61ncelEmailOtpRequest\x12\x14\n\x0c\x63hallenge_id\x18\x01 \x01(\t\"L\n\x16\x43\x61ncelEmailOtpResponse\x12\x32\n\tchallenge\x18\x01 \x01(\x0b\x32\x1f.verifykit.v1.EmailOtpChallenge\"0\n\x18GetEmailOtpStatusRequest\x12\x14\n\x0c\x63hallenge_id\x18\x01 \x01(\t\"O\n\x19GetEmailOtpStatusResponse\x12\x32\n\tchallenge\x18\x01 \x01(\x0b\x32\x1f.verifykit.v1.EmailOtpChallenge*\xca\x01\n\x0f\x43hallengeStatus\x12 \n\x1c\x43HALLENGE_STATUS_UNSPECIFIED\x10\x00\x12\x1c\n\x18\x43HALLENGE_STATUS_PENDING\x10\x01\x12\x1d\n\x19\x43HALLENGE_STATUS_APPROVED\x10\x02\x12\x1b\n\x17\x43HALLENGE_STATUS_DENIED\x10\x03\x12\x1c\n\x18\x43HALLENGE_STATUS_EXPIRED\x10\x04\x12\x1d\n\x19\x43HALLENGE_STATUS_CANCELED\x10\x05*\x83\x01\n\x0e\x44\x65liveryStatus\x12\x1f\n\x1b\x44\x45LIVERY_STATUS_UNSPECIFIED\x10\x00\x12\x1a\n\x16\x44\x45LIVERY_STATUS_QUEUED\x10\x01\x12\x18\n\x14\x44\x45LIVERY_STATUS_SENT\x10\x02\x12\x1a\n\x16\x44\x45LIVERY_STATUS_FAILED\x10\x03\x32\xe5\x03\n\x0f\x45mailOtpService\x12X\n\rStartEmailOtp\x12\".verifykit.v1.StartEmailOtpRequest\x1a#.verifykit.v1.StartEmailOtpResponse\x12X\n\rCheckEmailOtp\x12\".verifykit.v1.CheckEmailOtpRequest\x1a#.verifykit.v1.CheckEmailOtpResponse\x12[\n\x0eResendEmailOtp\x12#.verifykit.v1.ResendEmailOtpRequest\x1a$.verifykit.v1.ResendEmailOtpResponse\x12[\n\x0e\x43\x61ncelEmailOtp\x12#.verifykit.v1.CancelEmailOtpRequest\x1a$.verifykit.v1.CancelEmailOtpResponse\x12\x64\n\x11GetEmailOtpStatus\x12&.verifykit.v1.GetEmailOtpStatusRequest\x1a\'.verifykit.v1.GetEmailOtpStatusResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1cverifykit/v1/email_otp.proto\x12\x0cverifykit.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x19verifykit/v1/common.proto\"\xcc\x03\n\x11\x45mailOtpChallenge\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0f\n\x07subject\x18\x02 \x01(\t\x12-\n\x06status\x18\x03 \x01(\x0e\x32\x1d.verifykit.v1.ChallengeStatus\x12\x13\n\x0b\x64\x65stination\x18\x04 \x01(\t\x12/\n\x0b\x63reate_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0b\x65xpire_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x15\n\rattempts_left\x18\x07 \x01(\x05\x12\r\n\x05sends\x18\x08 \x01(\x05\x12/\n\x0bresend_time\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x1c\n\x14resend_after_seconds\x18\n \x01(\x01\x12.\n\x08\x64\x65livery\x18\x0b \x01(\x0e\x32\x1c.verifykit.v1.DeliveryStatus\x12\x17\n\x0f\x64\x65livery_reason\x18\x0c \x01(\t\x12\"\n\x07ways_in\x18\r \x03(\x0e\x32\x11.verifykit.v1.Way\x12\x12\n\nlive_sends\x18\x0e \x01(\x05\"\x83\x01\n\x14StartEmailOtpRequest\x12\x0f\n\x07subject\x18\x01 \x01(\t\x12\r\n\x05\x65mail\x18\x02 \x01(\t\x12\x0e\n\x06locale\x18\x03 \x01(\t\x12\x16\n\x0e\x63lient_address\x18\x04 \x01(\t\x12#\n\x08\x65nrolled\x18\x05 \x03(\x0e\x32\x11.verifykit.v1.Way\"K\n\x15StartEmailOtpResponse\x12\x32\n\tchallenge\x18\x01 \x01(\x0b\x32\x1f.verifykit.v1.EmailOtpChallenge\"w\n\x14\x43heckEmailOtpRequest\x12\x14\n\x0c\x63hallenge_id\x18\x01 \x01(\t\x12\x0c\n\x04\x63ode\x18\x02 \x01(\t\x12\x16\n\x0e\x63lient_address\x18\x03 \x01(\t\x12#\n\x08\x65nrolled\x18\x04 \x03(\x0e\x32\x11.verifykit.v1.Way\"M\n\x15\x43heckEmailOtpResponse\x12&\n\x07verdict\x18\x01 \x01(\x0b\x32\x15.verifykit.v1.Verdict\x12\x0c\n\x04send\x18\x02 \x01(\x05\"j\n\x15ResendEmailOtpRequest\x12\x14\n\x0c\x63hallenge_id\x18\x01 \x01(\t\x12\x16\n\x0e\x63lient_address\x18\x02 \x01(\t\x12#\n\x08\x65nrolled\x18\x03 \x03(\x0e\x32\x11.verifykit.v1.Way\"L\n\x16ResendEmailOtpResponse\x12\x32\n\tchallenge\x18\x01 \x01(\x0b\x32\x1f.verifykit.v1.EmailOtpChallenge\"-\n\x15\x43\x61ncelEmailOtpRequest\x12\x14\n\x0c\x63hallenge_id\x18\x01 \x01(\t\"L\n\x16\x43\x61ncelEmailOtpResponse\x12\x32\n\tchallenge\x18\x01 \x01(\x0b\x32\x1f.verifykit.v1.EmailOtpChallenge\"U\n\x18GetEmailOtpStatusRequest\x12\x14\n\x0c\x63hallenge_id\x18\x01 \x01(\t\x12#\n\x08\x65nrolled\x18\x02 \x03(\x0e\x32\x11.verifykit.v1.Way\"O\n\x19GetEmailOtpStatusResponse\x12\x32\n\tchallenge\x18\x01 \x01(\x0b\x32\x1f.verifykit.v1.EmailOtpChallenge*\xca\x01\n\x0f\x43hallengeStatus\x12 \n\x1c\x43HALLENGE_STATUS_UNSPECIFIED\x10\x00\x12\x1c\n\x18\x43HALLENGE_STATUS_PENDING\x10\x01\x12\x1d\n\x19\x43HALLENGE_STATUS_APPROVED\x10\x02\x12\x1b\n\x17\x43HALLENGE_STATUS_DENIED\x10\x03\x12\x1c\n\x18\x43HALLENGE_STATUS_EXPIRED\x10\x04\x12\x1d\n\x19\x43HALLENGE_STATUS_CANCELED\x10\x05*\x83\x01\n\x0e\x44\x65liveryStatus\x12\x1f\n\x1b\x44\x45LIVERY_STATUS_UNSPECIFIED\x10\x00\x12\x1a\n\x16\x44\x45LIVERY_STATUS_QUEUED\x10\x01\x12\x18\n\x14\x44\x45LIVERY_STATUS_SENT\x10\x02\x12\x1a\n\x16\x44\x45LIVERY_STATUS_FAILED\x10\x03\x32\xe5\x03\n\x0f\x45mailOtpService\x12X\n\rStartEmailOtp\x12\".verifykit.v1.StartEmailOtpRequest\x1a#.verifykit.v1.StartEmailOtpResponse\x12X\n\rCheckEmailOtp\x12\".verifykit.v1.CheckEmailOtpRequest\x1a#.verifykit.v1.CheckEmailOtpResponse\x12[\n\x0eResendEmailOtp\x12#.verifykit.v1.ResendEmailOtpRequest\x1a$.verifykit.v1.ResendEmailOtpResponse\x12[\n\x0e\x43\x61ncelEmailOtp\x12#.verifykit.v1.CancelEmailOtpRequest\x1a$.verifykit.v1.CancelEmailOtpResponse\x12\x64\n\x11GetEmailOtpStatus\x12&.verifykit.v1.GetEmailOtpStatusRequest\x1a\'.verifykit.v1.GetEmailOtpStatusResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'verifykit._wire._pb.email_otp_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_CHALLENGESTATUS']._serialized_start=1318
-  _globals['_CHALLENGESTATUS']._serialized_end=1520
-  _globals['_DELIVERYSTATUS']._serialized_start=1523
-  _globals['_DELIVERYSTATUS']._serialized_end=1654
+  _globals['_CHALLENGESTATUS']._serialized_start=1460
+  _globals['_CHALLENGESTATUS']._serialized_end=1662
+  _globals['_DELIVERYSTATUS']._serialized_start=1665
+  _globals['_DELIVERYSTATUS']._serialized_end=1796
   _globals['_EMAILOTPCHALLENGE']._serialized_start=107
-  _globals['_EMAILOTPCHALLENGE']._serialized_end=574
-  _globals['_STARTEMAILOTPREQUEST']._serialized_start=576
-  _globals['_STARTEMAILOTPREQUEST']._serialized_end=670
-  _globals['_STARTEMAILOTPRESPONSE']._serialized_start=672
-  _globals['_STARTEMAILOTPRESPONSE']._serialized_end=747
-  _globals['_CHECKEMAILOTPREQUEST']._serialized_start=749
-  _globals['_CHECKEMAILOTPREQUEST']._serialized_end=831
-  _globals['_CHECKEMAILOTPRESPONSE']._serialized_start=833
-  _globals['_CHECKEMAILOTPRESPONSE']._serialized_end=910
-  _globals['_RESENDEMAILOTPREQUEST']._serialized_start=912
-  _globals['_RESENDEMAILOTPREQUEST']._serialized_end=981
-  _globals['_RESENDEMAILOTPRESPONSE']._serialized_start=983
-  _globals['_RESENDEMAILOTPRESPONSE']._serialized_end=1059
-  _globals['_CANCELEMAILOTPREQUEST']._serialized_start=1061
-  _globals['_CANCELEMAILOTPREQUEST']._serialized_end=1106
-  _globals['_CANCELEMAILOTPRESPONSE']._serialized_start=1108
-  _globals['_CANCELEMAILOTPRESPONSE']._serialized_end=1184
-  _globals['_GETEMAILOTPSTATUSREQUEST']._serialized_start=1186
-  _globals['_GETEMAILOTPSTATUSREQUEST']._serialized_end=1234
-  _globals['_GETEMAILOTPSTATUSRESPONSE']._serialized_start=1236
-  _globals['_GETEMAILOTPSTATUSRESPONSE']._serialized_end=1315
-  _globals['_EMAILOTPSERVICE']._serialized_start=1657
-  _globals['_EMAILOTPSERVICE']._serialized_end=2142
+  _globals['_EMAILOTPCHALLENGE']._serialized_end=567
+  _globals['_STARTEMAILOTPREQUEST']._serialized_start=570
+  _globals['_STARTEMAILOTPREQUEST']._serialized_end=701
+  _globals['_STARTEMAILOTPRESPONSE']._serialized_start=703
+  _globals['_STARTEMAILOTPRESPONSE']._serialized_end=778
+  _globals['_CHECKEMAILOTPREQUEST']._serialized_start=780
+  _globals['_CHECKEMAILOTPREQUEST']._serialized_end=899
+  _globals['_CHECKEMAILOTPRESPONSE']._serialized_start=901
+  _globals['_CHECKEMAILOTPRESPONSE']._serialized_end=978
+  _globals['_RESENDEMAILOTPREQUEST']._serialized_start=980
+  _globals['_RESENDEMAILOTPREQUEST']._serialized_end=1086
+  _globals['_RESENDEMAILOTPRESPONSE']._serialized_start=1088
+  _globals['_RESENDEMAILOTPRESPONSE']._serialized_end=1164
+  _globals['_CANCELEMAILOTPREQUEST']._serialized_start=1166
+  _globals['_CANCELEMAILOTPREQUEST']._serialized_end=1211
+  _globals['_CANCELEMAILOTPRESPONSE']._serialized_start=1213
+  _globals['_CANCELEMAILOTPRESPONSE']._serialized_end=1289
+  _globals['_GETEMAILOTPSTATUSREQUEST']._serialized_start=1291
+  _globals['_GETEMAILOTPSTATUSREQUEST']._serialized_end=1376
+  _globals['_GETEMAILOTPSTATUSRESPONSE']._serialized_start=1378
+  _globals['_GETEMAILOTPSTATUSRESPONSE']._serialized_end=1457
+  _globals['_EMAILOTPSERVICE']._serialized_start=1799
+  _globals['_EMAILOTPSERVICE']._serialized_end=2284
 # @@protoc_insertion_point(module_scope)

@@ -38,7 +38,7 @@ DELIVERY_STATUS_SENT: DeliveryStatus
 DELIVERY_STATUS_FAILED: DeliveryStatus
 
 class EmailOtpChallenge(_message.Message):
-    __slots__ = ("id", "subject", "status", "destination", "create_time", "expire_time", "attempts_left", "sends", "resend_time", "resend_after_seconds", "delivery", "delivery_reason", "fallbacks", "live_sends")
+    __slots__ = ("id", "subject", "status", "destination", "create_time", "expire_time", "attempts_left", "sends", "resend_time", "resend_after_seconds", "delivery", "delivery_reason", "ways_in", "live_sends")
     ID_FIELD_NUMBER: _ClassVar[int]
     SUBJECT_FIELD_NUMBER: _ClassVar[int]
     STATUS_FIELD_NUMBER: _ClassVar[int]
@@ -51,7 +51,7 @@ class EmailOtpChallenge(_message.Message):
     RESEND_AFTER_SECONDS_FIELD_NUMBER: _ClassVar[int]
     DELIVERY_FIELD_NUMBER: _ClassVar[int]
     DELIVERY_REASON_FIELD_NUMBER: _ClassVar[int]
-    FALLBACKS_FIELD_NUMBER: _ClassVar[int]
+    WAYS_IN_FIELD_NUMBER: _ClassVar[int]
     LIVE_SENDS_FIELD_NUMBER: _ClassVar[int]
     id: str
     subject: str
@@ -65,21 +65,23 @@ class EmailOtpChallenge(_message.Message):
     resend_after_seconds: float
     delivery: DeliveryStatus
     delivery_reason: str
-    fallbacks: _containers.RepeatedScalarFieldContainer[_common_pb2.Fallback]
+    ways_in: _containers.RepeatedScalarFieldContainer[_common_pb2.Way]
     live_sends: int
-    def __init__(self, id: _Optional[str] = ..., subject: _Optional[str] = ..., status: _Optional[_Union[ChallengeStatus, str]] = ..., destination: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., expire_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., attempts_left: _Optional[int] = ..., sends: _Optional[int] = ..., resend_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., resend_after_seconds: _Optional[float] = ..., delivery: _Optional[_Union[DeliveryStatus, str]] = ..., delivery_reason: _Optional[str] = ..., fallbacks: _Optional[_Iterable[_Union[_common_pb2.Fallback, str]]] = ..., live_sends: _Optional[int] = ...) -> None: ...
+    def __init__(self, id: _Optional[str] = ..., subject: _Optional[str] = ..., status: _Optional[_Union[ChallengeStatus, str]] = ..., destination: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., expire_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., attempts_left: _Optional[int] = ..., sends: _Optional[int] = ..., resend_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., resend_after_seconds: _Optional[float] = ..., delivery: _Optional[_Union[DeliveryStatus, str]] = ..., delivery_reason: _Optional[str] = ..., ways_in: _Optional[_Iterable[_Union[_common_pb2.Way, str]]] = ..., live_sends: _Optional[int] = ...) -> None: ...
 
 class StartEmailOtpRequest(_message.Message):
-    __slots__ = ("subject", "email", "locale", "client_address")
+    __slots__ = ("subject", "email", "locale", "client_address", "enrolled")
     SUBJECT_FIELD_NUMBER: _ClassVar[int]
     EMAIL_FIELD_NUMBER: _ClassVar[int]
     LOCALE_FIELD_NUMBER: _ClassVar[int]
     CLIENT_ADDRESS_FIELD_NUMBER: _ClassVar[int]
+    ENROLLED_FIELD_NUMBER: _ClassVar[int]
     subject: str
     email: str
     locale: str
     client_address: str
-    def __init__(self, subject: _Optional[str] = ..., email: _Optional[str] = ..., locale: _Optional[str] = ..., client_address: _Optional[str] = ...) -> None: ...
+    enrolled: _containers.RepeatedScalarFieldContainer[_common_pb2.Way]
+    def __init__(self, subject: _Optional[str] = ..., email: _Optional[str] = ..., locale: _Optional[str] = ..., client_address: _Optional[str] = ..., enrolled: _Optional[_Iterable[_Union[_common_pb2.Way, str]]] = ...) -> None: ...
 
 class StartEmailOtpResponse(_message.Message):
     __slots__ = ("challenge",)
@@ -88,14 +90,16 @@ class StartEmailOtpResponse(_message.Message):
     def __init__(self, challenge: _Optional[_Union[EmailOtpChallenge, _Mapping]] = ...) -> None: ...
 
 class CheckEmailOtpRequest(_message.Message):
-    __slots__ = ("challenge_id", "code", "client_address")
+    __slots__ = ("challenge_id", "code", "client_address", "enrolled")
     CHALLENGE_ID_FIELD_NUMBER: _ClassVar[int]
     CODE_FIELD_NUMBER: _ClassVar[int]
     CLIENT_ADDRESS_FIELD_NUMBER: _ClassVar[int]
+    ENROLLED_FIELD_NUMBER: _ClassVar[int]
     challenge_id: str
     code: str
     client_address: str
-    def __init__(self, challenge_id: _Optional[str] = ..., code: _Optional[str] = ..., client_address: _Optional[str] = ...) -> None: ...
+    enrolled: _containers.RepeatedScalarFieldContainer[_common_pb2.Way]
+    def __init__(self, challenge_id: _Optional[str] = ..., code: _Optional[str] = ..., client_address: _Optional[str] = ..., enrolled: _Optional[_Iterable[_Union[_common_pb2.Way, str]]] = ...) -> None: ...
 
 class CheckEmailOtpResponse(_message.Message):
     __slots__ = ("verdict", "send")
@@ -106,12 +110,14 @@ class CheckEmailOtpResponse(_message.Message):
     def __init__(self, verdict: _Optional[_Union[_common_pb2.Verdict, _Mapping]] = ..., send: _Optional[int] = ...) -> None: ...
 
 class ResendEmailOtpRequest(_message.Message):
-    __slots__ = ("challenge_id", "client_address")
+    __slots__ = ("challenge_id", "client_address", "enrolled")
     CHALLENGE_ID_FIELD_NUMBER: _ClassVar[int]
     CLIENT_ADDRESS_FIELD_NUMBER: _ClassVar[int]
+    ENROLLED_FIELD_NUMBER: _ClassVar[int]
     challenge_id: str
     client_address: str
-    def __init__(self, challenge_id: _Optional[str] = ..., client_address: _Optional[str] = ...) -> None: ...
+    enrolled: _containers.RepeatedScalarFieldContainer[_common_pb2.Way]
+    def __init__(self, challenge_id: _Optional[str] = ..., client_address: _Optional[str] = ..., enrolled: _Optional[_Iterable[_Union[_common_pb2.Way, str]]] = ...) -> None: ...
 
 class ResendEmailOtpResponse(_message.Message):
     __slots__ = ("challenge",)
@@ -132,10 +138,12 @@ class CancelEmailOtpResponse(_message.Message):
     def __init__(self, challenge: _Optional[_Union[EmailOtpChallenge, _Mapping]] = ...) -> None: ...
 
 class GetEmailOtpStatusRequest(_message.Message):
-    __slots__ = ("challenge_id",)
+    __slots__ = ("challenge_id", "enrolled")
     CHALLENGE_ID_FIELD_NUMBER: _ClassVar[int]
+    ENROLLED_FIELD_NUMBER: _ClassVar[int]
     challenge_id: str
-    def __init__(self, challenge_id: _Optional[str] = ...) -> None: ...
+    enrolled: _containers.RepeatedScalarFieldContainer[_common_pb2.Way]
+    def __init__(self, challenge_id: _Optional[str] = ..., enrolled: _Optional[_Iterable[_Union[_common_pb2.Way, str]]] = ...) -> None: ...
 
 class GetEmailOtpStatusResponse(_message.Message):
     __slots__ = ("challenge",)

@@ -78,7 +78,8 @@ class EmailOtpServiceServicer:
 
     def StartEmailOtp(self, request, context):
         """Send a code to an address and open a challenge. A failed delivery is not an error: the
-        challenge says delivery = DELIVERY_STATUS_FAILED and offers fallbacks.
+        challenge says delivery = DELIVERY_STATUS_FAILED and offers every other way in the
+        request says the person has (enrolled), and the counter.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -107,7 +108,7 @@ class EmailOtpServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def GetEmailOtpStatus(self, request, context):
-        """The challenge as it stands, including delivery status and fallbacks.
+        """The challenge as it stands, including delivery status and the ways in it offers.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from . import common_pb2 as verifykit_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17verifykit/v1/face.proto\x12\x0cverifykit.v1\x1a\x19verifykit/v1/common.proto\"3\n\x11\x45nrollFaceRequest\x12\x0f\n\x07subject\x18\x01 \x01(\t\x12\r\n\x05image\x18\x02 \x01(\x0c\"\xc8\x01\n\x12\x45nrollFaceResponse\x12\n\n\x02ok\x18\x01 \x01(\x08\x12$\n\x06reason\x18\x02 \x01(\x0e\x32\x14.verifykit.v1.Reason\x12\x10\n\x08template\x18\x03 \x01(\x0c\x12>\n\x07\x64\x65tails\x18\x04 \x03(\x0b\x32-.verifykit.v1.EnrollFaceResponse.DetailsEntry\x1a.\n\x0c\x44\x65tailsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"]\n\x11VerifyFaceRequest\x12\x0f\n\x07subject\x18\x01 \x01(\t\x12\x10\n\x08template\x18\x02 \x01(\x0c\x12\r\n\x05image\x18\x03 \x01(\x0c\x12\x16\n\x0e\x63lient_address\x18\x04 \x01(\t\"<\n\x12VerifyFaceResponse\x12&\n\x07verdict\x18\x01 \x01(\x0b\x32\x15.verifykit.v1.Verdict\":\n\x15\x41\x64\x64ToFaceIndexRequest\x12\x0f\n\x07subject\x18\x01 \x01(\t\x12\x10\n\x08template\x18\x02 \x01(\x0c\"&\n\x16\x41\x64\x64ToFaceIndexResponse\x12\x0c\n\x04size\x18\x01 \x01(\x03\"-\n\x1aRemoveFromFaceIndexRequest\x12\x0f\n\x07subject\x18\x01 \x01(\t\"<\n\x1bRemoveFromFaceIndexResponse\x12\x0f\n\x07removed\x18\x01 \x01(\x08\x12\x0c\n\x04size\x18\x02 \x01(\x03\"b\n\x16SearchFaceIndexRequest\x12\r\n\x05image\x18\x01 \x01(\x0c\x12\r\n\x05top_k\x18\x02 \x01(\x05\x12\x19\n\x0cmax_distance\x18\x03 \x01(\x01H\x00\x88\x01\x01\x42\x0f\n\r_max_distance\".\n\tFaceMatch\x12\x0f\n\x07subject\x18\x01 \x01(\t\x12\x10\n\x08\x64istance\x18\x02 \x01(\x01\"u\n\x17SearchFaceIndexResponse\x12\n\n\x02ok\x18\x01 \x01(\x08\x12$\n\x06reason\x18\x02 \x01(\x0e\x32\x14.verifykit.v1.Reason\x12(\n\x07matches\x18\x03 \x03(\x0b\x32\x17.verifykit.v1.FaceMatch2\xd8\x03\n\x0b\x46\x61\x63\x65Service\x12O\n\nEnrollFace\x12\x1f.verifykit.v1.EnrollFaceRequest\x1a .verifykit.v1.EnrollFaceResponse\x12O\n\nVerifyFace\x12\x1f.verifykit.v1.VerifyFaceRequest\x1a .verifykit.v1.VerifyFaceResponse\x12[\n\x0e\x41\x64\x64ToFaceIndex\x12#.verifykit.v1.AddToFaceIndexRequest\x1a$.verifykit.v1.AddToFaceIndexResponse\x12j\n\x13RemoveFromFaceIndex\x12(.verifykit.v1.RemoveFromFaceIndexRequest\x1a).verifykit.v1.RemoveFromFaceIndexResponse\x12^\n\x0fSearchFaceIndex\x12$.verifykit.v1.SearchFaceIndexRequest\x1a%.verifykit.v1.SearchFaceIndexResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17verifykit/v1/face.proto\x12\x0cverifykit.v1\x1a\x19verifykit/v1/common.proto\"3\n\x11\x45nrollFaceRequest\x12\x0f\n\x07subject\x18\x01 \x01(\t\x12\r\n\x05image\x18\x02 \x01(\x0c\"\xce\x01\n\x12\x45nrollFaceResponse\x12\x10\n\x08\x61pproved\x18\x01 \x01(\x08\x12$\n\x06reason\x18\x02 \x01(\x0e\x32\x14.verifykit.v1.Reason\x12\x10\n\x08template\x18\x03 \x01(\x0c\x12>\n\x07\x64\x65tails\x18\x04 \x03(\x0b\x32-.verifykit.v1.EnrollFaceResponse.DetailsEntry\x1a.\n\x0c\x44\x65tailsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"]\n\x11VerifyFaceRequest\x12\x0f\n\x07subject\x18\x01 \x01(\t\x12\x10\n\x08template\x18\x02 \x01(\x0c\x12\r\n\x05image\x18\x03 \x01(\x0c\x12\x16\n\x0e\x63lient_address\x18\x04 \x01(\t\"<\n\x12VerifyFaceResponse\x12&\n\x07verdict\x18\x01 \x01(\x0b\x32\x15.verifykit.v1.Verdict\":\n\x15\x41\x64\x64ToFaceIndexRequest\x12\x0f\n\x07subject\x18\x01 \x01(\t\x12\x10\n\x08template\x18\x02 \x01(\x0c\"&\n\x16\x41\x64\x64ToFaceIndexResponse\x12\x0c\n\x04size\x18\x01 \x01(\x03\"-\n\x1aRemoveFromFaceIndexRequest\x12\x0f\n\x07subject\x18\x01 \x01(\t\"<\n\x1bRemoveFromFaceIndexResponse\x12\x0f\n\x07removed\x18\x01 \x01(\x08\x12\x0c\n\x04size\x18\x02 \x01(\x03\"b\n\x16SearchFaceIndexRequest\x12\r\n\x05image\x18\x01 \x01(\x0c\x12\r\n\x05top_k\x18\x02 \x01(\x05\x12\x19\n\x0cmax_distance\x18\x03 \x01(\x01H\x00\x88\x01\x01\x42\x0f\n\r_max_distance\".\n\tFaceMatch\x12\x0f\n\x07subject\x18\x01 \x01(\t\x12\x10\n\x08\x64istance\x18\x02 \x01(\x01\"{\n\x17SearchFaceIndexResponse\x12\x10\n\x08\x61pproved\x18\x01 \x01(\x08\x12$\n\x06reason\x18\x02 \x01(\x0e\x32\x14.verifykit.v1.Reason\x12(\n\x07matches\x18\x03 \x03(\x0b\x32\x17.verifykit.v1.FaceMatch2\xd8\x03\n\x0b\x46\x61\x63\x65Service\x12O\n\nEnrollFace\x12\x1f.verifykit.v1.EnrollFaceRequest\x1a .verifykit.v1.EnrollFaceResponse\x12O\n\nVerifyFace\x12\x1f.verifykit.v1.VerifyFaceRequest\x1a .verifykit.v1.VerifyFaceResponse\x12[\n\x0e\x41\x64\x64ToFaceIndex\x12#.verifykit.v1.AddToFaceIndexRequest\x1a$.verifykit.v1.AddToFaceIndexResponse\x12j\n\x13RemoveFromFaceIndex\x12(.verifykit.v1.RemoveFromFaceIndexRequest\x1a).verifykit.v1.RemoveFromFaceIndexResponse\x12^\n\x0fSearchFaceIndex\x12$.verifykit.v1.SearchFaceIndexRequest\x1a%.verifykit.v1.SearchFaceIndexResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -37,27 +37,27 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_ENROLLFACEREQUEST']._serialized_start=68
   _globals['_ENROLLFACEREQUEST']._serialized_end=119
   _globals['_ENROLLFACERESPONSE']._serialized_start=122
-  _globals['_ENROLLFACERESPONSE']._serialized_end=322
-  _globals['_ENROLLFACERESPONSE_DETAILSENTRY']._serialized_start=276
-  _globals['_ENROLLFACERESPONSE_DETAILSENTRY']._serialized_end=322
-  _globals['_VERIFYFACEREQUEST']._serialized_start=324
-  _globals['_VERIFYFACEREQUEST']._serialized_end=417
-  _globals['_VERIFYFACERESPONSE']._serialized_start=419
-  _globals['_VERIFYFACERESPONSE']._serialized_end=479
-  _globals['_ADDTOFACEINDEXREQUEST']._serialized_start=481
-  _globals['_ADDTOFACEINDEXREQUEST']._serialized_end=539
-  _globals['_ADDTOFACEINDEXRESPONSE']._serialized_start=541
-  _globals['_ADDTOFACEINDEXRESPONSE']._serialized_end=579
-  _globals['_REMOVEFROMFACEINDEXREQUEST']._serialized_start=581
-  _globals['_REMOVEFROMFACEINDEXREQUEST']._serialized_end=626
-  _globals['_REMOVEFROMFACEINDEXRESPONSE']._serialized_start=628
-  _globals['_REMOVEFROMFACEINDEXRESPONSE']._serialized_end=688
-  _globals['_SEARCHFACEINDEXREQUEST']._serialized_start=690
-  _globals['_SEARCHFACEINDEXREQUEST']._serialized_end=788
-  _globals['_FACEMATCH']._serialized_start=790
-  _globals['_FACEMATCH']._serialized_end=836
-  _globals['_SEARCHFACEINDEXRESPONSE']._serialized_start=838
-  _globals['_SEARCHFACEINDEXRESPONSE']._serialized_end=955
-  _globals['_FACESERVICE']._serialized_start=958
-  _globals['_FACESERVICE']._serialized_end=1430
+  _globals['_ENROLLFACERESPONSE']._serialized_end=328
+  _globals['_ENROLLFACERESPONSE_DETAILSENTRY']._serialized_start=282
+  _globals['_ENROLLFACERESPONSE_DETAILSENTRY']._serialized_end=328
+  _globals['_VERIFYFACEREQUEST']._serialized_start=330
+  _globals['_VERIFYFACEREQUEST']._serialized_end=423
+  _globals['_VERIFYFACERESPONSE']._serialized_start=425
+  _globals['_VERIFYFACERESPONSE']._serialized_end=485
+  _globals['_ADDTOFACEINDEXREQUEST']._serialized_start=487
+  _globals['_ADDTOFACEINDEXREQUEST']._serialized_end=545
+  _globals['_ADDTOFACEINDEXRESPONSE']._serialized_start=547
+  _globals['_ADDTOFACEINDEXRESPONSE']._serialized_end=585
+  _globals['_REMOVEFROMFACEINDEXREQUEST']._serialized_start=587
+  _globals['_REMOVEFROMFACEINDEXREQUEST']._serialized_end=632
+  _globals['_REMOVEFROMFACEINDEXRESPONSE']._serialized_start=634
+  _globals['_REMOVEFROMFACEINDEXRESPONSE']._serialized_end=694
+  _globals['_SEARCHFACEINDEXREQUEST']._serialized_start=696
+  _globals['_SEARCHFACEINDEXREQUEST']._serialized_end=794
+  _globals['_FACEMATCH']._serialized_start=796
+  _globals['_FACEMATCH']._serialized_end=842
+  _globals['_SEARCHFACEINDEXRESPONSE']._serialized_start=844
+  _globals['_SEARCHFACEINDEXRESPONSE']._serialized_end=967
+  _globals['_FACESERVICE']._serialized_start=970
+  _globals['_FACESERVICE']._serialized_end=1442
 # @@protoc_insertion_point(module_scope)

@@ -16,7 +16,7 @@ class EnrollFaceRequest(_message.Message):
     def __init__(self, subject: _Optional[str] = ..., image: _Optional[bytes] = ...) -> None: ...
 
 class EnrollFaceResponse(_message.Message):
-    __slots__ = ("ok", "reason", "template", "details")
+    __slots__ = ("approved", "reason", "template", "details")
     class DetailsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -24,15 +24,15 @@ class EnrollFaceResponse(_message.Message):
         key: str
         value: str
         def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
-    OK_FIELD_NUMBER: _ClassVar[int]
+    APPROVED_FIELD_NUMBER: _ClassVar[int]
     REASON_FIELD_NUMBER: _ClassVar[int]
     TEMPLATE_FIELD_NUMBER: _ClassVar[int]
     DETAILS_FIELD_NUMBER: _ClassVar[int]
-    ok: bool
+    approved: bool
     reason: _common_pb2.Reason
     template: bytes
     details: _containers.ScalarMap[str, str]
-    def __init__(self, ok: _Optional[bool] = ..., reason: _Optional[_Union[_common_pb2.Reason, str]] = ..., template: _Optional[bytes] = ..., details: _Optional[_Mapping[str, str]] = ...) -> None: ...
+    def __init__(self, approved: _Optional[bool] = ..., reason: _Optional[_Union[_common_pb2.Reason, str]] = ..., template: _Optional[bytes] = ..., details: _Optional[_Mapping[str, str]] = ...) -> None: ...
 
 class VerifyFaceRequest(_message.Message):
     __slots__ = ("subject", "template", "image", "client_address")
@@ -99,11 +99,11 @@ class FaceMatch(_message.Message):
     def __init__(self, subject: _Optional[str] = ..., distance: _Optional[float] = ...) -> None: ...
 
 class SearchFaceIndexResponse(_message.Message):
-    __slots__ = ("ok", "reason", "matches")
-    OK_FIELD_NUMBER: _ClassVar[int]
+    __slots__ = ("approved", "reason", "matches")
+    APPROVED_FIELD_NUMBER: _ClassVar[int]
     REASON_FIELD_NUMBER: _ClassVar[int]
     MATCHES_FIELD_NUMBER: _ClassVar[int]
-    ok: bool
+    approved: bool
     reason: _common_pb2.Reason
     matches: _containers.RepeatedCompositeFieldContainer[FaceMatch]
-    def __init__(self, ok: _Optional[bool] = ..., reason: _Optional[_Union[_common_pb2.Reason, str]] = ..., matches: _Optional[_Iterable[_Union[FaceMatch, _Mapping]]] = ...) -> None: ...
+    def __init__(self, approved: _Optional[bool] = ..., reason: _Optional[_Union[_common_pb2.Reason, str]] = ..., matches: _Optional[_Iterable[_Union[FaceMatch, _Mapping]]] = ...) -> None: ...

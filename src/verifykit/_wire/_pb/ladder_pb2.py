@@ -23,32 +23,29 @@ _sym_db = _symbol_database.Default()
 
 
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
+from . import common_pb2 as verifykit_dot_v1_dot_common__pb2
 from . import email_otp_pb2 as verifykit_dot_v1_dot_email__otp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19verifykit/v1/ladder.proto\x12\x0cverifykit.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1cverifykit/v1/email_otp.proto\"\x96\x02\n\x04Rung\x12 \n\x03way\x18\x01 \x01(\x0e\x32\x13.verifykit.v1.WayIn\x12\x0c\n\x04open\x18\x02 \x01(\x08\x12#\n\x04role\x18\x03 \x01(\x0e\x32\x15.verifykit.v1.WayRole\x12+\n\x05level\x18\x04 \x01(\x0e\x32\x1c.verifykit.v1.AssuranceLevel\x12\'\n\x03why\x18\x05 \x01(\x0e\x32\x1a.verifykit.v1.ClosedReason\x12 \n\x13retry_after_seconds\x18\x06 \x01(\x01H\x00\x88\x01\x01\x12)\n\x05until\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x16\n\x14_retry_after_seconds\"]\n\x0b\x43ombination\x12!\n\x04ways\x18\x01 \x03(\x0e\x32\x13.verifykit.v1.WayIn\x12+\n\x05level\x18\x02 \x01(\x0e\x32\x1c.verifykit.v1.AssuranceLevel\"\xa7\x01\n\x10GetWaysInRequest\x12\x0f\n\x07subject\x18\x01 \x01(\t\x12%\n\x08\x65nrolled\x18\x02 \x03(\x0e\x32\x13.verifykit.v1.WayIn\x12.\n\x08\x64\x65livery\x18\x03 \x01(\x0e\x32\x1c.verifykit.v1.DeliveryStatus\x12+\n\x05level\x18\x04 \x01(\x0e\x32\x1c.verifykit.v1.AssuranceLevel\"\x90\x02\n\x11GetWaysInResponse\x12+\n\x05level\x18\x01 \x01(\x0e\x32\x1c.verifykit.v1.AssuranceLevel\x12 \n\x04open\x18\x02 \x03(\x0b\x32\x12.verifykit.v1.Rung\x12\"\n\x06\x63losed\x18\x03 \x03(\x0b\x32\x12.verifykit.v1.Rung\x12/\n\x0c\x63ombinations\x18\x04 \x03(\x0b\x32\x19.verifykit.v1.Combination\x12\x17\n\x0f\x62udget_failures\x18\x05 \x01(\x05\x12\x1a\n\x12\x62udget_hard_locked\x18\x06 \x01(\x08\x12\"\n\x1a\x62udget_retry_after_seconds\x18\x07 \x01(\x01*\xb0\x01\n\x05WayIn\x12\x16\n\x12WAY_IN_UNSPECIFIED\x10\x00\x12\x15\n\x11WAY_IN_EMAIL_CODE\x10\x01\x12\x13\n\x0fWAY_IN_PASSWORD\x10\x02\x12\x1c\n\x18WAY_IN_AUTHENTICATOR_APP\x10\x03\x12\x18\n\x14WAY_IN_RECOVERY_CODE\x10\x04\x12\x0f\n\x0bWAY_IN_FACE\x10\x05\x12\x1a\n\x16WAY_IN_COUNTER_VOUCHER\x10\x06*\x7f\n\x0e\x41ssuranceLevel\x12\x1f\n\x1b\x41SSURANCE_LEVEL_UNSPECIFIED\x10\x00\x12\x18\n\x14\x41SSURANCE_LEVEL_AAL1\x10\x01\x12\x18\n\x14\x41SSURANCE_LEVEL_AAL2\x10\x02\x12\x18\n\x14\x41SSURANCE_LEVEL_AAL3\x10\x03*\x92\x01\n\x07WayRole\x12\x18\n\x14WAY_ROLE_UNSPECIFIED\x10\x00\x12\x1a\n\x16WAY_ROLE_AUTHENTICATOR\x10\x01\x12\x1a\n\x16WAY_ROLE_ADDRESS_PROOF\x10\x02\x12\x1e\n\x1aWAY_ROLE_IDENTITY_EVIDENCE\x10\x03\x12\x15\n\x11WAY_ROLE_RECOVERY\x10\x04*\xc8\x01\n\x0c\x43losedReason\x12\x1d\n\x19\x43LOSED_REASON_UNSPECIFIED\x10\x00\x12\x18\n\x14\x43LOSED_REASON_LOCKED\x10\x01\x12\x1d\n\x19\x43LOSED_REASON_HARD_LOCKED\x10\x02\x12\x1e\n\x1a\x43LOSED_REASON_NOT_ENROLLED\x10\x03\x12!\n\x1d\x43LOSED_REASON_DELIVERY_FAILED\x10\x04\x12\x1d\n\x19\x43LOSED_REASON_BELOW_LEVEL\x10\x05\x32]\n\rLadderService\x12L\n\tGetWaysIn\x12\x1e.verifykit.v1.GetWaysInRequest\x1a\x1f.verifykit.v1.GetWaysInResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19verifykit/v1/ladder.proto\x12\x0cverifykit.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x19verifykit/v1/common.proto\x1a\x1cverifykit/v1/email_otp.proto\"\x97\x02\n\x04Rung\x12\x1e\n\x03way\x18\x01 \x01(\x0e\x32\x11.verifykit.v1.Way\x12\x0c\n\x04open\x18\x02 \x01(\x08\x12#\n\x04role\x18\x03 \x01(\x0e\x32\x15.verifykit.v1.WayRole\x12+\n\x05level\x18\x04 \x01(\x0e\x32\x1c.verifykit.v1.AssuranceLevel\x12$\n\x06reason\x18\x08 \x01(\x0e\x32\x14.verifykit.v1.Reason\x12 \n\x13retry_after_seconds\x18\x06 \x01(\x01H\x00\x88\x01\x01\x12)\n\x05until\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x16\n\x14_retry_after_secondsJ\x04\x08\x05\x10\x06\"[\n\x0b\x43ombination\x12\x1f\n\x04ways\x18\x01 \x03(\x0e\x32\x11.verifykit.v1.Way\x12+\n\x05level\x18\x02 \x01(\x0e\x32\x1c.verifykit.v1.AssuranceLevel\"\xda\x01\n\x10GetWaysInRequest\x12\x0f\n\x07subject\x18\x01 \x01(\t\x12#\n\x08\x65nrolled\x18\x02 \x03(\x0e\x32\x11.verifykit.v1.Way\x12.\n\x08\x64\x65livery\x18\x03 \x01(\x0e\x32\x1c.verifykit.v1.DeliveryStatus\x12+\n\x05level\x18\x04 \x01(\x0e\x32\x1c.verifykit.v1.AssuranceLevel\x12\x33\n\rpasskey_level\x18\x05 \x01(\x0e\x32\x1c.verifykit.v1.AssuranceLevel\"\x90\x02\n\x11GetWaysInResponse\x12+\n\x05level\x18\x01 \x01(\x0e\x32\x1c.verifykit.v1.AssuranceLevel\x12 \n\x04open\x18\x02 \x03(\x0b\x32\x12.verifykit.v1.Rung\x12\"\n\x06\x63losed\x18\x03 \x03(\x0b\x32\x12.verifykit.v1.Rung\x12/\n\x0c\x63ombinations\x18\x04 \x03(\x0b\x32\x19.verifykit.v1.Combination\x12\x17\n\x0f\x62udget_failures\x18\x05 \x01(\x05\x12\x1a\n\x12\x62udget_hard_locked\x18\x06 \x01(\x08\x12\"\n\x1a\x62udget_retry_after_seconds\x18\x07 \x01(\x01*\x7f\n\x0e\x41ssuranceLevel\x12\x1f\n\x1b\x41SSURANCE_LEVEL_UNSPECIFIED\x10\x00\x12\x18\n\x14\x41SSURANCE_LEVEL_AAL1\x10\x01\x12\x18\n\x14\x41SSURANCE_LEVEL_AAL2\x10\x02\x12\x18\n\x14\x41SSURANCE_LEVEL_AAL3\x10\x03*\x92\x01\n\x07WayRole\x12\x18\n\x14WAY_ROLE_UNSPECIFIED\x10\x00\x12\x1a\n\x16WAY_ROLE_AUTHENTICATOR\x10\x01\x12\x1a\n\x16WAY_ROLE_ADDRESS_PROOF\x10\x02\x12\x1e\n\x1aWAY_ROLE_IDENTITY_EVIDENCE\x10\x03\x12\x15\n\x11WAY_ROLE_RECOVERY\x10\x04\x32]\n\rLadderService\x12L\n\tGetWaysIn\x12\x1e.verifykit.v1.GetWaysInRequest\x1a\x1f.verifykit.v1.GetWaysInResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'verifykit._wire._pb.ladder_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_WAYIN']._serialized_start=928
-  _globals['_WAYIN']._serialized_end=1104
-  _globals['_ASSURANCELEVEL']._serialized_start=1106
-  _globals['_ASSURANCELEVEL']._serialized_end=1233
-  _globals['_WAYROLE']._serialized_start=1236
-  _globals['_WAYROLE']._serialized_end=1382
-  _globals['_CLOSEDREASON']._serialized_start=1385
-  _globals['_CLOSEDREASON']._serialized_end=1585
-  _globals['_RUNG']._serialized_start=107
-  _globals['_RUNG']._serialized_end=385
-  _globals['_COMBINATION']._serialized_start=387
-  _globals['_COMBINATION']._serialized_end=480
-  _globals['_GETWAYSINREQUEST']._serialized_start=483
-  _globals['_GETWAYSINREQUEST']._serialized_end=650
-  _globals['_GETWAYSINRESPONSE']._serialized_start=653
-  _globals['_GETWAYSINRESPONSE']._serialized_end=925
-  _globals['_LADDERSERVICE']._serialized_start=1587
-  _globals['_LADDERSERVICE']._serialized_end=1680
+  _globals['_ASSURANCELEVEL']._serialized_start=1004
+  _globals['_ASSURANCELEVEL']._serialized_end=1131
+  _globals['_WAYROLE']._serialized_start=1134
+  _globals['_WAYROLE']._serialized_end=1280
+  _globals['_RUNG']._serialized_start=134
+  _globals['_RUNG']._serialized_end=413
+  _globals['_COMBINATION']._serialized_start=415
+  _globals['_COMBINATION']._serialized_end=506
+  _globals['_GETWAYSINREQUEST']._serialized_start=509
+  _globals['_GETWAYSINREQUEST']._serialized_end=727
+  _globals['_GETWAYSINRESPONSE']._serialized_start=730
+  _globals['_GETWAYSINRESPONSE']._serialized_end=1002
+  _globals['_LADDERSERVICE']._serialized_start=1282
+  _globals['_LADDERSERVICE']._serialized_end=1375
 # @@protoc_insertion_point(module_scope)

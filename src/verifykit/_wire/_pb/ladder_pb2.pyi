@@ -1,6 +1,7 @@
 import datetime
 
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
+from . import common_pb2 as _common_pb2
 from . import email_otp_pb2 as _email_otp_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
@@ -10,16 +11,6 @@ from collections.abc import Iterable as _Iterable, Mapping as _Mapping
 from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
-
-class WayIn(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
-    __slots__ = ()
-    WAY_IN_UNSPECIFIED: _ClassVar[WayIn]
-    WAY_IN_EMAIL_CODE: _ClassVar[WayIn]
-    WAY_IN_PASSWORD: _ClassVar[WayIn]
-    WAY_IN_AUTHENTICATOR_APP: _ClassVar[WayIn]
-    WAY_IN_RECOVERY_CODE: _ClassVar[WayIn]
-    WAY_IN_FACE: _ClassVar[WayIn]
-    WAY_IN_COUNTER_VOUCHER: _ClassVar[WayIn]
 
 class AssuranceLevel(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -35,22 +26,6 @@ class WayRole(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     WAY_ROLE_ADDRESS_PROOF: _ClassVar[WayRole]
     WAY_ROLE_IDENTITY_EVIDENCE: _ClassVar[WayRole]
     WAY_ROLE_RECOVERY: _ClassVar[WayRole]
-
-class ClosedReason(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
-    __slots__ = ()
-    CLOSED_REASON_UNSPECIFIED: _ClassVar[ClosedReason]
-    CLOSED_REASON_LOCKED: _ClassVar[ClosedReason]
-    CLOSED_REASON_HARD_LOCKED: _ClassVar[ClosedReason]
-    CLOSED_REASON_NOT_ENROLLED: _ClassVar[ClosedReason]
-    CLOSED_REASON_DELIVERY_FAILED: _ClassVar[ClosedReason]
-    CLOSED_REASON_BELOW_LEVEL: _ClassVar[ClosedReason]
-WAY_IN_UNSPECIFIED: WayIn
-WAY_IN_EMAIL_CODE: WayIn
-WAY_IN_PASSWORD: WayIn
-WAY_IN_AUTHENTICATOR_APP: WayIn
-WAY_IN_RECOVERY_CODE: WayIn
-WAY_IN_FACE: WayIn
-WAY_IN_COUNTER_VOUCHER: WayIn
 ASSURANCE_LEVEL_UNSPECIFIED: AssuranceLevel
 ASSURANCE_LEVEL_AAL1: AssuranceLevel
 ASSURANCE_LEVEL_AAL2: AssuranceLevel
@@ -60,50 +35,46 @@ WAY_ROLE_AUTHENTICATOR: WayRole
 WAY_ROLE_ADDRESS_PROOF: WayRole
 WAY_ROLE_IDENTITY_EVIDENCE: WayRole
 WAY_ROLE_RECOVERY: WayRole
-CLOSED_REASON_UNSPECIFIED: ClosedReason
-CLOSED_REASON_LOCKED: ClosedReason
-CLOSED_REASON_HARD_LOCKED: ClosedReason
-CLOSED_REASON_NOT_ENROLLED: ClosedReason
-CLOSED_REASON_DELIVERY_FAILED: ClosedReason
-CLOSED_REASON_BELOW_LEVEL: ClosedReason
 
 class Rung(_message.Message):
-    __slots__ = ("way", "open", "role", "level", "why", "retry_after_seconds", "until")
+    __slots__ = ("way", "open", "role", "level", "reason", "retry_after_seconds", "until")
     WAY_FIELD_NUMBER: _ClassVar[int]
     OPEN_FIELD_NUMBER: _ClassVar[int]
     ROLE_FIELD_NUMBER: _ClassVar[int]
     LEVEL_FIELD_NUMBER: _ClassVar[int]
-    WHY_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
     RETRY_AFTER_SECONDS_FIELD_NUMBER: _ClassVar[int]
     UNTIL_FIELD_NUMBER: _ClassVar[int]
-    way: WayIn
+    way: _common_pb2.Way
     open: bool
     role: WayRole
     level: AssuranceLevel
-    why: ClosedReason
+    reason: _common_pb2.Reason
     retry_after_seconds: float
     until: _timestamp_pb2.Timestamp
-    def __init__(self, way: _Optional[_Union[WayIn, str]] = ..., open: _Optional[bool] = ..., role: _Optional[_Union[WayRole, str]] = ..., level: _Optional[_Union[AssuranceLevel, str]] = ..., why: _Optional[_Union[ClosedReason, str]] = ..., retry_after_seconds: _Optional[float] = ..., until: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    def __init__(self, way: _Optional[_Union[_common_pb2.Way, str]] = ..., open: _Optional[bool] = ..., role: _Optional[_Union[WayRole, str]] = ..., level: _Optional[_Union[AssuranceLevel, str]] = ..., reason: _Optional[_Union[_common_pb2.Reason, str]] = ..., retry_after_seconds: _Optional[float] = ..., until: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class Combination(_message.Message):
     __slots__ = ("ways", "level")
     WAYS_FIELD_NUMBER: _ClassVar[int]
     LEVEL_FIELD_NUMBER: _ClassVar[int]
-    ways: _containers.RepeatedScalarFieldContainer[WayIn]
+    ways: _containers.RepeatedScalarFieldContainer[_common_pb2.Way]
     level: AssuranceLevel
-    def __init__(self, ways: _Optional[_Iterable[_Union[WayIn, str]]] = ..., level: _Optional[_Union[AssuranceLevel, str]] = ...) -> None: ...
+    def __init__(self, ways: _Optional[_Iterable[_Union[_common_pb2.Way, str]]] = ..., level: _Optional[_Union[AssuranceLevel, str]] = ...) -> None: ...
 
 class GetWaysInRequest(_message.Message):
-    __slots__ = ("subject", "enrolled", "delivery", "level")
+    __slots__ = ("subject", "enrolled", "delivery", "level", "passkey_level")
     SUBJECT_FIELD_NUMBER: _ClassVar[int]
     ENROLLED_FIELD_NUMBER: _ClassVar[int]
     DELIVERY_FIELD_NUMBER: _ClassVar[int]
     LEVEL_FIELD_NUMBER: _ClassVar[int]
+    PASSKEY_LEVEL_FIELD_NUMBER: _ClassVar[int]
     subject: str
-    enrolled: _containers.RepeatedScalarFieldContainer[WayIn]
+    enrolled: _containers.RepeatedScalarFieldContainer[_common_pb2.Way]
     delivery: _email_otp_pb2.DeliveryStatus
     level: AssuranceLevel
-    def __init__(self, subject: _Optional[str] = ..., enrolled: _Optional[_Iterable[_Union[WayIn, str]]] = ..., delivery: _Optional[_Union[_email_otp_pb2.DeliveryStatus, str]] = ..., level: _Optional[_Union[AssuranceLevel, str]] = ...) -> None: ...
+    passkey_level: AssuranceLevel
+    def __init__(self, subject: _Optional[str] = ..., enrolled: _Optional[_Iterable[_Union[_common_pb2.Way, str]]] = ..., delivery: _Optional[_Union[_email_otp_pb2.DeliveryStatus, str]] = ..., level: _Optional[_Union[AssuranceLevel, str]] = ..., passkey_level: _Optional[_Union[AssuranceLevel, str]] = ...) -> None: ...
 
 class GetWaysInResponse(_message.Message):
     __slots__ = ("level", "open", "closed", "combinations", "budget_failures", "budget_hard_locked", "budget_retry_after_seconds")

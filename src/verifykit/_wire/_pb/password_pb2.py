@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from . import common_pb2 as verifykit_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1bverifykit/v1/password.proto\x12\x0cverifykit.v1\x1a\x19verifykit/v1/common.proto\"I\n\x13HashPasswordRequest\x12\x10\n\x08password\x18\x01 \x01(\t\x12\x0f\n\x07subject\x18\x02 \x01(\t\x12\x0f\n\x07\x63ontext\x18\x03 \x03(\t\"$\n\x14HashPasswordResponse\x12\x0c\n\x04hash\x18\x01 \x01(\t\"|\n\x15VerifyPasswordRequest\x12\x0f\n\x07subject\x18\x01 \x01(\t\x12\x18\n\x0bstored_hash\x18\x02 \x01(\tH\x00\x88\x01\x01\x12\x10\n\x08password\x18\x03 \x01(\t\x12\x16\n\x0e\x63lient_address\x18\x04 \x01(\tB\x0e\n\x0c_stored_hash\"@\n\x16VerifyPasswordResponse\x12&\n\x07verdict\x18\x01 \x01(\x0b\x32\x15.verifykit.v1.Verdict\"P\n\x1a\x43heckPasswordPolicyRequest\x12\x10\n\x08password\x18\x01 \x01(\t\x12\x0f\n\x07subject\x18\x02 \x01(\t\x12\x0f\n\x07\x63ontext\x18\x03 \x03(\t\"H\n\x1b\x43heckPasswordPolicyResponse\x12\n\n\x02ok\x18\x01 \x01(\x08\x12\x0c\n\x04rule\x18\x02 \x01(\t\x12\x0f\n\x07message\x18\x03 \x01(\t2\xb1\x02\n\x0fPasswordService\x12U\n\x0cHashPassword\x12!.verifykit.v1.HashPasswordRequest\x1a\".verifykit.v1.HashPasswordResponse\x12[\n\x0eVerifyPassword\x12#.verifykit.v1.VerifyPasswordRequest\x1a$.verifykit.v1.VerifyPasswordResponse\x12j\n\x13\x43heckPasswordPolicy\x12(.verifykit.v1.CheckPasswordPolicyRequest\x1a).verifykit.v1.CheckPasswordPolicyResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1bverifykit/v1/password.proto\x12\x0cverifykit.v1\x1a\x19verifykit/v1/common.proto\"I\n\x13HashPasswordRequest\x12\x10\n\x08password\x18\x01 \x01(\t\x12\x0f\n\x07subject\x18\x02 \x01(\t\x12\x0f\n\x07\x63ontext\x18\x03 \x03(\t\"$\n\x14HashPasswordResponse\x12\x0c\n\x04hash\x18\x01 \x01(\t\"|\n\x15VerifyPasswordRequest\x12\x0f\n\x07subject\x18\x01 \x01(\t\x12\x18\n\x0bstored_hash\x18\x02 \x01(\tH\x00\x88\x01\x01\x12\x10\n\x08password\x18\x03 \x01(\t\x12\x16\n\x0e\x63lient_address\x18\x04 \x01(\tB\x0e\n\x0c_stored_hash\"@\n\x16VerifyPasswordResponse\x12&\n\x07verdict\x18\x01 \x01(\x0b\x32\x15.verifykit.v1.Verdict\"P\n\x1a\x43heckPasswordPolicyRequest\x12\x10\n\x08password\x18\x01 \x01(\t\x12\x0f\n\x07subject\x18\x02 \x01(\t\x12\x0f\n\x07\x63ontext\x18\x03 \x03(\t\"l\n\x1b\x43heckPasswordPolicyResponse\x12\x10\n\x08\x61pproved\x18\x01 \x01(\x08\x12$\n\x06reason\x18\x04 \x01(\x0e\x32\x14.verifykit.v1.Reason\x12\x0f\n\x07message\x18\x03 \x01(\tJ\x04\x08\x02\x10\x03\x32\xb1\x02\n\x0fPasswordService\x12U\n\x0cHashPassword\x12!.verifykit.v1.HashPasswordRequest\x1a\".verifykit.v1.HashPasswordResponse\x12[\n\x0eVerifyPassword\x12#.verifykit.v1.VerifyPasswordRequest\x1a$.verifykit.v1.VerifyPasswordResponse\x12j\n\x13\x43heckPasswordPolicy\x12(.verifykit.v1.CheckPasswordPolicyRequest\x1a).verifykit.v1.CheckPasswordPolicyResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -43,7 +43,7 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_CHECKPASSWORDPOLICYREQUEST']._serialized_start=377
   _globals['_CHECKPASSWORDPOLICYREQUEST']._serialized_end=457
   _globals['_CHECKPASSWORDPOLICYRESPONSE']._serialized_start=459
-  _globals['_CHECKPASSWORDPOLICYRESPONSE']._serialized_end=531
-  _globals['_PASSWORDSERVICE']._serialized_start=534
-  _globals['_PASSWORDSERVICE']._serialized_end=839
+  _globals['_CHECKPASSWORDPOLICYRESPONSE']._serialized_end=567
+  _globals['_PASSWORDSERVICE']._serialized_start=570
+  _globals['_PASSWORDSERVICE']._serialized_end=875
 # @@protoc_insertion_point(module_scope)

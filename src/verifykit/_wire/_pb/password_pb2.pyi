@@ -52,11 +52,11 @@ class CheckPasswordPolicyRequest(_message.Message):
     def __init__(self, password: _Optional[str] = ..., subject: _Optional[str] = ..., context: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class CheckPasswordPolicyResponse(_message.Message):
-    __slots__ = ("ok", "rule", "message")
-    OK_FIELD_NUMBER: _ClassVar[int]
-    RULE_FIELD_NUMBER: _ClassVar[int]
+    __slots__ = ("approved", "reason", "message")
+    APPROVED_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
     MESSAGE_FIELD_NUMBER: _ClassVar[int]
-    ok: bool
-    rule: str
+    approved: bool
+    reason: _common_pb2.Reason
     message: str
-    def __init__(self, ok: _Optional[bool] = ..., rule: _Optional[str] = ..., message: _Optional[str] = ...) -> None: ...
+    def __init__(self, approved: _Optional[bool] = ..., reason: _Optional[_Union[_common_pb2.Reason, str]] = ..., message: _Optional[str] = ...) -> None: ...

@@ -28,8 +28,8 @@ if _version_not_supported:
 class PasswordServiceStub:
     """Passwords. verifykit owns no user table: the caller stores the hash string HashPassword returns.
 
-    Errors: INVALID_ARGUMENT for a password the policy refuses (HashPassword; the `verifykit-rule`
-    trailer names the rule) or an absurd size; RESOURCE_EXHAUSTED with google.rpc.RetryInfo when the
+    Errors: INVALID_ARGUMENT for a password the policy refuses (HashPassword; its ErrorInfo metadata
+    "reason" names the rule) or an absurd size; RESOURCE_EXHAUSTED with google.rpc.RetryInfo when the
     hashing memory budget is exhausted; UNAVAILABLE when the store does not answer.
     """
 
@@ -59,8 +59,8 @@ class PasswordServiceStub:
 class PasswordServiceServicer:
     """Passwords. verifykit owns no user table: the caller stores the hash string HashPassword returns.
 
-    Errors: INVALID_ARGUMENT for a password the policy refuses (HashPassword; the `verifykit-rule`
-    trailer names the rule) or an absurd size; RESOURCE_EXHAUSTED with google.rpc.RetryInfo when the
+    Errors: INVALID_ARGUMENT for a password the policy refuses (HashPassword; its ErrorInfo metadata
+    "reason" names the rule) or an absurd size; RESOURCE_EXHAUSTED with google.rpc.RetryInfo when the
     hashing memory budget is exhausted; UNAVAILABLE when the store does not answer.
     """
 
@@ -115,8 +115,8 @@ def add_PasswordServiceServicer_to_server(servicer, server):
 class PasswordService:
     """Passwords. verifykit owns no user table: the caller stores the hash string HashPassword returns.
 
-    Errors: INVALID_ARGUMENT for a password the policy refuses (HashPassword; the `verifykit-rule`
-    trailer names the rule) or an absurd size; RESOURCE_EXHAUSTED with google.rpc.RetryInfo when the
+    Errors: INVALID_ARGUMENT for a password the policy refuses (HashPassword; its ErrorInfo metadata
+    "reason" names the rule) or an absurd size; RESOURCE_EXHAUSTED with google.rpc.RetryInfo when the
     hashing memory budget is exhausted; UNAVAILABLE when the store does not answer.
     """
 

@@ -26,7 +26,7 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from . import common_pb2 as verifykit_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1averifykit/v1/voucher.proto\x12\x0cverifykit.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x19verifykit/v1/common.proto\"P\n\x14RedeemVoucherRequest\x12\x0f\n\x07subject\x18\x01 \x01(\t\x12\x0f\n\x07voucher\x18\x02 \x01(\t\x12\x16\n\x0e\x63lient_address\x18\x03 \x01(\t\"\x8c\x02\n\x15RedeemVoucherResponse\x12&\n\x07verdict\x18\x01 \x01(\x0b\x32\x15.verifykit.v1.Verdict\x12-\n\x07refusal\x18\x02 \x01(\x0e\x32\x1c.verifykit.v1.VoucherRefusal\x12\x10\n\x08unlocked\x18\x03 \x03(\t\x12\x17\n\x0fofficer_key_ids\x18\x04 \x03(\t\x12\x41\n\x07\x64\x65tails\x18\x05 \x03(\x0b\x32\x30.verifykit.v1.RedeemVoucherResponse.DetailsEntry\x1a.\n\x0c\x44\x65tailsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"J\n\x15InspectVoucherRequest\x12\x0f\n\x07voucher\x18\x01 \x01(\t\x12\x14\n\x07subject\x18\x02 \x01(\tH\x00\x88\x01\x01\x42\n\n\x08_subject\"_\n\x10\x43heckedSignature\x12\x0e\n\x06key_id\x18\x01 \x01(\t\x12-\n\x06status\x18\x02 \x01(\x0e\x32\x1d.verifykit.v1.SignatureStatus\x12\x0c\n\x04name\x18\x03 \x01(\t\"\xb2\x01\n\x0e\x44\x65\x63odedVoucher\x12\x0f\n\x07version\x18\x01 \x01(\x05\x12.\n\nissue_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0b\x65xpire_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\r\n\x05nonce\x18\x04 \x01(\t\x12\x0e\n\x06reason\x18\x05 \x01(\t\x12\x0f\n\x07unlocks\x18\x06 \x03(\t\"\xf0\x01\n\x16InspectVoucherResponse\x12\x12\n\nacceptable\x18\x01 \x01(\x08\x12-\n\x07refusal\x18\x02 \x01(\x0e\x32\x1c.verifykit.v1.VoucherRefusal\x12-\n\x07voucher\x18\x03 \x01(\x0b\x32\x1c.verifykit.v1.DecodedVoucher\x12\x32\n\nsignatures\x18\x04 \x03(\x0b\x32\x1e.verifykit.v1.CheckedSignature\x12\x1c\n\x0fsubject_matches\x18\x05 \x01(\x08H\x00\x88\x01\x01\x42\x12\n\x10_subject_matches*\xf0\x03\n\x0eVoucherRefusal\x12\x1f\n\x1bVOUCHER_REFUSAL_UNSPECIFIED\x10\x00\x12\x1d\n\x19VOUCHER_REFUSAL_MALFORMED\x10\x01\x12!\n\x1dVOUCHER_REFUSAL_BAD_SIGNATURE\x10\x02\x12#\n\x1fVOUCHER_REFUSAL_UNKNOWN_OFFICER\x10\x03\x12#\n\x1fVOUCHER_REFUSAL_REVOKED_OFFICER\x10\x04\x12 \n\x1cVOUCHER_REFUSAL_SAME_OFFICER\x10\x05\x12&\n\"VOUCHER_REFUSAL_FOUR_EYES_REQUIRED\x10\x06\x12 \n\x1cVOUCHER_REFUSAL_TTL_TOO_LONG\x10\x07\x12!\n\x1dVOUCHER_REFUSAL_NOT_YET_VALID\x10\x08\x12\x1b\n\x17VOUCHER_REFUSAL_EXPIRED\x10\t\x12!\n\x1dVOUCHER_REFUSAL_WRONG_SUBJECT\x10\n\x12\"\n\x1eVOUCHER_REFUSAL_NOT_UNLOCKABLE\x10\x0b\x12\x1c\n\x18VOUCHER_REFUSAL_REPLAYED\x10\x0c\x12 \n\x1cVOUCHER_REFUSAL_RATE_LIMITED\x10\r*\xbf\x01\n\x0fSignatureStatus\x12 \n\x1cSIGNATURE_STATUS_UNSPECIFIED\x10\x00\x12\x1a\n\x16SIGNATURE_STATUS_VALID\x10\x01\x12\"\n\x1eSIGNATURE_STATUS_BAD_SIGNATURE\x10\x02\x12$\n SIGNATURE_STATUS_UNKNOWN_OFFICER\x10\x03\x12$\n SIGNATURE_STATUS_REVOKED_OFFICER\x10\x04\x32\xc7\x01\n\x0eVoucherService\x12X\n\rRedeemVoucher\x12\".verifykit.v1.RedeemVoucherRequest\x1a#.verifykit.v1.RedeemVoucherResponse\x12[\n\x0eInspectVoucher\x12#.verifykit.v1.InspectVoucherRequest\x1a$.verifykit.v1.InspectVoucherResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1averifykit/v1/voucher.proto\x12\x0cverifykit.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x19verifykit/v1/common.proto\"P\n\x14RedeemVoucherRequest\x12\x0f\n\x07subject\x18\x01 \x01(\t\x12\x0f\n\x07voucher\x18\x02 \x01(\t\x12\x16\n\x0e\x63lient_address\x18\x03 \x01(\t\"\xfc\x01\n\x15RedeemVoucherResponse\x12&\n\x07verdict\x18\x01 \x01(\x0b\x32\x15.verifykit.v1.Verdict\x12#\n\x08unlocked\x18\x06 \x03(\x0e\x32\x11.verifykit.v1.Way\x12\x17\n\x0fofficer_key_ids\x18\x04 \x03(\t\x12\x41\n\x07\x64\x65tails\x18\x05 \x03(\x0b\x32\x30.verifykit.v1.RedeemVoucherResponse.DetailsEntry\x1a.\n\x0c\x44\x65tailsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01J\x04\x08\x02\x10\x03J\x04\x08\x03\x10\x04\"J\n\x15InspectVoucherRequest\x12\x0f\n\x07voucher\x18\x01 \x01(\t\x12\x14\n\x07subject\x18\x02 \x01(\tH\x00\x88\x01\x01\x42\n\n\x08_subject\"_\n\x10\x43heckedSignature\x12\x0e\n\x06key_id\x18\x01 \x01(\t\x12-\n\x06status\x18\x02 \x01(\x0e\x32\x1d.verifykit.v1.SignatureStatus\x12\x0c\n\x04name\x18\x03 \x01(\t\"\xb2\x01\n\x0e\x44\x65\x63odedVoucher\x12\x0f\n\x07version\x18\x01 \x01(\x05\x12.\n\nissue_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0b\x65xpire_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\r\n\x05nonce\x18\x04 \x01(\t\x12\x0e\n\x06reason\x18\x05 \x01(\t\x12\x0f\n\x07unlocks\x18\x06 \x03(\t\"\xed\x01\n\x16InspectVoucherResponse\x12\x12\n\nacceptable\x18\x01 \x01(\x08\x12$\n\x06reason\x18\x06 \x01(\x0e\x32\x14.verifykit.v1.Reason\x12-\n\x07voucher\x18\x03 \x01(\x0b\x32\x1c.verifykit.v1.DecodedVoucher\x12\x32\n\nsignatures\x18\x04 \x03(\x0b\x32\x1e.verifykit.v1.CheckedSignature\x12\x1c\n\x0fsubject_matches\x18\x05 \x01(\x08H\x00\x88\x01\x01\x42\x12\n\x10_subject_matchesJ\x04\x08\x02\x10\x03*\xbf\x01\n\x0fSignatureStatus\x12 \n\x1cSIGNATURE_STATUS_UNSPECIFIED\x10\x00\x12\x1a\n\x16SIGNATURE_STATUS_VALID\x10\x01\x12\"\n\x1eSIGNATURE_STATUS_BAD_SIGNATURE\x10\x02\x12$\n SIGNATURE_STATUS_UNKNOWN_OFFICER\x10\x03\x12$\n SIGNATURE_STATUS_REVOKED_OFFICER\x10\x04\x32\xc7\x01\n\x0eVoucherService\x12X\n\rRedeemVoucher\x12\".verifykit.v1.RedeemVoucherRequest\x1a#.verifykit.v1.RedeemVoucherResponse\x12[\n\x0eInspectVoucher\x12#.verifykit.v1.InspectVoucherRequest\x1a$.verifykit.v1.InspectVoucherResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -35,24 +35,22 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_REDEEMVOUCHERRESPONSE_DETAILSENTRY']._loaded_options = None
   _globals['_REDEEMVOUCHERRESPONSE_DETAILSENTRY']._serialized_options = b'8\001'
-  _globals['_VOUCHERREFUSAL']._serialized_start=1055
-  _globals['_VOUCHERREFUSAL']._serialized_end=1551
-  _globals['_SIGNATURESTATUS']._serialized_start=1554
-  _globals['_SIGNATURESTATUS']._serialized_end=1745
+  _globals['_SIGNATURESTATUS']._serialized_start=1036
+  _globals['_SIGNATURESTATUS']._serialized_end=1227
   _globals['_REDEEMVOUCHERREQUEST']._serialized_start=104
   _globals['_REDEEMVOUCHERREQUEST']._serialized_end=184
   _globals['_REDEEMVOUCHERRESPONSE']._serialized_start=187
-  _globals['_REDEEMVOUCHERRESPONSE']._serialized_end=455
-  _globals['_REDEEMVOUCHERRESPONSE_DETAILSENTRY']._serialized_start=409
-  _globals['_REDEEMVOUCHERRESPONSE_DETAILSENTRY']._serialized_end=455
-  _globals['_INSPECTVOUCHERREQUEST']._serialized_start=457
-  _globals['_INSPECTVOUCHERREQUEST']._serialized_end=531
-  _globals['_CHECKEDSIGNATURE']._serialized_start=533
-  _globals['_CHECKEDSIGNATURE']._serialized_end=628
-  _globals['_DECODEDVOUCHER']._serialized_start=631
-  _globals['_DECODEDVOUCHER']._serialized_end=809
-  _globals['_INSPECTVOUCHERRESPONSE']._serialized_start=812
-  _globals['_INSPECTVOUCHERRESPONSE']._serialized_end=1052
-  _globals['_VOUCHERSERVICE']._serialized_start=1748
-  _globals['_VOUCHERSERVICE']._serialized_end=1947
+  _globals['_REDEEMVOUCHERRESPONSE']._serialized_end=439
+  _globals['_REDEEMVOUCHERRESPONSE_DETAILSENTRY']._serialized_start=381
+  _globals['_REDEEMVOUCHERRESPONSE_DETAILSENTRY']._serialized_end=427
+  _globals['_INSPECTVOUCHERREQUEST']._serialized_start=441
+  _globals['_INSPECTVOUCHERREQUEST']._serialized_end=515
+  _globals['_CHECKEDSIGNATURE']._serialized_start=517
+  _globals['_CHECKEDSIGNATURE']._serialized_end=612
+  _globals['_DECODEDVOUCHER']._serialized_start=615
+  _globals['_DECODEDVOUCHER']._serialized_end=793
+  _globals['_INSPECTVOUCHERRESPONSE']._serialized_start=796
+  _globals['_INSPECTVOUCHERRESPONSE']._serialized_end=1033
+  _globals['_VOUCHERSERVICE']._serialized_start=1230
+  _globals['_VOUCHERSERVICE']._serialized_end=1429
 # @@protoc_insertion_point(module_scope)

@@ -11,23 +11,6 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
-class VoucherRefusal(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
-    __slots__ = ()
-    VOUCHER_REFUSAL_UNSPECIFIED: _ClassVar[VoucherRefusal]
-    VOUCHER_REFUSAL_MALFORMED: _ClassVar[VoucherRefusal]
-    VOUCHER_REFUSAL_BAD_SIGNATURE: _ClassVar[VoucherRefusal]
-    VOUCHER_REFUSAL_UNKNOWN_OFFICER: _ClassVar[VoucherRefusal]
-    VOUCHER_REFUSAL_REVOKED_OFFICER: _ClassVar[VoucherRefusal]
-    VOUCHER_REFUSAL_SAME_OFFICER: _ClassVar[VoucherRefusal]
-    VOUCHER_REFUSAL_FOUR_EYES_REQUIRED: _ClassVar[VoucherRefusal]
-    VOUCHER_REFUSAL_TTL_TOO_LONG: _ClassVar[VoucherRefusal]
-    VOUCHER_REFUSAL_NOT_YET_VALID: _ClassVar[VoucherRefusal]
-    VOUCHER_REFUSAL_EXPIRED: _ClassVar[VoucherRefusal]
-    VOUCHER_REFUSAL_WRONG_SUBJECT: _ClassVar[VoucherRefusal]
-    VOUCHER_REFUSAL_NOT_UNLOCKABLE: _ClassVar[VoucherRefusal]
-    VOUCHER_REFUSAL_REPLAYED: _ClassVar[VoucherRefusal]
-    VOUCHER_REFUSAL_RATE_LIMITED: _ClassVar[VoucherRefusal]
-
 class SignatureStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
     SIGNATURE_STATUS_UNSPECIFIED: _ClassVar[SignatureStatus]
@@ -35,20 +18,6 @@ class SignatureStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     SIGNATURE_STATUS_BAD_SIGNATURE: _ClassVar[SignatureStatus]
     SIGNATURE_STATUS_UNKNOWN_OFFICER: _ClassVar[SignatureStatus]
     SIGNATURE_STATUS_REVOKED_OFFICER: _ClassVar[SignatureStatus]
-VOUCHER_REFUSAL_UNSPECIFIED: VoucherRefusal
-VOUCHER_REFUSAL_MALFORMED: VoucherRefusal
-VOUCHER_REFUSAL_BAD_SIGNATURE: VoucherRefusal
-VOUCHER_REFUSAL_UNKNOWN_OFFICER: VoucherRefusal
-VOUCHER_REFUSAL_REVOKED_OFFICER: VoucherRefusal
-VOUCHER_REFUSAL_SAME_OFFICER: VoucherRefusal
-VOUCHER_REFUSAL_FOUR_EYES_REQUIRED: VoucherRefusal
-VOUCHER_REFUSAL_TTL_TOO_LONG: VoucherRefusal
-VOUCHER_REFUSAL_NOT_YET_VALID: VoucherRefusal
-VOUCHER_REFUSAL_EXPIRED: VoucherRefusal
-VOUCHER_REFUSAL_WRONG_SUBJECT: VoucherRefusal
-VOUCHER_REFUSAL_NOT_UNLOCKABLE: VoucherRefusal
-VOUCHER_REFUSAL_REPLAYED: VoucherRefusal
-VOUCHER_REFUSAL_RATE_LIMITED: VoucherRefusal
 SIGNATURE_STATUS_UNSPECIFIED: SignatureStatus
 SIGNATURE_STATUS_VALID: SignatureStatus
 SIGNATURE_STATUS_BAD_SIGNATURE: SignatureStatus
@@ -66,7 +35,7 @@ class RedeemVoucherRequest(_message.Message):
     def __init__(self, subject: _Optional[str] = ..., voucher: _Optional[str] = ..., client_address: _Optional[str] = ...) -> None: ...
 
 class RedeemVoucherResponse(_message.Message):
-    __slots__ = ("verdict", "refusal", "unlocked", "officer_key_ids", "details")
+    __slots__ = ("verdict", "unlocked", "officer_key_ids", "details")
     class DetailsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -75,16 +44,14 @@ class RedeemVoucherResponse(_message.Message):
         value: str
         def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
     VERDICT_FIELD_NUMBER: _ClassVar[int]
-    REFUSAL_FIELD_NUMBER: _ClassVar[int]
     UNLOCKED_FIELD_NUMBER: _ClassVar[int]
     OFFICER_KEY_IDS_FIELD_NUMBER: _ClassVar[int]
     DETAILS_FIELD_NUMBER: _ClassVar[int]
     verdict: _common_pb2.Verdict
-    refusal: VoucherRefusal
-    unlocked: _containers.RepeatedScalarFieldContainer[str]
+    unlocked: _containers.RepeatedScalarFieldContainer[_common_pb2.Way]
     officer_key_ids: _containers.RepeatedScalarFieldContainer[str]
     details: _containers.ScalarMap[str, str]
-    def __init__(self, verdict: _Optional[_Union[_common_pb2.Verdict, _Mapping]] = ..., refusal: _Optional[_Union[VoucherRefusal, str]] = ..., unlocked: _Optional[_Iterable[str]] = ..., officer_key_ids: _Optional[_Iterable[str]] = ..., details: _Optional[_Mapping[str, str]] = ...) -> None: ...
+    def __init__(self, verdict: _Optional[_Union[_common_pb2.Verdict, _Mapping]] = ..., unlocked: _Optional[_Iterable[_Union[_common_pb2.Way, str]]] = ..., officer_key_ids: _Optional[_Iterable[str]] = ..., details: _Optional[_Mapping[str, str]] = ...) -> None: ...
 
 class InspectVoucherRequest(_message.Message):
     __slots__ = ("voucher", "subject")
@@ -121,15 +88,15 @@ class DecodedVoucher(_message.Message):
     def __init__(self, version: _Optional[int] = ..., issue_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., expire_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., nonce: _Optional[str] = ..., reason: _Optional[str] = ..., unlocks: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class InspectVoucherResponse(_message.Message):
-    __slots__ = ("acceptable", "refusal", "voucher", "signatures", "subject_matches")
+    __slots__ = ("acceptable", "reason", "voucher", "signatures", "subject_matches")
     ACCEPTABLE_FIELD_NUMBER: _ClassVar[int]
-    REFUSAL_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
     VOUCHER_FIELD_NUMBER: _ClassVar[int]
     SIGNATURES_FIELD_NUMBER: _ClassVar[int]
     SUBJECT_MATCHES_FIELD_NUMBER: _ClassVar[int]
     acceptable: bool
-    refusal: VoucherRefusal
+    reason: _common_pb2.Reason
     voucher: DecodedVoucher
     signatures: _containers.RepeatedCompositeFieldContainer[CheckedSignature]
     subject_matches: bool
-    def __init__(self, acceptable: _Optional[bool] = ..., refusal: _Optional[_Union[VoucherRefusal, str]] = ..., voucher: _Optional[_Union[DecodedVoucher, _Mapping]] = ..., signatures: _Optional[_Iterable[_Union[CheckedSignature, _Mapping]]] = ..., subject_matches: _Optional[bool] = ...) -> None: ...
+    def __init__(self, acceptable: _Optional[bool] = ..., reason: _Optional[_Union[_common_pb2.Reason, str]] = ..., voucher: _Optional[_Union[DecodedVoucher, _Mapping]] = ..., signatures: _Optional[_Iterable[_Union[CheckedSignature, _Mapping]]] = ..., subject_matches: _Optional[bool] = ...) -> None: ...

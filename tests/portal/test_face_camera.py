@@ -1,0 +1,61 @@
+"""The face check with the camera: Chromium's fake camera plays a y4m video made here from a real
+photo; the same person is approved, another person refused. The portal runs the face pipeline on
+its defaults (sandboxed worker processes)."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from portal_browser import Applicant, Page, photo, sign_up, write_y4m
+
+from conftest import FACES
+
+ENROL = FACES / "Barack_Obama__obama.jpg"
+SAME = FACES / "Barack_Obama__obama2.jpg"
+OTHER = FACES / "Amelia_Vega__0002.jpg"
+
+
+@pytest.fixture(scope="module")
+def camera(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    video = tmp_path_factory.mktemp("camera") / "camera.y4m"
+    write_y4m(video, [photo(SAME)] * 2)
+    yield video
+
+
+@pytest.fixture(scope="module")
+def chrome_args(camera: Path) -> list[str]:
+    return [
+        "--use-fake-ui-for-media-stream",
+        "--use-fake-device-for-media-stream",
+        f"--use-file-for-fake-video-capture={camera}",
+    ]
+
+
+def _check_face(page: Page) -> str:
+    page.go("/account/face")
+    page.el("#start-camera").click()
+    page.wait(lambda _d: page.el("#take-photo").is_enabled(), "the camera to start")
+    page.wait(
+        lambda d: d.execute_script("return document.getElementById('camera').videoWidth") > 0, "a video frame"
+    )
+    page.el("#take-photo").click()
+    page.wait(lambda _d: page.el("#face-result").get_attribute("data-reason"), "the face verdict")
+    return str(page.el("#face-result").get_attribute("data-reason"))
+
+
+def test_the_same_person_is_approved_and_another_refused(browser: Page, camera: Path) -> None:
+    applicant = Applicant(f"rina-{secrets.token_hex(4)}@example.co.id", "mango harbour quiet ninety")
+    sign_up(browser, applicant, ENROL, shots=False)
+    assert _check_face(browser) == "approved"
+    assert "matches your ID photo" in browser.text("#face-result")
+    browser.step("en-20-face-approved")
+
+    # Another person in front of the camera: the device reopens the file on the next start.
+    write_y4m(camera, [photo(OTHER)] * 2)
+    assert _check_face(browser) == "mismatch"
+    assert "does not match" in browser.text("#face-result")
+    assert browser.driver.find_elements("css selector", "#face-ways li"), "the next way in is offered"
+    browser.step("en-21-face-refused")

@@ -1,0 +1,69 @@
+"""What the portal promises without a browser: CSRF tokens on every POST, cookie flags, a strict
+Content-Security-Policy, and the assurance level each combination of ways reaches."""
+
+from __future__ import annotations
+
+import sys
+import urllib.error
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+
+
+def _post(url: str, data: dict[str, str], cookie: str = "") -> int:
+    request = urllib.request.Request(
+        url, data=urllib.parse.urlencode(data).encode(), headers={"Cookie": cookie}, method="POST"
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return int(response.status)
+    except urllib.error.HTTPError as exc:
+        return int(exc.code)
+
+
+@pytest.mark.parametrize("path", ["/signup", "/login", "/logout", "/login/voucher", "/dev/counter"])
+def test_a_post_without_the_sessions_csrf_token_is_refused(portal_url: str, path: str) -> None:
+    assert _post(portal_url + path, {"email": "a@example.com", "password": "x"}) == 403
+    assert _post(portal_url + path, {"email": "a@example.com", "csrf": "guessed"}) == 403
+
+
+def test_cookie_flags_and_security_headers(portal_url: str) -> None:
+    with urllib.request.urlopen(portal_url + "/", timeout=30) as response:
+        cookie = response.headers["set-cookie"].lower()
+        csp = response.headers["content-security-policy"]
+    assert "httponly" in cookie and "samesite=lax" in cookie
+    assert "secure" not in cookie, "development mode runs on plain http; Secure is on outside it"
+    assert "script-src 'self'" in csp and "unsafe-inline" not in csp
+
+
+def test_levels_follow_sp_800_63b_4() -> None:
+    sys.path.insert(0, str(EXAMPLES))
+    try:
+        from portal.app import level_of
+    finally:
+        sys.path.remove(str(EXAMPLES))
+    assert level_of(["password", "authenticator_app"]) == "AAL2"
+    assert level_of(["password", "recovery_code"]) == "AAL2"
+    assert level_of(["password", "email_code"]) == "AAL1"
+    assert level_of(["email_code"]) == "none"
+    assert level_of(["password", "counter_voucher"]) == "counter"
+    assert level_of(["passkey"]) == "AAL2", "a passkey alone: a multi-factor cryptographic authenticator"
+    assert level_of(["passkey"], passkey_level=3) == "AAL3", "device-bound, attestation trusted"
+    assert level_of(["recovery_code"]) == "AAL1"
+
+
+def test_a_lock_says_until_when_in_both_languages() -> None:
+    sys.path.insert(0, str(EXAMPLES))
+    try:
+        from portal.i18n import reason_key, translate, until_text
+    finally:
+        sys.path.remove(str(EXAMPLES))
+    until = until_text(90, now=0)
+    assert translate("en", "refusal.until", until=until) == "Locked until 00:01:30 UTC."
+    assert translate("id", "refusal.until", until=until) == "Terkunci sampai 00:01:30 UTC."
+    assert translate("id", reason_key("expired")).startswith("Kode itu sudah kedaluwarsa")
+    assert reason_key("four_eyes_required") == "reason.denied"
