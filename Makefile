@@ -22,7 +22,7 @@ demo: $(STAMP)
 	$(PY) -m verifykit demo
 
 # The applicant portal (examples/portal) on embedded defaults in development mode: memory:// store, accounts
-# in memory, codes written to .portal-mail/ and shown at http://127.0.0.1:8000/dev/mailbox.
+# in memory, codes written to .portal-mail/ and shown at http://localhost:8000/dev/mailbox (open it at localhost, not 127.0.0.1: passkeys are bound to that origin).
 portal: $(STAMP)
 	PYTHONPATH=examples $(PY) -m portal
 

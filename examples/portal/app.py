@@ -236,7 +236,6 @@ class Portal:
             t=lambda key, **p: translate(lang, key, **p),
             csrf=self.csrf(request),
             dev=self.config.development,
-            test_clock=self.s.clock is not None,
             signed_in=bool(request.session.get("user")),
             passkeys_on=self.s.passkeys is not None,
             path=request.url.path,

@@ -64,13 +64,23 @@ class Page:
 
     def submit(self, button_id: str) -> None:
         """Press a button that posts a form, and wait for the next page to load."""
-        from selenium.webdriver.common.by import By
-        from selenium.webdriver.support import expected_conditions as ec
-
-        old = self.driver.find_element(By.TAG_NAME, "html")
+        self.driver.execute_script("window.portalOldPage = true")
         self.el(f"#{button_id}").click()
-        self.wait(ec.staleness_of(old), f"the page after pressing {button_id}")
-        self.ready()
+        self.wait(self._next_page, f"the page after pressing {button_id}")
+
+    def _next_page(self, _driver: Any) -> bool:
+        """A new document, loaded: the old one's mark is gone. (An element's staleness would
+        do, but mid-navigation Chromium may answer its probe with another error.)"""
+        from selenium.common.exceptions import WebDriverException
+
+        try:
+            return bool(
+                self.driver.execute_script(
+                    "return window.portalOldPage !== true && document.readyState === 'complete'"
+                )
+            )
+        except WebDriverException:  # the page is changing under the probe: ask again
+            return False
 
     def follow(self, link_id: str) -> None:
         self.submit(link_id)
@@ -83,13 +93,9 @@ class Page:
 
     def press(self, button_id: str, *, then: str) -> None:
         """Press a button whose script ends on another page (a passkey ceremony), and wait there."""
-        from selenium.webdriver.common.by import By
-        from selenium.webdriver.support import expected_conditions as ec
-
-        old = self.driver.find_element(By.TAG_NAME, "html")
+        self.driver.execute_script("window.portalOldPage = true")
         self.el(f"#{button_id}").click()
-        self.wait(ec.staleness_of(old), f"the page after pressing {button_id}")
-        self.ready()
+        self.wait(self._next_page, f"the page after pressing {button_id}")
         self.expect_path(then)
 
     def script_refusal(self, button_id: str) -> str:

@@ -25,7 +25,18 @@ def _post(url: str, data: dict[str, str], cookie: str = "") -> int:
         return int(exc.code)
 
 
-@pytest.mark.parametrize("path", ["/signup", "/login", "/logout", "/login/voucher", "/dev/counter"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/signup",
+        "/login",
+        "/logout",
+        "/login/voucher",
+        "/dev/counter",
+        "/dev/clock",
+        "/passkey/login/options",
+    ],
+)
 def test_a_post_without_the_sessions_csrf_token_is_refused(portal_url: str, path: str) -> None:
     assert _post(portal_url + path, {"email": "a@example.com", "password": "x"}) == 403
     assert _post(portal_url + path, {"email": "a@example.com", "csrf": "guessed"}) == 403
