@@ -40,8 +40,10 @@ lint: $(STAMP)
 types: $(STAMP)
 	$(VENV)/bin/mypy
 
+# On every core (pytest-xdist: -n auto in pyproject.toml); PYTEST_ARGS='-n 0' runs it in one process.
+PYTEST_ARGS ?=
 pytest: $(STAMP) services
-	$(PY) -m pytest
+	$(PY) -m pytest $(PYTEST_ARGS)
 
 test: $(STAMP) services lint types pytest
 
@@ -49,7 +51,7 @@ test: $(STAMP) services lint types pytest
 # as it does alone, only slower; no test may lean on how fast the machine is.
 BURN_WORKERS ?= 2
 test-under-load: $(STAMP) services
-	$(PY) scripts/burn.py --workers $(BURN_WORKERS) -- $(PY) -m pytest
+	$(PY) scripts/burn.py --workers $(BURN_WORKERS) -- $(PY) -m pytest $(PYTEST_ARGS)
 
 # The long forms of the fault suite: longer faults, more traffic, repeated restarts and failovers.
 faults-long: $(STAMP) services

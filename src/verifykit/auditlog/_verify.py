@@ -34,7 +34,7 @@ import hashlib
 import json
 import os
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -158,14 +158,15 @@ class _Reader:
     torn: list[_Torn] = field(default_factory=list)
     checkpoint_lines: dict[int, int] = field(default_factory=dict)  # offset -> line number
 
-    def line(self, number: int, raw: bytes) -> None:
+    def line(self, number: int, raw: bytes) -> dict[str, Any] | None:
+        """Check one line; the line as read, or None for a torn one (it holds nothing)."""
         body = raw[:-1] if raw.endswith(b"\n") else raw
         try:
             doc = json.loads(body)
         except ValueError:
             # A prefix of a JSON object is never JSON: what a writer leaves when it stops mid-line.
             self._torn_line(number, body)
-            return
+            return None
         if not isinstance(doc, dict) or canonical(doc) != body or not _shaped(doc):
             raise _Bad(_not_a_line(number, bool(self.chains)))
         writer, seq = doc["writer"], doc["seq"]
@@ -190,6 +191,7 @@ class _Reader:
                 chain.first_unsealed = number
             chain.unsealed += 1
         chain.next_seq, chain.prev, chain.prev_line = seq + 1, line_hash(body), number
+        return doc
 
     def _torn_line(self, number: int, body: bytes) -> None:
         starts = [start for start in _LINE_STARTS if start.startswith(body) or body.startswith(start)]
@@ -452,6 +454,7 @@ def verify_log(
     head: Path | None = None,
     check_head: bool = True,
     anchors: Iterable[str | AnchorSource] = (),
+    on_line: Callable[[dict[str, Any]], None] | None = None,
 ) -> VerifyReport:
     """Check the log at ``path`` against the checkpoint key ``public_key``.
 
@@ -462,6 +465,11 @@ def verify_log(
     entries, kept when they name this log). The newest checkpoint anchored for this log must be
     signed by ``public_key`` and held by the log byte for byte where it says it starts; its
     result is ``report.anchor``. Anchors given that hold no checkpoint of this log are a problem.
+
+    ``on_line`` is called with each whole line (records and checkpoints, parsed) as the check
+    reads it, so that a caller can gather what the log says in the same pass, from the very
+    bytes checked. What it gathered counts only when the report is ``ok``: a line it was given
+    may be followed by the one that shows the log was tampered with.
     """
     path = Path(path)
     head_file = None if not check_head else head if head is not None else head_path(path)
@@ -480,10 +488,12 @@ def verify_log(
             if number == 1:
                 first_line = raw.removesuffix(b"\n")
             try:
-                reader.line(number, raw)
+                doc = reader.line(number, raw)
             except _Bad as bad:
                 problem = bad.problem
                 break
+            if doc is not None and on_line is not None:
+                on_line(doc)
             reader.offset += len(raw)
             reader.file_hash.update(raw)
         if problem is None and not reader.chains:

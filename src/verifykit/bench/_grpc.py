@@ -3,7 +3,8 @@
 In one run: the same library call in-process, the call through a sidecar (``verifykit serve``
 as its own process, access log on, as deployed), and the standard health ``Check`` to that
 sidecar as the trivial gRPC call. p50/p99 latency with 1 client and with 32 concurrent
-clients, and calls per second.
+clients, and calls per second. With ``--processes 1,2``: instead, email-code checks and password
+verifies per second through sidecars of one and of two server processes.
 
 Goals (docs/sidecar.md): an OTP check through the sidecar costs at most the trivial call plus
 the in-process check plus 0.2 ms at p50 (the case's baseline is that budget, so ratio <= 1
@@ -52,6 +53,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--password-preset",
         default="owasp_minimum",
         help="argon2id preset for the password cases (default owasp_minimum)",
+    )
+    parser.add_argument(
+        "--processes",
+        default=None,
+        metavar="N,M",
+        help="instead, compare sidecars of N and M server processes (a shared --store): email-code "
+        "checks and password verifies per second at --clients clients, each on a connection of its own",
     )
 
 
@@ -112,7 +120,7 @@ def _wide_limits() -> OTPSettings:
     return OTPSettings(destination_limit=wide, subject_limit=wide)
 
 
-def _sidecar(args: argparse.Namespace, keys: str, workdir: Path) -> SidecarProcess:
+def _sidecar(args: argparse.Namespace, keys: str, workdir: Path, processes: int = 1) -> SidecarProcess:
     # Here, not at the top: every `verifykit bench` command imports this module for its options,
     # and the sidecar package brings gRPC.
     from ..server import SidecarProcess
@@ -126,6 +134,7 @@ def _sidecar(args: argparse.Namespace, keys: str, workdir: Path) -> SidecarProce
             "--workers", str(2 * args.clients + 16),
             "--heavy-queue", str(args.clients),
             "--password-preset", args.password_preset,
+            "--processes", str(processes),
         ],
         workdir / "sidecar.log",
         env={"VERIFYKIT_KEYS": keys, "VERIFYKIT_STORE": args.store},  # secrets by variable, not argv
@@ -252,7 +261,81 @@ def _face_cases(args: argparse.Namespace, progress: Progress, target: str) -> di
     return out
 
 
+def _own_connection(target: str) -> Any:
+    """A client with a connection of its own (gRPC shares one per target within a process), so
+    that the kernel spreads the clients over a sidecar's server processes."""
+    from ..client import Client
+
+    client = Client(target, timeout=120)
+    client.close()
+    client.options.append(("grpc.use_local_subchannel_pool", 1))
+    client._connect()
+    return client
+
+
+def _process_cases(
+    args: argparse.Namespace, progress: Progress, target: str, keyring: Keyring
+) -> dict[str, Timing]:
+    """Email-code checks and password verifies per second, each client on its own connection."""
+    n, clients = args.n, args.clients
+    channels = [_own_connection(target) for _ in range(clients)]
+    try:
+        share = max(n // clients, 1)
+        ids = [[c.email_otp.start(f"bench-{i}-{j}", f"bench{i}-{j}@example.com").id for j in range(share)]
+               for i, c in enumerate(channels)]  # fmt: skip
+        otp = _concurrently([[partial(c.email_otp.check, cid, _WRONG) for cid in chunk]
+                             for c, chunk in zip(channels, ids, strict=True)])  # fmt: skip
+        progress.step()
+        from ..password import PasswordSettings, PasswordVerifier
+
+        verifies, secret = max(args.password_n // clients, 1), "correct horse battery staple"
+        settings = PasswordSettings(preset=args.password_preset)
+        with open_store("memory://") as store:
+            verifier = PasswordVerifier(store=store, keyring=keyring, settings=settings, audit=None)
+            stored = verifier.hash(secret)
+        password = _concurrently(
+            [[partial(c.password.verify, f"bench-user-{i}", stored, secret)] * verifies
+             for i, c in enumerate(channels)]
+        )  # fmt: skip
+        progress.step()
+    finally:
+        for channel in channels:
+            channel.close()
+    return {"otp": otp, "password": password}
+
+
+def _compare_processes(args: argparse.Namespace, progress: Progress) -> BenchReport:
+    report = BenchReport("grpc")
+    counts = [int(k) for k in args.processes.split(",")]
+    keys = Keyring.new_keyring_string("bench")
+    results: dict[int, dict[str, Timing]] = {}
+    for count in counts:
+        with tempfile.TemporaryDirectory(prefix="verifykit-bench-") as tmp:
+            progress.stage(f"{count} server processes: otp checks and password verifies", 2)
+            sidecar = _sidecar(args, keys, Path(tmp), processes=count)
+            try:
+                results[count] = _process_cases(args, progress, sidecar.target, Keyring.from_string(keys))
+            finally:
+                sidecar.stop()
+    base, c = results[counts[0]], args.clients
+    for count in counts:
+        for case, what in (("otp", "otp check"), ("password", "password verify")):
+            label = f"{what} per call, {count} server processes, {c} clients (baseline: {counts[0]})"
+            report.add(label, "ms", 1000 / results[count][case].per_second, 1000 / base[case].per_second)
+    report.extra["calls_per_second"] = {
+        f"{case}_{count}": round(results[count][case].per_second, 1)
+        for count in counts
+        for case in ("otp", "password")
+    }
+    report.extra["store"] = args.store.split("@")[-1]
+    report.extra["password_preset"] = args.password_preset
+    report.extra["cpus"] = os.cpu_count()
+    return report
+
+
 def run(args: argparse.Namespace, progress: Progress) -> BenchReport:
+    if args.processes:
+        return _compare_processes(args, progress)
     report = BenchReport("grpc")
     keys = Keyring.new_keyring_string("bench")
     keyring = Keyring.from_string(keys)

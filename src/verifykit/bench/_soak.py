@@ -838,7 +838,7 @@ def _purge(store: str, namespace: str) -> None:
 def _conditions(args: argparse.Namespace) -> dict[str, Any]:
     from ..server import ServerConfig
 
-    heavy = args.heavy_workers or ServerConfig().heavy_workers
+    heavy = args.heavy_workers or ServerConfig().heavy_worker_count
     return {
         "store": args.store.split("@")[-1],
         "cpus": os.cpu_count(),
@@ -853,7 +853,9 @@ def _conditions(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _sidecar_flags(args: argparse.Namespace, namespace: str) -> list[str]:
+    # One server process: the soak samples it and its face workers in /proc.
     flags = ["--namespace", namespace, "--metrics-port", "0", "--face-workers", args.face_workers]
+    flags += ["--processes", "1"]
     if args.password_preset:
         flags += ["--password-preset", args.password_preset]
     if args.heavy_workers:

@@ -23,6 +23,7 @@ _COMMAND_MODULES = [
     "verifykit.cli._serve",
     "verifykit.cli._password",
     "verifykit.cli._audit",
+    "verifykit.cli._report",
     "verifykit.cli._vouchers",
 ]
 
@@ -42,6 +43,7 @@ _EXTRA_OF = {
     "face_recognition_models": "face",
     "bcrypt": "bcrypt",
     "fido2": "passkey",
+    "matplotlib": "report",
 }
 
 

@@ -11,15 +11,17 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from ..auditlog import AnchorSource
+    from ..auditlog import AnchorSource, VerifyReport
 
 from . import plain_text
 
-__all__ = ["register"]
+__all__ = ["add_log_arguments", "anchor_sources", "intact_lines", "register"]
 
 
 def register(sub: Any) -> None:
@@ -39,14 +41,22 @@ def register(sub: Any) -> None:
 
     verify = commands.add_parser("verify", help="check a log; exit 1 naming the first bad line")
     verify.add_argument("path", type=Path, metavar="PATH", help="the audit log")
-    verify.add_argument("--key", type=Path, required=True, metavar="PUBKEY", help="public key file")
-    verify.add_argument("--head", type=Path, metavar="FILE", help="head file (default: PATH.head)")
-    verify.add_argument(
+    add_log_arguments(verify)
+    verify.set_defaults(func=_verify)
+
+
+def add_log_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options that say how to check a log: its key, its head file, its anchors."""
+    parser.add_argument(
+        "--key", "--public-key", dest="key", type=Path, required=True, metavar="PUBKEY", help="the public key"
+    )
+    parser.add_argument("--head", type=Path, metavar="FILE", help="head file (default: PATH.head)")
+    parser.add_argument(
         "--no-head",
         action="store_true",
         help="do not check the head file (a log cut short at a line boundary then looks like a crash)",
     )
-    verify.add_argument(
+    parser.add_argument(
         "--anchor",
         action="append",
         default=[],
@@ -55,7 +65,6 @@ def register(sub: Any) -> None:
         "of checkpoint lines or anchor entries (e.g. exported from syslog, which cannot be read back); "
         "the log must hold the newest checkpoint anchored for it (repeatable)",
     )
-    verify.set_defaults(func=_verify)
 
 
 def _keygen(args: argparse.Namespace) -> int:
@@ -82,33 +91,47 @@ def _anchors(values: list[str]) -> list[str | AnchorSource]:
     return anchors
 
 
-def _verify(args: argparse.Namespace) -> int:
-    from ..auditlog import load_public_key, verify_log
-
-    anchors = _anchors(args.anchor)
+@contextmanager
+def anchor_sources(values: list[str]) -> Iterator[list[str | AnchorSource]]:
+    """The ``--anchor`` values opened (URLs) or read (files); open sources are closed after."""
+    anchors = _anchors(values)
     try:
-        report = verify_log(
-            args.path, load_public_key(args.key), head=args.head, check_head=not args.no_head, anchors=anchors
-        )
+        yield anchors
     finally:
         for source in anchors:
             if not isinstance(source, str):
                 source.close()
+
+
+def _verify(args: argparse.Namespace) -> int:
+    from ..auditlog import load_public_key, verify_log
+
+    with anchor_sources(args.anchor) as anchors:
+        report = verify_log(
+            args.path, load_public_key(args.key), head=args.head, check_head=not args.no_head, anchors=anchors
+        )
     for warning in report.warnings:
         print(f"warning: {warning}", file=sys.stderr)
     if report.problem is not None:
         print(f"TAMPERED: {report.problem}", file=sys.stderr)
         return 1
+    for line in intact_lines(report):
+        print(line)
+    return 0
+
+
+def intact_lines(report: VerifyReport) -> list[str]:
+    """What ``verify`` prints about an intact log: its size, and which anchored checkpoint was checked."""
     records = sum(w.records for w in report.writers)
-    print(f"intact: {report.lines} lines, {records} records, {len(report.writers)} writer(s)")
+    lines = [f"intact: {report.lines} lines, {records} records, {len(report.writers)} writer(s)"]
     checked = report.anchor
     if checked is None:
-        print("no anchor checked: a truncation back to an earlier checkpoint would not be detected")
+        lines.append("no anchor checked: a truncation back to an earlier checkpoint would not be detected")
     else:
-        print(
+        lines.append(
             f"anchor checked: the newest of {checked.checkpoints} checkpoint(s) anchored in "
             f"{checked.sources} "
             f"(writer {checked.writer}, seq {checked.seq}) is line {checked.line} of the log; "
             f"{checked.lines_after} line(s) after it are not anchored yet"
         )
-    return 0
+    return lines

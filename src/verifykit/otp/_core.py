@@ -94,7 +94,13 @@ class EmailOTPFlows:
         return challenge_view(record, now, self.ways_in(record.subject), self.settings.max_sends)
 
     def _event(
-        self, action: str, record: ChallengeRecord, outcome: str, reason: str = "", client: str | None = None
+        self,
+        action: str,
+        record: ChallengeRecord,
+        outcome: str,
+        reason: str = "",
+        client: str | None = None,
+        **details: str,
     ) -> Emit:
         return Emit(
             AuditEvent(
@@ -106,8 +112,15 @@ class EmailOTPFlows:
                 challenge_id=record.id,
                 destination=record.destination,
                 client=client,
+                details=details,
             )
         )
+
+    def _opened(self, action: str, record: ChallengeRecord, client: str | None) -> Emit:
+        """The record of a code sent out (a start or a resend): with the challenge's expiry on the
+        store's clock, so that the log alone tells a challenge that expired unanswered
+        (``verifykit report``) whatever ``ttl`` the sidecar ran with."""
+        return self._event(action, record, "pending", client=client, expires_at=f"{record.expires_at:.3f}")
 
     def _limit(self, key: str, policy_name: str, client: str | None, subject: str) -> Flow[None]:
         policy = getattr(self.settings, policy_name)
@@ -215,7 +228,7 @@ class EmailOTPFlows:
             data={"to": base64.b64encode(sealed).decode("ascii"), "locale": locale},
         )
         record = yield store_op.create(new, retention=self.settings.retention)
-        yield self._event("start", record, "pending", client=client)
+        yield self._opened("start", record, client)
         record = yield from self._deliver(record, address, code, locale, client)
         return (yield from self._view(record))
 
@@ -272,7 +285,7 @@ class EmailOTPFlows:
             raise _not_found()
         if outcome is not ResendOutcome.OK:
             _refuse_resend(outcome, wait, updated)
-        yield self._event("resend", updated, "pending", client=client)
+        yield self._opened("resend", updated, client)
         locale = record.data.get("locale", self.settings.default_locale)
         updated = yield from self._deliver(updated, address, code, locale, client)
         return (yield from self._view(updated))

@@ -222,8 +222,9 @@ class Sidecar:
         self._stop_lock = threading.Lock()
 
     def start(self) -> None:
-        if self.metrics is not None and self.config.metrics_port is not None:
-            self.metrics_port = self.metrics.serve(self.config.metrics_host, self.config.metrics_port)
+        metrics = self.metrics
+        if metrics is not None and self.config.metrics_port is not None and not metrics.multiprocess:
+            self.metrics_port = metrics.serve(self.config.metrics_host, self.config.metrics_port)
         self._runner.run(self._start())
 
     async def _start(self) -> None:
@@ -331,21 +332,27 @@ def _bind(server: grpc.aio.Server, config: ServerConfig) -> int:
     return int(port)
 
 
-def create_server(config: ServerConfig, components: Components | None = None) -> tuple[Sidecar, int]:
+def create_server(
+    config: ServerConfig, components: Components | None = None, *, supervised: bool = False
+) -> tuple[Sidecar, int]:
     """Build the sidecar and bind its port; call :meth:`Sidecar.start` to serve.
 
     Returns the sidecar and the port it bound (useful with ``listen="127.0.0.1:0"``).
+    ``supervised``: one of the server processes of ``verifykit serve --processes N``, which
+    shares its port with its siblings (SO_REUSEPORT) and leaves its metrics to the parent.
     """
     runner = _Loop(config.workers)
     try:
-        sidecar, port = runner.run(_build(runner, config, components or Components()))
+        sidecar, port = runner.run(_build(runner, config, components or Components(), supervised))
     except BaseException:
         runner.close()
         raise
     return sidecar, port
 
 
-async def _build(runner: _Loop, config: ServerConfig, parts: Components) -> tuple[Sidecar, int]:
+async def _build(
+    runner: _Loop, config: ServerConfig, parts: Components, supervised: bool
+) -> tuple[Sidecar, int]:
     # Before anything is opened: a refused mailer must not leave a store connection behind.
     mailer_url = config.mailer_url() if parts.mailer is None else None
     for risk in config.risks(mailer_url):
@@ -355,7 +362,13 @@ async def _build(runner: _Loop, config: ServerConfig, parts: Components) -> tupl
     store = parts.store if parts.store is not None else open_store(config.store, namespace=config.namespace)
     try:
         return await _assemble(
-            runner, config=config, parts=parts, keyring=keyring, store=store, mailer_url=mailer_url
+            runner,
+            config=config,
+            parts=parts,
+            keyring=keyring,
+            store=store,
+            mailer_url=mailer_url,
+            supervised=supervised,
         )
     except BaseException:
         if parts.store is None:
@@ -371,11 +384,12 @@ async def _assemble(
     keyring: Keyring,
     store: AsyncChallengeStore,
     mailer_url: str | None,
+    supervised: bool,
 ) -> tuple[Sidecar, int]:
     mailer = parts.mailer if parts.mailer is not None else open_mailer(mailer_url or config.mailer)
     audit, audit_log = _audit_sinks(config, parts, keyring)
     token = config.bearer_token()
-    metrics = Metrics() if config.metrics_port is not None else None
+    metrics = Metrics(multiprocess=supervised) if config.metrics_port is not None else None
     otp = EmailOTP(
         store=store,
         keyring=keyring,
@@ -415,13 +429,14 @@ async def _assemble(
             # Off: a fixed stream window (64 KiB), the most a call can send before it is read or
             # refused. Probes grow every stream's window, unread ones included.
             ("grpc.http2.bdp_probe", int(config.http2_bdp_probe)),
-            # Never share a port with another process: a second sidecar on the same port must fail.
-            ("grpc.so_reuseport", 0),
+            # Share the port only with sibling server processes (whose parent checked it was
+            # free): any other second sidecar on the same port must fail.
+            ("grpc.so_reuseport", int(supervised)),
         ],
         # Beyond this, gRPC answers RESOURCE_EXHAUSTED before it reads the call's request.
         maximum_concurrent_rpcs=config.max_concurrent_rpcs,
     )
-    gate = HeavyGate(config.heavy_workers, config.heavy_slots)
+    gate = HeavyGate(config.heavy_worker_count, config.heavy_slots)
     services = [_register(server, EmailOtpServicer(otp), email_otp_pb2, email_otp_pb2_grpc)]
     shared = _Shared(config, keyring, store, audit, gate)
     services += _add_ladder_services(server, shared, parts)
@@ -513,7 +528,7 @@ def _face_service(
             config.face_preset,
             expose_scores=config.face_scores,
             workers=config.face_workers,
-            processes=config.heavy_workers,
+            processes=config.heavy_worker_count,
             worker_memory=config.face_worker_memory,
             worker_cpu_seconds=config.face_worker_cpu_seconds,
         ),

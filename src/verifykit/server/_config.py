@@ -90,7 +90,7 @@ class ServerConfig:
     insecure_metrics_plaintext: bool = False
     grace: float = 10.0
     workers: int = dataclasses.field(default_factory=lambda: max(32, 3 * _cpus() + 16))
-    heavy_workers: int = dataclasses.field(default_factory=_cpus)
+    heavy_workers: int | None = None
     heavy_queue: int | None = None
     password_preset: str | None = None
     face_preset: str = "standard"
@@ -115,6 +115,7 @@ class ServerConfig:
     passkey_origins: str | None = None
     passkey_attestation_roots: str | None = None
     lockout_hard_cap: int | None = None
+    processes: int | None = None
     log_level: str = "info"
 
     def __post_init__(self) -> None:
@@ -136,8 +137,9 @@ class ServerConfig:
         self._check_metrics_listener()
         if self.grace < 0:
             raise ConfigurationError("grace must not be negative")
-        if self.heavy_workers < 1 or self.workers < 1:
+        if self.workers < 1 or (self.heavy_workers is not None and self.heavy_workers < 1):
             raise ConfigurationError("workers and heavy_workers must be at least 1")
+        self._check_processes()
         if self.heavy_queue is not None and self.heavy_queue < 0:
             raise ConfigurationError("heavy_queue must not be negative")
         self._check_face_workers()
@@ -173,6 +175,20 @@ class ServerConfig:
             parse_store_url(self.store)
         except ConfigurationError as exc:
             raise ConfigurationError(f"store: {exc.message}") from None
+
+    def _check_processes(self) -> None:
+        if self.processes is None:
+            return
+        if not 1 <= self.processes <= 1024:
+            raise ConfigurationError("processes must be between 1 and 1024")
+        if self.processes > 1 and self.store.startswith("memory:"):
+            # Each process would keep a store of its own: a code sent by one would be unknown to
+            # the next, and every attempt and send limit would be multiplied by the process count.
+            raise ConfigurationError(
+                f"processes {self.processes} needs a shared store: with memory:// each server "
+                "process would hold a store of its own and no limit would hold across them; set "
+                "store to redis://… (or serve one process)"
+            )
 
     def _check_face_workers(self) -> None:
         if self.face_workers not in {"thread", "process"}:
@@ -249,10 +265,24 @@ class ServerConfig:
         return f"ServerConfig({', '.join(shown)})"
 
     @property
+    def process_count(self) -> int:
+        """Server processes ``verifykit serve`` runs: ``processes``, else one for the memory
+        store (which one process must hold) and one per core for a shared store."""
+        if self.processes is not None:
+            return self.processes
+        return 1 if self.store.startswith("memory:") else _cpus()
+
+    @property
+    def heavy_worker_count(self) -> int:
+        """Threads (or face worker processes) for CPU-heavy work: ``heavy_workers``, else one
+        per core. ``verifykit serve`` with several processes gives each its share of the cores."""
+        return self.heavy_workers if self.heavy_workers is not None else _cpus()
+
+    @property
     def heavy_slots(self) -> int:
         """CPU-heavy calls admitted at once (running plus waiting); more are refused as busy."""
-        queue = self.heavy_queue if self.heavy_queue is not None else 2 * self.heavy_workers
-        return self.heavy_workers + queue
+        heavy = self.heavy_worker_count
+        return heavy + (self.heavy_queue if self.heavy_queue is not None else 2 * heavy)
 
     @property
     def host(self) -> str:
@@ -595,7 +625,8 @@ OPTIONS: tuple[Option, ...] = (
     Option(
         "heavy_workers",
         int,
-        "threads (or face worker processes) for CPU-heavy work (argon2, dlib); default: one per CPU",
+        "threads (or face worker processes) for CPU-heavy work (argon2, dlib); default: one per CPU, "
+        "shared out among the server processes",
     ),
     Option("heavy_queue", int, "heavy calls that may wait for a thread before new ones are refused as busy"),
     Option("password_preset", str, "argon2id preset for new hashes (default: the library's default)"),
@@ -701,6 +732,12 @@ OPTIONS: tuple[Option, ...] = (
         int,
         "consecutive failures after which a subject stays locked until a success elsewhere or a "
         "counter voucher (default: each verifier's, 100, the most NIST SP 800-63B allows)",
+    ),
+    Option(
+        "processes",
+        int,
+        "server processes sharing the port (SO_REUSEPORT), supervised by the first; default: one per "
+        "CPU with a shared store, 1 with memory:// (which refuses more)",
     ),
     Option("log_level", str, "debug, info, warning or error"),
 )
