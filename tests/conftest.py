@@ -69,16 +69,21 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 # Groups of files (or ``path::name`` tests) that run in one worker, one test at a time.
 XDIST_GROUPS: dict[str, tuple[str, ...]] = {
-    # Both benches write vkbench* keys to the shared Redis server while they run, and a test of the
-    # OTP bench counts every vkbench* key there before and after a run of its own.
-    "bench-keys": ("tests/otp/test_otp_bench.py", "tests/store/test_store_bench.py"),
+    # What the one Redis server holds for every client: its script cache, which test_redis_store.py
+    # flushes (to see scripts reloaded) where it also counts the commands a check sends, and which the
+    # benches' raw EVALSHA baselines expect to keep what they loaded; and the vkbench* keys both
+    # benches write while they run, which a test of the OTP bench counts before and after its run.
+    "shared-redis-server": (
+        "tests/store/test_redis_store.py",
+        "tests/otp/test_otp_bench.py",
+        "tests/store/test_store_bench.py",
+    ),
     # The session fixtures that encode every photo of pairs.csv (with verifykit, and with plain
     # face_recognition) take half a minute: built once, in one worker.
     "face-encodings": ("tests/face/test_face_accuracy.py", "tests/face/test_face_index.py"),
 }
-# Needs no group, being one file: tests/store/test_redis_store.py flushes the shared server's script
-# cache (server-wide) and counts the round trips a check makes; a flush in another worker would add a
-# reload to the count. Each worker builds a Redis Cluster of its own (redis_cluster_url).
+# Each worker builds a Redis Cluster of its own (redis_cluster_url); on the one server, every store a
+# test opens has a namespace of its own.
 
 
 def xdist_unit(nodeid: str) -> str:
@@ -207,11 +212,15 @@ def _start_cluster_nodes(server: str, workdir: Path) -> tuple[list[int], list[su
             if port not in ports:
                 ports.append(port)
         processes = [_start_cluster_node(server, workdir, port) for port in ports]
-        for port, proc in zip(ports, processes, strict=True):
-            _wait_until(
-                f"Redis Cluster node on port {port} did not start",
-                lambda p=port, proc=proc: _answers_or_exited(proc, p),
-            )
+        try:
+            for port, proc in zip(ports, processes, strict=True):
+                _wait_until(
+                    f"Redis Cluster node on port {port} did not start",
+                    lambda p=port, proc=proc: _answers_or_exited(proc, p),
+                )
+        except BaseException:
+            _stop(processes)
+            raise
         if all(proc.poll() is None for proc in processes):
             return ports, processes
         _stop(processes)
@@ -223,7 +232,7 @@ def _start_cluster_nodes(server: str, workdir: Path) -> tuple[list[int], list[su
 
 @pytest.fixture(scope="session")
 def redis_cluster_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A real Redis Cluster of 3 masters on loopback ports, created for this run (for each xdist worker)."""
+    """A real Redis Cluster of 3 masters on loopback ports, created for this run (in each xdist worker)."""
     existing = os.environ.get(CLUSTER_URL_ENV)
     if existing:
         yield existing
