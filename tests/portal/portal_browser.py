@@ -7,11 +7,13 @@ Every wait is an explicit WebDriverWait on a condition with a generous deadline;
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -22,6 +24,8 @@ CHROMEDRIVER = "/usr/bin/chromedriver"
 CHROMIUM = "/usr/bin/chromium"
 DEADLINE = 60.0
 SHOTS = Path(__file__).resolve().parents[2] / "docs" / "portal"
+MESSAGES = Path(__file__).resolve().parents[2] / "examples" / "portal" / "messages"
+LANGS = ("en", "id")  # every journey runs in each (pytest.mark.parametrize("lang", LANGS))
 # Roles a person acts on: each must have a name a screen reader can say.
 _CONTROL_ROLES = frozenset(
     {"textbox", "button", "checkbox", "combobox", "searchbox", "spinbutton", "radio", "slider", "link"}
@@ -146,6 +150,14 @@ class Page:
             self.driver.set_window_size(412, 915)
             _smaller(shot)
 
+    def shot(self, name: str | None) -> None:
+        """:meth:`step` under ``name``, or only the checks where this language keeps no screenshot
+        (docs/portal/ holds each page once, in one language)."""
+        if name:
+            self.step(name)
+        else:
+            self.check_accessible()
+
     def check_accessible(self) -> None:
         assert self.lang() in {"en", "id"}, "the html element must say its language"
         tree = self.driver.execute_cdp_cmd("Accessibility.getFullAXTree", {})
@@ -183,6 +195,22 @@ class Page:
         if self.lang() != lang:
             self.follow(f"lang-{lang}")
         assert self.lang() == lang
+
+
+@cache
+def _catalog(lang: str) -> dict[str, str]:
+    data: dict[str, str] = json.loads((MESSAGES / f"{lang}.json").read_text(encoding="utf-8"))
+    return data
+
+
+def t(lang: str, key: str, **fields: Any) -> str:
+    """The portal's words for ``key`` in ``lang``, from its message catalog, filled in with ``fields``."""
+    return _catalog(lang)[key].format(**fields)
+
+
+def t_prefix(lang: str, key: str) -> str:
+    """The words of ``key`` before its first placeholder ("Tries left: " of "Tries left: {left}.")."""
+    return _catalog(lang)[key].partition("{")[0]
 
 
 def _smaller(png: Path) -> None:

@@ -1,6 +1,7 @@
-"""The face check with the camera: Chromium's fake camera plays a y4m video made here from a real
-photo; the same person is approved, another person refused. The portal runs the face pipeline on
-its defaults (sandboxed worker processes)."""
+"""The face check with the camera, in English and in Bahasa Indonesia: Chromium's fake camera plays a
+y4m video made here from a real photo; the same person is approved, another person refused, each in
+the words of the portal's message catalog. The portal runs the face pipeline on its defaults
+(sandboxed worker processes). Each test is whole on its own: it signs up, and sets the video."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from portal_browser import Applicant, Page, photo, sign_up, write_y4m
+from portal_browser import LANGS, Applicant, Page, log_out, photo, sign_up, t, write_y4m
 
 from conftest import FACES
 
@@ -46,16 +47,24 @@ def _check_face(page: Page) -> str:
     return str(page.el("#face-result").get_attribute("data-reason"))
 
 
-def test_the_same_person_is_approved_and_another_refused(browser: Page, camera: Path) -> None:
+@pytest.mark.parametrize("lang", LANGS)
+def test_the_same_person_is_approved_and_another_refused(browser: Page, camera: Path, lang: str) -> None:
+    shots = {"en": ("en-20-face-approved", "en-21-face-refused")}.get(lang, (None, None))
+    # The same person in front of the camera (an earlier test may have left another one there).
+    write_y4m(camera, [photo(SAME)] * 2)
     applicant = Applicant(f"rina-{secrets.token_hex(4)}@example.co.id", "mango harbour quiet ninety")
+    browser.go("/")
+    browser.set_language(lang)
     sign_up(browser, applicant, ENROL, shots=False)
     assert _check_face(browser) == "approved"
-    assert "matches your ID photo" in browser.text("#face-result")
-    browser.step("en-20-face-approved")
+    assert browser.text("#face-result") == t(lang, "face.approved")
+    browser.shot(shots[0])
 
     # Another person in front of the camera: the device reopens the file on the next start.
     write_y4m(camera, [photo(OTHER)] * 2)
     assert _check_face(browser) == "mismatch"
-    assert "does not match" in browser.text("#face-result")
+    assert t(lang, "reason.mismatch") in browser.text("#face-result")
     assert browser.driver.find_elements("css selector", "#face-ways li"), "the next way in is offered"
-    browser.step("en-21-face-refused")
+    browser.shot(shots[1])
+    browser.go("/account")
+    log_out(browser)
