@@ -18,9 +18,9 @@ from ..face import AsyncFaceIndex as FaceIndex
 from ..face import AsyncFaceVerifier as FaceVerifier
 from ..fallbacks import AsyncRecoveryCodes as RecoveryCodes
 from ..fallbacks import AsyncTOTPVerifier as TOTPVerifier
-from ..passkey import AsyncPasskeyVerifier as PasskeyVerifier
 from ..ladder import AsyncLadder as Ladder
 from ..otp import AsyncEmailOTP as EmailOTP
+from ..passkey import AsyncPasskeyVerifier as PasskeyVerifier
 from ..password import AsyncPasswordVerifier as PasswordVerifier
 from ..store import AsyncChallengeStore, AsyncMemoryStore, AsyncRedisClusterStore, AsyncRedisStore
 from ..store import open_async_store as open_store
