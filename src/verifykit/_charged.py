@@ -86,6 +86,16 @@ class ClientCharge:
         return Verdict(False, Reason.RATE_LIMITED, retry_after=self.retry_after, challenge_id=challenge_id)
 
 
+def outcome(verdict: Verdict) -> str:
+    """A verdict's audit outcome: ``approved``; ``refused`` when nothing was compared (locked out,
+    hard locked, rate limited); else ``denied``."""
+    if verdict.approved:
+        return "approved"
+    if verdict.reason in (Reason.LOCKED_OUT, Reason.HARD_LOCKED, Reason.RATE_LIMITED):
+        return "refused"
+    return "denied"
+
+
 def decision_record(
     verifier: Way,
     action: str,

@@ -16,6 +16,7 @@ from .._charged import (
     charge_client_flow,
     charge_subject_flow,
     decision_step,
+    outcome,
     refund_flow,
     reset_subject_flow,
     validate_client,
@@ -26,7 +27,6 @@ from .._subject import subject_tag, validate_subject
 from .._verdict import Reason, Verdict, Way, WaysIn, counter_voucher_only
 from ..crypto import Keyring
 from ..store import WindowPolicy, WindowResult
-from ._outcome import outcome
 from ._recovery_codes import generate, normalize
 from ._settings import RecoverySettings
 

@@ -19,6 +19,7 @@ from .._charged import (
     charge_client_flow,
     charge_subject_flow,
     decision_step,
+    outcome,
     refund_flow,
     reset_subject_flow,
     validate_client,
@@ -30,7 +31,6 @@ from .._subject import stable_tag, subject_tag, validate_subject
 from .._verdict import Reason, Verdict, Way, WaysIn, counter_voucher_only
 from ..crypto import Keyring
 from ..store import WindowPolicy, WindowResult
-from ._outcome import outcome
 from ._settings import TOTPSettings
 
 __all__ = ["TOTPEnrollment", "TOTPFlows"]

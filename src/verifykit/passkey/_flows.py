@@ -34,6 +34,7 @@ from .._charged import (
     charge_client_flow,
     charge_subject_flow,
     decision_step,
+    outcome,
     refund_flow,
     reset_subject_flow,
     validate_client,
@@ -115,14 +116,6 @@ def _options_key(client: str) -> str:
 
 def _challenge_input(challenge_id: str, challenge: bytes) -> bytes:
     return challenge_id.encode("ascii") + b"\x00" + challenge
-
-
-def _outcome(verdict: Verdict) -> str:
-    """The audit outcome: ``refused`` when nothing was compared (a lock, a rate limit)."""
-    if verdict.approved:
-        return "approved"
-    refused = (Reason.LOCKED_OUT, Reason.HARD_LOCKED, Reason.RATE_LIMITED)
-    return "refused" if verdict.reason in refused else "denied"
 
 
 def require_extra() -> None:
@@ -363,7 +356,7 @@ class PasskeyFlows:
             _WAY,
             "verify",
             subject,
-            _outcome(verdict),
+            outcome(verdict),
             reason=verdict.reason,
             client=client,
             **verdict.details,
