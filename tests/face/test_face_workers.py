@@ -231,7 +231,7 @@ def test_a_photo_that_needs_more_memory_than_the_bound_is_refused(
 
 
 def test_a_worker_killed_mid_photo_fails_that_call_only(pool_of: Callable[..., FaceWorkers]) -> None:
-    pool = pool_of(processes=2)
+    pool = pool_of(processes=2, cpu_seconds=60, timeout=120.0)  # only the kill may end it
     pool.start()
     wait_for(lambda: len(pool.pids()) == 2, "two workers")
     doomed = read(pool, photo(OBAMA), costly())

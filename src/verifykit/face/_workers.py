@@ -349,7 +349,10 @@ class FaceWorkers(Executor):
             )
 
     def pids(self, *, busy: bool | None = None) -> list[int]:
-        """The process ids of the live workers (only the busy or idle ones, if asked)."""
+        """The process ids of the live workers (only the busy or idle ones, if asked).
+
+        A worker is busy once it has said it took a job: one that ends before then leaves the
+        job intact, to be run by its replacement."""
         with self._lock:
             return [
                 w.pid
@@ -473,13 +476,12 @@ class FaceWorkers(Executor):
     def _run(self, slot: int, worker: _Worker, job: _Job) -> Any:
         deadline = time.monotonic() + self.limits.timeout
         body = pickle.dumps((job.name, job.args), protocol=pickle.HIGHEST_PROTOCOL)
-        worker.busy = True
         started = False
         try:
             worker.send(body, deadline)
             answer = worker.receive(deadline)
             if answer == {"started": True}:
-                started = True
+                started = worker.busy = True  # busy from the moment it took the job, not before
                 answer = worker.receive(deadline)
         except _Ended as ended:
             self._replace(slot)
