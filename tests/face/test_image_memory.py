@@ -1,9 +1,9 @@
 """Memory: no accepted image makes one face call use more than 512 MiB above the process's idle size.
 
 Each case is the costliest file of its kind the default limits admit (the largest pixel count,
-or the largest decoded size) and runs in a fresh process: the models are loaded and a first
-photo encoded, the resident size is read as the idle size, the peak is reset, and one
-``FaceVerifier.encode`` runs on the case. The peak resident size above idle is what the call
+or the largest decoded size) and runs in a fresh process: a fork of one in which the models were
+loaded and a first photo encoded. There the resident size is read as the idle size, the peak is
+reset, and one ``FaceVerifier.encode`` runs on the case. The peak resident size above idle is what the call
 cost. The files themselves are small: a 25 MP 16-bit RGBA PNG is a few hundred KB.
 
 The face work runs in the calling thread (``workers="thread"``), so what is measured is the
@@ -18,7 +18,8 @@ import json
 import subprocess
 import sys
 import textwrap
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -38,9 +39,11 @@ BUDGET = 512 * MiB
 DEFAULTS = FaceSettings()
 WARM_UP = DATA / "Barack_Obama__obama.jpg"
 
-CHILD = textwrap.dedent(
+# One interpreter loads the models and encodes a first photo once; each case then runs in a fork
+# of it, so every case starts from the same warm, idle process without paying for the start-up.
+SERVER = textwrap.dedent(
     """
-    import json, resource, sys
+    import json, os, resource, sys
     from pathlib import Path
 
     import numpy as np
@@ -54,46 +57,90 @@ CHILD = textwrap.dedent(
             line = next(line for line in f if line.startswith(key + ":"))
         return int(line.split()[1]) * 1024
 
-    source, overrides, warm_up = sys.argv[1], json.loads(sys.argv[2]), sys.argv[3]
-    overrides.setdefault("workers", "thread")  # decode here, where the resident size is read
-    faces = FaceVerifier(
-        store=MemoryStore(), keyring=Keyring.generate(), settings=FaceSettings(**overrides), audit=None
-    )
-    faces.encode(Path(warm_up).read_bytes())  # loads the models, warms OpenCV and dlib
-    if source.startswith("array:"):
-        _, dtype, channels, height, width = source.split(":")
-        image = np.full((int(height), int(width), int(channels)), 0x80, dtype)
-    else:
-        image = Path(source).read_bytes()
-    idle = status("VmRSS")
-    try:
-        with open("/proc/self/clear_refs", "w") as f:
-            f.write("5")  # the peak so far becomes the current size
-        peak_key = "VmHWM"
-    except OSError:
-        peak_key = None  # the lifetime peak: an overestimate, never an underestimate
-    try:
-        reading, encoding = faces.encode(image)
-        outcome = {"scale": reading.scale, "encoded": encoding is not None}
-    except ImageError as exc:
-        outcome = {"refused": str(exc)}
-    peak = status(peak_key) if peak_key else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-    print(json.dumps({"above_idle": peak - idle, **outcome}))
+    def verifier(overrides):
+        overrides.setdefault("workers", "thread")  # decode here, where the resident size is read
+        settings = FaceSettings(**overrides)
+        return FaceVerifier(store=MemoryStore(), keyring=Keyring.generate(), settings=settings, audit=None)
+
+    def measure(source, overrides):
+        faces = verifier(overrides)
+        if source.startswith("array:"):
+            _, dtype, channels, height, width = source.split(":")
+            image = np.full((int(height), int(width), int(channels)), 0x80, dtype)
+        else:
+            image = Path(source).read_bytes()
+        idle = status("VmRSS")
+        try:
+            with open("/proc/self/clear_refs", "w") as f:
+                f.write("5")  # the peak so far becomes the current size
+            peak_key = "VmHWM"
+        except OSError:
+            peak_key = None  # the lifetime peak: an overestimate, never an underestimate
+        try:
+            reading, encoding = faces.encode(image)
+            outcome = {"scale": reading.scale, "encoded": encoding is not None}
+        except ImageError as exc:
+            outcome = {"refused": str(exc)}
+        peak = status(peak_key) if peak_key else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+        return {"above_idle": peak - idle, **outcome}
+
+    verifier({}).encode(Path(sys.argv[1]).read_bytes())  # loads the models, warms OpenCV and dlib
+    print("ready", flush=True)
+    for line in sys.stdin:
+        request = json.loads(line)
+        read_end, write_end = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            os.close(read_end)
+            answer = json.dumps(measure(request["source"], request["overrides"]))
+            os.write(write_end, answer.encode())
+            os._exit(0)
+        os.close(write_end)
+        with os.fdopen(read_end, "rb") as answer:
+            body = answer.read()
+        _, code = os.waitpid(pid, 0)
+        print(body.decode() if code == 0 else json.dumps({"failed": code}), flush=True)
     """
 )
 
 
-def run_face_call(source: str, **overrides: Any) -> dict[str, Any]:
-    done = subprocess.run(
-        [sys.executable, "-c", CHILD, source, json.dumps(overrides), str(WARM_UP)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr[-2000:]
-    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
-    return result
+class FaceCalls:
+    """One face call per case, each in a fresh fork of a warm interpreter (:data:`SERVER`)."""
+
+    def __init__(self) -> None:
+        self._server = subprocess.Popen(
+            [sys.executable, "-c", SERVER, str(WARM_UP)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert self._read() == "ready"
+
+    def _read(self) -> str:
+        assert self._server.stdout is not None
+        line = self._server.stdout.readline()
+        assert line, f"the measuring interpreter ended ({self._server.poll()})"
+        return line.strip()
+
+    def run(self, source: str, **overrides: Any) -> dict[str, Any]:
+        assert self._server.stdin is not None
+        self._server.stdin.write(json.dumps({"source": source, "overrides": overrides}) + "\n")
+        self._server.stdin.flush()
+        result: dict[str, Any] = json.loads(self._read())
+        assert "failed" not in result, result
+        return result
+
+    def close(self) -> None:
+        assert self._server.stdin is not None
+        self._server.stdin.close()
+        self._server.wait(timeout=60)
+
+
+@pytest.fixture(scope="module")
+def face_calls() -> Iterator[FaceCalls]:
+    calls = FaceCalls()
+    yield calls
+    calls.close()
 
 
 def largest(per_pixel: float) -> tuple[int, int]:
@@ -173,11 +220,19 @@ CASES: dict[str, tuple[Callable[[], bytes], dict[str, Any]]] = {  # case: (file,
 }
 
 
+@cache
+def case_file(case: str) -> tuple[bytes, dict[str, Any]]:
+    """The case's file, made once for every test that reads it."""
+    make, overrides = CASES[case]
+    return make(), overrides
+
+
 @pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads resident sizes from /proc")
 @pytest.mark.parametrize("case", list(CASES))
-def test_one_face_call_stays_within_512_mib_above_idle(case: str, tmp_path: Path) -> None:
-    make, overrides = CASES[case]
-    data = make()
+def test_one_face_call_stays_within_512_mib_above_idle(
+    case: str, tmp_path: Path, face_calls: FaceCalls
+) -> None:
+    data, overrides = case_file(case)
     info = probe(data)
     # the costliest the defaults admit: at one of the two limits, and accepted
     assert info.pixels <= DEFAULTS.max_pixels and info.decoded_bytes <= DEFAULTS.max_decoded_bytes
@@ -185,7 +240,7 @@ def test_one_face_call_stays_within_512_mib_above_idle(case: str, tmp_path: Path
     assert len(data) <= DEFAULTS.max_bytes
     path = tmp_path / "image"
     path.write_bytes(data)
-    result = run_face_call(str(path), **overrides)
+    result = face_calls.run(str(path), **overrides)
     assert "refused" not in result, result
     if case == "jpeg-small-face-decoded-twice":
         assert result["encoded"] and result["scale"] == 1.0, result  # the full-size path was taken
@@ -199,21 +254,21 @@ def test_a_face_worker_reads_the_costliest_file_under_its_default_memory_bound(c
     from verifykit.face._work import read_face
     from verifykit.face._workers import shared_workers
 
-    make, overrides = CASES[case]
+    data, overrides = case_file(case)
     settings = FaceSettings(processes=1, **overrides)
     pool = shared_workers(settings)
     assert pool is not None
-    reading = pool.submit(read_face, make(), settings, settings.multiple_faces).result()
+    reading = pool.submit(read_face, data, settings, settings.multiple_faces).result()
     assert reading.reason is not None or reading.encoding is not None
 
 
 @pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads resident sizes from /proc")
 @pytest.mark.parametrize(("dtype", "channels"), [("uint16", 4), ("uint16", 2), ("uint8", 4)])
 def test_a_face_call_on_an_array_at_the_pixel_limit_stays_within_512_mib_above_idle(
-    dtype: str, channels: int
+    dtype: str, channels: int, face_calls: FaceCalls
 ) -> None:
     width, height = largest(0.001)  # arrays: only the pixel limit applies
-    result = run_face_call(f"array:{dtype}:{channels}:{height}:{width}")
+    result = face_calls.run(f"array:{dtype}:{channels}:{height}:{width}")
     assert "refused" not in result, result
     assert result["above_idle"] < BUDGET, f"{result['above_idle'] / MiB:.0f} MiB above idle"
 
@@ -226,10 +281,12 @@ BOMB_BUDGET = 64 * MiB
 
 @pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads resident sizes from /proc")
 @pytest.mark.parametrize("bomb", list(bombs.BOMBS))
-def test_a_face_call_on_a_decoder_bomb_stays_within_64_mib_above_idle(bomb: str, tmp_path: Path) -> None:
+def test_a_face_call_on_a_decoder_bomb_stays_within_64_mib_above_idle(
+    bomb: str, tmp_path: Path, face_calls: FaceCalls
+) -> None:
     path = tmp_path / "image"
     path.write_bytes(bombs.BOMBS[bomb]())
-    result = run_face_call(str(path))
+    result = face_calls.run(str(path))
     if bomb in bombs.DECODED:
         assert "refused" not in result, result  # decoded without the hidden work
     else:

@@ -25,16 +25,18 @@ def test_the_hash_bench_reports_every_case_and_keeps_the_flood_within_its_budget
     monkeypatch.setattr(_hasher, "WorkMeter", functools.partial(WorkMeter, min_samples=1))
     parser = argparse.ArgumentParser()
     add_arguments(parser)
-    args = parser.parse_args(["--quick", "-n", "1", "--flood", "6", "--threads", "2", "--flood-budget", "2"])
+    # The stored forms with the pepper on only: the costlier setting, and the same code as off.
+    args = parser.parse_args(
+        ["--quick", "-n", "1", "--flood", "6", "--threads", "2", "--flood-budget", "2", "--pepper", "on"]
+    )
     report = run(args, Progress(enabled=False))
     doc = json.loads(report.to_json())
     names = [c["name"] for c in doc["cases"]]
     for expected in ("verify p50, rfc9106_low_memory", "unknown subject p50", "blocklist lookup", "flood 6"):
         assert any(name.startswith(expected) for name in names), expected
     assert all(c["value"] > 0 for c in doc["cases"])
-    # Every stored form is measured with the pepper on and with it off.
-    assert set(doc["stored_forms"]) == {"pepper on", "pepper off"}
-    assert doc["stored_forms"]["pepper on"].keys() == doc["stored_forms"]["pepper off"].keys()
+    assert set(doc["stored_forms"]) == {"pepper on"}
+    assert any(form.startswith("PBKDF2") for form in doc["stored_forms"]["pepper on"])
     flood = doc["flood"]
     assert flood["bounded"]["approved"] == flood["unbounded"]["approved"] == 6
     assert flood["bounded"]["argon2_memory_peak_mib"] <= flood["budget_mib"] == 128
