@@ -404,13 +404,16 @@ class Portal:
         email = str(form.get("email", "")).strip().lower()
         if "@" not in email or len(email) > 254:
             return self.render(request, "signup_email.html", 400, error=self.t(request, "error.email"))
+        # An address that already has an account is answered as a new one: a code is sent to it,
+        # under a subject of its own (so nobody can spend the account's budget from here), and
+        # only whoever reads that mailbox learns, after the code, that the account exists.
         try:
-            account = await self.s.accounts.create(email, self.lang(request))
+            subject = (await self.s.accounts.create(email, self.lang(request))).subject
         except ValueError:
-            return self.render(request, "signup_email.html", 409, error=self.t(request, "error.email_taken"))
+            subject = "acct-" + secrets.token_hex(12)
         try:
             challenge = await self.s.email.start(
-                account.subject, account.email, locale=self.lang(request), client=self.client(request)
+                subject, email, locale=self.lang(request), client=self.client(request)
             )
         except RateLimited as exc:
             error = self.refusal(request, Reason.RATE_LIMITED, retry_after=exc.retry_after)
@@ -418,19 +421,21 @@ class Portal:
         except InvalidInput:
             return self.render(request, "signup_email.html", 400, error=self.t(request, "error.email"))
         request.session["signup_challenge"] = challenge.id
-        request.session["signup"] = account.subject
+        request.session["signup"] = subject
+        request.session["signup_email"] = email
         return RedirectResponse("/signup/email", status_code=303)
 
     async def signup_email_code(self, request: Request) -> Response:
-        account = await self.current_account(request, "signup")
+        account = await self.current_account(request, "signup")  # None: the address had one
+        email = request.session.get("signup_email")
         challenge_id = request.session.get("signup_challenge")
-        if account is None or not isinstance(challenge_id, str):
+        if not isinstance(email, str) or not isinstance(challenge_id, str):
             return RedirectResponse("/signup", status_code=303)
         if request.method == "GET":
-            return self.render(request, "signup_code.html", destination=account.email)
+            return self.render(request, "signup_code.html", destination=email)
         form = await self.form(request)
         if form.get("action") == "resend":
-            return await self.resend(request, self.s.email, account.email, challenge_id, "signup_code.html")
+            return await self.resend(request, self.s.email, email, challenge_id, "signup_code.html")
         error, verdict = await self.check_code(request, self.s.email, challenge_id, str(form.get("code", "")))
         if verdict is None or not verdict.approved:
             return self.render(
@@ -438,11 +443,16 @@ class Portal:
                 "signup_code.html",
                 400,
                 error=error,
-                destination=account.email,
+                destination=email,
                 can_resend=True,
             )
-        await self.s.accounts.update(account.subject, email_verified=1)
         request.session.pop("signup_challenge", None)
+        request.session.pop("signup_email", None)
+        if account is None:  # the mailbox's owner has an account already: sign in to it
+            request.session.pop("signup", None)
+            request.session["notice"] = "notice.account_exists"
+            return RedirectResponse("/login", status_code=303)
+        await self.s.accounts.update(account.subject, email_verified=1)
         return RedirectResponse("/signup/password", status_code=303)
 
     async def check_code(
@@ -609,7 +619,10 @@ class Portal:
 
     async def login(self, request: Request) -> Response:
         if request.method == "GET":
-            return self.render(request, "login.html")
+            notice = request.session.pop("notice", None)
+            return self.render(
+                request, "login.html", notice=self.t(request, notice) if isinstance(notice, str) else None
+            )
         form = await self.form(request)
         email = str(form.get("email", "")).strip().lower()
         password = str(form.get("password", ""))

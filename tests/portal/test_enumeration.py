@@ -97,3 +97,57 @@ def test_the_right_password_still_opens_the_second_step(portal_url: str, known: 
     assert reply.session_keys() == {"csrf", "login", "factors"}
     page = client.follow(reply).body
     assert 'id="app"' in page, "the account's own ways, once its password was right"
+
+
+def _sign_up_steps(portal_url: str, email: str) -> list[tuple[str, Any]]:
+    """Signing up with ``email``: the form, the code page, a wrong code and a resend."""
+    client = Client(portal_url)
+    client.get("/signup")
+    steps: list[tuple[str, Any]] = []
+    started = client.post("/signup", {"email": email})
+    steps.append(("the address", (started.status, started.location, started.session_keys())))
+    steps.append(("the code page", _same_form(client.follow(started), email)))
+    steps.append(("a wrong code", _same_form(client.post("/signup/email", {"code": "000000"}), email)))
+    steps.append(("a new code", _same_form(client.post("/signup/email", {"action": "resend"}), email)))
+    return steps
+
+
+def test_signing_up_with_an_address_that_has_an_account_looks_like_a_new_one(
+    portal_url: str, known: Applicant
+) -> None:
+    with_account = _sign_up_steps(portal_url, known.email)
+    without = _sign_up_steps(portal_url, f"nobody-{secrets.token_hex(4)}@example.com")
+    for (step, seen_known), (_, seen_unknown) in zip(with_account, without, strict=True):
+        assert seen_known == seen_unknown, f"{step}: an account's answer differs from a stranger's"
+
+
+def test_only_the_mailbox_owner_learns_the_account_exists_and_is_sent_to_sign_in(
+    portal_url: str, known: Applicant
+) -> None:
+    client = Client(portal_url)
+    client.get("/signup")
+    client.post("/signup", {"email": known.email})
+    approved = client.post("/signup/email", {"code": client.email_code(known.email)})
+    assert approved.location == "/login"
+    assert "This address already has an account: sign in to it." in client.follow(approved).body
+    signed_in = client.post("/login", {"email": known.email, "password": known.password})
+    assert signed_in.location == "/login/second", "the account is as it was"
+
+
+def test_wrong_codes_at_sign_up_spend_nothing_of_the_accounts_own_budget(portal_url: str) -> None:
+    owner = sign_up(
+        portal_url, Applicant(f"owner-{secrets.token_hex(4)}@example.com", "quiet lamp nine rivers")
+    )
+    client = Client(portal_url)
+    client.get("/signup")
+    client.post("/signup", {"email": owner.email})
+    for _ in range(6):  # more than the account's failure budget
+        client.post("/signup/email", {"code": "000000"})
+    login = Client(portal_url)
+    login.get("/login")
+    assert (
+        login.post("/login", {"email": owner.email, "password": owner.password}).location == "/login/second"
+    )
+    assert login.post("/login/email/start").location == "/login/email"
+    code = login.post("/login/email", {"code": login.email_code(owner.email)})
+    assert code.location == "/account", "the account's own email code still gets in"
