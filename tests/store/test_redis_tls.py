@@ -135,9 +135,11 @@ def _answers(port: int, ca: Path) -> bool:
 StartServer = Callable[..., int]
 
 
-@pytest.fixture
-def tls_redis(certificates: Certificates, tmp_path: Path) -> Iterator[StartServer]:
-    """``start(cert_and_key, *extra_args) -> port``: a redis-server answering only on TLS."""
+@pytest.fixture(scope="module")
+def tls_redis(certificates: Certificates, tmp_path_factory: pytest.TempPathFactory) -> Iterator[StartServer]:
+    """``start(cert_and_key, *extra_args) -> port``: a redis-server answering only on TLS (each
+    lives until the module's tests end)."""
+    tmp_path = tmp_path_factory.mktemp("tls-nodes")
     binary = shutil.which("redis-server")
     if binary is None:
         pytest.fail("these tests need redis-server with TLS (Debian's has it): apt-get install redis-server")
@@ -259,8 +261,25 @@ def test_a_rediss_store_refuses_to_open_with_an_option_that_weakens_verification
         stores(f"rediss://localhost:{port}/0?ssl_ca_certs={certificates.ca}&{weakening}")
 
 
-def _one_node_cluster(start: StartServer, cert_and_key: tuple[Path, Path], ca: Path) -> int:
-    """A TLS Redis Cluster of one master owning every slot, announcing itself as localhost."""
+OneNodeCluster = Callable[[tuple[Path, Path]], int]
+
+
+@pytest.fixture(scope="module")
+def one_node_cluster(tls_redis: StartServer, certificates: Certificates) -> OneNodeCluster:
+    """``cluster(cert_and_key) -> port``: a TLS Redis Cluster of one master owning every slot,
+    announcing itself as localhost; one for each certificate, shared by the module's tests (a
+    cluster takes a while to settle)."""
+    ports: dict[tuple[Path, Path], int] = {}
+
+    def cluster(cert_and_key: tuple[Path, Path]) -> int:
+        if cert_and_key not in ports:
+            ports[cert_and_key] = _new_one_node_cluster(tls_redis, cert_and_key, certificates.ca)
+        return ports[cert_and_key]
+
+    return cluster
+
+
+def _new_one_node_cluster(start: StartServer, cert_and_key: tuple[Path, Path], ca: Path) -> int:
     import redis
 
     port = start(
@@ -282,9 +301,9 @@ def _one_node_cluster(start: StartServer, cert_and_key: tuple[Path, Path], ca: P
 
 
 def test_a_rediss_cluster_store_checks_the_hostname_of_every_node(
-    tls_redis: StartServer, certificates: Certificates, stores: Callable[..., ChallengeStore]
+    one_node_cluster: OneNodeCluster, certificates: Certificates, stores: Callable[..., ChallengeStore]
 ) -> None:
-    port = _one_node_cluster(tls_redis, certificates.localhost, certificates.ca)
+    port = one_node_cluster(certificates.localhost)
     store = stores(f"rediss+cluster://localhost:{port}?ssl_ca_certs={certificates.ca}")
     assert _counts(store)
     client: Any = store._ready()
@@ -292,9 +311,9 @@ def test_a_rediss_cluster_store_checks_the_hostname_of_every_node(
 
 
 def test_a_rediss_cluster_store_refuses_a_trusted_certificate_for_another_host(
-    tls_redis: StartServer, certificates: Certificates, stores: Callable[..., ChallengeStore]
+    one_node_cluster: OneNodeCluster, certificates: Certificates, stores: Callable[..., ChallengeStore]
 ) -> None:
-    port = _one_node_cluster(tls_redis, certificates.other_host, certificates.ca)
+    port = one_node_cluster(certificates.other_host)
     store = stores(f"rediss+cluster://localhost:{port}?ssl_ca_certs={certificates.ca}")
     with pytest.raises(StoreUnavailable):
         _counts(store)
@@ -303,11 +322,11 @@ def test_a_rediss_cluster_store_refuses_a_trusted_certificate_for_another_host(
 @pytest.mark.parametrize("weakening", WEAKENING)
 def test_a_rediss_cluster_store_refuses_to_open_with_an_option_that_weakens_verification(
     weakening: str,
-    tls_redis: StartServer,
+    one_node_cluster: OneNodeCluster,
     certificates: Certificates,
     stores: Callable[..., ChallengeStore],
 ) -> None:
-    port = _one_node_cluster(tls_redis, certificates.other_host, certificates.ca)
+    port = one_node_cluster(certificates.other_host)
     with pytest.raises(ConfigurationError, match="only accepts a verified server"):
         stores(f"rediss+cluster://localhost:{port}?ssl_ca_certs={certificates.ca}&{weakening}")
 
