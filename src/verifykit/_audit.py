@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 
-__all__ = ["DEFAULT_AUDIT_SINK", "AuditEvent", "AuditSink", "LoggingAuditSink", "emit"]
+__all__ = ["DEFAULT_AUDIT_SINK", "AuditEvent", "AuditSink", "LoggingAuditSink", "emit", "tee"]
 
 _log = logging.getLogger("verifykit.audit")
 
@@ -56,6 +56,25 @@ class LoggingAuditSink:
 
 
 DEFAULT_AUDIT_SINK: AuditSink = LoggingAuditSink()
+
+
+def tee(*sinks: AuditSink | None) -> AuditSink | None:
+    """One sink that hands each event to ``sinks`` in order, leaving out the ``None`` ones (``None``
+    when none is left). The first sink to raise stops the rest, and its error is the caller's: a
+    sink after the audit log (metrics) never counts an event the log did not take."""
+    given = tuple(sink for sink in sinks if sink is not None)
+    if len(given) <= 1:
+        return given[0] if given else None
+    return _Tee(given)
+
+
+class _Tee:
+    def __init__(self, sinks: tuple[AuditSink, ...]) -> None:
+        self._sinks = sinks
+
+    def __call__(self, event: AuditEvent) -> None:
+        for sink in self._sinks:
+            sink(event)
 
 
 def emit(sink: AuditSink | None, event: AuditEvent) -> None:

@@ -528,3 +528,45 @@ def test_an_attempt_on_a_closed_challenge_charges_nothing(backend: Backend) -> N
     )
     assert (outcome, failure) == (AttemptOutcome.CLOSED, None)
     assert backend.store.failure_state(lock_key(new.id)).failures == 0
+
+
+# -- open: the lockout, the send limits and create in one step ------------------------------------
+
+ONE = WindowPolicy(limit=1, window=600)
+
+
+def test_open_creates_the_challenge_when_no_limit_refuses(backend: Backend) -> None:
+    new = challenge()
+    opened = backend.store.open(
+        new, retention=60, lockout_key=lock_key(new.id), limits=[(f"dest:{new_id()}", ONE)]
+    )
+    assert opened.record is not None and opened.record.status is ChallengeStatus.PENDING
+    assert backend.store.get(new.id) == opened.record
+
+
+def test_open_refuses_while_the_lockout_is_locked_and_counts_nothing(backend: Backend) -> None:
+    new = challenge()
+    for _ in range(LOCKOUT.threshold):
+        backend.store.charge(lock_key(new.id), LOCKOUT)
+    window = f"dest:{new_id()}"
+    opened = backend.store.open(new, retention=60, lockout_key=lock_key(new.id), limits=[(window, ONE)])
+    assert opened.record is None and opened.locked is not None and not opened.locked.allowed
+    assert backend.store.get(new.id) is None
+    assert backend.store.hit(window, ONE, cost=0).count == 0
+
+
+def test_open_stops_at_the_first_full_window_having_counted_those_before_it(backend: Backend) -> None:
+    new = challenge()
+    first, full, after = f"client:{new_id()}", f"dest:{new_id()}", f"other:{new_id()}"
+    backend.store.hit(full, ONE)
+    opened = backend.store.open(new, retention=60, limits=[(first, ONE), (full, ONE), (after, ONE)])
+    assert (opened.record, opened.limited) == (None, 1)
+    assert opened.window is not None and not opened.window.allowed and opened.window.limit == 1
+    assert [backend.store.hit(key, ONE, cost=0).count for key in (first, full, after)] == [1, 1, 0]
+    assert backend.store.get(new.id) is None
+
+
+def test_the_records_a_store_answers_with_say_when_they_were_read(backend: Backend) -> None:
+    before = backend.store.now()
+    record = backend.store.create(challenge(), retention=60)
+    assert before <= record.as_of <= backend.store.now()

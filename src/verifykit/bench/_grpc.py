@@ -3,8 +3,14 @@
 In one run: the same library call in-process, the call through a sidecar (``verifykit serve``
 as its own process, access log on, as deployed), and the standard health ``Check`` to that
 sidecar as the trivial gRPC call. p50/p99 latency with 1 client and with 32 concurrent
-clients, and calls per second. With ``--processes 1,2``: instead, email-code checks and password
-verifies per second through sidecars of one and of two server processes.
+clients, and calls per second.
+
+With ``--processes 1,2``, instead: the calls a deployer sizes for (email-code start and check,
+TOTP verify, password verify, face verify) per second through sidecars of one and of two server
+processes, on the same shared ``--store``. With ``--client-counts 1,4,16,32``, instead: p50, p90
+and p99 latency of email-code checks and password verifies at each number of concurrent clients.
+Both leave the series they measured in the report (``by_processes``, ``by_clients``), which
+``--plot`` draws (:mod:`verifykit.bench._plots`).
 
 Goals (docs/sidecar.md): an OTP check through the sidecar costs at most the trivial call plus
 the in-process check plus 0.2 ms at p50 (the case's baseline is that budget, so ratio <= 1
@@ -14,12 +20,13 @@ meets it), and p99 stays under 3x p50 with 32 clients (baseline 3 x p50).
 from __future__ import annotations
 
 import argparse
+import csv
 import os
 import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -29,7 +36,7 @@ from ..crypto import Keyring
 from ..delivery import Outbox
 from ..otp import EmailOTP, OTPSettings
 from ..store import WindowPolicy, open_store
-from ._report import BenchReport, Progress, percentile
+from ._report import BenchReport, Goal, Progress, percentile
 
 if TYPE_CHECKING:
     from ..server import SidecarProcess
@@ -59,7 +66,28 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         metavar="N,M",
         help="instead, compare sidecars of N and M server processes (a shared --store): email-code "
-        "checks and password verifies per second at --clients clients, each on a connection of its own",
+        "starts and checks, TOTP, password and face verifies per second at --clients clients (face: "
+        "--face-clients), each on a connection of its own",
+    )
+    parser.add_argument(
+        "--client-counts",
+        default=None,
+        metavar="A,B,…",
+        help="instead, p50/p90/p99 latency of email-code checks and password verifies through one "
+        "sidecar at each of these numbers of concurrent clients",
+    )
+    parser.add_argument(
+        "--face-clients",
+        type=int,
+        default=8,
+        help="concurrent face clients with --processes (default 8), drawing from one queue of verifies",
+    )
+    parser.add_argument(
+        "--data",
+        type=Path,
+        default=None,
+        help="the faces folder whose manifest.csv names the photos --processes verifies "
+        "(default: as bench face finds it; else the two sample photos that ship with verifykit)",
     )
 
 
@@ -114,13 +142,46 @@ def _concurrently(per_client: Sequence[Sequence[Callable[[], object]]]) -> Timin
     return Timing([s for r in results for s in r], time.perf_counter() - began)
 
 
+def _drawing(clients: Sequence[Callable[[int], object]], total: int) -> Timing:
+    """``total`` calls from one queue: each client (a thread of its own, all starting together)
+    makes call number ``i`` with ``clients[c](i)`` until the queue is empty. Unlike fixed shares, a
+    server process that got fewer connections from the kernel still stays busy to the end."""
+    gate = threading.Barrier(len(clients) + 1)
+    queue: Iterator[int] = iter(range(total))
+    lock = threading.Lock()
+    results: list[list[float]] = [[] for _ in clients]
+
+    def worker(index: int) -> None:
+        gate.wait()
+        call, out = clients[index], results[index]
+        while True:
+            with lock:
+                job = next(queue, None)
+            if job is None:
+                return
+            t0 = time.perf_counter()
+            call(job)
+            out.append((time.perf_counter() - t0) * 1000)
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(len(clients))]
+    for thread in threads:
+        thread.start()
+    gate.wait()
+    began = time.perf_counter()
+    for thread in threads:
+        thread.join()
+    return Timing([s for r in results for s in r], time.perf_counter() - began)
+
+
 def _wide_limits() -> OTPSettings:
     # The bench measures calls, not limits: make the send limits wide enough never to trip.
     wide = WindowPolicy(limit=10**9, window=1)
     return OTPSettings(destination_limit=wide, subject_limit=wide)
 
 
-def _sidecar(args: argparse.Namespace, keys: str, workdir: Path, processes: int = 1) -> SidecarProcess:
+def _sidecar(
+    args: argparse.Namespace, keys: str, workdir: Path, processes: int = 1, clients: int | None = None
+) -> SidecarProcess:
     # Here, not at the top: every `verifykit bench` command imports this module for its options,
     # and the sidecar package brings gRPC.
     from ..server import SidecarProcess
@@ -131,8 +192,8 @@ def _sidecar(args: argparse.Namespace, keys: str, workdir: Path, processes: int 
             "--mailer", f"file:{workdir / 'mail'}",
             "--insecure-dev-mailer",  # a measuring setup, whatever the store
             "--no-audit-log",
-            "--workers", str(2 * args.clients + 16),
-            "--heavy-queue", str(args.clients),
+            "--workers", str(2 * (clients or args.clients) + 16),
+            "--heavy-queue", str(clients or args.clients),
             "--password-preset", args.password_preset,
             "--processes", str(processes),
         ],
@@ -273,69 +334,256 @@ def _own_connection(target: str) -> Any:
     return client
 
 
-def _process_cases(
-    args: argparse.Namespace, progress: Progress, target: str, keyring: Keyring
-) -> dict[str, Timing]:
-    """Email-code checks and password verifies per second, each client on its own connection."""
-    n, clients = args.n, args.clients
-    channels = [_own_connection(target) for _ in range(clients)]
-    try:
-        share = max(n // clients, 1)
-        ids = [[c.email_otp.start(f"bench-{i}-{j}", f"bench{i}-{j}@example.com").id for j in range(share)]
-               for i, c in enumerate(channels)]  # fmt: skip
-        otp = _concurrently([[partial(c.email_otp.check, cid, _WRONG) for cid in chunk]
-                             for c, chunk in zip(channels, ids, strict=True)])  # fmt: skip
-        progress.step()
-        from ..password import PasswordSettings, PasswordVerifier
+# What a deployer sizes for, in the order measured; the keys of by_processes and by_clients.
+CALLS = {
+    "otp_start": "email-code start",
+    "otp_check": "email-code check",
+    "totp_verify": "TOTP verify",
+    "password_verify": "password verify",
+    "face_verify": "face verify",
+}
+_FACE_PHOTOS = 6  # distinct photos the face clients take turns with
 
-        verifies, secret = max(args.password_n // clients, 1), "correct horse battery staple"
-        settings = PasswordSettings(preset=args.password_preset)
-        with open_store("memory://") as store:
-            verifier = PasswordVerifier(store=store, keyring=keyring, settings=settings, audit=None)
-            stored = verifier.hash(secret)
-        password = _concurrently(
-            [[partial(c.password.verify, f"bench-user-{i}", stored, secret)] * verifies
-             for i, c in enumerate(channels)]
-        )  # fmt: skip
+
+def _connections(target: str, count: int) -> list[Any]:
+    return [_own_connection(target) for _ in range(count)]
+
+
+def _close(channels: Sequence[Any]) -> None:
+    for channel in channels:
+        channel.close()
+
+
+def _otp_calls(args: argparse.Namespace, channels: Sequence[Any]) -> dict[str, Timing]:
+    """Email-code starts, then a wrong code checked once on each challenge started."""
+    share = max(args.n // len(channels), 1)
+    ids: list[list[str]] = [[] for _ in channels]
+
+    def start(client: Any, out: list[str], i: int, j: int) -> None:
+        out.append(client.email_otp.start(f"bench-{i}-{j}", f"bench{i}-{j}@example.com").id)
+
+    starts = _concurrently(
+        [[partial(start, c, ids[i], i, j) for j in range(share)] for i, c in enumerate(channels)]
+    )
+    checks = _concurrently(
+        [
+            [partial(c.email_otp.check, cid, _WRONG) for cid in chunk]
+            for c, chunk in zip(channels, ids, strict=True)
+        ]
+    )
+    return {"otp_start": starts, "otp_check": checks}
+
+
+def _totp_calls(args: argparse.Namespace, channels: Sequence[Any]) -> Timing:
+    """A wrong code verified once for each of fresh authenticator enrolments (one per subject, so no
+    lockout builds up)."""
+    share = max(args.n // len(channels), 1)
+    enrolled = [[(f"bench-totp-{i}-{j}", c.totp.enroll(f"bench-totp-{i}-{j}", "bench").stored)
+                 for j in range(share)] for i, c in enumerate(channels)]  # fmt: skip
+    return _concurrently(
+        [[partial(c.totp.verify, subject, stored, _WRONG) for subject, stored in mine]
+         for c, mine in zip(channels, enrolled, strict=True)]
+    )  # fmt: skip
+
+
+def _password_calls(args: argparse.Namespace, channels: Sequence[Any]) -> Timing:
+    """Right passwords verified against one hash the sidecar made (its preset, its pepper)."""
+    verifies, secret = max(args.password_n // len(channels), 1), "correct horse battery staple"
+    stored = channels[0].password.hash(secret)
+    return _concurrently(
+        [[partial(c.password.verify, f"bench-user-{i}", stored, secret)] * verifies
+         for i, c in enumerate(channels)]
+    )  # fmt: skip
+
+
+def _face_photos(args: argparse.Namespace) -> tuple[list[bytes], str]:
+    """Photos for the face verifies, read where they lie, and where they came from: the faces data
+    named in its manifest.csv (one photo per identity), else the sample photos of the package."""
+    from .._errors import ConfigurationError
+    from .._samples import sample_photos
+    from ._face import _data_dir
+
+    try:
+        folder = _data_dir(args)
+    except ConfigurationError:
+        samples = sorted((p for p in sample_photos().iterdir() if p.name.endswith(".jpg")), key=str)
+        return [path.read_bytes() for path in samples], "the sample photos that ship with verifykit"
+    with (folder / "manifest.csv").open(newline="") as f:
+        rows = [
+            row for row in csv.DictReader(f) if not row["identity"].startswith("__")
+        ]  # no face, several faces
+    first_of_each = {row["identity"]: row["file"] for row in reversed(rows)}
+    names = sorted(first_of_each.values())[: 3 * _FACE_PHOTOS]
+    return [(folder / name).read_bytes() for name in names], f"{folder.name}/manifest.csv"
+
+
+def _verify_face(client: Any, jobs: Sequence[tuple[str, bytes, bytes]], i: int) -> object:
+    return client.face.verify(*jobs[i % len(jobs)])
+
+
+def _face_calls(args: argparse.Namespace, target: str, photos: Sequence[bytes]) -> Timing:
+    """Face verifies drawn from one queue by ``--face-clients`` clients, each on its own connection,
+    against templates enrolled from ``photos`` (those that enrol, up to six)."""
+    channels = _connections(target, max(args.face_clients, 1))
+    try:
+        jobs: list[tuple[str, bytes, bytes]] = []
+        for photo in photos:
+            subject = f"bench-face-{len(jobs)}"
+            stored = channels[0].face.enroll(subject, photo).stored
+            if stored is not None:
+                jobs.append((subject, stored, photo))
+            if len(jobs) == _FACE_PHOTOS:
+                break
+        if not jobs:
+            raise RuntimeError("no bench photo enrolled")
+        for n, c in enumerate(channels):  # warm every connection and every face worker
+            c.face.verify(*jobs[n % len(jobs)])
+        return _drawing([partial(_verify_face, c, jobs) for c in channels], args.face_n)
+    finally:
+        _close(channels)
+
+
+def _process_cases(
+    args: argparse.Namespace, progress: Progress, target: str, photos: Sequence[bytes]
+) -> dict[str, Timing]:
+    """Every call of CALLS per second through one sidecar, each client on its own connection."""
+    channels = _connections(target, args.clients)
+    try:
+        out = _otp_calls(args, channels)
+        progress.step()
+        out["totp_verify"] = _totp_calls(args, channels)
+        progress.step()
+        out["password_verify"] = _password_calls(args, channels)
         progress.step()
     finally:
-        for channel in channels:
-            channel.close()
-    return {"otp": otp, "password": password}
+        _close(channels)
+    if args.face_n > 0:
+        out["face_verify"] = _face_calls(args, target, photos)
+    progress.step()
+    return out
+
+
+def _counts(text: str, option: str) -> list[int]:
+    from .._errors import ConfigurationError
+
+    try:
+        counts = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        counts = []
+    if not counts or min(counts) < 1:
+        raise ConfigurationError(f"{option} takes positive whole numbers, comma-separated (e.g. 1,2)")
+    return counts
+
+
+def _scaling_goal(count: int, base: int) -> Goal | None:
+    """More processes than the first, up to the cores: each extra one adds at least 85 % of what
+    the first gave (2 vs 1: at least 1.7x the calls per second)."""
+    cpus = os.cpu_count() or 1
+    if not base < count <= cpus:
+        return None
+    return Goal(at_most=round(base / (0.85 * count), 3))
 
 
 def _compare_processes(args: argparse.Namespace, progress: Progress) -> BenchReport:
     report = BenchReport("grpc")
-    counts = [int(k) for k in args.processes.split(",")]
+    counts = _counts(args.processes, "--processes")
     keys = Keyring.new_keyring_string("bench")
+    photos, source = _face_photos(args) if args.face_n > 0 else ([], "")
     results: dict[int, dict[str, Timing]] = {}
     for count in counts:
         with tempfile.TemporaryDirectory(prefix="verifykit-bench-") as tmp:
-            progress.stage(f"{count} server processes: otp checks and password verifies", 2)
+            progress.stage(f"{count} server processes: {len(CALLS)} kinds of call", 4)
             sidecar = _sidecar(args, keys, Path(tmp), processes=count)
             try:
-                results[count] = _process_cases(args, progress, sidecar.target, Keyring.from_string(keys))
+                results[count] = _process_cases(args, progress, sidecar.target, photos)
             finally:
                 sidecar.stop()
     base, c = results[counts[0]], args.clients
+    measured = [key for key in CALLS if key in base]
     for count in counts:
-        for case, what in (("otp", "otp check"), ("password", "password verify")):
-            label = f"{what} per call, {count} server processes, {c} clients (baseline: {counts[0]})"
-            report.add(label, "ms", 1000 / results[count][case].per_second, 1000 / base[case].per_second)
-    report.extra["calls_per_second"] = {
-        f"{case}_{count}": round(results[count][case].per_second, 1)
-        for count in counts
-        for case in ("otp", "password")
+        for key in measured:
+            clients = args.face_clients if key == "face_verify" else c
+            label = (
+                f"{CALLS[key]} per call, {count} server processes, {clients} clients (baseline: {counts[0]})"
+            )
+            report.add(label, "ms", 1000 / results[count][key].per_second, 1000 / base[key].per_second,
+                       _scaling_goal(count, counts[0]))  # fmt: skip
+    report.extra["by_processes"] = {
+        "processes": counts,
+        "calls_per_second": {
+            CALLS[key]: [round(results[count][key].per_second, 2) for count in counts] for key in measured
+        },
+    }
+    last = counts[-1]
+    report.extra[f"speedup_{last}_vs_{counts[0]}"] = {
+        CALLS[key]: round(results[last][key].per_second / base[key].per_second, 2) for key in measured
+    }
+    report.extra["store"] = args.store.split("@")[-1]
+    report.extra["password_preset"] = args.password_preset
+    if photos:
+        report.extra["face_photos"] = source
+    report.extra["cpus"] = os.cpu_count()
+    report.extra["load_average_1m"] = round(os.getloadavg()[0], 2)
+    return report
+
+
+def _sweep_clients(args: argparse.Namespace, progress: Progress) -> BenchReport:
+    """p50, p90 and p99 of email-code checks and password verifies through one sidecar at each
+    number of concurrent clients; each client on its own connection."""
+    report = BenchReport("grpc")
+    counts = _counts(args.client_counts, "--client-counts")
+    keys = Keyring.new_keyring_string("bench")
+    results: dict[int, dict[str, Timing]] = {}
+    with tempfile.TemporaryDirectory(prefix="verifykit-bench-") as tmp:
+        sidecar = _sidecar(args, keys, Path(tmp), clients=max(counts))
+        try:
+            progress.stage("latency at each number of clients", len(counts))
+            for count in counts:
+                channels = _connections(sidecar.target, count)
+                try:
+                    otp = _otp_calls(args, channels)
+                    results[count] = {
+                        "otp_check": otp["otp_check"],
+                        "password_verify": _password_calls(args, channels),
+                    }
+                finally:
+                    _close(channels)
+                progress.step()
+        finally:
+            sidecar.stop()
+    keys_measured = ("otp_check", "password_verify")
+    for count in counts:
+        for key in keys_measured:
+            t = results[count][key]
+            report.add(f"{CALLS[key]} p99, {count} clients (baseline: 3 x p50)", "ms", t.p99, 3 * t.p50)
+    report.extra["by_clients"] = {
+        "clients": counts,
+        **{
+            CALLS[key]: {
+                "p50_ms": [round(results[n][key].p50, 3) for n in counts],
+                "p90_ms": [round(percentile(results[n][key].samples, 90), 3) for n in counts],
+                "p99_ms": [round(results[n][key].p99, 3) for n in counts],
+                "calls_per_second": [round(results[n][key].per_second, 2) for n in counts],
+            }
+            for key in keys_measured
+        },
     }
     report.extra["store"] = args.store.split("@")[-1]
     report.extra["password_preset"] = args.password_preset
     report.extra["cpus"] = os.cpu_count()
+    report.extra["load_average_1m"] = round(os.getloadavg()[0], 2)
     return report
 
 
 def run(args: argparse.Namespace, progress: Progress) -> BenchReport:
+    if args.processes and args.client_counts:
+        from .._errors import ConfigurationError
+
+        raise ConfigurationError("--processes and --client-counts are two different runs: choose one")
     if args.processes:
         return _compare_processes(args, progress)
+    if args.client_counts:
+        return _sweep_clients(args, progress)
     report = BenchReport("grpc")
     keys = Keyring.new_keyring_string("bench")
     keyring = Keyring.from_string(keys)

@@ -1,10 +1,11 @@
 """``verifykit bench otp``: start + check through EmailOTP on memory:// and redis://, in both
 flavours, beside raw baselines doing the minimal equivalent work in the same run.
 
-On Redis the goals are: a check, sync or async, costs at most 1.5x one raw EVALSHA of a trivial
-script on the same driver at p50 (calls alternate, so both see the same server and load); and
-with 64 checks in flight in one process, the asyncio verifier (64 tasks on one loop) keeps up
-with the sync one (64 threads), each with p99 at most 3x its p50.
+On Redis the goals are: a start, less its delivery (timed apart, around the mailer's own send), costs
+at most 3x one raw HSET+PEXPIRE pipeline at p50; a check, sync or async, costs at most 1.5x one raw
+EVALSHA of a trivial script on the same driver at p50 (calls alternate, so both see the same
+server and load); and with 64 checks in flight in one process, the asyncio verifier (64 tasks on
+one loop) keeps up with the sync one (64 threads), each with p99 at most 3x its p50.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
+from email.message import EmailMessage
 from typing import Any
 
 from .. import aio
@@ -68,6 +70,25 @@ def _unlimited(*, guesses: bool = False) -> OTPSettings:
 
 
 Timed = Callable[[], object]
+
+
+class _TimedOutbox(Outbox):
+    """An :class:`Outbox` that keeps how long each send took (ms): the delivery a start includes."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.sent_ms: list[float] = []
+
+    def send(self, message: EmailMessage) -> None:
+        t0 = time.perf_counter()
+        super().send(message)
+        self.sent_ms.append((time.perf_counter() - t0) * 1000)
+
+    def clear(self) -> None:
+        super().clear()
+        self.sent_ms.clear()
+
+
 Pending = list[tuple[str, str]]  # (challenge id, the right code)
 
 
@@ -91,9 +112,10 @@ def _guesses(pending: Pending) -> Pending:
 
 
 def _starts(
-    otp: EmailOTP, outbox: Outbox, n: int, progress: Progress, *, label: str, baseline: Timed
+    otp: EmailOTP, outbox: _TimedOutbox, n: int, progress: Progress, *, label: str, baseline: Timed
 ) -> tuple[list[float], list[float], Pending]:
-    """``n`` starts, each followed at once by its baseline; latencies in ms and the challenges made."""
+    """``n`` starts, each followed at once by its baseline; latencies in ms, less each start's own
+    delivery (the mailer's send), and the challenges made."""
     starts: list[float] = []
     raw: list[float] = []
     pending: Pending = []
@@ -101,7 +123,7 @@ def _starts(
     for i in range(n):
         t0 = time.perf_counter()
         ch = otp.start(f"bench-{i}", f"bench{i}@example.com")
-        starts.append((time.perf_counter() - t0) * 1000)
+        starts.append((time.perf_counter() - t0) * 1000 - outbox.sent_ms.pop())
         raw.append(time_call(baseline))
         pending.append((ch.id, code_in(outbox.last())))
         outbox.clear()
@@ -300,7 +322,7 @@ def _pairs_per_s(starts: list[float], checks: list[float]) -> float:
 
 
 def _memory(report: BenchReport, keyring: Keyring, n: int, progress: Progress) -> None:
-    outbox = Outbox()
+    outbox = _TimedOutbox()
     otp = EmailOTP(
         store=open_store("memory://"), keyring=keyring, mailer=outbox, settings=_unlimited(), audit=None
     )
@@ -309,7 +331,7 @@ def _memory(report: BenchReport, keyring: Keyring, n: int, progress: Progress) -
     what = "raw HMAC+compare under a lock"
     report.add(f"check p50, memory, vs {what}", "ms", percentile(checks, 50), percentile(raw, 50))
     report.add(f"check p99, memory, vs {what}", "ms", percentile(checks, 99), percentile(raw, 99))
-    report.add("start p50, memory (no baseline)", "ms", percentile(starts, 50))
+    report.add("start p50 less its delivery, memory (no baseline)", "ms", percentile(starts, 50))
     report.extra["memory_start_check_pairs_per_s"] = _pairs_per_s(starts, checks)
 
 
@@ -323,7 +345,7 @@ def _redis(
     concurrent_n = per_round * _ROUNDS
     namespace = f"vkbench{uuid.uuid4().hex[:8]}"
     raw_redis = _RawRedis(url)
-    outbox = Outbox()
+    outbox = _TimedOutbox()
     try:
         with (
             open_store(url, namespace=namespace) as store,
@@ -377,15 +399,18 @@ def _redis(
             percentile(async_evals, p),
         )
     report.add(
-        "start p50, redis, vs raw HSET+PEXPIRE pipeline", "ms", percentile(starts, 50), percentile(writes, 50)
+        "start p50 less its delivery, redis, vs raw HSET+PEXPIRE pipeline",
+        "ms",
+        percentile(starts, 50),
+        percentile(writes, 50),
     )
     report.extra["redis_start_check_pairs_per_s"] = _pairs_per_s(starts, checks)
     report.extra["redis_check_ops_per_s"] = round(1000 * len(checks) / sum(checks), 1)
     report.extra["redis_async_check_ops_per_s"] = round(1000 * len(async_checks) / sum(async_checks), 1)
     _add_concurrent(report, totals, concurrency)
     report.extra["start_round_trips"] = (
-        "a start makes 5 store round trips (lockout read, 2 limits, create, delivery status) "
-        "plus the mail send"
+        "a start makes 2 store round trips (lockout, limits and create in one script; the delivery "
+        "status) plus the mail send"
     )
 
 

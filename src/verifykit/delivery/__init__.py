@@ -16,7 +16,7 @@ from ._address import MailboxRules, ProviderRule, canonical_mailbox, mask_email,
 from ._aio import AsyncFallbackMailer, AsyncMailer, AsyncSMTPMailer
 from ._mailers import ConsoleMailer, FallbackMailer, FileMailer, Mailer, Outbox
 from ._smtp import SMTPMailer
-from ._templates import SUPPORTED_LOCALES, code_in, render_otp_email
+from ._templates import SUPPORTED_LOCALES, OTPEmailTemplate, code_in, prepare_otp_email, render_otp_email
 
 __all__ = [
     "SUPPORTED_LOCALES",
@@ -28,6 +28,7 @@ __all__ = [
     "FileMailer",
     "MailboxRules",
     "Mailer",
+    "OTPEmailTemplate",
     "Outbox",
     "ProviderRule",
     "SMTPMailer",
@@ -35,5 +36,6 @@ __all__ = [
     "code_in",
     "mask_email",
     "normalize_email",
+    "prepare_otp_email",
     "render_otp_email",
 ]

@@ -4,6 +4,12 @@ One layout for plain text and one for HTML; each locale supplies only its wordin
 new language is one more :class:`_Wording` entry. Values are substituted with
 :class:`string.Template` and, for HTML, escaped exactly once after substitution.
 
+Everything that depends only on the sender, the code's lifetime, the locale and the service name
+is prepared once (:func:`prepare_otp_email`, cached); a message then costs only what differs per
+send: the recipient, the code, which send it is, and its date and id. The message is built the
+way the email package reads one from the wire (headers as their wire text, bodies already
+quoted-printable), so the package's slow header parsing runs only if something reads a header.
+
 The code is deliberately not in the Subject: mail servers log subjects, and phones show
 them on locked screens. What is in it, and in the body, is which send this is and when it was
 requested ("code 2 of 2, requested 10:42 UTC"): not secret, and it lets a person holding two
@@ -12,7 +18,9 @@ messages (mail is often late) tell which is newest.
 
 from __future__ import annotations
 
+import binascii
 import datetime as dt
+import functools
 import html
 import math
 import re
@@ -26,7 +34,14 @@ from string import Template
 from .._errors import InvalidInput
 from ._address import is_unsafe_char, normalize_email
 
-__all__ = ["SUPPORTED_LOCALES", "code_in", "render_otp_email", "resolve_locale"]
+__all__ = [
+    "SUPPORTED_LOCALES",
+    "OTPEmailTemplate",
+    "code_in",
+    "prepare_otp_email",
+    "render_otp_email",
+    "resolve_locale",
+]
 
 _MAX_SERVICE_NAME = 100
 _CODE = re.compile(r"[0-9A-Za-z]{1,32}")
@@ -195,6 +210,125 @@ def _which(wording: _Wording, send: int | None, sends: int | None, requested_at:
     return Template(wording.which).substitute(send=send, sends=sends, time=time)
 
 
+@functools.lru_cache(maxsize=1024)
+def _wire_header(name: str, text: str, international: bool) -> str:
+    """A header's value as it travels (encoded words, folded), for a message built in wire form."""
+    chosen = _UTF8_HEADERS if international else policy.default
+    folded = str(chosen.header_factory(name, text).fold(policy=chosen))
+    return folded[len(name) + 2 :].rstrip("\n")
+
+
+def _wire_address(address: Address, international: bool) -> str:
+    text = str(address)
+    if len(text) <= _SHORT_HEADER and (international or text.isascii()):
+        return text  # as it travels already: nothing to encode or fold
+    return _wire_header("To", text, international)
+
+
+def _quoted_printable(text: str) -> str:
+    return binascii.b2a_qp(text.encode("utf-8"), istext=True).decode("ascii")
+
+
+# A header value this long or shorter fits on one line with any of our header names.
+_SHORT_HEADER = 60
+
+
+@dataclass(frozen=True, slots=True)
+class OTPEmailTemplate:
+    """The one-time-code email for one sender, code lifetime, locale and service name, prepared
+    once: :meth:`render` fills in what differs per send. Make one with :func:`prepare_otp_email`."""
+
+    language: str
+    wording: _Wording
+    sender: Address
+    subject: str
+    phrases: tuple[tuple[str, str], ...]  # heading, validity, advice and ignore, substituted
+
+    def render(
+        self,
+        *,
+        to: str,
+        code: str,
+        send: int | None = None,
+        sends: int | None = None,
+        requested_at: dt.datetime | None = None,
+    ) -> EmailMessage:
+        """The message for one send; see :func:`render_otp_email` for the arguments."""
+        if not isinstance(code, str) or not _CODE.fullmatch(code):
+            raise InvalidInput("code must be 1 to 32 ASCII letters or digits", field="code")
+        which = _which(self.wording, send, sends, requested_at)
+        recipient = _address(normalize_email(to))
+        newest = Template(self.wording.newest).substitute(which=which) if which else ""
+        phrases = dict(self.phrases)
+        phrases["subject"] = f"{self.subject} ({which})" if which else self.subject
+        phrases["code"] = code
+
+        # An internationalized address can only travel over SMTPUTF8, in raw UTF-8 headers.
+        international = not (recipient.username.isascii() and self.sender.username.isascii())
+        message = EmailMessage(policy=_UTF8_HEADERS if international else policy.default)
+        message.set_raw("Subject", _wire_header("Subject", phrases["subject"], international))
+        message.set_raw("From", _wire_header("From", str(self.sender), international))
+        message.set_raw("To", _wire_address(recipient, international))
+        message.set_raw("Date", formatdate(usegmt=True))
+        message.set_raw("Message-ID", make_msgid(domain=self.sender.domain))
+        message.set_raw("Auto-Submitted", "auto-generated")  # RFC 3834: no vacation replies to a robot
+        message.set_raw("MIME-Version", "1.0")
+        message.set_raw("Content-Type", "multipart/alternative")
+        message.set_raw("Content-Language", self.language)
+        # Quoted-printable keeps the body 7-bit clean, so no server needs 8BITMIME.
+        text = _TEXT.substitute(phrases, newest=f"{newest}\n" if newest else "")
+        message.attach(_part(message, "plain", text))
+        escaped = {key: html.escape(value) for key, value in phrases.items()}
+        newest_html = f"<p>{html.escape(newest)}</p>\n" if newest else ""
+        message.attach(
+            _part(message, "html", _HTML.substitute(escaped, lang=self.language, newest=newest_html))
+        )
+        return message
+
+
+def _part(parent: EmailMessage, subtype: str, body: str) -> EmailMessage:
+    part = EmailMessage(policy=parent.policy)
+    part.set_raw("Content-Type", f'text/{subtype}; charset="utf-8"')
+    part.set_raw("Content-Transfer-Encoding", "quoted-printable")
+    part.set_payload(_quoted_printable(body))
+    return part
+
+
+def prepare_otp_email(
+    *, sender: str, ttl_seconds: float, locale: str = "en", service_name: str = "verifykit"
+) -> OTPEmailTemplate:
+    """The one-time-code email for these settings, validated and worded once (cached).
+
+    Raises :class:`~verifykit.InvalidInput` for an unknown locale, a malformed sender or service
+    name, or a lifetime that is not a positive number of seconds.
+    """
+    try:
+        return _prepared(sender, ttl_seconds, locale, service_name)
+    except TypeError:  # an argument that cannot be a cache key is also one the checks refuse
+        return _prepare(sender, ttl_seconds, locale, service_name)
+
+
+def _prepare(sender: str, ttl_seconds: float, locale: str, service_name: str) -> OTPEmailTemplate:
+    language = resolve_locale(locale)
+    wording = _WORDING[language]
+    _check_inputs("0", ttl_seconds, service_name)
+    values = {"service": service_name, "duration": wording.duration(ttl_seconds)}
+    phrases = tuple(
+        (name, Template(getattr(wording, name)).substitute(values))
+        for name in ("heading", "validity", "advice", "ignore")
+    )
+    return OTPEmailTemplate(
+        language=language,
+        wording=wording,
+        sender=_sender_address(sender, service_name),
+        subject=Template(wording.subject).substitute(values),
+        phrases=phrases,
+    )
+
+
+_prepared = functools.lru_cache(maxsize=64)(_prepare)
+
+
 def render_otp_email(
     *,
     to: str,
@@ -216,47 +350,10 @@ def render_otp_email(
     Raises :class:`~verifykit.InvalidInput` for an unknown locale, a malformed address,
     code or service name; the error never repeats the code.
     """
-    language = resolve_locale(locale)
-    wording = _WORDING[language]
-    _check_inputs(code, ttl_seconds, service_name)
-    which = _which(wording, send, sends, requested_at)
-    recipient = normalize_email(to)
-    from_address = _sender_address(sender, service_name)
-
-    values = {"service": service_name, "duration": wording.duration(ttl_seconds)}
-    subject = Template(wording.subject).substitute(values)
-    newest = Template(wording.newest).substitute(which=which) if which else ""
-    phrases = {
-        "subject": f"{subject} ({which})" if which else subject,
-        "heading": Template(wording.heading).substitute(values),
-        "validity": Template(wording.validity).substitute(values),
-        "advice": Template(wording.advice).substitute(values),
-        "ignore": Template(wording.ignore).substitute(values),
-        "code": code,
-    }
-
-    # An internationalized address can only travel over SMTPUTF8, in raw UTF-8 headers.
-    international = not (recipient.isascii() and from_address.username.isascii())
-    message = EmailMessage(policy=_UTF8_HEADERS if international else policy.default)
-    message["Subject"] = phrases["subject"]
-    message["From"] = from_address
-    message["To"] = _address(recipient)
-    message["Date"] = formatdate(usegmt=True)
-    message["Message-ID"] = make_msgid(domain=from_address.domain)
-    message["Auto-Submitted"] = "auto-generated"  # RFC 3834: no vacation replies to a robot
-    # Quoted-printable keeps the body 7-bit clean, so no server needs 8BITMIME.
-    text = _TEXT.substitute(phrases, newest=f"{newest}\n" if newest else "")
-    message.set_content(text, charset="utf-8", cte="quoted-printable")
-    escaped = {key: html.escape(value) for key, value in phrases.items()}
-    newest_html = f"<p>{html.escape(newest)}</p>\n" if newest else ""
-    message.add_alternative(
-        _HTML.substitute(escaped, lang=language, newest=newest_html),
-        subtype="html",
-        charset="utf-8",
-        cte="quoted-printable",
+    template = prepare_otp_email(
+        sender=sender, ttl_seconds=ttl_seconds, locale=locale, service_name=service_name
     )
-    message["Content-Language"] = language  # after the body: set_content drops Content-* headers
-    return message
+    return template.render(to=to, code=code, send=send, sends=sends, requested_at=requested_at)
 
 
 def code_in(message: EmailMessage) -> str:

@@ -21,10 +21,22 @@ limited per client on the shared store when a client is named, and each leaves a
 Saved indexes are sealed with the keyring in chunks; each chunk's associated data binds the
 file's random id, the chunk's position and the chunk count, so chunks cannot be reordered,
 dropped or spliced in from another file.
+
+A *shared* index (``shared=``, a :class:`~verifykit.store.SharedEntries` on Redis or Redis
+Cluster) keeps its templates sealed in the store, the source of truth, and the matrix here is a
+copy: rebuilt from the store when the index is made, then following the store's change feed from
+a daemon thread (:mod:`._shared_index`). A change goes to the store first (one atomic script),
+then into this copy; other processes see it at their next poll. Rows are then found by the
+entry's tag (a keyed hash of the key) rather than by the key, since the feed names tags only.
+
+Reading one's own writes: a change this process made is applied here at once, and a feed result
+older than it (polled before it was written) does not undo it: ``_pending`` holds, per tag, the
+stream entry of this process's latest change until the feed has moved past it.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import secrets
 import struct
@@ -38,15 +50,16 @@ import numpy.typing as npt
 
 from .._audit import DEFAULT_AUDIT_SINK, AuditSink, emit
 from .._charged import decision_step, validate_client
-from .._errors import InvalidInput, KeyringError, RateLimited, TemplateError
+from .._errors import InvalidInput, KeyringError, RateLimited, StoreUnavailable, TemplateError
 from .._flow import Emit, Flow, FlowIO, Work, WorkKind, run_sync, store_op
 from .._shell import require
 from .._verdict import Reason, Way, store_name
 from ..crypto import Keyring
-from ..store import WindowPolicy
+from ..store import EntryChange, SharedEntries, WindowPolicy, stream_position
 from ._image import ImageInput
 from ._models import MODEL_ID
 from ._settings import FaceSettings
+from ._shared_index import DEFAULT_POLL_INTERVAL, Follower, entry_tag, open_entry, seal_entry
 from ._template import DIMENSIONS, Vector, check_encoding, open_template
 from ._work import FaceReading, face_work
 from ._workers import shared_workers
@@ -60,6 +73,7 @@ _CHUNK = 16 * 1024 * 1024
 _SLACK = 1e-4  # float32 pre-filter slack on squared distances; candidates are re-checked exactly
 _VERIFIER = Way.FACE
 T = TypeVar("T")
+_log = logging.getLogger("verifykit.face.index")
 
 
 class FaceMatch(NamedTuple):
@@ -93,6 +107,10 @@ class FaceIndexBase:
     count against ``settings.search_limit`` and ``settings.index_change_limit`` on ``store``
     and are refused with :class:`~verifykit.RateLimited` beyond them. Every search and change
     is audited to ``audit``.
+
+    ``shared`` (entries on the shared Redis store) makes the store the index's source of truth:
+    the index is rebuilt from it here (blocking: about ten seconds a million) and then follows
+    its changes every ``poll_interval`` seconds until :meth:`close`.
     """
 
     def __init__(
@@ -102,6 +120,8 @@ class FaceIndexBase:
         store: Any,
         settings: FaceSettings | None = None,
         audit: AuditSink | None = DEFAULT_AUDIT_SINK,
+        shared: SharedEntries | None = None,
+        poll_interval: float = DEFAULT_POLL_INTERVAL,
     ) -> None:
         # The shared store: limits counted on a private one would hold per process, not deployment.
         require("FaceIndex", store=store, keyring=keyring)
@@ -114,7 +134,41 @@ class FaceIndexBase:
         self._matrix: npt.NDArray[np.float32] = np.empty((0, DIMENSIONS), dtype=np.float32)
         self._half_norms: npt.NDArray[np.float32] = np.empty(0, dtype=np.float32)
         self._keys: list[str] = []
-        self._rows: dict[str, int] = {}
+        # Each row's id: its key, or in a shared index its entry's tag (the feed names tags only).
+        self._ids: list[Any] = []
+        self._rows: dict[Any, int] = {}
+        self._shared = shared
+        self._positions: list[str] = []
+        self._pending: dict[bytes, tuple[int, str]] = {}
+        self._follower: Follower | None = None
+        if shared is not None:
+            if not poll_interval > 0:
+                raise InvalidInput(
+                    "poll_interval must be a positive number of seconds", field="poll_interval"
+                )
+            try:
+                self._rebuild()
+            except StoreUnavailable as exc:
+                # Searches fail closed until the follower has built the copy.
+                _log.warning("the shared face index is not loaded yet: %s", exc.message)
+            self._follower = Follower(self._follow, poll_interval)
+
+    def close(self) -> None:
+        """Stop following the store (a shared index); the copy stays searchable as it is."""
+        follower, self._follower = self._follower, None
+        if follower is not None:
+            follower.stop()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def shared(self) -> bool:
+        """Whether the store holds this index (and this is a copy that follows it)."""
+        return self._shared is not None
 
     # -- size ------------------------------------------------------------------------------------
 
@@ -122,7 +176,12 @@ class FaceIndexBase:
         return len(self._keys)
 
     def __contains__(self, key: object) -> bool:
-        return key in self._rows
+        if not isinstance(key, str):
+            return False
+        return self._row_id(key) in self._rows
+
+    def _row_id(self, key: str) -> Any:
+        return key if self._shared is None else entry_tag(self._keyring, key)
 
     def keys(self) -> list[str]:
         with self._lock:
@@ -160,7 +219,8 @@ class FaceIndexBase:
         capacity = self._matrix.shape[0]
         if rows <= capacity:
             return
-        new_capacity = max(rows, 2 * capacity, 1024)
+        # A quarter more, not double: at a million rows, doubling would reserve another 512 MB.
+        new_capacity = max(rows, capacity + capacity // 4, 1024)
         matrix = np.empty((new_capacity, DIMENSIONS), dtype=np.float32)
         half_norms = np.empty(new_capacity, dtype=np.float32)
         count = len(self._keys)
@@ -181,7 +241,8 @@ class FaceIndexBase:
         if not checked:
             return
         yield from self._limit("index_add", "index_change_limit", client, checked[0][0], cost=len(checked))
-        replaced: set[str] = yield Work(self._put, (checked,), WorkKind.RELEASES_GIL)
+        put = self._put if self._shared is None else self._put_shared
+        replaced: set[str] = yield Work(put, (checked,), WorkKind.RELEASES_GIL)
         for key, _ in checked:
             outcome = "replaced" if key in replaced else "added"
             yield self._event("index_add", key, outcome, Reason.APPROVED, client)
@@ -193,16 +254,157 @@ class FaceIndexBase:
             fresh = {key for key, _ in checked if key not in self._rows}
             self._reserve(len(self._keys) + len(fresh))
             for key, vector in checked:
-                row = self._rows.get(key)
-                if row is None:
-                    row = len(self._keys)
-                    self._keys.append(key)
-                    self._rows[key] = row
-                else:
+                if self._set_row(key, key, vector):
                     replaced.add(key)
-                self._matrix[row] = vector
-                self._half_norms[row] = 0.5 * float(np.dot(vector, vector))
         return replaced
+
+    def _set_row(self, row_id: Any, key: str, vector: Vector) -> bool:
+        """Write a row (the lock held, room reserved); whether it replaced one."""
+        row = self._rows.get(row_id)
+        existed = row is not None
+        if row is None:
+            row = len(self._keys)
+            self._keys.append(key)
+            self._ids.append(row_id)
+            self._rows[row_id] = row
+        else:
+            self._keys[row] = key
+        self._matrix[row] = vector
+        self._half_norms[row] = 0.5 * float(np.dot(vector, vector))
+        return existed
+
+    def _drop_row(self, row_id: Any) -> bool:
+        """Drop a row (the lock held): the last row moves into the gap (O(1))."""
+        row = self._rows.pop(row_id, None)
+        if row is None:
+            return False
+        last = len(self._keys) - 1
+        if row != last:
+            moved = self._ids[last]
+            self._matrix[row] = self._matrix[last]
+            self._half_norms[row] = self._half_norms[last]
+            self._keys[row] = self._keys[last]
+            self._ids[row] = moved
+            self._rows[moved] = row
+        self._keys.pop()
+        self._ids.pop()
+        return True
+
+    # -- the shared index: the store first, then this copy ---------------------------------------
+
+    def _entries(self) -> SharedEntries:
+        if self._shared is None:
+            raise TypeError("not a shared face index")  # a bug: only shared paths call this
+        return self._shared
+
+    def _put_shared(self, checked: list[tuple[str, Vector]]) -> set[str]:
+        """Write to the store (each entry atomic), then here; the keys the store already held."""
+        shared = self._entries()
+        tagged = [(entry_tag(self._keyring, key), key, vector) for key, vector in checked]
+        written = shared.put_many([(tag, seal_entry(self._keyring, tag, key, v)) for tag, key, v in tagged])
+        with self._lock:
+            self._reserve(len(self._keys) + len(tagged))
+            for (tag, key, vector), done in zip(tagged, written, strict=True):
+                if self._newer_than_copy(tag, done.partition, done.entry):
+                    self._set_row(tag, key, vector)
+        return {key for (_, key, _), done in zip(tagged, written, strict=True) if done.existed}
+
+    def _remove_shared(self, key: str) -> bool:
+        shared = self._entries()
+        tag = entry_tag(self._keyring, key)
+        done = shared.delete(tag)
+        with self._lock:
+            if done.entry and self._newer_than_copy(tag, done.partition, done.entry):
+                self._drop_row(tag)
+        return done.existed
+
+    def _newer_than_copy(self, tag: bytes, partition: int, entry: str) -> bool:
+        """Whether this process's change (stream ``entry``) is newer than what the feed has
+        brought here; if so it is pending until the feed moves past it. The lock held."""
+        if not self._positions:
+            return False  # not built yet: the rebuild will bring it
+        if stream_position(entry) <= stream_position(self._positions[partition]):
+            return False  # the feed already brought this change, or a newer one
+        self._pending[tag] = (partition, entry)
+        return True
+
+    def _rebuild(self) -> None:
+        """Read the whole index from the store, then swap it in (the feed follows from before)."""
+        shared = self._entries()
+        positions = shared.head()  # first: a change during the scan is then in the feed after it
+        capacity = shared.count() * 65 // 64 + 1024  # a little room for what arrives meanwhile
+        matrix = np.empty((capacity, DIMENSIONS), dtype=np.float32)
+        keys: list[str] = []
+        ids: list[Any] = []
+        rows: dict[Any, int] = {}
+        for tag, blob in shared.scan():
+            if tag in rows:  # HSCAN may return an entry twice
+                continue
+            key, vector = open_entry(self._keyring, tag, blob)
+            row = len(keys)
+            if row == capacity:
+                capacity += capacity // 4
+                grown = np.empty((capacity, DIMENSIONS), dtype=np.float32)
+                grown[:row] = matrix[:row]
+                matrix = grown
+            matrix[row] = vector
+            keys.append(key)
+            ids.append(tag)
+            rows[tag] = row
+        count = len(keys)
+        half_norms = np.empty(capacity, dtype=np.float32)
+        half_norms[:count] = 0.5 * np.einsum("ij,ij->i", matrix[:count], matrix[:count])
+        with self._lock:
+            self._matrix, self._half_norms = matrix, half_norms
+            self._keys, self._ids, self._rows = keys, ids, rows
+            self._positions = list(positions)
+            self._pending.clear()
+
+    def _follow(self) -> None:
+        """One look at the feed (the follower thread): apply what changed since the last."""
+        shared = self._entries()
+        with self._lock:
+            positions = list(self._positions)
+        if not positions:
+            self._rebuild()
+            return
+        polled = shared.poll(positions)
+        if polled.gap:
+            _log.warning("the shared face index missed changes trimmed from the store's feed; rebuilding")
+            self._rebuild()
+            return
+        opened = [(change.tag, self._opened(change)) for change in polled.changes]
+        with self._lock:
+            self._reserve(len(self._keys) + len(opened))
+            for tag, entry in opened:
+                pending = self._pending.get(tag)
+                if pending is not None and stream_position(pending[1]) > stream_position(
+                    polled.positions[pending[0]]
+                ):
+                    continue  # this process changed it after the poll read it: that change stands
+                if entry is None:
+                    self._drop_row(tag)
+                else:
+                    self._set_row(tag, *entry)
+            self._positions = [
+                max(old, new, key=stream_position)
+                for old, new in zip(self._positions, polled.positions, strict=True)
+            ]
+            self._pending = {
+                tag: (p, e)
+                for tag, (p, e) in self._pending.items()
+                if stream_position(e) > stream_position(self._positions[p])
+            }
+
+    def _opened(self, change: EntryChange) -> tuple[str, Vector] | None:
+        if change.value is None:
+            return None
+        try:
+            return open_entry(self._keyring, change.tag, change.value)
+        except TemplateError as exc:
+            # Not this copy's to repair: the entry stays out of the search, and the log says so.
+            _log.error("a shared face index entry was left out: %s", exc.message)
+            return None
 
     def add_matrix(self, keys: Sequence[str], encodings: npt.NDArray[np.floating]) -> None:
         """Append many new keys from an N x 128 matrix without a Python loop over rows.
@@ -216,6 +418,13 @@ class FaceIndexBase:
             raise InvalidInput("encodings must be finite", field="encodings")
         if len(set(keys)) != len(keys):
             raise InvalidInput("keys must be distinct", field="keys")
+        if self._shared is not None:
+            if any(k in self for k in keys):
+                raise InvalidInput("add_matrix only appends new keys; use add to replace", field="keys")
+            rows = np.asarray(encodings, dtype=np.float32)
+            self._put_shared([(key, rows[i]) for i, key in enumerate(keys)])
+            self._emit(self._event("index_add", "", "added", Reason.APPROVED, None, count=str(len(keys))))
+            return
         with self._lock:
             if any(k in self._rows for k in keys):
                 raise InvalidInput("add_matrix only appends new keys; use add to replace", field="keys")
@@ -225,6 +434,7 @@ class FaceIndexBase:
             block[:] = encodings
             self._half_norms[start : start + len(keys)] = 0.5 * np.einsum("ij,ij->i", block, block)
             self._keys.extend(keys)
+            self._ids.extend(keys)
             self._rows.update((k, start + i) for i, k in enumerate(keys))
         self._emit(self._event("index_add", "", "added", Reason.APPROVED, None, count=str(len(keys))))
 
@@ -234,25 +444,23 @@ class FaceIndexBase:
     def _remove_flow(self, key: str, client: str | None) -> Flow[bool]:
         key, client = _check_key(key), _check_client(client)
         yield from self._limit("index_remove", "index_change_limit", client, key)
-        removed: bool = yield Work(self._remove, (key,), WorkKind.RELEASES_GIL)
-        yield self._event("index_remove", key, "removed" if removed else "absent", Reason.APPROVED, client)
+        if self._shared is None:
+            removed: bool = yield Work(self._remove, (key,), WorkKind.RELEASES_GIL)
+            yield self._event(
+                "index_remove", key, "removed" if removed else "absent", Reason.APPROVED, client
+            )
+            return removed
+        # The right to erasure: the template leaves the store (and with the feed, every copy)
+        # before this returns; the audit event says so.
+        removed = yield Work(self._remove_shared, (key,), WorkKind.RELEASES_GIL)
+        outcome = "removed" if removed else "absent"
+        yield self._event("index_remove", key, outcome, Reason.APPROVED, client, erased="store")
         return removed
 
     def _remove(self, key: str) -> bool:
         """Drop ``key`` under the lock (a Work step, as every wait for the lock is)."""
         with self._lock:
-            row = self._rows.pop(key, None)
-            if row is None:
-                return False
-            last = len(self._keys) - 1
-            if row != last:
-                moved = self._keys[last]
-                self._matrix[row] = self._matrix[last]
-                self._half_norms[row] = self._half_norms[last]
-                self._keys[row] = moved
-                self._rows[moved] = row
-            self._keys.pop()
-            return True
+            return self._drop_row(key)
 
     # -- search ----------------------------------------------------------------------------------
 
@@ -309,6 +517,9 @@ class FaceIndexBase:
         """The product and the candidates under the lock (a Work step: never on the event loop)."""
         half_qn = 0.5 * float(np.dot(q, q))
         with self._lock:
+            if self._shared is not None and not self._positions:
+                # An empty copy would pass every duplicate check: fail closed instead.
+                raise StoreUnavailable("the shared face index has not been read from the store yet")
             count = len(self._keys)
             if count == 0:
                 return []

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import math
 import re
 import secrets
 from typing import Any, NoReturn
@@ -24,14 +25,24 @@ from .._errors import (
     DeliveryError,
     InvalidInput,
     RateLimited,
+    StoreUnavailable,
 )
 from .._flow import Emit, Flow, Send, store_op
 from .._shell import require
 from .._subject import budget_key, stable_tag, subject_tag, validate_subject
 from .._verdict import Reason, Verdict, Way, WaysIn, counter_voucher_only, store_name
 from ..crypto import Keyring
-from ..delivery import SUPPORTED_LOCALES, canonical_mailbox, mask_email, normalize_email, render_otp_email
-from ..store import ChallengeRecord, NewChallenge, ResendOutcome, WindowResult, resend_refusal
+from ..delivery import SUPPORTED_LOCALES, canonical_mailbox, mask_email, normalize_email, prepare_otp_email
+from ..store import (
+    ChallengeBrief,
+    ChallengeRecord,
+    NewChallenge,
+    Opened,
+    ResendOutcome,
+    WindowPolicy,
+    WindowResult,
+    resend_refusal,
+)
 from ._decide import Challenge, DeliveryStatus, challenge_view, verdict_for_attempt
 from ._settings import OTPSettings
 
@@ -90,13 +101,14 @@ class EmailOTPFlows:
         return self.keyring.digest(_DIGEST_PURPOSE, f"{challenge_id}\x00{code}".encode())
 
     def _view(self, record: ChallengeRecord) -> Flow[Challenge]:
-        now = yield store_op.now()
+        # Judged at the store's clock when the record was read: no round trip for the time.
+        now = record.as_of if not math.isnan(record.as_of) else (yield store_op.now())
         return challenge_view(record, now, self.ways_in(record.subject), self.settings.max_sends)
 
     def _event(
         self,
         action: str,
-        record: ChallengeRecord,
+        record: ChallengeRecord | ChallengeBrief,
         outcome: str,
         reason: str = "",
         client: str | None = None,
@@ -122,40 +134,57 @@ class EmailOTPFlows:
         (``verifykit report``) whatever ``ttl`` the sidecar ran with."""
         return self._event(action, record, "pending", client=client, expires_at=f"{record.expires_at:.3f}")
 
+    def _limits(self, *named: tuple[str | None, str]) -> list[tuple[str, WindowPolicy, str]]:
+        """The send limits in force, in order: (key, policy, name) for each named setting that is set."""
+        out: list[tuple[str, WindowPolicy, str]] = []
+        for key, name in named:
+            policy: WindowPolicy | None = getattr(self.settings, name)
+            if key is not None and policy is not None:
+                out.append((key, policy, name))
+        return out
+
     def _limit(self, key: str, policy_name: str, client: str | None, subject: str) -> Flow[None]:
         policy = getattr(self.settings, policy_name)
         if policy is None:
             return
         result: WindowResult = yield store_op.hit(key, policy)
         if not result.allowed:
-            yield Emit(
-                AuditEvent(
-                    action="limit",
-                    verifier=_VERIFIER,
-                    subject=subject,
-                    outcome="refused",
-                    reason=policy_name,
-                    client=client,
-                )
-            )
-            raise RateLimited(
-                f"too many requests ({policy_name.replace('_', ' ')}); retry in {result.retry_after:.0f} s",
-                retry_after=result.retry_after,
+            yield from self._refused(policy_name, result, client, subject)
+
+    def _refused(
+        self, policy_name: str, result: WindowResult, client: str | None, subject: str
+    ) -> Flow[NoReturn]:
+        """A send limit refused: record it, and tell the caller when to try again."""
+        yield Emit(
+            AuditEvent(
+                action="limit",
+                verifier=_VERIFIER,
+                subject=subject,
+                outcome="refused",
                 reason=policy_name,
+                client=client,
             )
+        )
+        raise RateLimited(
+            f"too many requests ({policy_name.replace('_', ' ')}); retry in {result.retry_after:.0f} s",
+            retry_after=result.retry_after,
+            reason=policy_name,
+        )
 
     def _deliver(
         self, record: ChallengeRecord, address: str, code: str, locale: str, client: str | None
     ) -> Flow[ChallengeRecord]:
         # This send is the record's newest; it was requested one ttl before its own expiry.
         requested = record.live[-1].expires_at - self.settings.ttl if record.live else record.created_at
-        message = render_otp_email(
-            to=address,
+        template = prepare_otp_email(
             sender=self.settings.sender,
-            code=code,
             ttl_seconds=self.settings.ttl,
             locale=locale,
             service_name=self.settings.service_name,
+        )
+        message = template.render(
+            to=address,
+            code=code,
             send=record.sends,
             sends=record.sends,
             requested_at=dt.datetime.fromtimestamp(requested, self.settings.zone()),
@@ -197,21 +226,6 @@ class EmailOTPFlows:
             validate_client(client)
         tag = subject_tag(self.keyring, subject)
 
-        lock = yield store_op.failure_state(budget_key(tag))
-        if not lock.allowed:
-            hard = lock.hard_locked
-            raise RateLimited(
-                "this subject is locked until another way in or a counter voucher clears it"
-                if hard
-                else "this subject is locked out after too many failed tries",
-                retry_after=lock.retry_after,
-                reason=Reason.HARD_LOCKED if hard else Reason.LOCKED_OUT,
-            )
-        if client is not None:
-            yield from self._limit(client_key(_VERIFIER, client), "client_limit", client, subject)
-        yield from self._limit(f"subject:{store_name(_VERIFIER)}:{tag}", "subject_limit", client, subject)
-        yield from self._limit(destination_key, "destination_limit", client, subject)
-
         challenge_id = f"{tag}.{secrets.token_urlsafe(16)}"
         code = generate_code(self.settings.digits)
         sealed = self.keyring.seal(_SEAL_PURPOSE, address.encode(), aad=challenge_id.encode())
@@ -227,7 +241,33 @@ class EmailOTPFlows:
             delivery=DeliveryStatus.QUEUED,
             data={"to": base64.b64encode(sealed).decode("ascii"), "locale": locale},
         )
-        record = yield store_op.create(new, retention=self.settings.retention)
+        # The subject's lockout, each send limit in turn and the new challenge: one atomic store
+        # step (the same as reading the lockout, hitting each limit and creating, in that order).
+        limits = self._limits(
+            (client_key(_VERIFIER, client) if client is not None else None, "client_limit"),
+            (f"subject:{store_name(_VERIFIER)}:{tag}", "subject_limit"),
+            (destination_key, "destination_limit"),
+        )
+        opened: Opened = yield store_op.open(
+            new,
+            retention=self.settings.retention,
+            lockout_key=budget_key(tag),
+            limits=[(key, policy) for key, policy, _ in limits],
+        )
+        if opened.locked is not None:
+            hard = opened.locked.hard_locked
+            raise RateLimited(
+                "this subject is locked until another way in or a counter voucher clears it"
+                if hard
+                else "this subject is locked out after too many failed tries",
+                retry_after=opened.locked.retry_after,
+                reason=Reason.HARD_LOCKED if hard else Reason.LOCKED_OUT,
+            )
+        if opened.limited is not None and opened.window is not None:
+            yield from self._refused(limits[opened.limited][2], opened.window, client, subject)
+        if opened.record is None:
+            raise StoreUnavailable("the store neither opened the challenge nor named what refused it")
+        record = opened.record
         yield self._opened("start", record, client)
         record = yield from self._deliver(record, address, code, locale, client)
         return (yield from self._view(record))

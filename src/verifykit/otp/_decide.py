@@ -7,7 +7,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from .._verdict import Reason, Verdict, Way
-from ..store import DELIVERY_FAILED, AttemptOutcome, ChallengeRecord, ChallengeStatus, FailureState
+from ..store import (
+    DELIVERY_FAILED,
+    AttemptOutcome,
+    ChallengeBrief,
+    ChallengeRecord,
+    ChallengeStatus,
+    FailureState,
+)
 
 __all__ = ["Challenge", "DeliveryStatus", "challenge_view", "verdict_for_attempt"]
 
@@ -95,7 +102,7 @@ _CLOSED_REASON = {
 
 def verdict_for_attempt(
     outcome: AttemptOutcome,
-    record: ChallengeRecord,
+    record: ChallengeBrief,
     failure: FailureState | None,
     *,
     others: Sequence[Way],

@@ -29,7 +29,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1.health import aio as health_aio
 from grpc_reflection.v1alpha import reflection
 
-from .._audit import AuditEvent, AuditSink, LoggingAuditSink
+from .._audit import AuditEvent, AuditSink, LoggingAuditSink, tee
 from .._errors import ConfigurationError, StoreUnavailable
 from .._flow import AsyncMailerLike
 from .._wire import (
@@ -65,7 +65,7 @@ from ..crypto import Keyring
 from ..delivery import ConsoleMailer, FileMailer, Mailer
 from ..fallbacks import RecoverySettings, TOTPSettings
 from ..otp import OTPSettings
-from ..store import LockoutPolicy
+from ..store import LockoutPolicy, SharedEntries
 from ..vouchers import RegistryFile, VoucherSettings
 from ._config import ServerConfig
 from ._interceptors import AuthInterceptor, CallInterceptor, Recorder
@@ -390,6 +390,8 @@ async def _assemble(
     audit, audit_log = _audit_sinks(config, parts, keyring)
     token = config.bearer_token()
     metrics = Metrics(multiprocess=supervised) if config.metrics_port is not None else None
+    # The metrics count the events the audit sinks took, after them: the two never disagree.
+    decisions = tee(audit, metrics.decided if metrics is not None else None)
     otp = EmailOTP(
         store=store,
         keyring=keyring,
@@ -397,7 +399,7 @@ async def _assemble(
         settings=_capped(
             config, parts.otp_settings if parts.otp_settings is not None else config.otp_settings()
         ),
-        audit=audit,
+        audit=decisions,
         ways_in=enrolled_ways,
     )
     recorder = Recorder(metrics=metrics, access_log=config.access_log)
@@ -438,7 +440,7 @@ async def _assemble(
     )
     gate = HeavyGate(config.heavy_worker_count, config.heavy_slots)
     services = [_register(server, EmailOtpServicer(otp), email_otp_pb2, email_otp_pb2_grpc)]
-    shared = _Shared(config, keyring, store, audit, gate)
+    shared = _Shared(config, keyring, store, decisions, gate, audited=audit is not None)
     services += _add_ladder_services(server, shared, parts)
     password = _password_service(shared)
     if password is not None:
@@ -495,13 +497,15 @@ def _register(server: grpc.aio.Server, servicer: Any, messages: ModuleType, stub
 
 @dataclass(frozen=True, slots=True)
 class _Shared:
-    """What every verifier of one sidecar shares."""
+    """What every verifier of one sidecar shares. ``audit`` is the verifiers' sink (the audit
+    sinks, then the metrics); ``audited``: whether it holds an audit sink, not only the metrics."""
 
     config: ServerConfig
     keyring: Keyring
     store: AsyncChallengeStore
     audit: AuditSink | None
     gate: HeavyGate
+    audited: bool
 
 
 def _face_service(
@@ -542,11 +546,20 @@ def _face_service(
     )
     audit = shared.audit or _discard
     path = config.face_index
-    if path is not None and path.exists():  # read once, blocking, before the server serves
+    if not config.store.startswith("memory:"):
+        # A shared store holds the index: every sidecar follows it (docs/face.md, "shared index").
+        if path is not None:
+            _log.warning("face_index %s is not used: the index lives in the shared store", path)
+        entries = SharedEntries(config.store, namespace=config.namespace)
+        # Rebuilt once, blocking, before the server serves (about ten seconds a million).
+        index = FaceIndex(keyring, settings=settings, store=shared.store, audit=audit, shared=entries)
+        hooks: list[Callable[[], None]] = [index.close, entries.close]
+    elif path is not None and path.exists():  # read once, blocking, before the server serves
         index = FaceIndex.load(path, keyring, settings=settings, store=shared.store, audit=audit)
+        hooks = [lambda: index.save(path)]
     else:
         index = FaceIndex(keyring, settings=settings, store=shared.store, audit=audit)
-    hooks: list[Callable[[], None]] = [] if path is None else [lambda: index.save(path)]
+        hooks = [] if path is None else [lambda: index.save(path)]
     workers = verifier._pool
     if workers is not None:
         workers.start()  # now, so health knows whether photos can be read before the first one
@@ -630,7 +643,7 @@ def _voucher_service(shared: _Shared) -> VoucherServicer | None:
     config = shared.config
     if config.officers_file is None:
         return None
-    if shared.audit is None:
+    if not shared.audited:
         raise ConfigurationError("officers_file needs an audit sink: set audit_file and audit_key_file")
     registry = RegistryFile(config.officers_file)
     registry.current()

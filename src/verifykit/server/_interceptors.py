@@ -12,16 +12,16 @@ import json
 import logging
 import time
 import traceback
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import grpc
 import grpc.aio
 from google.protobuf.message import DecodeError
 
-from .._errors import DeadlineExceeded, InvalidInput
+from .._errors import DeadlineExceeded, InvalidInput, VerifyKitError
 from .._subject import MAX_SUBJECT_LENGTH, subject_tag
-from .._wire import common_pb2, status_for
+from .._wire import common_pb2, ladder_pb2, status_for
 from ..crypto import Keyring
 from ._metrics import Metrics
 
@@ -36,6 +36,7 @@ _access = logging.getLogger("verifykit.access")
 _errors = logging.getLogger("verifykit.server")
 _REASONS = {number: name.removeprefix("REASON_").lower() for name, number in common_pb2.Reason.items()}
 _REFUSED = {"rate_limited", "locked_out", "hard_locked"}
+_WAYS = {number: name.removeprefix("WAY_").lower() for name, number in common_pb2.Way.items()}
 
 Handler = Callable[[Any, grpc.aio.ServicerContext], Awaitable[Any]]
 Continuation = Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler | None]]
@@ -78,7 +79,8 @@ class Recorder:
     Both interceptors answer calls, so both record here: a call the token check refuses is
     counted and logged like one a verifier answered, and token guessing shows. What is recorded
     is the method, status, duration, verdict reason, the subject's keyed tag and the peer
-    address; never metadata (the token), nor anything from the request body.
+    address (and, for the metrics, the error's code and the ways in offered); never metadata
+    (the token), nor anything from the request body.
     """
 
     def __init__(self, *, metrics: Metrics | None, access_log: bool) -> None:
@@ -95,10 +97,13 @@ class Recorder:
         subject: Callable[[], str | None] | None = None,
         reason: str | None = None,
         refusal: str | None = None,
+        error: str | None = None,
+        offered: tuple[str, Sequence[str]] | None = None,
     ) -> None:
-        """``peer`` and ``subject`` are asked for only when a line is written."""
+        """``peer`` and ``subject`` are asked for only when a line is written. ``error`` and
+        ``offered`` (who offered which ways in) are for the metrics only."""
         if self._metrics is not None:
-            self._metrics.observe(method, code.name, seconds, reason, refusal)
+            self._metrics.observe(method, code.name, seconds, reason, refusal, error=error, offered=offered)
         if self._log and _access.isEnabledFor(logging.INFO):
             line = _access_line(
                 method,
@@ -231,6 +236,21 @@ def _too_large(limit: int) -> str:
     return f"the request is larger than this method accepts ({limit} bytes)"
 
 
+def _error_code(exc: Exception) -> str:
+    """The library error's stable code (``store_unavailable``, ``busy``, ...); ``internal`` else."""
+    return exc.code if isinstance(exc, VerifyKitError) else "internal"
+
+
+def _offered(response: Any) -> tuple[str, list[str]] | None:
+    """Who offered which ways in: the ladder's open rungs, or the ways a refused verdict names."""
+    if isinstance(response, ladder_pb2.GetWaysInResponse):
+        return "ladder", [_WAYS.get(rung.way, "other") for rung in response.open]
+    verdict = getattr(response, "verdict", None)
+    if verdict is not None and verdict.ways_in:
+        return "verdict", [_WAYS.get(way, "other") for way in verdict.ways_in]
+    return None
+
+
 class _Malformed:
     """Stands in for a request that was not parsed: one that did not parse (INVALID_ARGUMENT),
     or one larger than its method accepts (RESOURCE_EXHAUSTED)."""
@@ -331,6 +351,8 @@ class CallInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
             started: float,
             reason: str | None = None,
             refusal: str | None = None,
+            error: str | None = None,
+            offered: tuple[str, Sequence[str]] | None = None,
         ) -> None:
             def tag() -> str | None:
                 if isinstance(request, _Malformed):
@@ -345,6 +367,8 @@ class CallInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
                 subject=tag,
                 reason=reason,
                 refusal=refusal,
+                error=error,
+                offered=offered,
             )
 
         async def call(request: Any, context: grpc.aio.ServicerContext) -> Any:
@@ -377,14 +401,29 @@ class CallInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
                         "".join(traceback.format_tb(exc.__traceback__)),
                     )
                 # Recorded before the answer leaves: aborting sends the status at once.
-                record(request, context, status.code, started=started, refusal=refusal)
+                record(
+                    request,
+                    context,
+                    status.code,
+                    started=started,
+                    refusal=refusal,
+                    error=_error_code(exc),
+                )
                 await context.abort(status.code, status.details, status.trailing_metadata)
                 raise  # abort raises; this line is never reached
             verdict = getattr(response, "verdict", None)
             if verdict is not None:
                 reason = _REASONS.get(verdict.reason)
                 refusal = reason if reason in _REFUSED else None
-            record(request, context, grpc.StatusCode.OK, started=started, reason=reason, refusal=refusal)
+            record(
+                request,
+                context,
+                grpc.StatusCode.OK,
+                started=started,
+                reason=reason,
+                refusal=refusal,
+                offered=_offered(response),
+            )
             return response
 
         return call

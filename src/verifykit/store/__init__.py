@@ -19,6 +19,7 @@ from ._aio import (
 )
 from ._base import (
     AttemptOutcome,
+    ChallengeBrief,
     ChallengeRecord,
     ChallengeStatus,
     ChallengeStore,
@@ -26,10 +27,12 @@ from ._base import (
     LiveSend,
     LockoutPolicy,
     NewChallenge,
+    Opened,
     ResendOutcome,
     WindowPolicy,
     WindowResult,
 )
+from ._entries import EntryChange, FeedPoll, SharedEntries, Written, stream_position
 from ._factory import StoreURL, open_store, parse_store_url
 from ._memory import MemoryStore
 from ._rules import DELIVERY_FAILED, resend_refusal
@@ -41,20 +44,27 @@ __all__ = [
     "AsyncRedisClusterStore",
     "AsyncRedisStore",
     "AttemptOutcome",
+    "ChallengeBrief",
     "ChallengeRecord",
     "ChallengeStatus",
     "ChallengeStore",
+    "EntryChange",
     "FailureState",
+    "FeedPoll",
     "LiveSend",
     "LockoutPolicy",
     "MemoryStore",
     "NewChallenge",
+    "Opened",
     "ResendOutcome",
+    "SharedEntries",
     "StoreURL",
     "WindowPolicy",
     "WindowResult",
+    "Written",
     "open_async_store",
     "open_store",
     "parse_store_url",
     "resend_refusal",
+    "stream_position",
 ]

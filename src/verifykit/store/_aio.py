@@ -18,10 +18,12 @@ from .._clock import Clock
 from .._errors import StoreUnavailable
 from ._base import (
     AttemptOutcome,
+    ChallengeBrief,
     ChallengeRecord,
     FailureState,
     LockoutPolicy,
     NewChallenge,
+    Opened,
     ResendOutcome,
     WindowPolicy,
     WindowResult,
@@ -30,6 +32,7 @@ from ._cluster import ClusterBase
 from ._factory import backend_for, failure_cause, parse_store_url
 from ._memory import MemoryStore
 from ._redis import RedisBase, Request
+from ._rules import check_new_challenge
 
 __all__ = [
     "AsyncChallengeStore",
@@ -60,6 +63,17 @@ class AsyncChallengeStore(abc.ABC):
         """Open a pending challenge, as ``ChallengeStore.create``."""
 
     @abc.abstractmethod
+    async def open(
+        self,
+        new: NewChallenge,
+        *,
+        retention: float,
+        lockout_key: str | None = None,
+        limits: Sequence[tuple[str, WindowPolicy]] = (),
+    ) -> Opened:
+        """Open a challenge unless a limit refuses, in one step, as ``ChallengeStore.open``."""
+
+    @abc.abstractmethod
     async def get(self, challenge_id: str) -> ChallengeRecord | None:
         """Read a challenge, as ``ChallengeStore.get``."""
 
@@ -71,7 +85,7 @@ class AsyncChallengeStore(abc.ABC):
         *,
         lockout_key: str | None = None,
         lockout: LockoutPolicy | None = None,
-    ) -> tuple[AttemptOutcome, ChallengeRecord | None, FailureState | None]:
+    ) -> tuple[AttemptOutcome, ChallengeBrief | None, FailureState | None]:
         """Spend one attempt atomically, as ``ChallengeStore.attempt``."""
 
     @abc.abstractmethod
@@ -149,6 +163,16 @@ class AsyncMemoryStore(AsyncChallengeStore):
     async def create(self, new: NewChallenge, *, retention: float) -> ChallengeRecord:
         return self.sync.create(new, retention=retention)
 
+    async def open(
+        self,
+        new: NewChallenge,
+        *,
+        retention: float,
+        lockout_key: str | None = None,
+        limits: Sequence[tuple[str, WindowPolicy]] = (),
+    ) -> Opened:
+        return self.sync.open(new, retention=retention, lockout_key=lockout_key, limits=limits)
+
     async def get(self, challenge_id: str) -> ChallengeRecord | None:
         return self.sync.get(challenge_id)
 
@@ -159,7 +183,7 @@ class AsyncMemoryStore(AsyncChallengeStore):
         *,
         lockout_key: str | None = None,
         lockout: LockoutPolicy | None = None,
-    ) -> tuple[AttemptOutcome, ChallengeRecord | None, FailureState | None]:
+    ) -> tuple[AttemptOutcome, ChallengeBrief | None, FailureState | None]:
         return self.sync.attempt(challenge_id, candidates, lockout_key=lockout_key, lockout=lockout)
 
     async def resend(
@@ -298,6 +322,16 @@ class AsyncRedisStore(RedisBase, AsyncChallengeStore):
     async def create(self, new: NewChallenge, *, retention: float) -> ChallengeRecord:
         return await self._send(self._create(new, retention))
 
+    async def open(
+        self,
+        new: NewChallenge,
+        *,
+        retention: float,
+        lockout_key: str | None = None,
+        limits: Sequence[tuple[str, WindowPolicy]] = (),
+    ) -> Opened:
+        return await self._send(self._open_challenge(new, retention, lockout_key, limits))
+
     async def get(self, challenge_id: str) -> ChallengeRecord | None:
         return await self._send(self._get(challenge_id))
 
@@ -308,7 +342,7 @@ class AsyncRedisStore(RedisBase, AsyncChallengeStore):
         *,
         lockout_key: str | None = None,
         lockout: LockoutPolicy | None = None,
-    ) -> tuple[AttemptOutcome, ChallengeRecord | None, FailureState | None]:
+    ) -> tuple[AttemptOutcome, ChallengeBrief | None, FailureState | None]:
         return await self._send(self._attempt(challenge_id, candidates, lockout_key, lockout))
 
     async def resend(
@@ -356,7 +390,32 @@ class AsyncRedisStore(RedisBase, AsyncChallengeStore):
 
 
 class AsyncRedisClusterStore(ClusterBase, AsyncRedisStore):
-    """``redis+cluster://`` for asyncio: a Redis Cluster on ``redis.asyncio``."""
+    """``redis+cluster://`` for asyncio: a Redis Cluster on ``redis.asyncio``.
+
+    ``open`` is one script when its keys share the challenge's slot, else its steps one by one
+    (as :func:`~verifykit.store._cluster.open_in_steps` takes them).
+    """
+
+    async def open(
+        self,
+        new: NewChallenge,
+        *,
+        retention: float,
+        lockout_key: str | None = None,
+        limits: Sequence[tuple[str, WindowPolicy]] = (),
+    ) -> Opened:
+        if self._one_slot(new, lockout_key, limits):
+            return await super().open(new, retention=retention, lockout_key=lockout_key, limits=limits)
+        check_new_challenge(new, retention)
+        if lockout_key is not None:
+            state = await self.failure_state(lockout_key)
+            if not state.allowed:
+                return Opened(None, locked=state)
+        for index, (key, policy) in enumerate(limits):
+            result = await self.hit(key, policy)
+            if not result.allowed:
+                return Opened(None, limited=index, window=result)
+        return Opened(await self.create(new, retention=retention))
 
     async def _pipeline_async(self, client: Any, request: Request[Any]) -> Any:
         # redis.asyncio's cluster has no per-node client to pipeline on: write both commands on

@@ -10,6 +10,7 @@ backend to the same model.
 from __future__ import annotations
 
 import abc
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -18,6 +19,7 @@ from .._errors import ConfigurationError
 
 __all__ = [
     "AttemptOutcome",
+    "ChallengeBrief",
     "ChallengeRecord",
     "ChallengeStatus",
     "ChallengeStore",
@@ -25,6 +27,7 @@ __all__ = [
     "LiveSend",
     "LockoutPolicy",
     "NewChallenge",
+    "Opened",
     "ResendOutcome",
     "WindowPolicy",
     "WindowResult",
@@ -79,6 +82,8 @@ class ChallengeRecord:
     :class:`LiveSend`); ``expires_at`` is the latest of their expiries. ``approved_send`` is the
     send whose code approved the challenge (0 until one did). ``destination`` is masked.
     ``data`` is verifier-owned and opaque to the store (for example a sealed address).
+    ``as_of`` is the store's clock when the record was read (NaN when unknown): a view of the
+    record can be judged at that moment without asking the store for the time again.
     """
 
     id: str
@@ -97,6 +102,7 @@ class ChallengeRecord:
     live: tuple[LiveSend, ...]
     approved_send: int
     data: Mapping[str, str]
+    as_of: float = field(default=math.nan, compare=False)
 
     @property
     def secret(self) -> str:
@@ -108,6 +114,41 @@ class ChallengeRecord:
         if self.status is not ChallengeStatus.PENDING:
             return ()
         return tuple(s for s in self.live if now < s.expires_at)
+
+
+@dataclass(frozen=True, slots=True)
+class ChallengeBrief:
+    """What a check needs to know of a challenge after its attempt: who and where it is for, its
+    status, the attempts left and the send whose code approved it (0 until one did).
+
+    :meth:`ChallengeStore.attempt` answers with this rather than a whole
+    :class:`ChallengeRecord`: a check reads and returns only these fields, which keeps it one
+    short round trip (:meth:`ChallengeStore.get` reads the rest).
+    """
+
+    id: str
+    kind: str
+    subject: str
+    destination: str
+    status: ChallengeStatus
+    attempts_left: int
+    approved_send: int
+
+
+@dataclass(frozen=True, slots=True)
+class Opened:
+    """The answer to :meth:`ChallengeStore.open`: the new challenge, or what refused it.
+
+    ``locked`` is the lockout that refused (nothing was counted or stored); ``limited`` the index,
+    in the order given, of the window that refused, with its ``window`` answer (the windows before
+    it were counted, as separate hits in that order would have been). Otherwise ``record`` is the
+    challenge now stored.
+    """
+
+    record: ChallengeRecord | None
+    locked: FailureState | None = None
+    limited: int | None = None
+    window: WindowResult | None = None
 
 
 class AttemptOutcome(StrEnum):
@@ -216,6 +257,24 @@ class ChallengeStore(abc.ABC):
         """Store a new pending challenge; keep it ``retention`` seconds past expiry for status."""
 
     @abc.abstractmethod
+    def open(
+        self,
+        new: NewChallenge,
+        *,
+        retention: float,
+        lockout_key: str | None = None,
+        limits: Sequence[tuple[str, WindowPolicy]] = (),
+    ) -> Opened:
+        """Open a challenge unless a limit refuses, in one step: refuse while ``lockout_key`` is
+        locked out (it is read, never charged), then count one event on each window of ``limits``
+        in order, stopping at the first that is full, then :meth:`create`.
+
+        The same as :meth:`failure_state`, :meth:`hit` for each limit and :meth:`create` one after
+        another, for one round trip where the keys allow it (a Redis Cluster takes them one by one:
+        the keys of a subject, a mailbox and a client address lie in different slots).
+        """
+
+    @abc.abstractmethod
     def get(self, challenge_id: str) -> ChallengeRecord | None:
         """The challenge, with a pending one past its expiry reported as expired; None if unknown."""
 
@@ -227,9 +286,9 @@ class ChallengeStore(abc.ABC):
         *,
         lockout_key: str | None = None,
         lockout: LockoutPolicy | None = None,
-    ) -> tuple[AttemptOutcome, ChallengeRecord | None, FailureState | None]:
+    ) -> tuple[AttemptOutcome, ChallengeBrief | None, FailureState | None]:
         """Spend one attempt: approve if a candidate digest equals the digest of a live send that has
-        not passed its own expiry (the record's ``approved_send`` then names it). Atomic.
+        not passed its own expiry (the brief's ``approved_send`` then names it). Atomic.
 
         With ``lockout_key`` (which must share the challenge's hash tag), the same atomic step
         refuses while that key is locked out, charges a wrong answer to it and clears it on

@@ -9,13 +9,16 @@ loads it on every master and retries.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, ClassVar
 from urllib.parse import unquote, urlsplit
 
 from .._errors import ConfigurationError
-from ._redis import RedisBase, RedisStore, Request
+from ._base import ChallengeStore, NewChallenge, Opened, WindowPolicy
+from ._redis import RedisBase, RedisStore, Request, hash_tag
+from ._rules import check_new_challenge
 
-__all__ = ["ClusterBase", "RedisClusterStore", "cluster_nodes"]
+__all__ = ["ClusterBase", "RedisClusterStore", "cluster_nodes", "open_in_steps"]
 
 _DEFAULT_PORT = 6379
 
@@ -55,6 +58,28 @@ def _host_port(item: str) -> tuple[str, int]:
     return host, port
 
 
+def open_in_steps(
+    store: ChallengeStore,
+    new: NewChallenge,
+    *,
+    retention: float,
+    lockout_key: str | None,
+    limits: Sequence[tuple[str, WindowPolicy]],
+) -> Opened:
+    """:meth:`ChallengeStore.open` as the separate operations it stands for, one after another:
+    for a store whose keys cannot all meet in one atomic step (a Redis Cluster)."""
+    check_new_challenge(new, retention)
+    if lockout_key is not None:
+        state = store.failure_state(lockout_key)
+        if not state.allowed:
+            return Opened(None, locked=state)
+    for index, (key, policy) in enumerate(limits):
+        result = store.hit(key, policy)
+        if not result.allowed:
+            return Opened(None, limited=index, window=result)
+    return Opened(store.create(new, retention=retention))
+
+
 class ClusterBase(RedisBase):
     """What both cluster flavours change: the URL names several nodes, and discovering the
     cluster is I/O, done on first use.
@@ -76,6 +101,16 @@ class ClusterBase(RedisBase):
         stale, self._stale = self._stale, False
         return stale
 
+    def _one_slot(
+        self, new: NewChallenge, lockout_key: str | None, limits: Sequence[tuple[str, WindowPolicy]]
+    ) -> bool:
+        """Whether ``open``'s keys share the challenge's hash tag, so one script may hold them all."""
+        tag = hash_tag(self.challenge_key(new.id))
+        keys = [self.window_key(key) for key, _ in limits]
+        if lockout_key is not None:
+            keys.append(self.lockout_key(lockout_key))
+        return all(hash_tag(key) == tag for key in keys)
+
     def _check_url(self) -> None:
         scheme = urlsplit(self._url).scheme.lower()
         if scheme not in {"redis+cluster", "rediss+cluster"}:
@@ -95,7 +130,22 @@ class ClusterBase(RedisBase):
 
 
 class RedisClusterStore(ClusterBase, RedisStore):
-    """A store on a Redis Cluster. Connects on first use (discovering the cluster is I/O)."""
+    """A store on a Redis Cluster. Connects on first use (discovering the cluster is I/O).
+
+    ``open`` is one script when its keys share the challenge's slot, else its steps one by one.
+    """
+
+    def open(
+        self,
+        new: NewChallenge,
+        *,
+        retention: float,
+        lockout_key: str | None = None,
+        limits: Sequence[tuple[str, WindowPolicy]] = (),
+    ) -> Opened:
+        if self._one_slot(new, lockout_key, limits):
+            return super().open(new, retention=retention, lockout_key=lockout_key, limits=limits)
+        return open_in_steps(self, new, retention=retention, lockout_key=lockout_key, limits=limits)
 
     def _pinned(self, client: Any, request: Request[Any]) -> Any:
         if self._refresh():

@@ -42,6 +42,7 @@ from .._clock import Clock, SystemClock
 from .._errors import ConfigurationError, StoreUnavailable
 from ._base import (
     AttemptOutcome,
+    ChallengeBrief,
     ChallengeRecord,
     ChallengeStatus,
     ChallengeStore,
@@ -49,6 +50,7 @@ from ._base import (
     LiveSend,
     LockoutPolicy,
     NewChallenge,
+    Opened,
     ResendOutcome,
     WindowPolicy,
     WindowResult,
@@ -211,7 +213,7 @@ class MemoryStore(ChallengeStore):
 
     # -- challenges ------------------------------------------------------------------------------
 
-    def _record(self, cid: str, entry: _Entry) -> ChallengeRecord:
+    def _record(self, cid: str, entry: _Entry, now: float) -> ChallengeRecord:
         s = entry.state
         return ChallengeRecord(
             id=cid,
@@ -230,6 +232,7 @@ class MemoryStore(ChallengeStore):
             live=tuple(s.live),
             approved_send=s.approved_send,
             data=dict(entry.data),
+            as_of=now,
         )
 
     def _live(self, cid: str, now: float) -> _Entry | None:
@@ -245,29 +248,57 @@ class MemoryStore(ChallengeStore):
         with self._lock:
             now = self.now()
             self._sweep(now)
-            entry = _Entry(
-                kind=new.kind,
-                subject=new.subject,
-                created_at=now,
-                max_attempts=new.max_attempts,
-                destination=new.destination,
-                data=dict(new.data),
-                retention=retention,
-                state=ChallengeState(
-                    status=ChallengeStatus.PENDING,
-                    expires_at=now + new.ttl,
-                    attempts_left=new.max_attempts,
-                    sends=1,
-                    resend_at=now + new.resend_after,
-                    live=[LiveSend(1, new.secret, now + new.ttl)],
-                    delivery=new.delivery,
-                ),
-            )
+            return self._create(new, retention, now)
+
+    def open(
+        self,
+        new: NewChallenge,
+        *,
+        retention: float,
+        lockout_key: str | None = None,
+        limits: Sequence[tuple[str, WindowPolicy]] = (),
+    ) -> Opened:
+        check_new_challenge(new, retention)
+        with self._lock:
+            now = self.now()
+            self._sweep(now)
             if new.id in self._challenges:
-                raise ValueError("challenge id collision")  # 128 random bits: a bug, not bad luck
-            self._challenges[new.id] = entry
-            self._schedule(_Table.CHALLENGES, new.id, entry)
-            return self._record(new.id, entry)
+                raise ValueError("challenge id collision")  # before anything is counted
+            held = self._lockouts.get(lockout_key) if lockout_key is not None else None
+            if held is not None:
+                view = lockout_view(held.state, now)
+                if not view.allowed:
+                    return Opened(None, locked=view)
+            for index, (key, policy) in enumerate(limits):
+                result = self._hit(key, policy, 1, now)
+                if not result.allowed:
+                    return Opened(None, limited=index, window=result)
+            return Opened(self._create(new, retention, now))
+
+    def _create(self, new: NewChallenge, retention: float, now: float) -> ChallengeRecord:
+        entry = _Entry(
+            kind=new.kind,
+            subject=new.subject,
+            created_at=now,
+            max_attempts=new.max_attempts,
+            destination=new.destination,
+            data=dict(new.data),
+            retention=retention,
+            state=ChallengeState(
+                status=ChallengeStatus.PENDING,
+                expires_at=now + new.ttl,
+                attempts_left=new.max_attempts,
+                sends=1,
+                resend_at=now + new.resend_after,
+                live=[LiveSend(1, new.secret, now + new.ttl)],
+                delivery=new.delivery,
+            ),
+        )
+        if new.id in self._challenges:
+            raise ValueError("challenge id collision")  # 128 random bits: a bug, not bad luck
+        self._challenges[new.id] = entry
+        self._schedule(_Table.CHALLENGES, new.id, entry)
+        return self._record(new.id, entry, now)
 
     def get(self, challenge_id: str) -> ChallengeRecord | None:
         with self._lock:
@@ -276,7 +307,7 @@ class MemoryStore(ChallengeStore):
             if entry is None:
                 return None
             expire_if_due(entry.state, now)
-            return self._record(challenge_id, entry)
+            return self._record(challenge_id, entry, now)
 
     def attempt(
         self,
@@ -285,7 +316,7 @@ class MemoryStore(ChallengeStore):
         *,
         lockout_key: str | None = None,
         lockout: LockoutPolicy | None = None,
-    ) -> tuple[AttemptOutcome, ChallengeRecord | None, FailureState | None]:
+    ) -> tuple[AttemptOutcome, ChallengeBrief | None, FailureState | None]:
         with self._lock:
             now = self.now()
             entry = self._live(challenge_id, now)
@@ -299,7 +330,17 @@ class MemoryStore(ChallengeStore):
             outcome, failure = apply_attempt(entry.state, now, candidates, lock, lockout)
             if held is None and lockout_key is not None and lock is not None and lock.failures:
                 self._add_lockout(lockout_key, lock)
-            return outcome, self._record(challenge_id, entry), failure
+            s = entry.state
+            brief = ChallengeBrief(
+                challenge_id,
+                entry.kind,
+                entry.subject,
+                entry.destination,
+                s.status,
+                s.attempts_left,
+                s.approved_send,
+            )
+            return outcome, brief, failure
 
     def resend(
         self,
@@ -328,7 +369,7 @@ class MemoryStore(ChallengeStore):
                 cooldown_max=cooldown_max,
                 live_sends=live_sends,
             )
-            return outcome, (self._record(challenge_id, entry) if entry else None), wait
+            return outcome, (self._record(challenge_id, entry, now) if entry else None), wait
 
     def set_delivery(self, challenge_id: str, delivery: str, reason: str = "") -> ChallengeRecord | None:
         with self._lock:
@@ -338,7 +379,7 @@ class MemoryStore(ChallengeStore):
                 return None
             entry.state.delivery, entry.state.delivery_reason = delivery, reason
             expire_if_due(entry.state, now)
-            return self._record(challenge_id, entry)
+            return self._record(challenge_id, entry, now)
 
     def cancel(self, challenge_id: str) -> tuple[bool, ChallengeRecord | None]:
         with self._lock:
@@ -348,9 +389,9 @@ class MemoryStore(ChallengeStore):
                 return False, None
             expire_if_due(entry.state, now)
             if entry.state.status is not ChallengeStatus.PENDING:
-                return False, self._record(challenge_id, entry)
+                return False, self._record(challenge_id, entry, now)
             entry.state.status = ChallengeStatus.CANCELED
-            return True, self._record(challenge_id, entry)
+            return True, self._record(challenge_id, entry, now)
 
     # -- rate limits -------------------------------------------------------------------------------
 
@@ -359,18 +400,21 @@ class MemoryStore(ChallengeStore):
         with self._lock:
             now = self.now()
             self._sweep(now)
-            window = self._windows.get(key)
-            if window is None:
-                events: list[float] = []
-                result = window_hit(events, now, policy, cost)
-                if events:  # a zero-cost or refused hit on an empty window keeps nothing
-                    self._room_for_a_window(now)
-                    window = _Window(events, policy.window)
-                    self._windows[key] = window
-                    self._schedule(_Table.WINDOWS, key, window)
-                return result
-            window.span = max(window.span, policy.window)
-            return window_hit(window.events, now, policy, cost)
+            return self._hit(key, policy, cost, now)
+
+    def _hit(self, key: str, policy: WindowPolicy, cost: int, now: float) -> WindowResult:
+        window = self._windows.get(key)
+        if window is None:
+            events: list[float] = []
+            result = window_hit(events, now, policy, cost)
+            if events:  # a zero-cost or refused hit on an empty window keeps nothing
+                self._room_for_a_window(now)
+                window = _Window(events, policy.window)
+                self._windows[key] = window
+                self._schedule(_Table.WINDOWS, key, window)
+            return result
+        window.span = max(window.span, policy.window)
+        return window_hit(window.events, now, policy, cost)
 
     def refund(self, key: str, policy: WindowPolicy, cost: int = 1) -> WindowResult:
         check_cost(cost)

@@ -40,6 +40,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 from .._errors import ConfigurationError, InvalidInput, StoreUnavailable
 from ._base import (
     AttemptOutcome,
+    ChallengeBrief,
     ChallengeRecord,
     ChallengeStatus,
     ChallengeStore,
@@ -47,6 +48,7 @@ from ._base import (
     LiveSend,
     LockoutPolicy,
     NewChallenge,
+    Opened,
     ResendOutcome,
     WindowPolicy,
     WindowResult,
@@ -68,6 +70,7 @@ T = TypeVar("T")
 
 SCRIPTS = (
     "create",
+    "open",
     "get",
     "attempt",
     "resend",
@@ -132,7 +135,6 @@ _HASH_FIELDS = (
     *("status", "created_at", "expires_at", "attempts_left", "sends", "resend_at", "delivery_reason"),
     *("live", "approved_send", "retention"),
 )
-_FIELD_COUNT = len(_HASH_FIELDS)
 _STATUS = {status.value: status for status in ChallengeStatus}
 _ATTEMPT = {outcome.value: outcome for outcome in AttemptOutcome}
 
@@ -296,9 +298,8 @@ def _record(challenge_id: str, f: Mapping[str, str]) -> ChallengeRecord:
         delivery_reason=f["delivery_reason"],
         live=_live(f["live"]),
         approved_send=int(f["approved_send"]),
-        data={k[len(_DATA) :]: v for k, v in f.items() if k.startswith(_DATA)}
-        if len(f) > _FIELD_COUNT
-        else {},
+        data={k[len(_DATA) :]: v for k, v in f.items() if k.startswith(_DATA)},
+        as_of=float(f.get("as_of", "nan")),
     )
 
 
@@ -319,14 +320,10 @@ def _failure(reply: Sequence[str]) -> FailureState:
 
 @functools.lru_cache(maxsize=64)
 def policy_args(policy: LockoutPolicy) -> tuple[str, ...]:
-    """A lockout policy as the five ARGV values the scripts read (``read_policy`` in common.lua)."""
-    return (
-        str(policy.threshold),
-        repr(float(policy.lockout)),
-        repr(float(policy.lockout_max)),
-        str(policy.hard_cap),
-        repr(float(policy.memory)),
-    )
+    """A lockout policy as the ARGV value the scripts read (``read_policy`` in common.lua): its five
+    values in one argument, which costs less to send and to read than five."""
+    values = (policy.threshold, float(policy.lockout), float(policy.lockout_max), policy.hard_cap)
+    return (" ".join((*map(repr, values), repr(float(policy.memory)))),)
 
 
 @dataclass(frozen=True, slots=True)
@@ -341,6 +338,8 @@ class Request(Generic[T]):
     command: tuple[str | int, ...]
     parse: Callable[[Any], T]
     script: bool = True  # the command is an EVALSHA of the script named ``operation``
+    # The script answers with one JSON document (common.lua's ``reply``); False: with a plain array.
+    document: bool = True
     # The script spends an attempt, charges a lockout or a window, or retires a secret: a write
     # that a failover must not undo, so ``wait_replicas`` applies to it.
     spends: bool = False
@@ -356,7 +355,7 @@ class Request(Generic[T]):
 
     def read(self, reply: Any) -> T:
         # Scripts answer with one JSON document (common.lua); commands with redis-py's value.
-        return self.parse(json.loads(reply) if self.script else reply)
+        return self.parse(json.loads(reply) if self.script and self.document else reply)
 
     def unavailable(self, exc: BaseException) -> StoreUnavailable:
         # The driver's message can quote arguments (digests); name only the error's type.
@@ -366,9 +365,16 @@ class Request(Generic[T]):
 
 
 def _script(
-    name: str, keys: Sequence[str], args: Sequence[str], parse: Callable[[Any], T], *, spends: bool = False
+    name: str,
+    keys: Sequence[str],
+    args: Sequence[str],
+    parse: Callable[[Any], T],
+    *,
+    spends: bool = False,
+    document: bool = True,
 ) -> Request[T]:
-    return Request(name, ("EVALSHA", script_sha(name), len(keys), *keys, *args), parse, spends=spends)
+    command: tuple[str | int, ...] = ("EVALSHA", script_sha(name), len(keys), *keys, *args)
+    return Request(name, command, parse, spends=spends, document=document)
 
 
 def _time(reply: Sequence[Any]) -> float:
@@ -396,12 +402,46 @@ def _found(challenge_id: str, reply: Sequence[Any]) -> ChallengeRecord | None:
 
 
 def _attempted(
-    challenge_id: str, reply: Sequence[Any]
-) -> tuple[AttemptOutcome, ChallengeRecord | None, FailureState | None]:
-    outcome = _ATTEMPT[reply[0]]
-    record = _record(challenge_id, reply[1]) if len(reply) > 1 else None
-    failure = _failure(reply[2]) if len(reply) > 2 else None
-    return outcome, record, failure
+    challenge_id: str, reply: Sequence[str]
+) -> tuple[AttemptOutcome, ChallengeBrief | None, FailureState | None]:
+    # attempt.lua: { "outcome status attempts_left approved_send [the lockout view]", kind,
+    # subject, destination }, or { "missing" }.
+    head = reply[0].split(" ")
+    outcome = _ATTEMPT[head[0]]
+    if len(reply) == 1:
+        return outcome, None, None
+    brief = ChallengeBrief(
+        challenge_id, reply[1], reply[2], reply[3], _STATUS[head[1]], int(head[2]), int(head[3])
+    )
+    return outcome, brief, (_failure(head[4:]) if len(head) > 4 else None)
+
+
+def _new_args(new: NewChallenge, retention: float) -> tuple[str, str, str, str]:
+    """The first four ARGV values of create.lua and open.lua (``create_challenge`` in common.lua)."""
+    return repr(float(new.ttl)), repr(float(new.resend_after)), repr(float(retention)), new.secret
+
+
+def _new_fields(new: NewChallenge) -> list[str]:
+    """A new challenge's own fields as the field/value pairs its hash keeps."""
+    fields: list[str] = []
+    for name in _FIELDS:
+        fields += [name, str(getattr(new, name))]
+    for name, value in new.data.items():
+        fields += [_DATA + name, value]
+    return fields
+
+
+def _opened(challenge_id: str, limits: Sequence[int], reply: Sequence[Any]) -> Opened:
+    if reply[0] == "ok":
+        return Opened(_record(challenge_id, reply[1]))
+    if reply[0] == "locked":
+        return Opened(None, locked=_failure(reply[1]))
+    if reply[0] == "limited":
+        allowed, count, retry_after = reply[2]
+        index = int(reply[1])
+        window = WindowResult(allowed == "1", int(count), limits[index], float(retry_after))
+        return Opened(None, limited=index, window=window)
+    raise ValueError("challenge id collision")  # 128 random bits: a bug, not bad luck
 
 
 def _resent(challenge_id: str, reply: Sequence[Any]) -> tuple[ResendOutcome, ChallengeRecord | None, float]:
@@ -563,19 +603,34 @@ class RedisBase:
 
     def _create(self, new: NewChallenge, retention: float) -> Request[ChallengeRecord]:
         check_new_challenge(new, retention)
-        fields: list[str] = []
-        for name in _FIELDS:
-            fields += [name, str(getattr(new, name))]
-        for name, value in new.data.items():
-            fields += [_DATA + name, value]
-        args = [
-            repr(float(new.ttl)),
-            repr(float(new.resend_after)),
-            repr(float(retention)),
-            new.secret,
-            *fields,
-        ]
+        args = [*_new_args(new, retention), *_new_fields(new)]
         return _script("create", [self.challenge_key(new.id)], args, functools.partial(_created, new.id))
+
+    def _open_challenge(
+        self,
+        new: NewChallenge,
+        retention: float,
+        lockout_key: str | None,
+        limits: Sequence[tuple[str, WindowPolicy]],
+    ) -> Request[Opened]:
+        check_new_challenge(new, retention)
+        keys = [self.challenge_key(new.id)]
+        if lockout_key is not None:
+            keys.append(self.lockout_key(lockout_key))
+        windows: list[str] = []
+        for key, window in limits:
+            keys.append(self.window_key(key))
+            windows += [str(window.limit), repr(float(window.window))]
+        args = [
+            *_new_args(new, retention),
+            "" if lockout_key is None else "1",
+            str(len(limits)),
+            secrets.token_hex(8),
+            *windows,
+            *_new_fields(new),
+        ]
+        parse = functools.partial(_opened, new.id, tuple(window.limit for _, window in limits))
+        return _script("open", keys, args, parse, spends=True)
 
     def _get(self, challenge_id: str) -> Request[ChallengeRecord | None]:
         return _script("get", [self.challenge_key(challenge_id)], [], functools.partial(_found, challenge_id))
@@ -586,7 +641,7 @@ class RedisBase:
         candidates: Sequence[str],
         lockout_key: str | None,
         lockout: LockoutPolicy | None,
-    ) -> Request[tuple[AttemptOutcome, ChallengeRecord | None, FailureState | None]]:
+    ) -> Request[tuple[AttemptOutcome, ChallengeBrief | None, FailureState | None]]:
         keys = [self.challenge_key(challenge_id)]
         args: list[str] = []
         if lockout_key is not None and lockout is not None:
@@ -598,7 +653,8 @@ class RedisBase:
                 )
             args += policy_args(lockout)
         args += candidates
-        return _script("attempt", keys, args, functools.partial(_attempted, challenge_id), spends=True)
+        parse = functools.partial(_attempted, challenge_id)
+        return _script("attempt", keys, args, parse, spends=True, document=False)
 
     def _resend(
         self, challenge_id: str, secret: str, policy: tuple[float, int, float, float, float, int]
@@ -703,6 +759,16 @@ class RedisStore(RedisBase, ChallengeStore):
     def create(self, new: NewChallenge, *, retention: float) -> ChallengeRecord:
         return self._send(self._create(new, retention))
 
+    def open(
+        self,
+        new: NewChallenge,
+        *,
+        retention: float,
+        lockout_key: str | None = None,
+        limits: Sequence[tuple[str, WindowPolicy]] = (),
+    ) -> Opened:
+        return self._send(self._open_challenge(new, retention, lockout_key, limits))
+
     def get(self, challenge_id: str) -> ChallengeRecord | None:
         return self._send(self._get(challenge_id))
 
@@ -713,7 +779,7 @@ class RedisStore(RedisBase, ChallengeStore):
         *,
         lockout_key: str | None = None,
         lockout: LockoutPolicy | None = None,
-    ) -> tuple[AttemptOutcome, ChallengeRecord | None, FailureState | None]:
+    ) -> tuple[AttemptOutcome, ChallengeBrief | None, FailureState | None]:
         return self._send(self._attempt(challenge_id, candidates, lockout_key, lockout))
 
     def resend(

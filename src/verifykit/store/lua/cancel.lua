@@ -6,8 +6,8 @@ if not c then
   return reply({ 'missing' })
 end
 if c.status ~= 'pending' then
-  return reply({ 'unchanged', c })
+  return reply({ 'unchanged', record(c, now) })
 end
 c.status = 'canceled'
 redis.call('HSET', key, 'status', c.status)
-return reply({ 'canceled', c })
+return reply({ 'canceled', record(c, now) })

@@ -71,15 +71,73 @@ local function keep_challenge(key, c, now)
   redis.call('PEXPIRE', key, ms((tonumber(c.expires_at) - now) + tonumber(c.retention)))
 end
 
--- LockoutPolicy from five ARGV slots starting at i.
+-- Store a new pending challenge (ChallengeStore.create): ARGV[1..4] are its ttl, resend_after,
+-- retention and first send's digest; its own field/value pairs start at ARGV[first].
+local function create_challenge(key, now, first)
+  local c = {}
+  for i = first, #ARGV, 2 do
+    c[ARGV[i]] = ARGV[i + 1]
+  end
+  c.status = 'pending'
+  c.created_at = num(now)
+  c.expires_at = num(now + tonumber(ARGV[1]))
+  c.attempts_left = c.max_attempts
+  c.sends = '1'
+  c.resend_at = num(now + tonumber(ARGV[2]))
+  c.delivery_reason = ''
+  c.live = cjson.encode({ { 1, c.expires_at, ARGV[4] } })
+  c.approved_send = '0'
+  c.retention = ARGV[3]
+  redis.call('HSET', key, unpack(flat(c)))
+  keep_challenge(key, c, now)
+  return c
+end
+
+-- LockoutPolicy from ARGV[i]: its five values in one argument, separated by spaces
+-- (_redis.policy_args): one argument costs less to send and to read than five.
 local function read_policy(i)
+  local threshold, lockout, lockout_max, hard_cap, memory = string.match(ARGV[i],
+    '^(%S+) (%S+) (%S+) (%S+) (%S+)$')
   return {
-    threshold = tonumber(ARGV[i]),
-    lockout = tonumber(ARGV[i + 1]),
-    lockout_max = tonumber(ARGV[i + 2]),
-    hard_cap = tonumber(ARGV[i + 3]),
-    memory = tonumber(ARGV[i + 4]),
+    threshold = tonumber(threshold),
+    lockout = tonumber(lockout),
+    lockout_max = tonumber(lockout_max),
+    hard_cap = tonumber(hard_cap),
+    memory = tonumber(memory),
   }
+end
+
+-- A record for the reply: the challenge's fields and the clock it was read at (ChallengeRecord.as_of).
+local function record(c, now)
+  c.as_of = num(now)
+  return c
+end
+
+-- _rules.window_hit over a sorted set of event times, as {allowed, count, retry_after}.
+-- Members must be unique: `prefix` is random per call.
+local function window_hit(key, now, limit, window, cost, prefix)
+  redis.call('ZREMRANGEBYSCORE', key, '-inf', num(now - window))
+  local count = redis.call('ZCARD', key)
+  if count + cost > limit then
+    -- The wait until enough old events leave the window for this hit to fit.
+    local must_leave = count + cost - limit
+    local retry = 'inf'
+    if must_leave <= count then
+      local event = redis.call('ZRANGE', key, must_leave - 1, must_leave - 1, 'WITHSCORES')
+      retry = num(math.max(tonumber(event[2]) + window - now, 0))
+    end
+    return { '0', tostring(count), retry }
+  end
+  if cost > 0 then
+    local members = {}
+    for i = 1, cost do
+      members[#members + 1] = num(now)
+      members[#members + 1] = prefix .. ':' .. i
+    end
+    redis.call('ZADD', key, unpack(members))
+    redis.call('PEXPIRE', key, ms(window))
+  end
+  return { '1', tostring(count + cost), '0' }
 end
 
 local function load_lockout(key)

@@ -5,4 +5,4 @@ local c = current_challenge(key, now)
 if not c then
   return reply({ 'missing' })
 end
-return reply({ 'ok', c })
+return reply({ 'ok', record(c, now) })

@@ -7,19 +7,19 @@ if not c then
   return reply({ 'missing', {}, '0' })
 end
 if c.status == 'expired' then
-  return reply({ 'expired', c, '0' })
+  return reply({ 'expired', record(c, now), '0' })
 end
 if c.status ~= 'pending' then
-  return reply({ 'closed', c, '0' })
+  return reply({ 'closed', record(c, now), '0' })
 end
 local sends = tonumber(c.sends)
 if sends >= tonumber(ARGV[3]) then
-  return reply({ 'max_sends', c, num(math.max(tonumber(c.expires_at) - now, 0)) })
+  return reply({ 'max_sends', record(c, now), num(math.max(tonumber(c.expires_at) - now, 0)) })
 end
 local resend_at = tonumber(c.resend_at)
 -- No mail left: a person whose code never went out may ask again at once.
 if now < resend_at and c.delivery ~= 'failed' then
-  return reply({ 'too_soon', c, num(resend_at - now) })
+  return reply({ 'too_soon', record(c, now), num(resend_at - now) })
 end
 sends = sends + 1
 -- _rules.resend_delay
@@ -50,4 +50,4 @@ c.delivery_reason = ''
 redis.call('HSET', key, 'live', c.live, 'sends', c.sends, 'expires_at', c.expires_at,
   'resend_at', c.resend_at, 'delivery', c.delivery, 'delivery_reason', c.delivery_reason)
 keep_challenge(key, c, now)
-return reply({ 'ok', c, '0' })
+return reply({ 'ok', record(c, now), '0' })

@@ -8,4 +8,4 @@ end
 c.delivery = ARGV[1]
 c.delivery_reason = ARGV[2]
 redis.call('HSET', key, 'delivery', c.delivery, 'delivery_reason', c.delivery_reason)
-return reply({ 'ok', c })
+return reply({ 'ok', record(c, now) })
