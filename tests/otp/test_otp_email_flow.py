@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from verifykit import (
+    AuditEvent,
     ChallengeClosed,
     ChallengeNotFound,
     ConfigurationError,
@@ -244,6 +245,21 @@ def test_a_locked_out_subject_cannot_start_a_new_challenge(make_otp: MakeOTP, ou
     with pytest.raises(RateLimited) as info:
         otp.start("user-1", "b@example.com")
     assert info.value.reason == "locked_out"
+
+
+def test_a_start_refused_by_the_lockout_is_audited_and_sends_nothing(
+    make_otp: MakeOTP, outbox, events: list[AuditEvent]
+) -> None:
+    otp = make_otp(lockout=LockoutPolicy(threshold=1, lockout=60, lockout_max=600, hard_cap=100))
+    ch = otp.start("user-1", "a@example.com")
+    otp.check(ch.id, _wrong(last_code(outbox)))
+    sent = len(outbox.messages)
+    with pytest.raises(RateLimited):
+        otp.start("user-1", "b@example.com")
+    refused = events[-1]
+    assert (refused.action, refused.outcome, refused.reason) == ("limit", "refused", "locked_out")
+    assert refused.subject == "user-1"
+    assert len(outbox.messages) == sent
 
 
 def test_a_lockout_does_not_spend_the_challenges_attempts(make_otp: MakeOTP, outbox) -> None:

@@ -256,12 +256,23 @@ class EmailOTPFlows:
         )
         if opened.locked is not None:
             hard = opened.locked.hard_locked
+            why = Reason.HARD_LOCKED if hard else Reason.LOCKED_OUT
+            yield Emit(
+                AuditEvent(
+                    action="limit",
+                    verifier=_VERIFIER,
+                    subject=subject,
+                    outcome="refused",
+                    reason=why.value,
+                    client=client,
+                )
+            )
             raise RateLimited(
                 "this subject is locked until another way in or a counter voucher clears it"
                 if hard
                 else "this subject is locked out after too many failed tries",
                 retry_after=opened.locked.retry_after,
-                reason=Reason.HARD_LOCKED if hard else Reason.LOCKED_OUT,
+                reason=why,
             )
         if opened.limited is not None and opened.window is not None:
             yield from self._refused(limits[opened.limited][2], opened.window, client, subject)
