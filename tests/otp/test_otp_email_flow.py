@@ -490,3 +490,14 @@ def test_a_failed_delivery_may_be_resent_at_once_whatever_the_cooldown(make_otp:
     assert ch.delivery == "failed" and ch.resend_after == 0.0
     assert otp.resend(ch.id).delivery == "sent"
     assert otp.check(ch.id, last_code(outbox)).approved
+
+
+def test_a_checks_audit_record_says_when_its_challenge_started(
+    make_otp: MakeOTP, outbox, events: list[AuditEvent]
+) -> None:
+    otp = make_otp()
+    ch = otp.start("user-1", "a@example.com")
+    assert otp.check(ch.id, last_code(outbox)).approved
+    check = events[-1]
+    assert (check.action, check.outcome) == ("check", "approved")
+    assert float(check.details["started_at"]) == pytest.approx(ch.created_at, abs=0.001)

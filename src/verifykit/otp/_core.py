@@ -302,7 +302,8 @@ class EmailOTPFlows:
             raise _not_found()
         verdict = verdict_for_attempt(outcome, record, failure, others=self.ways_in(record.subject))
         outcome_name = "approved" if verdict.approved else "denied"
-        yield self._event("check", record, outcome_name, verdict.reason.value, client=client)
+        started = {} if math.isnan(record.created_at) else {"started_at": f"{record.created_at:.3f}"}
+        yield self._event("check", record, outcome_name, verdict.reason.value, client=client, **started)
         return verdict
 
     def resend(self, challenge_id: str, *, client: str | None = None) -> Flow[Challenge]:

@@ -119,7 +119,8 @@ class ChallengeRecord:
 @dataclass(frozen=True, slots=True)
 class ChallengeBrief:
     """What a check needs to know of a challenge after its attempt: who and where it is for, its
-    status, the attempts left and the send whose code approved it (0 until one did).
+    status, the attempts left, the send whose code approved it (0 until one did) and when it
+    was started (so that an approval's audit record can say how long it took).
 
     :meth:`ChallengeStore.attempt` answers with this rather than a whole
     :class:`ChallengeRecord`: a check reads and returns only these fields, which keeps it one
@@ -133,6 +134,7 @@ class ChallengeBrief:
     status: ChallengeStatus
     attempts_left: int
     approved_send: int
+    created_at: float  # on the store's clock; NaN from a store that kept none
 
 
 @dataclass(frozen=True, slots=True)

@@ -339,6 +339,7 @@ class MemoryStore(ChallengeStore):
                 s.status,
                 s.attempts_left,
                 s.approved_send,
+                entry.created_at,
             )
             return outcome, brief, failure
 

@@ -405,13 +405,20 @@ def _attempted(
     challenge_id: str, reply: Sequence[str]
 ) -> tuple[AttemptOutcome, ChallengeBrief | None, FailureState | None]:
     # attempt.lua: { "outcome status attempts_left approved_send [the lockout view]", kind,
-    # subject, destination }, or { "missing" }.
+    # subject, destination, created_at }, or { "missing" }.
     head = reply[0].split(" ")
     outcome = _ATTEMPT[head[0]]
     if len(reply) == 1:
         return outcome, None, None
     brief = ChallengeBrief(
-        challenge_id, reply[1], reply[2], reply[3], _STATUS[head[1]], int(head[2]), int(head[3])
+        challenge_id,
+        reply[1],
+        reply[2],
+        reply[3],
+        _STATUS[head[1]],
+        int(head[2]),
+        int(head[3]),
+        float(reply[4]) if len(reply) > 4 and reply[4] else math.nan,
     )
     return outcome, brief, (_failure(head[4:]) if len(head) > 4 else None)
 

@@ -2,11 +2,11 @@
 -- (same hash tag); ARGV: the lockout policy when KEYS[2] is given (read_policy), then candidates.
 -- It reads only the fields a check needs and answers with a ChallengeBrief, not the whole record:
 -- { 'outcome status attempts_left approved_send [allowed failures retry_after hard]', kind,
---   subject, destination }, or { 'missing' }.
+--   subject, destination, created_at }, or { 'missing' }.
 local key, lock_key = KEYS[1], KEYS[2]
 local now = clock()
 local f = redis.call('HMGET', key, 'status', 'expires_at', 'retention', 'attempts_left', 'live',
-  'approved_send', 'kind', 'subject', 'destination')
+  'approved_send', 'kind', 'subject', 'destination', 'created_at')
 local status, expires_at = f[1], tonumber(f[2])
 if not status then
   return { 'missing' }
@@ -22,7 +22,7 @@ local function brief(outcome, view)
   if view then
     head = head .. ' ' .. table.concat(view, ' ')
   end
-  return { head, f[7] or '', f[8] or '', f[9] or '' }
+  return { head, f[7] or '', f[8] or '', f[9] or '', f[10] or '' }
 end
 -- expire_if_due
 if status == 'pending' and now >= expires_at then
