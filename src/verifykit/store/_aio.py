@@ -28,11 +28,10 @@ from ._base import (
     WindowPolicy,
     WindowResult,
 )
-from ._cluster import ClusterBase
+from ._cluster import ClusterBase, open_in_steps
 from ._factory import backend_for, failure_cause, parse_store_url
 from ._memory import MemoryStore
 from ._redis import RedisBase, Request
-from ._rules import check_new_challenge
 
 __all__ = [
     "AsyncChallengeStore",
@@ -406,16 +405,14 @@ class AsyncRedisClusterStore(ClusterBase, AsyncRedisStore):
     ) -> Opened:
         if self._one_slot(new, lockout_key, limits):
             return await super().open(new, retention=retention, lockout_key=lockout_key, limits=limits)
-        check_new_challenge(new, retention)
-        if lockout_key is not None:
-            state = await self.failure_state(lockout_key)
-            if not state.allowed:
-                return Opened(None, locked=state)
-        for index, (key, policy) in enumerate(limits):
-            result = await self.hit(key, policy)
-            if not result.allowed:
-                return Opened(None, limited=index, window=result)
-        return Opened(await self.create(new, retention=retention))
+        steps = open_in_steps(new, retention=retention, lockout_key=lockout_key, limits=limits)
+        try:
+            name, args, kwargs = next(steps)
+            while True:
+                name, args, kwargs = steps.send(await getattr(self, name)(*args, **kwargs))
+        except StopIteration as done:
+            opened: Opened = done.value
+            return opened
 
     async def _pipeline_async(self, client: Any, request: Request[Any]) -> Any:
         # redis.asyncio's cluster has no per-node client to pipeline on: write both commands on

@@ -9,7 +9,7 @@ loads it on every master and retries.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Generator, Sequence
 from typing import Any, ClassVar
 from urllib.parse import unquote, urlsplit
 
@@ -18,7 +18,7 @@ from ._base import ChallengeStore, NewChallenge, Opened, WindowPolicy
 from ._redis import RedisBase, RedisStore, Request, hash_tag
 from ._rules import check_new_challenge
 
-__all__ = ["ClusterBase", "RedisClusterStore", "cluster_nodes", "open_in_steps"]
+__all__ = ["ClusterBase", "RedisClusterStore", "Step", "cluster_nodes", "drive_steps", "open_in_steps"]
 
 _DEFAULT_PORT = 6379
 
@@ -58,26 +58,42 @@ def _host_port(item: str) -> tuple[str, int]:
     return host, port
 
 
+#: One store operation of :func:`open_in_steps`: the method's name and its arguments.
+Step = tuple[str, tuple[Any, ...], dict[str, Any]]
+
+
 def open_in_steps(
-    store: ChallengeStore,
     new: NewChallenge,
     *,
     retention: float,
     lockout_key: str | None,
     limits: Sequence[tuple[str, WindowPolicy]],
-) -> Opened:
+) -> Generator[Step, Any, Opened]:
     """:meth:`ChallengeStore.open` as the separate operations it stands for, one after another:
-    for a store whose keys cannot all meet in one atomic step (a Redis Cluster)."""
+    for a store whose keys cannot all meet in one atomic step (a Redis Cluster). It yields each
+    operation and is sent its answer, so both flavours drive the one sequence (:func:`drive_steps`,
+    and the asyncio store's own loop)."""
     check_new_challenge(new, retention)
     if lockout_key is not None:
-        state = store.failure_state(lockout_key)
+        state = yield ("failure_state", (lockout_key,), {})
         if not state.allowed:
             return Opened(None, locked=state)
     for index, (key, policy) in enumerate(limits):
-        result = store.hit(key, policy)
+        result = yield ("hit", (key, policy), {})
         if not result.allowed:
             return Opened(None, limited=index, window=result)
-    return Opened(store.create(new, retention=retention))
+    return Opened((yield ("create", (new,), {"retention": retention})))
+
+
+def drive_steps(store: ChallengeStore, steps: Generator[Step, Any, Opened]) -> Opened:
+    """Run :func:`open_in_steps` against a blocking store."""
+    try:
+        name, args, kwargs = next(steps)
+        while True:
+            name, args, kwargs = steps.send(getattr(store, name)(*args, **kwargs))
+    except StopIteration as done:
+        opened: Opened = done.value
+        return opened
 
 
 class ClusterBase(RedisBase):
@@ -145,7 +161,9 @@ class RedisClusterStore(ClusterBase, RedisStore):
     ) -> Opened:
         if self._one_slot(new, lockout_key, limits):
             return super().open(new, retention=retention, lockout_key=lockout_key, limits=limits)
-        return open_in_steps(self, new, retention=retention, lockout_key=lockout_key, limits=limits)
+        return drive_steps(
+            self, open_in_steps(new, retention=retention, lockout_key=lockout_key, limits=limits)
+        )
 
     def _pinned(self, client: Any, request: Request[Any]) -> Any:
         if self._refresh():
