@@ -142,6 +142,7 @@ def test_each_process_gets_its_share_of_the_cores_unless_heavy_workers_is_set() 
 def test_two_processes_share_one_port_and_one_scrape_counts_the_calls_of_both(
     serve_process: ServeProcess, shared_env: dict[str, str], tmp_path: Path
 ) -> None:
+    """The call series and the domain series (counted from each process's audit events) alike."""
     process = serve_process(
         "--processes", "2", "--metrics-port", "0", "--face-workers", "thread",
         "--mailer", f"file:{tmp_path / 'mail'}", "--insecure-dev-mailer",
@@ -157,6 +158,9 @@ def test_two_processes_share_one_port_and_one_scrape_counts_the_calls_of_both(
     # One histogram, summed: every call counted once, whichever process took it.
     count = scrape(metrics_port(process), "verifykit_grpc_call_duration_seconds_count", method=START)
     assert count == calls
+    assert scrape(metrics_port(process), "verifykit_starts_total", way="email_code") == calls
+    sent = scrape(metrics_port(process), "verifykit_deliveries_total", way="email_code", status="sent")
+    assert sent == calls
     assert process.stop(PATIENCE) == 0
 
 

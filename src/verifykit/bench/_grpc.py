@@ -119,20 +119,16 @@ def _timed(calls: Sequence[Callable[[], object]]) -> Timing:
     return Timing(samples, time.perf_counter() - began)
 
 
-def _concurrently(per_client: Sequence[Sequence[Callable[[], object]]]) -> Timing:
-    """Each inner sequence runs on its own thread; all start together."""
-    gate = threading.Barrier(len(per_client) + 1)
-    results: list[list[float]] = [[] for _ in per_client]
+def _together(results: list[list[float]], work: Callable[[int, list[float]], None]) -> Timing:
+    """``work(index, samples)`` on a thread per entry of ``results``, all started together; the
+    samples of every thread and the time from the start to the last one's end."""
+    gate = threading.Barrier(len(results) + 1)
 
-    def worker(index: int) -> None:
+    def run(index: int) -> None:
         gate.wait()
-        out = results[index]
-        for call in per_client[index]:
-            t0 = time.perf_counter()
-            call()
-            out.append((time.perf_counter() - t0) * 1000)
+        work(index, results[index])
 
-    threads = [threading.Thread(target=worker, args=(i,)) for i in range(len(per_client))]
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(results))]
     for thread in threads:
         thread.start()
     gate.wait()
@@ -142,18 +138,27 @@ def _concurrently(per_client: Sequence[Sequence[Callable[[], object]]]) -> Timin
     return Timing([s for r in results for s in r], time.perf_counter() - began)
 
 
+def _concurrently(per_client: Sequence[Sequence[Callable[[], object]]]) -> Timing:
+    """Each inner sequence runs on its own thread; all start together."""
+
+    def work(index: int, out: list[float]) -> None:
+        for call in per_client[index]:
+            t0 = time.perf_counter()
+            call()
+            out.append((time.perf_counter() - t0) * 1000)
+
+    return _together([[] for _ in per_client], work)
+
+
 def _drawing(clients: Sequence[Callable[[int], object]], total: int) -> Timing:
     """``total`` calls from one queue: each client (a thread of its own, all starting together)
     makes call number ``i`` with ``clients[c](i)`` until the queue is empty. Unlike fixed shares, a
     server process that got fewer connections from the kernel still stays busy to the end."""
-    gate = threading.Barrier(len(clients) + 1)
     queue: Iterator[int] = iter(range(total))
     lock = threading.Lock()
-    results: list[list[float]] = [[] for _ in clients]
 
-    def worker(index: int) -> None:
-        gate.wait()
-        call, out = clients[index], results[index]
+    def work(index: int, out: list[float]) -> None:
+        call = clients[index]
         while True:
             with lock:
                 job = next(queue, None)
@@ -163,14 +168,7 @@ def _drawing(clients: Sequence[Callable[[int], object]], total: int) -> Timing:
             call(job)
             out.append((time.perf_counter() - t0) * 1000)
 
-    threads = [threading.Thread(target=worker, args=(i,)) for i in range(len(clients))]
-    for thread in threads:
-        thread.start()
-    gate.wait()
-    began = time.perf_counter()
-    for thread in threads:
-        thread.join()
-    return Timing([s for r in results for s in r], time.perf_counter() - began)
+    return _together([[] for _ in clients], work)
 
 
 def _wide_limits() -> OTPSettings:

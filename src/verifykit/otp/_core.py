@@ -82,6 +82,13 @@ def _refuse_resend(outcome: ResendOutcome, wait: float, record: ChallengeRecord)
     raise ChallengeClosed(f"challenge is {status}; start a new one", status=status)
 
 
+def _start_refused(subject: str, reason: str, client: str | None) -> Emit:
+    """The record of a start refused before any challenge existed: by a send limit (its name)
+    or by the subject's lockout."""
+    event = AuditEvent("limit", _VERIFIER, subject, "refused", reason=reason, client=client)
+    return Emit(event)
+
+
 class EmailOTPFlows:
     """The configuration of an email OTP verifier and its flows: ``start``, ``check``, ``resend``,
     ``cancel`` and ``status``, each a generator the drivers in :mod:`verifykit._flow` run."""
@@ -155,16 +162,7 @@ class EmailOTPFlows:
         self, policy_name: str, result: WindowResult, client: str | None, subject: str
     ) -> Flow[NoReturn]:
         """A send limit refused: record it, and tell the caller when to try again."""
-        yield Emit(
-            AuditEvent(
-                action="limit",
-                verifier=_VERIFIER,
-                subject=subject,
-                outcome="refused",
-                reason=policy_name,
-                client=client,
-            )
-        )
+        yield _start_refused(subject, policy_name, client)
         raise RateLimited(
             f"too many requests ({policy_name.replace('_', ' ')}); retry in {result.retry_after:.0f} s",
             retry_after=result.retry_after,
@@ -257,16 +255,7 @@ class EmailOTPFlows:
         if opened.locked is not None:
             hard = opened.locked.hard_locked
             why = Reason.HARD_LOCKED if hard else Reason.LOCKED_OUT
-            yield Emit(
-                AuditEvent(
-                    action="limit",
-                    verifier=_VERIFIER,
-                    subject=subject,
-                    outcome="refused",
-                    reason=why.value,
-                    client=client,
-                )
-            )
+            yield _start_refused(subject, why.value, client)
             raise RateLimited(
                 "this subject is locked until another way in or a counter voucher clears it"
                 if hard
