@@ -9,9 +9,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-import numpy as np
 import pytest
-from face_photos import DATA, photo, reference, single_person_files
+from face_photos import DATA, Encodings, photo, reference, single_person_files
 
 from flavours import Flavour
 from verifykit import Keyring, aio
@@ -20,7 +19,6 @@ from verifykit.store import MemoryStore
 
 __all__ = ["make_face", "verifier"]
 
-Encodings = dict[str, np.ndarray | None]
 MakeFace = Callable[..., FaceVerifier]
 
 

@@ -7,6 +7,13 @@ import struct
 import warnings
 from pathlib import Path
 from types import ModuleType
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import numpy as np
+
+#: Encodings by photo name; ``None`` where the photo had no usable face.
+Encodings = dict[str, "np.ndarray[Any, Any] | None"]
 
 DATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "faces"
 

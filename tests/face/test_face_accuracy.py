@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from face_photos import pairs
-
-from conftest import Encodings
+from face_photos import Encodings, pairs
 
 THRESHOLD = 0.6
 

@@ -9,9 +9,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from face_photos import photo, reference
+from face_photos import Encodings, photo, reference
 
-from conftest import Encodings
 from flavours import Flavour
 from verifykit import (
     AuditEvent,

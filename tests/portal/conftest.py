@@ -22,7 +22,6 @@ from portal_browser import CHROMEDRIVER, CHROMIUM, Page
 from polling import wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
-FACES = ROOT.parent / "shared" / "data" / "faces"
 NO_DRIVER = f"{CHROMEDRIVER} is missing: apt-get install chromium chromium-driver (make test does)"
 
 

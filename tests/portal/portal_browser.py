@@ -20,6 +20,9 @@ from urllib.parse import urlparse
 
 import numpy as np
 
+#: The labelled photos beside the project (never copied into it).
+FACES = Path(__file__).resolve().parents[3] / "shared" / "data" / "faces"
+
 CHROMEDRIVER = "/usr/bin/chromedriver"
 CHROMIUM = "/usr/bin/chromium"
 DEADLINE = 60.0

@@ -10,9 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from portal_browser import LANGS, Applicant, Page, log_out, photo, sign_up, t, write_y4m
-
-from conftest import FACES
+from portal_browser import FACES, LANGS, Applicant, Page, log_out, photo, sign_up, t, write_y4m
 
 ENROL = FACES / "Barack_Obama__obama.jpg"
 SAME = FACES / "Barack_Obama__obama2.jpg"

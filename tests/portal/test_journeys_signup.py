@@ -13,9 +13,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from portal_browser import LANGS, Applicant, Page, log_out, photo, sign_up, t, totp_code, totp_secret
-
-from conftest import FACES
+from portal_browser import FACES, LANGS, Applicant, Page, log_out, photo, sign_up, t, totp_code, totp_secret
 
 ENROL = FACES / "Barack_Obama__obama.jpg"
 PASSWORDS = {"en": "lantern orchard seventy blue", "id": "kopi tubruk pagi hari sembilan"}
