@@ -392,10 +392,16 @@ def make_async_store() -> Iterator[Callable[..., AsyncChallengeStore]]:
     opened.cleanup()
 
 
+# What the shared ``store`` fixture waits for Redis: the library's 1 s default is a production
+# choice (fail closed, soon); here dozens of threads or tasks may connect at once on a loaded
+# machine, and a timeout would fail the test while proving nothing. Tests of timeouts set their own.
+PATIENT = {"socket_timeout": 30.0}
+
+
 @pytest.fixture
 def store(store_url: str, make_store: MakeStore) -> ChallengeStore:
     """A store on each backend, with a namespace no other test shares; closed afterwards."""
-    return make_store(store_url)
+    return make_store(store_url, **({} if store_url.startswith("memory:") else PATIENT))
 
 
 @pytest.fixture
