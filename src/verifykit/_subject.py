@@ -12,7 +12,15 @@ from ._errors import InvalidInput
 from ._verdict import Way, store_name
 from .crypto import Keyring
 
-__all__ = ["budget_key", "lockout_key", "stable_tag", "subject_tag", "unlock_keys", "validate_subject"]
+__all__ = [
+    "budget_key",
+    "lockout_key",
+    "stable_mac",
+    "stable_tag",
+    "subject_tag",
+    "unlock_keys",
+    "validate_subject",
+]
 
 MAX_SUBJECT_LENGTH = 256
 
@@ -28,14 +36,18 @@ def validate_subject(subject: object) -> str:
     return subject
 
 
-def stable_tag(keyring: Keyring, purpose: str, value: str) -> str:
-    """A keyed 128-bit tag of ``value`` under the keyring's tag key.
+def stable_mac(keyring: Keyring, purpose: str, value: str) -> bytes:
+    """A keyed 128-bit MAC of ``value`` under the keyring's tag key (:func:`stable_tag`, as bytes).
 
-    Sealing keys may be added or retired freely; the tag changes only when the tag key does.
+    Sealing keys may be added or retired freely; the MAC changes only when the tag key does.
     """
     key = keyring.purpose_key_for_tags()
-    mac = hmac.new(key, f"{purpose}\x00{value}".encode(), hashlib.sha256).digest()[:16]
-    return base64.b32encode(mac).decode("ascii").rstrip("=").lower()
+    return hmac.new(key, f"{purpose}\x00{value}".encode(), hashlib.sha256).digest()[:16]
+
+
+def stable_tag(keyring: Keyring, purpose: str, value: str) -> str:
+    """:func:`stable_mac` as lower-case base32 text, for store key names."""
+    return base64.b32encode(stable_mac(keyring, purpose, value)).decode("ascii").rstrip("=").lower()
 
 
 def subject_tag(keyring: Keyring, subject: str) -> str:

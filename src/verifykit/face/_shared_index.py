@@ -13,8 +13,6 @@ associated data, so a value cannot be moved to another tag or read by a sidecar 
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import logging
 import struct
 import threading
@@ -23,6 +21,7 @@ from collections.abc import Callable
 import numpy as np
 
 from .._errors import KeyringError, StoreUnavailable, TemplateError
+from .._subject import stable_mac
 from ..crypto import Keyring
 from ._models import MODEL_ID
 from ._template import DIMENSIONS, Vector
@@ -40,9 +39,7 @@ _log = logging.getLogger("verifykit.face.index")
 
 def entry_tag(keyring: Keyring, key: str) -> bytes:
     """The store's name for ``key``'s entry: stable across sealing-key rotations."""
-    return hmac.new(
-        keyring.purpose_key_for_tags(), b"face-index\x00" + key.encode(), hashlib.sha256
-    ).digest()[:16]
+    return stable_mac(keyring, "face-index", key)
 
 
 def _aad(tag: bytes) -> bytes:
@@ -89,13 +86,11 @@ class Follower:
         while not self._stopped.wait(delay):
             try:
                 self._step()
-            except StoreUnavailable as exc:
-                if not failing:
+            except Exception as exc:
+                if not isinstance(exc, StoreUnavailable):
+                    _log.exception("the shared face index failed to apply the store's changes")
+                elif not failing:
                     _log.warning("the shared face index cannot follow the store: %s", exc.message)
-                failing, delay = True, min(_MAX_BACKOFF, max(delay * 2, self._interval))
-                continue
-            except Exception:
-                _log.exception("the shared face index failed to apply the store's changes")
                 failing, delay = True, min(_MAX_BACKOFF, max(delay * 2, self._interval))
                 continue
             if failing:
