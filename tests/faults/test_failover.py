@@ -101,6 +101,25 @@ class Cluster:
                 return False
         return True
 
+    def _replicated(self) -> bool:
+        for node in self.alive():
+            client = self._client(node.port)
+            try:
+                info = client.info("replication")
+            finally:
+                client.close()
+            if info["role"] != "master":
+                continue
+            replicas = [v for k, v in info.items() if k.startswith("slave") and isinstance(v, dict)]
+            if not replicas or any(int(r["offset"]) < int(info["master_repl_offset"]) for r in replicas):
+                return False
+        return True
+
+    def wait_until_replicated(self) -> None:
+        """Until every replica has acknowledged all its master wrote: the setup's writes must
+        survive the failover, or the test would judge losses it caused itself."""
+        _wait_until("the replicas did not catch up with the setup's writes", self._replicated)
+
     def alive(self) -> list[RedisProcess]:
         return [n for n in self.nodes if n.process is not None and n.process.poll() is None]
 
@@ -140,6 +159,7 @@ def _failover(cluster: Cluster, flavour: str, make_store, *, query: str, workers
     truth_url = cluster.url
     truth = make_store(truth_url)
     ids = open_challenges(truth, 60)
+    cluster.wait_until_replicated()
     url = f"{cluster.url}?socket_timeout={SOCKET_TIMEOUT}&socket_connect_timeout={SOCKET_TIMEOUT}"
     url += f"&{query}" if query else ""
     if flavour == "sync":
@@ -155,7 +175,9 @@ def _failover(cluster: Cluster, flavour: str, make_store, *, query: str, workers
         promoted = cluster.wait_for_promotion()
         # An idle client in this process reaches every challenge again, its own topology refreshed.
         _wait_until(
-            "the cluster did not answer again", lambda: all(truth.get(c) for c in ids), timeout=PATIENCE
+            "the cluster did not hold every challenge again",
+            lambda: all(truth.get(c) for c in ids),
+            timeout=PATIENCE,
         )
         print(f"promotion seen after {promoted:.2f} s")
         # Every slot has a master again: checks on every challenge answer again, in this process.
