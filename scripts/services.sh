@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Make sure what the tests talk to is there: redis-server and redis-cli (for the cluster the tests build),
-# argon2 and oathtool (independent implementations the interop tests compare against),
+# argon2 and oathtool (independent implementations the interop tests compare against), Chromium and
+# its driver (the portal's browser tests), Node.js (the sidecar's client in another language),
 # and one Redis answering on 127.0.0.1:6379.
 set -euo pipefail
 
@@ -11,6 +12,8 @@ command -v argon2 >/dev/null 2>&1 || need_apt+=(argon2)
 command -v oathtool >/dev/null 2>&1 || need_apt+=(oathtool)  # an independent TOTP implementation for the interop tests
 command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)  # tests/portal drive it headless
 command -v chromedriver >/dev/null 2>&1 || need_apt+=(chromium-driver)
+command -v node >/dev/null 2>&1 || need_apt+=(nodejs)  # examples/node: the independent client the sidecar tests run
+command -v npm >/dev/null 2>&1 || need_apt+=(npm)
 if [ ${#need_apt[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq

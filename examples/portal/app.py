@@ -435,7 +435,17 @@ class Portal:
             return self.render(request, "signup_code.html", destination=email)
         form = await self.form(request)
         if form.get("action") == "resend":
-            return await self.resend(request, self.s.email, email, challenge_id, "signup_code.html")
+            subject = str(request.session.get("signup", ""))
+
+            async def again() -> None:
+                challenge = await self.s.email.start(
+                    subject, email, locale=self.lang(request), client=self.client(request)
+                )
+                request.session["signup_challenge"] = challenge.id
+
+            return await self.resend(
+                request, self.s.email, email, challenge_id, "signup_code.html", again=again
+            )
         error, verdict = await self.check_code(request, self.s.email, challenge_id, str(form.get("code", "")))
         if verdict is None or not verdict.approved:
             return self.render(
@@ -468,17 +478,25 @@ class Portal:
         return self.verdict_words(request, verdict), verdict
 
     async def resend(
-        self, request: Request, mail: aio.EmailOTP, destination: str, challenge_id: str, page: str
+        self,
+        request: Request,
+        mail: aio.EmailOTP,
+        destination: str,
+        challenge_id: str,
+        page: str,
+        *,
+        again: Callable[[], Awaitable[None]],
     ) -> Response:
+        """The "Send a new code" button: the same challenge sent again while it is open; once it
+        has closed (expired, or its tries spent), a new one to the same address (``again``)."""
         try:
-            await mail.resend(challenge_id, client=self.client(request))
+            try:
+                await mail.resend(challenge_id, client=self.client(request))
+            except (ChallengeNotFound, ChallengeClosed):
+                await again()
         except RateLimited as exc:
             error = self.refusal(request, Reason.RATE_LIMITED, retry_after=exc.retry_after)
             return self.render(request, page, 429, error=error, destination=destination, can_resend=True)
-        except (ChallengeNotFound, ChallengeClosed):
-            return self.render(
-                request, page, 400, error=self.t(request, "reason.expired"), destination=destination
-            )
         return self.render(request, page, notice=self.t(request, "notice.resent"), destination=destination)
 
     async def signup_password(self, request: Request) -> Response:
@@ -824,8 +842,15 @@ class Portal:
             return self.render(request, "login_email.html", destination=claim.email)
         form = await self.form(request)
         if form.get("action") == "resend":
-            mail = self.mail_for(claim)
-            return await self.resend(request, mail, claim.email, challenge_id, "login_email.html")
+            mail, subject, email = self.mail_for(claim), claim.subject, claim.email
+
+            async def again() -> None:
+                challenge = await mail.start(
+                    subject, email, locale=self.lang(request), client=self.client(request)
+                )
+                request.session["login_challenge"] = challenge.id
+
+            return await self.resend(request, mail, email, challenge_id, "login_email.html", again=again)
         # Checked (and audited) by the one verifier, whoever's challenge it is.
         error, verdict = await self.check_code(request, self.s.email, challenge_id, str(form.get("code", "")))
         if verdict is not None and verdict.approved:

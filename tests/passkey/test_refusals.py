@@ -194,3 +194,42 @@ def test_a_stored_passkey_changed_by_anyone_is_refused(enrolled: Enrolled, keyri
     changed = f"{prefix}.{body[:-2]}{'A' if body[-2] != 'A' else 'B'}{body[-1]}.{mac}"
     with pytest.raises(TemplateError):
         enrolled.passkeys.credential("user-1", changed)
+
+
+# -- the relying party -----------------------------------------------------------------------------
+
+LOGIN_RP_ID = "login.example.com"
+LOGIN_ORIGIN = "https://login.example.com"
+
+
+def test_a_sign_in_challenge_of_another_relying_party_is_not_found_and_stays_usable_there(
+    build: Build,
+) -> None:
+    # Two relying parties share one store and one keyring; the login one issues the challenge.
+    main = build.passkeys()
+    login = build.passkeys(rp_id=LOGIN_RP_ID, origins=(LOGIN_ORIGIN,))
+    enrolled = build.enrolled("ana", main)
+    issued = login.authentication_options("ana", credentials=[enrolled.stored])
+    # Everything the main one checks besides the challenge's record holds: its rp id, its origin.
+    carried = enrolled.authenticator.get(issued.options_json, rp_id=RP_ID)
+    verdict = main.verify("ana", issued.challenge_id, carried, credentials=[enrolled.stored])
+    assert verdict.reason is Reason.NOT_FOUND
+    answer = enrolled.authenticator.get(issued.options_json, origin=LOGIN_ORIGIN)
+    assert login.verify("ana", issued.challenge_id, answer, credentials=[enrolled.stored]).approved, (
+        "the refused attempt did not spend the challenge"
+    )
+
+
+def test_a_registration_challenge_of_another_relying_party_is_not_found_and_stays_usable_there(
+    build: Build,
+) -> None:
+    main = build.passkeys()
+    login = build.passkeys(rp_id=LOGIN_RP_ID, origins=(LOGIN_ORIGIN,))
+    issued = main.registration_options("ana", user_name="ana", display_name="Ana")
+    device = SoftAuthenticator()
+    carried = device.create(issued.options_json, rp_id=LOGIN_RP_ID, origin=LOGIN_ORIGIN)
+    refused = login.register("ana", issued.challenge_id, carried)
+    assert (refused.reason, refused.stored) == (Reason.NOT_FOUND, None)
+    assert main.register("ana", issued.challenge_id, device.create(issued.options_json)).approved, (
+        "the refused attempt did not spend the challenge"
+    )

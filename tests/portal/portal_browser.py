@@ -1,6 +1,7 @@
 """A person at the portal, as Selenium sees it: pages, forms, the mailbox, an accessibility check
-of every page through Chromium's accessibility tree, screenshots for docs/portal/, a passkey
-(Chromium's virtual authenticator), and a y4m writer for Chromium's fake camera.
+of every page it lands on (names from Chromium's accessibility tree; lang, a live region and the
+text contrast computed in the page), screenshots for docs/portal/, a passkey (Chromium's virtual
+authenticator), and a y4m writer for Chromium's fake camera.
 
 Every wait is an explicit WebDriverWait on a condition with a generous deadline; nothing sleeps.
 """
@@ -19,6 +20,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 import numpy as np
+import pytest
 
 #: The labelled photos beside the project (never copied into it).
 FACES = Path(__file__).resolve().parents[3] / "shared" / "data" / "faces"
@@ -33,6 +35,96 @@ LANGS = ("en", "id")  # every journey runs in each (pytest.mark.parametrize("lan
 _CONTROL_ROLES = frozenset(
     {"textbox", "button", "checkbox", "combobox", "searchbox", "spinbutton", "radio", "slider", "link"}
 )
+
+#: What every page must say of itself, read in the page in one script: its language, its live
+#: regions, and each visible text's contrast (WCAG 2 AA: 4.5:1, or 3:1 for large text: 24 px, or
+#: 18.66 px bold) against the background it is drawn on: the colours the browser computed, a
+#: half-transparent colour blended over what lies under it, each stop of a gradient taken as a
+#: background of its own, and text over a picture refused, since its contrast cannot be known.
+_PAGE_FACTS = r"""
+const rgba = (css) => {
+  const m = /^rgba?\(([^)]*)\)$/.exec(css.trim());
+  if (!m) return null;
+  const p = m[1].split(/[\s,\/]+/).filter(Boolean).map(Number);
+  return [p[0], p[1], p[2], p.length > 3 ? p[3] : 1];
+};
+const over = (top, under) => [0, 1, 2].map((i) => top[i] * top[3] + under[i] * (1 - top[3])).concat([1]);
+const luminance = (c) => {
+  const [r, g, b] = c.slice(0, 3).map((v) => {
+    v /= 255;
+    return v <= 0.04045 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4;
+  });
+  return 0.2126 * r + 0.7152 * g + 0.0722 * b;
+};
+const ratio = (a, b) => {
+  const [hi, lo] = [luminance(a), luminance(b)].sort((x, y) => y - x);
+  return (hi + 0.05) / (lo + 0.05);
+};
+// The backgrounds text in `el` may be drawn on: its own and its ancestors', down to the first
+// opaque one (the canvas is white); null when a picture lies under the text.
+const backgrounds = (el) => {
+  const layers = [];
+  for (let n = el; n; n = n.parentElement) {
+    const style = getComputedStyle(n);
+    const image = style.backgroundImage;
+    if (image && image !== "none") {
+      if (/url\(|image-set\(|element\(/.test(image)) return null;
+      const stops = (image.match(/rgba?\([^)]*\)/g) || []).map(rgba).filter(Boolean);
+      if (stops.length) layers.push(stops);
+    }
+    const colour = rgba(style.backgroundColor);
+    if (colour && colour[3] > 0) {
+      layers.push([colour]);
+      if (colour[3] >= 1) break;
+    }
+  }
+  let under = [[255, 255, 255, 1]];
+  for (const layer of layers.reverse()) {
+    under = layer.flatMap((top) => under.map((u) => over(top, u)));
+  }
+  return under;
+};
+const shown = (el, style) =>
+  el.getClientRects().length > 0 && style.visibility === "visible" && Number(style.opacity) > 0;
+const typed = new Set(["text", "email", "password", "search", "tel", "url", "number", ""]);
+const low = [];
+for (const el of [document.body, ...document.body.querySelectorAll("*")]) {
+  const style = getComputedStyle(el);
+  const control = (el.tagName === "INPUT" && typed.has(el.getAttribute("type") || ""))
+    || el.tagName === "TEXTAREA" || el.tagName === "SELECT";
+  const text = control ? (el.value || el.placeholder || "") : Array.from(el.childNodes)
+    .filter((n) => n.nodeType === Node.TEXT_NODE).map((n) => n.textContent).join(" ");
+  if (!text.trim() || !shown(el, style)) continue;
+  const classes = typeof el.className === "string" ? el.className.trim().split(/\s+/).filter(Boolean) : [];
+  const what = el.tagName.toLowerCase() + (el.id ? "#" + el.id : "") + classes.map((c) => "." + c).join("")
+    + ' "' + text.trim().slice(0, 30) + '"';
+  let fg = rgba(style.color);
+  const under = backgrounds(el);
+  if (!fg || under === null) {
+    low.push(what + ": text over a picture or in an unreadable colour (" + style.color + ")");
+    continue;
+  }
+  for (let n = el; n; n = n.parentElement) {
+    fg = fg.slice(0, 3).concat([fg[3] * Number(getComputedStyle(n).opacity)]);
+  }
+  const size = parseFloat(style.fontSize);
+  const large = size >= 24 || (size >= 18.66 && Number(style.fontWeight) >= 700);
+  const needed = large ? 3 : 4.5;
+  for (const bg of under) {
+    const seen = ratio(over(fg, bg), bg);
+    if (seen < needed - 0.005) {
+      low.push(what + ": " + style.color + " on rgb(" + bg.slice(0, 3).map(Math.round).join(", ") + ") is "
+        + seen.toFixed(2) + ":1, below " + needed + ":1");
+      break;
+    }
+  }
+}
+return {
+  lang: document.documentElement.lang,
+  live: document.querySelectorAll("[aria-live]").length,
+  low: low,
+};
+"""
 
 
 @dataclass
@@ -52,8 +144,13 @@ class Page:
         self.wait(lambda d: d.execute_script("return document.readyState") == "complete", "page load")
 
     def go(self, path: str) -> None:
-        self.driver.get(self.base + path)
+        self.land(self.base + path)
+
+    def land(self, url: str) -> None:
+        """Open ``url`` and check the page it shows (:meth:`check_accessible`)."""
+        self.driver.get(url)
         self.ready()
+        self.check_accessible()
 
     @property
     def path(self) -> str:
@@ -70,10 +167,11 @@ class Page:
         field_.send_keys(text)
 
     def submit(self, button_id: str) -> None:
-        """Press a button that posts a form, and wait for the next page to load."""
+        """Press a button that posts a form, wait for the next page to load, and check it."""
         self.driver.execute_script("window.portalOldPage = true")
         self.el(f"#{button_id}").click()
         self.wait(self._next_page, f"the page after pressing {button_id}")
+        self.check_accessible()
 
     def _next_page(self, _driver: Any) -> bool:
         """A new document, loaded: the old one's mark is gone. (An element's staleness would
@@ -104,18 +202,21 @@ class Page:
         self.el(f"#{button_id}").click()
         self.wait(self._next_page, f"the page after pressing {button_id}")
         self.expect_path(then)
+        self.check_accessible()
 
     def script_refusal(self, button_id: str) -> str:
         """Press a button whose script answers in the page's live region; what happened (its
         ``data-reason``: a verdict's reason, or ``browser:<error>`` when the browser refused)."""
         self.driver.execute_script("document.getElementById('messages').dataset.reason = ''")
         self.el(f"#{button_id}").click()
-        return str(
+        reason = str(
             self.wait(
                 lambda d: d.execute_script("return document.getElementById('messages').dataset.reason"),
                 f"the answer to {button_id}",
             )
         )
+        self.check_accessible()  # the words the script wrote, and the ways it listed
+        return reason
 
     def set_clock(self, seconds: float | None) -> None:
         """Development only: move the store's clock forward ``seconds``, or back to now (``None``)."""
@@ -126,11 +227,19 @@ class Page:
         else:
             self.fill("clock-seconds", str(int(seconds)))
             self.submit("clock-advance")
-        self.driver.get(back)
-        self.ready()
+        self.land(back)
 
     def expect_path(self, path: str) -> None:
         assert self.path == path, f"expected {path}, at {self.driver.current_url}: {self.body()[:400]}"
+
+    def expect_offered(self, *element_ids: str) -> None:
+        """Each of these buttons or links (the next ways on after a refusal) is on the page, shown."""
+        missing = [
+            element_id
+            for element_id in element_ids
+            if not any(e.is_displayed() for e in self.driver.find_elements("id", element_id))
+        ]
+        assert not missing, f"{self.path} does not offer {missing}: {self.body()[:400]}"
 
     def body(self) -> str:
         return self.text("body")
@@ -141,7 +250,8 @@ class Page:
     # -- what every page must pass ---------------------------------------------------------------
 
     def step(self, name: str) -> None:
-        """Check this page (accessible names, lang set) and keep a screenshot when asked."""
+        """Check this page as it is now (what a script changed in it too), and keep a screenshot
+        when asked."""
         self.check_accessible()
         self.steps.append(name)
         if os.environ.get("PORTAL_SCREENSHOTS") == "1":
@@ -162,7 +272,13 @@ class Page:
             self.check_accessible()
 
     def check_accessible(self) -> None:
-        assert self.lang() in {"en", "id"}, "the html element must say its language"
+        """What every page the person lands on must pass: each control and link has a name a
+        screen reader can say (Chromium's own accessibility tree), the page says its language,
+        has a live region for its messages, and every visible text is readable (WCAG 2 AA)."""
+        facts = self.driver.execute_script(_PAGE_FACTS)
+        assert facts["lang"] in {"en", "id"}, f"{self.path}: the html element must say its language"
+        assert facts["live"] >= 1, f"{self.path} has no aria-live region for its messages"
+        assert not facts["low"], f"text below WCAG AA contrast on {self.path}: {facts['low']}"
         tree = self.driver.execute_cdp_cmd("Accessibility.getFullAXTree", {})
         unnamed = []
         for node in tree["nodes"]:
@@ -173,8 +289,6 @@ class Page:
             if role in _CONTROL_ROLES and not name:
                 unnamed.append(role)
         assert not unnamed, f"controls without an accessible name on {self.path}: {unnamed}"
-        live = self.driver.execute_script("return document.querySelectorAll('[aria-live]').length")
-        assert live >= 1, f"{self.path} has no aria-live region for its messages"
 
     # -- the person's other tools: the mailbox, an authenticator app ----------------------------
 
@@ -190,8 +304,7 @@ class Page:
             return None
 
         code = self.wait(lambda _d: newest(), f"a code for {email} in the mailbox")
-        self.driver.get(back)
-        self.ready()
+        self.land(back)
         return str(code)
 
     def set_language(self, lang: str) -> None:
@@ -322,10 +435,20 @@ def log_out(page: Page) -> None:
     page.expect_path("/")
 
 
-def photo(path: Path) -> np.ndarray[Any, Any]:
+def face_photo(name: str) -> Path:
+    """The path of a photo of the shared data set; the test is skipped, saying why, where the set
+    is not beside the project."""
+    path = FACES / name
+    if not path.is_file():
+        pytest.skip(f"{path} is missing: this test needs the shared face photos in {FACES}")
+    return path
+
+
+def photo(name: str) -> np.ndarray[Any, Any]:
     """A photo of the shared data set, decoded (BGR), to build test images and videos from."""
     import cv2
 
+    path = face_photo(name)
     image = cv2.imread(str(path))
     assert image is not None, path
     return np.asarray(image)

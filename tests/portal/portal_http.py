@@ -1,24 +1,37 @@
 """A person at the portal without a browser: plain HTTP with the session cookie and the CSRF token,
 no script, no redirects followed unless asked. For what must hold byte for byte (two answers the
 same) and for accounts a test needs ready-made (a sign-up in a dozen requests, no Chromium).
+
+:func:`served` runs a portal of a test's own in this process (its own settings, a database file
+the test can open, services the test can look into), on a free loopback port.
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
 import html
 import json
 import re
+import secrets
+import socket
+import sys
+import threading
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from email.message import Message
+from pathlib import Path
 from typing import Any
 
 from portal_browser import Applicant, totp_code
 
+from polling import wait_for
+
 COOKIE = "portal_session"
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 _CSRF = re.compile(r'<meta name="csrf-token" content="([^"]+)">')
 
 
@@ -92,6 +105,31 @@ class Client:
         body = urllib.parse.urlencode({"csrf": self.csrf, **(form or {})}).encode()
         return self.request("POST", path, body, {"Content-Type": "application/x-www-form-urlencoded"})
 
+    def post_file(
+        self,
+        path: str,
+        name: str,
+        filename: str,
+        data: bytes,
+        content_type: str,
+        form: dict[str, str] | None = None,
+    ) -> Reply:
+        """A multipart form, as a browser posts a file input: ``data`` under ``name``."""
+        boundary = "----portal" + secrets.token_hex(12)
+        parts = []
+        for key, value in {"csrf": self.csrf, **(form or {})}.items():
+            parts.append(
+                f'--{boundary}\r\nContent-Disposition: form-data; name="{key}"\r\n\r\n{value}\r\n'.encode()
+            )
+        parts.append(
+            f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"; filename="{filename}"\r\n'
+            f"Content-Type: {content_type}\r\n\r\n".encode()
+            + data
+            + b"\r\n"
+        )
+        body = b"".join(parts) + f"--{boundary}--\r\n".encode()
+        return self.request("POST", path, body, {"Content-Type": f"multipart/form-data; boundary={boundary}"})
+
     def post_json(self, path: str, doc: object) -> Reply:
         headers = {"Content-Type": "application/json", "X-CSRF-Token": self.csrf}
         return self.request("POST", path, json.dumps(doc).encode(), headers)
@@ -111,10 +149,12 @@ class Client:
         raise AssertionError(f"no code for {email} in the mailbox")
 
 
-def sign_up(base: str, applicant: Applicant) -> Applicant:
-    """The sign-up journey over plain HTTP (password, app, recovery codes, no photo); fills in
-    ``applicant.secret`` and ``applicant.recovery``. The app's current code is spent here."""
+def start_sign_up(base: str, applicant: Applicant, *, lang: str = "en") -> Client:
+    """Sign-up over plain HTTP in ``lang`` up to the recovery codes (email code, password, app
+    confirmed); fills in ``applicant.secret``. The app's current code is spent here."""
     client = Client(base)
+    if lang != "en":
+        client.get(f"/lang/{lang}")
     client.get("/signup")
     assert client.post("/signup", {"email": applicant.email}).location == "/signup/email"
     code = client.email_code(applicant.email)
@@ -124,8 +164,63 @@ def sign_up(base: str, applicant: Applicant) -> Applicant:
     assert secret, "the app's key is shown"
     applicant.secret = secret.group(1)
     assert client.post("/signup/app", {"code": totp_code(applicant.secret)}).location == "/signup/recovery"
-    applicant.recovery = re.findall(r"<li><code>([^<]+)</code></li>", client.get("/signup/recovery").body)
+    return client
+
+
+def recovery_codes(page: str) -> list[str]:
+    """The recovery codes a sign-up page shows (none once they were shown)."""
+    return re.findall(r"<li><code>([^<]+)</code></li>", page)
+
+
+def sign_up_to_photo(base: str, applicant: Applicant, *, lang: str = "en") -> Client:
+    """Sign-up over plain HTTP up to the ID photo; fills in ``applicant.secret`` and
+    ``applicant.recovery``."""
+    client = start_sign_up(base, applicant, lang=lang)
+    applicant.recovery = recovery_codes(client.get("/signup/recovery").body)
     assert len(applicant.recovery) == 10
     assert client.post("/signup/recovery").location == "/signup/face"
+    return client
+
+
+def sign_up(base: str, applicant: Applicant) -> Applicant:
+    """The sign-up journey over plain HTTP (password, app, recovery codes, no photo); fills in
+    ``applicant.secret`` and ``applicant.recovery``. The app's current code is spent here."""
+    client = sign_up_to_photo(base, applicant)
     assert client.post("/signup/face", {"action": "skip"}).location == "/account"
     return applicant
+
+
+def portal_module(name: str) -> Any:
+    """A module of the portal package (``examples/portal``), imported in this process."""
+    import importlib
+
+    sys.path.insert(0, str(EXAMPLES))
+    try:
+        return importlib.import_module(f"portal.{name}")
+    finally:
+        sys.path.remove(str(EXAMPLES))
+
+
+@contextlib.contextmanager
+def served(config: Any, prepare: Callable[[Any], None] | None = None) -> Iterator[str]:
+    """The portal built from ``config`` (a ``portal.config.Config``) on uvicorn in a thread of
+    this process, at the base URL this yields; ``prepare`` is handed its services first."""
+    import uvicorn
+
+    app = portal_module("app").create_app(config)
+    if prepare is not None:
+        prepare(app.state.services)
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    try:
+        wait_for(lambda: server.started or not thread.is_alive(), "the portal to start")
+        assert thread.is_alive(), "the portal did not start"
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=60)
+        sock.close()

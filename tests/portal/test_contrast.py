@@ -1,7 +1,10 @@
 """Every text colour the portal's CSS sets is readable on its background: WCAG 2 AA, 4.5:1.
 
 The colours are read from examples/portal/static/portal.css itself (custom properties resolved);
-a rule that sets a colour without a background is read against the page's background.
+a rule that sets a colour without a background is read against the page's background. The browser
+tests check the contrast of every text on every page they land on, as Chromium computed it
+(portal_browser.Page.check_accessible); this one adds the states no journey shows (a focused skip
+link) and runs where Chromium is not installed.
 """
 
 from __future__ import annotations

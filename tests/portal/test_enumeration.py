@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import secrets
+import time
 from typing import Any
 
 import pytest
@@ -17,6 +18,9 @@ from portal_browser import Applicant
 from portal_http import Client, Reply, sign_up
 
 _TOKENS = re.compile(r'(name="csrf" value="|name="csrf-token" content="|data-csrf=")[^"]+')
+# A lock's end, shown as a clock time: it differs between two runs a second apart, so it is
+# compared as the lock's length instead (``_lock_seconds``).
+_CLOCK = re.compile(r"\b(\d\d):(\d\d):(\d\d) UTC\b")
 
 
 @pytest.fixture(scope="module")
@@ -29,7 +33,15 @@ def known(portal_url: str) -> Applicant:
 def _same_form(reply: Reply, email: str) -> tuple[int, str, frozenset[str] | None]:
     """What an onlooker compares: the status, the page with the address and the per-session
     tokens taken out, and which session keys were set."""
-    return reply.status, _TOKENS.sub(r"\1-", reply.body.replace(email, "ADDRESS")), reply.session_keys()
+    page = _CLOCK.sub("HH:MM:SS UTC", _TOKENS.sub(r"\1-", reply.body.replace(email, "ADDRESS")))
+    return reply.status, page, reply.session_keys()
+
+
+def _lock_seconds(reply: Reply, asked_at: float) -> list[int]:
+    """How long each lock the page names lasts from when it was asked for, to 10 s."""
+    day = 86_400
+    ends = [int(h) * 3600 + int(m) * 60 + int(s) for h, m, s in _CLOCK.findall(reply.body)]
+    return [round(((end - asked_at) % day) / 10) * 10 for end in ends]
 
 
 def _options_shape(reply: Reply) -> tuple[int, Any, frozenset[str] | None]:
@@ -108,7 +120,10 @@ def _sign_up_steps(portal_url: str, email: str) -> list[tuple[str, Any]]:
     steps.append(("the address", (started.status, started.location, started.session_keys())))
     steps.append(("the code page", _same_form(client.follow(started), email)))
     steps.append(("a wrong code", _same_form(client.post("/signup/email", {"code": "000000"}), email)))
-    steps.append(("a new code", _same_form(client.post("/signup/email", {"action": "resend"}), email)))
+    asked_at = time.time()
+    resent = client.post("/signup/email", {"action": "resend"})
+    steps.append(("a new code", _same_form(resent, email)))
+    steps.append(("the resend's wait", _lock_seconds(resent, asked_at)))
     return steps
 
 

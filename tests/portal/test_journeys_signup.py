@@ -2,22 +2,45 @@
 (from the portal's message catalogs) with the next step, and the short way without an ID photo.
 
 Each test is whole on its own (the suite's workers may split a module) and runs once per language;
-screenshots (PORTAL_SCREENSHOTS=1) are kept in the one language docs/portal/ shows each page in.
+screenshots (PORTAL_SCREENSHOTS=1) are kept in the one language docs/portal/ shows each page in,
+and the walkthrough in docs/portal.md shows each one (checked here without a browser).
 """
 
 from __future__ import annotations
 
+import re
 import secrets
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
-from portal_browser import FACES, LANGS, Applicant, Page, log_out, photo, sign_up, t, totp_code, totp_secret
+from portal_browser import (
+    LANGS,
+    SHOTS,
+    Applicant,
+    Page,
+    face_photo,
+    log_out,
+    photo,
+    sign_up,
+    t,
+    totp_code,
+    totp_secret,
+)
 
-ENROL = FACES / "Barack_Obama__obama.jpg"
 PASSWORDS = {"en": "lantern orchard seventy blue", "id": "kopi tubruk pagi hari sembilan"}
 DOMAINS = {"en": "example.com", "id": "example.co.id"}
+
+
+WALKTHROUGH = SHOTS.parent / "portal.md"
+
+
+def test_the_walkthrough_shows_every_screenshot_kept() -> None:
+    shown = set(re.findall(r"!\[[^\]]*\]\(portal/([^)\s]+)\)", WALKTHROUGH.read_text(encoding="utf-8")))
+    kept = {png.name for png in SHOTS.glob("*.png")}
+    assert not shown - kept, f"docs/portal.md shows screenshots that are not in docs/portal/: {shown - kept}"
+    assert not kept - shown, f"docs/portal/ keeps screenshots docs/portal.md never shows: {kept - shown}"
 
 
 def _applicant(lang: str, name: str) -> Applicant:
@@ -28,6 +51,12 @@ def _applicant(lang: str, name: str) -> Applicant:
 def test_sign_up_with_every_refusal_on_the_way(browser: Page, tmp_path: Path, lang: str) -> None:
     page = browser
     shots = {"en": "en-"}.get(lang)  # docs/portal/ shows this journey in English
+    # The ID photos to come: none, two faces (from the shared face set), then the applicant's.
+    blank = tmp_path / "blank.png"
+    cv2.imwrite(str(blank), np.full((400, 400, 3), 200, np.uint8))
+    two = tmp_path / "two.jpg"
+    cv2.imwrite(str(two), np.hstack([photo("Allyson_Felix__0001.jpg"), photo("Amelia_Vega__0002.jpg")]))
+    enrol = face_photo("Barack_Obama__obama.jpg")
 
     def shot(name: str) -> None:
         page.shot(shots and f"{shots}{name}")
@@ -46,6 +75,7 @@ def test_sign_up_with_every_refusal_on_the_way(browser: Page, tmp_path: Path, la
     page.submit("check-code")
     assert t(lang, "reason.wrong_code") in page.error()
     assert t(lang, "refusal.left", left=4) in page.error()
+    page.expect_offered("code", "resend")  # the right code, or a new one
     shot("01-wrong-code")
     page.fill("code", page.email_code(applicant.email))
     page.submit("check-code")
@@ -75,21 +105,17 @@ def test_sign_up_with_every_refusal_on_the_way(browser: Page, tmp_path: Path, la
     page.submit("saved-codes")
 
     # The ID photo: no face, then two faces, then the real one.
-    blank = tmp_path / "blank.png"
-    cv2.imwrite(str(blank), np.full((400, 400, 3), 200, np.uint8))
-    two = tmp_path / "two.jpg"
-    a = photo(FACES / "Allyson_Felix__0001.jpg")
-    b = photo(FACES / "Amelia_Vega__0002.jpg")
-    cv2.imwrite(str(two), np.hstack([a, b]))
     page.el("#photo").send_keys(str(blank))
     page.submit("upload-photo")
     assert page.error() == t(lang, "reason.no_face")
+    page.expect_offered("photo", "upload-photo", "skip-photo")  # another photo, or none for now
     shot("03-no-face")
     page.el("#photo").send_keys(str(two))
     page.submit("upload-photo")
     assert t(lang, "reason.multiple_faces") in page.error()
+    page.expect_offered("photo", "upload-photo", "skip-photo")
     shot("04-two-faces")
-    page.el("#photo").send_keys(str(ENROL))
+    page.el("#photo").send_keys(str(enrol))
     page.submit("upload-photo")
     page.expect_path("/account")
     assert page.text("#level") == t(lang, "level.AAL2")

@@ -1,9 +1,10 @@
 """Passkeys in Chromium: its virtual authenticator (CTAP2, internal, discoverable keys, a user it
 verifies) stands in for a phone's fingerprint reader. Sign up with a passkey and sign in with it,
 a passkey added to an account that signed up with a password, then offered first after the
-password; and the refusals: a device that cannot verify its user, and one that holds no passkey for
-the account. Each test is whole on its own and runs in English and in Bahasa Indonesia, reading
-the page's words from the portal's message catalogs.
+password and on the page of other ways when the email never arrives; and the refusals: a device
+that cannot verify its user, and one that holds no passkey for the account. Each test is whole on
+its own and runs in English and in Bahasa Indonesia, reading the page's words from the portal's
+message catalogs.
 """
 
 from __future__ import annotations
@@ -100,32 +101,35 @@ def test_sign_up_and_sign_in_with_a_passkey(device: Page, lang: str) -> None:
     assert page.path == "/login"
 
 
+def _password(page: Page, applicant: Applicant) -> None:
+    page.go("/login")
+    page.fill("email", applicant.email)
+    page.fill("password", applicant.password)
+    page.submit("login")
+    page.expect_path("/login/second")
+
+
 @pytest.mark.parametrize("lang", LANGS)
-def test_a_passkey_added_later_is_offered_first(device: Page, portal_url: str, lang: str) -> None:
+def test_a_passkey_added_later_is_offered_after_the_password(
+    device: Page, portal_url: str, lang: str
+) -> None:
     page = device
     applicant = sign_up_over_http(
         portal_url, Applicant(f"wira-{secrets.token_hex(4)}@{DOMAINS[lang]}", "copper meadow sixty kites")
     )
     page.go("/")
     page.set_language(lang)
-    page.go("/login")
-    page.fill("email", applicant.email)
-    page.fill("password", applicant.password)
-    page.submit("login")
+    _password(page, applicant)
     page.fill("app-code", totp_code(applicant.secret, ahead=1))
     page.submit("check-app")
     page.expect_path("/account")
     page.press("passkey-register", then="/account")
     assert page.text("#notice") == t(lang, "passkey.added")
     assert page.text("#passkey-count") == t(lang, "account.passkeys", count=1)
-    page.check_accessible()
     log_out(page)
 
-    page.go("/login")
-    page.fill("email", applicant.email)
-    page.fill("password", applicant.password)
-    page.submit("login")
-    page.expect_path("/login/second")
+    # First among the second ways.
+    _password(page, applicant)
     first = page.driver.find_elements("css selector", "main h2:not(#ways-heading)")[0]
     assert first.text.startswith(t(lang, "login.passkey_heading")), "the ladder offers a passkey first"
     offered = [a.get_attribute("data-way") for a in page.driver.find_elements("css selector", "#ways a")]
@@ -133,4 +137,17 @@ def test_a_passkey_added_later_is_offered_first(device: Page, portal_url: str, l
     page.shot({"en": "en-34-second-step-passkey"}.get(lang))
     page.press("passkey-second", then="/account")
     assert page.text("#level") == t(lang, "level.AAL2")
+    log_out(page)
+
+    # And when the email code never arrives, first on the page of other ways.
+    _password(page, applicant)
+    page.submit("email-code")
+    page.follow("never-arrived")
+    page.expect_path("/login/ways")
+    first = page.driver.find_elements("css selector", "main section h2:not(#ways-heading)")[0]
+    assert first.text == t(lang, "way.passkey"), "the page of other ways offers the passkey first"
+    page.shot({"en": "en-35-ways-passkey"}.get(lang))
+    page.press("passkey-ways", then="/account")
+    assert page.text("#level") == t(lang, "level.AAL2"), "a password and a passkey reach AAL2"
+    assert page.text("#signed-in") == t(lang, "account.signed_in", email=applicant.email)
     log_out(page)

@@ -1,5 +1,6 @@
-"""Refusals a person meets less often, driven in Chromium: an email code that expired (the portal's
-store runs on a clock the test moves forward: PORTAL_TEST_CLOCK=1, /dev/clock), a way in locked
+"""Refusals a person meets less often, driven in Chromium: an email code that expired, and the new
+one asked for in its place (the portal's store runs on a clock the test moves forward:
+PORTAL_TEST_CLOCK=1, /dev/clock), a way in locked
 until a given time after repeated wrong codes, and an ID photo too large to take. Each test is
 whole on its own and runs in English and in Bahasa Indonesia, reading the page's words from the
 portal's message catalogs.
@@ -19,7 +20,7 @@ OTP_TTL = 600  # verifykit.otp.OTPSettings.ttl: a code lives ten minutes
 
 
 @pytest.mark.parametrize("lang", LANGS)
-def test_a_code_that_expired_is_refused_in_words(browser: Page, lang: str) -> None:
+def test_a_code_that_expired_is_refused_and_a_new_one_offered(browser: Page, lang: str) -> None:
     page = browser
     page.go("/")
     page.set_language(lang)
@@ -34,7 +35,15 @@ def test_a_code_that_expired_is_refused_in_words(browser: Page, lang: str) -> No
         page.fill("code", code)
         page.submit("check-code")
         assert page.error() == t(lang, "reason.expired")
+        page.expect_offered("resend")
         page.shot({"en": "en-40-code-expired"}.get(lang))
+        page.submit("resend")  # the expired challenge cannot be sent again: a new one is started
+        assert page.text("#notice") == t(lang, "notice.resent")
+        fresh = page.email_code(email)
+        assert fresh != code
+        page.fill("code", fresh)
+        page.submit("check-code")
+        page.expect_path("/signup/password")
     finally:
         page.set_clock(None)
 
@@ -83,6 +92,7 @@ def test_an_id_photo_too_large_is_refused_before_it_is_read(browser: Page, tmp_p
     page.el("#photo").send_keys(str(big))
     page.submit("upload-photo")
     assert page.error() == t(lang, "error.photo_too_large", mib=8)
+    page.expect_offered("photo", "upload-photo", "skip-photo")  # another photo, or none for now
     page.shot({"id": "id-40-foto-terlalu-besar"}.get(lang))
     page.submit("skip-photo")
     page.expect_path("/account")

@@ -1,8 +1,10 @@
-"""What the portal promises without a browser: CSRF tokens on every POST, cookie flags, a strict
-Content-Security-Policy, and the assurance level each combination of ways reaches."""
+"""What the portal promises without a browser: CSRF tokens on every POST, cookie flags (Secure
+outside development mode), a strict Content-Security-Policy, recovery codes shown once, and the
+assurance level each combination of ways reaches."""
 
 from __future__ import annotations
 
+import secrets
 import sys
 import urllib.error
 import urllib.parse
@@ -10,6 +12,10 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from portal_browser import Applicant, t
+from portal_http import Client, portal_module, recovery_codes, served, start_sign_up
+
+from verifykit import Keyring
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
@@ -49,6 +55,45 @@ def test_cookie_flags_and_security_headers(portal_url: str) -> None:
     assert "httponly" in cookie and "samesite=lax" in cookie
     assert "secure" not in cookie, "development mode runs on plain http; Secure is on outside it"
     assert "script-src 'self'" in csp and "unsafe-inline" not in csp
+
+
+def test_outside_development_the_session_cookie_is_secure_httponly_and_samesite_lax(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # What production mode insists on, none of it reached by a page that only sets a session.
+    monkeypatch.setenv("VERIFYKIT_KEYS", Keyring.new_keyring_string())
+    config = portal_module("config").Config(
+        development=False,
+        database=str(tmp_path / "accounts.db"),
+        session_secret=secrets.token_urlsafe(32),
+        smtp_host="smtp.portal.invalid",
+        officers=tmp_path / "officers.json",
+        origin="https://portal.example.org",
+        face_workers="thread",
+    )
+    with served(config) as base:
+        reply = Client(base).get("/")
+        assert Client(base).get("/dev/mailbox").status == 404, "development mode is off"
+    cookies = [c for c in reply.headers.get_all("set-cookie") or [] if c.startswith("portal_session=")]
+    assert len(cookies) == 1, reply.headers
+    flags = {part.strip().split("=", 1)[0].lower(): part.strip() for part in cookies[0].split(";")[1:]}
+    assert "secure" in flags, cookies[0]
+    assert "httponly" in flags, cookies[0]
+    assert flags.get("samesite", "").lower() == "samesite=lax", cookies[0]
+
+
+def test_recovery_codes_are_shown_once_and_a_reload_does_not_show_them_again(portal_url: str) -> None:
+    applicant = Applicant(f"once-{secrets.token_hex(4)}@example.com", "amber kettle seven foxes")
+    client = start_sign_up(portal_url, applicant)
+    first = client.get("/signup/recovery")
+    codes = recovery_codes(first.body)
+    assert first.status == 200 and len(codes) == 10
+    again = client.get("/signup/recovery")
+    assert again.status == 200
+    assert recovery_codes(again.body) == []
+    assert not any(code in again.body for code in codes)
+    assert t("en", "signup.recovery_shown") in again.body
+    assert client.post("/signup/recovery").location == "/signup/face", "the sign-up goes on"
 
 
 def test_levels_follow_sp_800_63b_4() -> None:

@@ -26,8 +26,11 @@ A *shared* index (``shared=``, a :class:`~verifykit.store.SharedEntries` on Redi
 Cluster) keeps its templates sealed in the store, the source of truth, and the matrix here is a
 copy: rebuilt from the store when the index is made, then following the store's change feed from
 a daemon thread (:mod:`._shared_index`). A change goes to the store first (one atomic script),
-then into this copy; other processes see it at their next poll. Rows are then found by the
-entry's tag (a keyed hash of the key) rather than by the key, since the feed names tags only.
+then into this copy; other processes see it at their next poll.
+
+Rows are found by their entry's tag (a keyed hash of the key, the store's name for the entry, as
+the feed names tags only) in a :class:`~._rows.RowBook`, local index or shared: numpy arrays,
+not a Python object per row, so a million rows hold little beyond the matrix.
 
 Reading one's own writes: a change this process made is applied here at once, and a feed result
 older than it (polled before it was written) does not undo it: ``_pending`` holds, per tag, the
@@ -58,8 +61,16 @@ from ..crypto import Keyring
 from ..store import EntryChange, SharedEntries, WindowPolicy, stream_position
 from ._image import ImageInput
 from ._models import MODEL_ID
+from ._rows import RowBook
 from ._settings import FaceSettings
-from ._shared_index import DEFAULT_POLL_INTERVAL, Follower, entry_tag, open_entry, seal_entry
+from ._shared_index import (
+    DEFAULT_POLL_INTERVAL,
+    Follower,
+    entry_tag,
+    give_back_freed_memory,
+    open_entry,
+    seal_entry,
+)
 from ._template import DIMENSIONS, Vector, check_encoding, open_template
 from ._work import FaceReading, face_work
 from ._workers import shared_workers
@@ -70,6 +81,7 @@ _PURPOSE = "face-index"
 _FILE_MAGIC = b"VKFI\x01"
 _PAYLOAD_MAGIC = b"VKFX"
 _CHUNK = 16 * 1024 * 1024
+_REBUILD_BATCH = 4096  # entries read from the store before their rows are filed in bulk
 _SLACK = 1e-4  # float32 pre-filter slack on squared distances; candidates are re-checked exactly
 _VERIFIER = Way.FACE
 T = TypeVar("T")
@@ -133,10 +145,7 @@ class FaceIndexBase:
         self._lock = threading.Lock()
         self._matrix: npt.NDArray[np.float32] = np.empty((0, DIMENSIONS), dtype=np.float32)
         self._half_norms: npt.NDArray[np.float32] = np.empty(0, dtype=np.float32)
-        self._keys: list[str] = []
-        # Each row's id: its key, or in a shared index its entry's tag (the feed names tags only).
-        self._ids: list[Any] = []
-        self._rows: dict[Any, int] = {}
+        self._book = RowBook()  # each row's key and tag, found by tag
         self._shared = shared
         self._positions: list[str] = []
         self._pending: dict[bytes, tuple[int, str]] = {}
@@ -173,19 +182,21 @@ class FaceIndexBase:
     # -- size ------------------------------------------------------------------------------------
 
     def __len__(self) -> int:
-        return len(self._keys)
+        return len(self._book)
 
     def __contains__(self, key: object) -> bool:
         if not isinstance(key, str):
             return False
-        return self._row_id(key) in self._rows
+        tag = self._tag(key)
+        with self._lock:
+            return self._book.find(tag) >= 0
 
-    def _row_id(self, key: str) -> Any:
-        return key if self._shared is None else entry_tag(self._keyring, key)
+    def _tag(self, key: str) -> bytes:
+        return entry_tag(self._keyring, key)
 
     def keys(self) -> list[str]:
         with self._lock:
-            return list(self._keys)
+            return self._book.keys()
 
     # -- policy ----------------------------------------------------------------------------------
 
@@ -223,10 +234,11 @@ class FaceIndexBase:
         new_capacity = max(rows, capacity + capacity // 4, 1024)
         matrix = np.empty((new_capacity, DIMENSIONS), dtype=np.float32)
         half_norms = np.empty(new_capacity, dtype=np.float32)
-        count = len(self._keys)
+        count = len(self._book)
         matrix[:count] = self._matrix[:count]
         half_norms[:count] = self._half_norms[:count]
         self._matrix, self._half_norms = matrix, half_norms
+        self._book.reserve(new_capacity)
 
     def _vector(self, key: str, template_or_encoding: object) -> Vector:
         if isinstance(template_or_encoding, bytes | bytearray | memoryview):
@@ -250,44 +262,31 @@ class FaceIndexBase:
     def _put(self, checked: list[tuple[str, Vector]]) -> set[str]:
         """Write checked encodings under the lock; the keys that were already there."""
         replaced: set[str] = set()
+        tagged = [(self._tag(key), key, vector) for key, vector in checked]
         with self._lock:
-            fresh = {key for key, _ in checked if key not in self._rows}
-            self._reserve(len(self._keys) + len(fresh))
-            for key, vector in checked:
-                if self._set_row(key, key, vector):
+            fresh = {tag for tag, _, _ in tagged if self._book.find(tag) < 0}
+            self._reserve(len(self._book) + len(fresh))
+            for tag, key, vector in tagged:
+                if self._set_row(tag, key, vector):
                     replaced.add(key)
         return replaced
 
-    def _set_row(self, row_id: Any, key: str, vector: Vector) -> bool:
+    def _set_row(self, tag: bytes, key: str, vector: Vector) -> bool:
         """Write a row (the lock held, room reserved); whether it replaced one."""
-        row = self._rows.get(row_id)
-        existed = row is not None
-        if row is None:
-            row = len(self._keys)
-            self._keys.append(key)
-            self._ids.append(row_id)
-            self._rows[row_id] = row
-        else:
-            self._keys[row] = key
+        row, existed = self._book.put(tag, key)
         self._matrix[row] = vector
         self._half_norms[row] = 0.5 * float(np.dot(vector, vector))
         return existed
 
-    def _drop_row(self, row_id: Any) -> bool:
+    def _drop_row(self, tag: bytes) -> bool:
         """Drop a row (the lock held): the last row moves into the gap (O(1))."""
-        row = self._rows.pop(row_id, None)
-        if row is None:
+        dropped = self._book.drop(tag)
+        if dropped is None:
             return False
-        last = len(self._keys) - 1
+        row, last = dropped
         if row != last:
-            moved = self._ids[last]
             self._matrix[row] = self._matrix[last]
             self._half_norms[row] = self._half_norms[last]
-            self._keys[row] = self._keys[last]
-            self._ids[row] = moved
-            self._rows[moved] = row
-        self._keys.pop()
-        self._ids.pop()
         return True
 
     # -- the shared index: the store first, then this copy ---------------------------------------
@@ -300,10 +299,10 @@ class FaceIndexBase:
     def _put_shared(self, checked: list[tuple[str, Vector]]) -> set[str]:
         """Write to the store (each entry atomic), then here; the keys the store already held."""
         shared = self._entries()
-        tagged = [(entry_tag(self._keyring, key), key, vector) for key, vector in checked]
+        tagged = [(self._tag(key), key, vector) for key, vector in checked]
         written = shared.put_many([(tag, seal_entry(self._keyring, tag, key, v)) for tag, key, v in tagged])
         with self._lock:
-            self._reserve(len(self._keys) + len(tagged))
+            self._reserve(len(self._book) + len(tagged))
             for (tag, key, vector), done in zip(tagged, written, strict=True):
                 if self._newer_than_copy(tag, done.partition, done.entry):
                     self._set_row(tag, key, vector)
@@ -334,31 +333,32 @@ class FaceIndexBase:
         positions = shared.head()  # first: a change during the scan is then in the feed after it
         capacity = shared.count() * 65 // 64 + 1024  # a little room for what arrives meanwhile
         matrix = np.empty((capacity, DIMENSIONS), dtype=np.float32)
+        book = RowBook(capacity)
+        tags: list[bytes] = []
         keys: list[str] = []
-        ids: list[Any] = []
-        rows: dict[Any, int] = {}
         for tag, blob in shared.scan():
-            if tag in rows:  # HSCAN may return an entry twice
-                continue
             key, vector = open_entry(self._keyring, tag, blob)
-            row = len(keys)
+            row = len(book) + len(keys)
             if row == capacity:
                 capacity += capacity // 4
                 grown = np.empty((capacity, DIMENSIONS), dtype=np.float32)
                 grown[:row] = matrix[:row]
                 matrix = grown
             matrix[row] = vector
+            tags.append(tag)
             keys.append(key)
-            ids.append(tag)
-            rows[tag] = row
-        count = len(keys)
+            if len(keys) == _REBUILD_BATCH:
+                _append_rows(book, matrix, tags, keys)
+        _append_rows(book, matrix, tags, keys)
+        count = len(book)
         half_norms = np.empty(capacity, dtype=np.float32)
         half_norms[:count] = 0.5 * np.einsum("ij,ij->i", matrix[:count], matrix[:count])
+        book.reserve(capacity)
         with self._lock:
-            self._matrix, self._half_norms = matrix, half_norms
-            self._keys, self._ids, self._rows = keys, ids, rows
+            self._matrix, self._half_norms, self._book = matrix, half_norms, book
             self._positions = list(positions)
             self._pending.clear()
+        give_back_freed_memory()
 
     def _follow(self) -> None:
         """One look at the feed (the follower thread): apply what changed since the last."""
@@ -375,7 +375,7 @@ class FaceIndexBase:
             return
         opened = [(change.tag, self._opened(change)) for change in polled.changes]
         with self._lock:
-            self._reserve(len(self._keys) + len(opened))
+            self._reserve(len(self._book) + len(opened))
             for tag, entry in opened:
                 pending = self._pending.get(tag)
                 if pending is not None and stream_position(pending[1]) > stream_position(
@@ -418,24 +418,23 @@ class FaceIndexBase:
             raise InvalidInput("encodings must be finite", field="encodings")
         if len(set(keys)) != len(keys):
             raise InvalidInput("keys must be distinct", field="keys")
+        tags = b"".join(self._tag(key) for key in keys)
+        with self._lock:
+            present = bool((self._book.find_many(tags) >= 0).any())
+        if present:
+            raise InvalidInput("add_matrix only appends new keys; use add to replace", field="keys")
         if self._shared is not None:
-            if any(k in self for k in keys):
-                raise InvalidInput("add_matrix only appends new keys; use add to replace", field="keys")
             rows = np.asarray(encodings, dtype=np.float32)
             self._put_shared([(key, rows[i]) for i, key in enumerate(keys)])
             self._emit(self._event("index_add", "", "added", Reason.APPROVED, None, count=str(len(keys))))
             return
         with self._lock:
-            if any(k in self._rows for k in keys):
-                raise InvalidInput("add_matrix only appends new keys; use add to replace", field="keys")
-            start = len(self._keys)
+            start = len(self._book)
             self._reserve(start + len(keys))
             block = self._matrix[start : start + len(keys)]
             block[:] = encodings
             self._half_norms[start : start + len(keys)] = 0.5 * np.einsum("ij,ij->i", block, block)
-            self._keys.extend(keys)
-            self._ids.extend(keys)
-            self._rows.update((k, start + i) for i, k in enumerate(keys))
+            self._book.extend(tags, keys)  # all new and distinct: every one becomes a row
         self._emit(self._event("index_add", "", "added", Reason.APPROVED, None, count=str(len(keys))))
 
     def _emit(self, step: Emit) -> None:
@@ -460,7 +459,7 @@ class FaceIndexBase:
     def _remove(self, key: str) -> bool:
         """Drop ``key`` under the lock (a Work step, as every wait for the lock is)."""
         with self._lock:
-            return self._drop_row(key)
+            return self._drop_row(self._tag(key))
 
     # -- search ----------------------------------------------------------------------------------
 
@@ -520,7 +519,7 @@ class FaceIndexBase:
             if self._shared is not None and not self._positions:
                 # An empty copy would pass every duplicate check: fail closed instead.
                 raise StoreUnavailable("the shared face index has not been read from the store yet")
-            count = len(self._keys)
+            count = len(self._book)
             if count == 0:
                 return []
             matrix = self._matrix[:count]
@@ -532,7 +531,7 @@ class FaceIndexBase:
             if candidates.size > k:
                 candidates = candidates[np.argpartition(score[candidates], -k)[-k:]]
             rows = matrix[candidates].astype(np.float64)
-            keys = [self._keys[i] for i in candidates]
+            keys = [self._book.key(i) for i in candidates.tolist()]
         exact = np.linalg.norm(rows - q.astype(np.float64), axis=1)
         hits = [FaceMatch(key, float(d)) for key, d in zip(keys, exact, strict=True) if d <= limit]
         hits.sort(key=lambda m: m.distance)
@@ -552,15 +551,14 @@ class FaceIndexBase:
             _PAYLOAD_MAGIC,
             bytes([len(model)]),
             model,
-            struct.pack("<HQ", DIMENSIONS, len(self._keys)),
+            struct.pack("<HQ", DIMENSIONS, len(self._book)),
         ]
-        for key in self._keys:
-            raw = key.encode()
+        for raw in self._book.encoded_keys():
             parts.append(struct.pack("<H", len(raw)))
             parts.append(raw)
-        if not self._keys:  # a view with a zero in its shape cannot be cast
+        if not len(self._book):  # a view with a zero in its shape cannot be cast
             return b"".join(parts), memoryview(b"")
-        matrix = np.ascontiguousarray(self._matrix[: len(self._keys)], dtype="<f4")
+        matrix = np.ascontiguousarray(self._matrix[: len(self._book)], dtype="<f4")
         return b"".join(parts), matrix.data.cast("B")
 
     @staticmethod
@@ -683,6 +681,17 @@ class FaceIndex(FaceIndexBase):
     ) -> list[FaceMatch]:
         """Search with ``subject``'s sealed template (as enrol returned it)."""
         return self._run(self._search_template_flow(subject, template, k, threshold, client))
+
+
+def _append_rows(book: RowBook, matrix: npt.NDArray[np.float32], tags: list[bytes], keys: list[str]) -> None:
+    """Append rows whose encodings are written in ``matrix`` after the book's; a repeated tag
+    (``HSCAN`` may return an entry twice) is left out, the rows after it closing ranks."""
+    start = len(book)
+    kept = book.extend(b"".join(tags), keys)
+    if kept.size < len(keys):
+        matrix[start : start + kept.size] = matrix[start + kept]
+    tags.clear()
+    keys.clear()
 
 
 def _parse_payload(plain: bytes) -> tuple[list[str], npt.NDArray[np.float32]]:

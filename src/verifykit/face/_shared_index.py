@@ -13,6 +13,8 @@ associated data, so a value cannot be moved to another tag or read by a sidecar 
 
 from __future__ import annotations
 
+import ctypes
+import functools
 import logging
 import struct
 import threading
@@ -26,7 +28,14 @@ from ..crypto import Keyring
 from ._models import MODEL_ID
 from ._template import DIMENSIONS, Vector
 
-__all__ = ["DEFAULT_POLL_INTERVAL", "Follower", "entry_tag", "open_entry", "seal_entry"]
+__all__ = [
+    "DEFAULT_POLL_INTERVAL",
+    "Follower",
+    "entry_tag",
+    "give_back_freed_memory",
+    "open_entry",
+    "seal_entry",
+]
 
 DEFAULT_POLL_INTERVAL = 0.25  # seconds between looks at the change feed
 _MAX_BACKOFF = 2.0  # seconds between tries while the store does not answer
@@ -64,6 +73,23 @@ def open_entry(keyring: Keyring, tag: bytes, blob: bytes) -> tuple[str, Vector]:
         raise TemplateError("a shared face index entry has the wrong size")
     key = plain[2 : 2 + size].decode("utf-8")
     return key, np.frombuffer(plain, dtype="<f4", count=DIMENSIONS, offset=2 + size).astype(np.float32)
+
+
+@functools.cache
+def _malloc_trim() -> Callable[[int], int] | None:
+    try:
+        trim: Callable[[int], int] = ctypes.CDLL(None).malloc_trim
+    except (OSError, AttributeError):  # not glibc: nothing to call
+        return None
+    return trim
+
+
+def give_back_freed_memory() -> None:
+    """Return the heap a rebuild's store replies left free to the system: glibc keeps it otherwise
+    (about 75 MiB after reading a million entries, a seventh of the copy itself)."""
+    trim = _malloc_trim()
+    if trim is not None:
+        trim(0)
 
 
 class Follower:
