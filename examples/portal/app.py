@@ -137,6 +137,18 @@ class Claim:
     proven: bool
 
 
+@dataclass(frozen=True, slots=True)
+class Resend:
+    """An email code to send again: its challenge, and what starts a new one once it has closed
+    (the subject, the address and the session key that keeps the challenge's id)."""
+
+    mail: aio.EmailOTP
+    subject: str
+    destination: str
+    challenge_id: str
+    session_key: str
+
+
 class SecurityHeaders:
     """Adds a strict Content-Security-Policy (no inline script) and friends to every response."""
 
@@ -436,16 +448,8 @@ class Portal:
         form = await self.form(request)
         if form.get("action") == "resend":
             subject = str(request.session.get("signup", ""))
-
-            async def again() -> None:
-                challenge = await self.s.email.start(
-                    subject, email, locale=self.lang(request), client=self.client(request)
-                )
-                request.session["signup_challenge"] = challenge.id
-
-            return await self.resend(
-                request, self.s.email, email, challenge_id, "signup_code.html", again=again
-            )
+            resent = Resend(self.s.email, subject, email, challenge_id, "signup_challenge")
+            return await self.resend(request, resent, "signup_code.html")
         error, verdict = await self.check_code(request, self.s.email, challenge_id, str(form.get("code", "")))
         if verdict is None or not verdict.approved:
             return self.render(
@@ -477,27 +481,23 @@ class Portal:
             return self.t(request, "error.code_format"), None
         return self.verdict_words(request, verdict), verdict
 
-    async def resend(
-        self,
-        request: Request,
-        mail: aio.EmailOTP,
-        destination: str,
-        challenge_id: str,
-        page: str,
-        *,
-        again: Callable[[], Awaitable[None]],
-    ) -> Response:
+    async def resend(self, request: Request, code: Resend, page: str) -> Response:
         """The "Send a new code" button: the same challenge sent again while it is open; once it
-        has closed (expired, or its tries spent), a new one to the same address (``again``)."""
+        has closed (expired, or its tries spent), a new one to the same address, whose id the
+        session keeps from then on."""
         try:
             try:
-                await mail.resend(challenge_id, client=self.client(request))
+                await code.mail.resend(code.challenge_id, client=self.client(request))
             except (ChallengeNotFound, ChallengeClosed):
-                await again()
+                challenge = await code.mail.start(
+                    code.subject, code.destination, locale=self.lang(request), client=self.client(request)
+                )
+                request.session[code.session_key] = challenge.id
         except RateLimited as exc:
             error = self.refusal(request, Reason.RATE_LIMITED, retry_after=exc.retry_after)
-            return self.render(request, page, 429, error=error, destination=destination, can_resend=True)
-        return self.render(request, page, notice=self.t(request, "notice.resent"), destination=destination)
+            return self.render(request, page, 429, error=error, destination=code.destination, can_resend=True)
+        notice = self.t(request, "notice.resent")
+        return self.render(request, page, notice=notice, destination=code.destination)
 
     async def signup_password(self, request: Request) -> Response:
         account = await self.current_account(request, "signup")
@@ -842,15 +842,8 @@ class Portal:
             return self.render(request, "login_email.html", destination=claim.email)
         form = await self.form(request)
         if form.get("action") == "resend":
-            mail, subject, email = self.mail_for(claim), claim.subject, claim.email
-
-            async def again() -> None:
-                challenge = await mail.start(
-                    subject, email, locale=self.lang(request), client=self.client(request)
-                )
-                request.session["login_challenge"] = challenge.id
-
-            return await self.resend(request, mail, email, challenge_id, "login_email.html", again=again)
+            resent = Resend(self.mail_for(claim), claim.subject, claim.email, challenge_id, "login_challenge")
+            return await self.resend(request, resent, "login_email.html")
         # Checked (and audited) by the one verifier, whoever's challenge it is.
         error, verdict = await self.check_code(request, self.s.email, challenge_id, str(form.get("code", "")))
         if verdict is not None and verdict.approved:

@@ -62,7 +62,7 @@ class Cluster:
             _wait_until(
                 f"node {node.port} did not reach cluster_state:ok", lambda p=node.port: _cluster_ok(p)
             )
-        _wait_until("replicas did not sync", self._replicas_synced)
+        self.wait_until_replicated()
 
     @property
     def addresses(self) -> list[str]:
@@ -90,25 +90,17 @@ class Cluster:
             roles[port] = "master" if "master" in fields[2] and "fail" not in fields[2] else "other"
         return roles
 
-    def _replicas_synced(self) -> bool:
-        for node in self.nodes:
-            client = self._client(node.port)
-            try:
-                info = client.info("replication")
-            finally:
-                client.close()
-            if info["role"] == "slave" and info.get("master_link_status") != "up":
-                return False
-        return True
-
     def _replicated(self) -> bool:
+        """Every replica's link is up and holds all its master wrote."""
         for node in self.alive():
             client = self._client(node.port)
             try:
                 info = client.info("replication")
             finally:
                 client.close()
-            if info["role"] != "master":
+            if info["role"] == "slave":
+                if info.get("master_link_status") != "up":
+                    return False
                 continue
             replicas = [v for k, v in info.items() if k.startswith("slave") and isinstance(v, dict)]
             if not replicas or any(int(r["offset"]) < int(info["master_repl_offset"]) for r in replicas):
@@ -118,7 +110,7 @@ class Cluster:
     def wait_until_replicated(self) -> None:
         """Until every replica has acknowledged all its master wrote: the setup's writes must
         survive the failover, or the test would judge losses it caused itself."""
-        _wait_until("the replicas did not catch up with the setup's writes", self._replicated)
+        _wait_until("the replicas did not catch up with their masters", self._replicated)
 
     def alive(self) -> list[RedisProcess]:
         return [n for n in self.nodes if n.process is not None and n.process.poll() is None]

@@ -6,8 +6,9 @@ from __future__ import annotations
 import json
 import re
 import string
-import sys
 from pathlib import Path
+
+from portal_http import portal_module
 
 from verifykit import Reason, Way
 
@@ -76,15 +77,11 @@ def test_every_way_and_the_refusals_a_person_meets_have_words() -> None:
 def test_every_passkey_refusal_has_words_of_its_own() -> None:
     """A passkey refusal reads its own words (the general ones speak of codes and vouchers), and
     the keys the passkey routes answer with exist; the same in both languages (checked above)."""
-    sys.path.insert(0, str(PORTAL.parent))
-    try:
-        from portal.i18n import PASSKEY_REASONS, passkey_reason_key
-    finally:
-        sys.path.remove(str(PORTAL.parent))
+    i18n = portal_module("i18n")
     en = _catalog("en")
-    for reason in PASSKEY_REASONS:
-        assert passkey_reason_key(reason) in en, reason
-    assert passkey_reason_key(Reason.LOCKED_OUT) == "reason.locked_out"
+    for reason in i18n.PASSKEY_REASONS:
+        assert i18n.passkey_reason_key(reason) in en, reason
+    assert i18n.passkey_reason_key(Reason.LOCKED_OUT) == "reason.locked_out"
     answered = re.findall(r"""passkey_answer\(request, ["']([\w.]+)["']""", (PORTAL / "app.py").read_text())
     assert answered and set(answered) <= set(en)
     assert {"passkey.added", "level.AAL3"} <= set(en)

@@ -16,14 +16,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from portal_browser import FACES, LANGS, Applicant, t
+from portal_browser import LANGS, Applicant, face_photo, t
 from portal_http import Reply, portal_module, served, sign_up_to_photo
 
 from verifykit import aio
 from verifykit.face import Enrollment, FaceSettings
 
-ID_PHOTO = FACES / "Barack_Obama__obama.jpg"
-NO_FACES = f"{FACES} is missing: the labelled photos live beside the project, never in it"
+ID_PHOTO = "Barack_Obama__obama.jpg"  # of the shared face set (the test is skipped without it)
 PASSWORD = "amber kettle seven foxes"
 # How a photo begins, as bytes and as base64 text: JPEG (any marker after the start of image),
 # PNG and WebP.
@@ -149,12 +148,11 @@ def test_a_photo_too_costly_to_decode_is_refused_in_words_offering_the_next_way_
 @pytest.fixture(scope="module")
 def enrolled(portal: Portal) -> tuple[Applicant, bytes]:
     """An applicant who signed up with a real ID photo, and that photo's bytes."""
-    if not ID_PHOTO.is_file():
-        pytest.skip(NO_FACES)
+    path = face_photo(ID_PHOTO)
     applicant = _applicant("photo")
-    photo = ID_PHOTO.read_bytes()
+    photo = path.read_bytes()
     client = sign_up_to_photo(portal.url, applicant)
-    reply = client.post_file("/signup/face", "photo", ID_PHOTO.name, photo, "image/jpeg")
+    reply = client.post_file("/signup/face", "photo", path.name, photo, "image/jpeg")
     assert reply.location == "/account", reply.body[:2000]
     return applicant, photo
 

@@ -254,15 +254,16 @@ class FaceIndexBase:
             return
         yield from self._limit("index_add", "index_change_limit", client, checked[0][0], cost=len(checked))
         put = self._put if self._shared is None else self._put_shared
-        replaced: set[str] = yield Work(put, (checked,), WorkKind.RELEASES_GIL)
+        tagged = [(self._tag(key), key, vector) for key, vector in checked]
+        replaced: set[str] = yield Work(put, (tagged,), WorkKind.RELEASES_GIL)
         for key, _ in checked:
             outcome = "replaced" if key in replaced else "added"
             yield self._event("index_add", key, outcome, Reason.APPROVED, client)
 
-    def _put(self, checked: list[tuple[str, Vector]]) -> set[str]:
-        """Write checked encodings under the lock; the keys that were already there."""
+    def _put(self, tagged: list[tuple[bytes, str, Vector]]) -> set[str]:
+        """Write checked encodings (with their keys' tags) under the lock; the keys that were
+        already there."""
         replaced: set[str] = set()
-        tagged = [(self._tag(key), key, vector) for key, vector in checked]
         with self._lock:
             fresh = {tag for tag, _, _ in tagged if self._book.find(tag) < 0}
             self._reserve(len(self._book) + len(fresh))
@@ -296,10 +297,9 @@ class FaceIndexBase:
             raise TypeError("not a shared face index")  # a bug: only shared paths call this
         return self._shared
 
-    def _put_shared(self, checked: list[tuple[str, Vector]]) -> set[str]:
+    def _put_shared(self, tagged: list[tuple[bytes, str, Vector]]) -> set[str]:
         """Write to the store (each entry atomic), then here; the keys the store already held."""
         shared = self._entries()
-        tagged = [(self._tag(key), key, vector) for key, vector in checked]
         written = shared.put_many([(tag, seal_entry(self._keyring, tag, key, v)) for tag, key, v in tagged])
         with self._lock:
             self._reserve(len(self._book) + len(tagged))
@@ -310,7 +310,7 @@ class FaceIndexBase:
 
     def _remove_shared(self, key: str) -> bool:
         shared = self._entries()
-        tag = entry_tag(self._keyring, key)
+        tag = self._tag(key)
         done = shared.delete(tag)
         with self._lock:
             if done.entry and self._newer_than_copy(tag, done.partition, done.entry):
@@ -418,24 +418,31 @@ class FaceIndexBase:
             raise InvalidInput("encodings must be finite", field="encodings")
         if len(set(keys)) != len(keys):
             raise InvalidInput("keys must be distinct", field="keys")
-        tags = b"".join(self._tag(key) for key in keys)
-        with self._lock:
-            present = bool((self._book.find_many(tags) >= 0).any())
-        if present:
-            raise InvalidInput("add_matrix only appends new keys; use add to replace", field="keys")
+        tags = [self._tag(key) for key in keys]
+        joined = b"".join(tags)
         if self._shared is not None:
+            with self._lock:
+                self._refuse_present(joined)
             rows = np.asarray(encodings, dtype=np.float32)
-            self._put_shared([(key, rows[i]) for i, key in enumerate(keys)])
+            self._put_shared(
+                [(tag, key, rows[i]) for i, (tag, key) in enumerate(zip(tags, keys, strict=True))]
+            )
             self._emit(self._event("index_add", "", "added", Reason.APPROVED, None, count=str(len(keys))))
             return
-        with self._lock:
+        with self._lock:  # checked and appended under one hold: no add can slip in between
+            self._refuse_present(joined)
             start = len(self._book)
             self._reserve(start + len(keys))
             block = self._matrix[start : start + len(keys)]
             block[:] = encodings
             self._half_norms[start : start + len(keys)] = 0.5 * np.einsum("ij,ij->i", block, block)
-            self._book.extend(tags, keys)  # all new and distinct: every one becomes a row
+            self._book.extend(joined, keys)  # all new and distinct: every one becomes a row
         self._emit(self._event("index_add", "", "added", Reason.APPROVED, None, count=str(len(keys))))
+
+    def _refuse_present(self, tags: bytes) -> None:
+        """``add_matrix`` appends only: refuse if any of these tags has a row (the lock held)."""
+        if (self._book.find_many(tags) >= 0).any():
+            raise InvalidInput("add_matrix only appends new keys; use add to replace", field="keys")
 
     def _emit(self, step: Emit) -> None:
         emit(self._audit, step.event)

@@ -28,7 +28,7 @@ from ._base import (
     WindowPolicy,
     WindowResult,
 )
-from ._cluster import ClusterBase, open_in_steps
+from ._cluster import ClusterBase, drive_steps_async, open_in_steps
 from ._factory import backend_for, failure_cause, parse_store_url
 from ._memory import MemoryStore
 from ._redis import RedisBase, Request
@@ -406,13 +406,7 @@ class AsyncRedisClusterStore(ClusterBase, AsyncRedisStore):
         if self._one_slot(new, lockout_key, limits):
             return await super().open(new, retention=retention, lockout_key=lockout_key, limits=limits)
         steps = open_in_steps(new, retention=retention, lockout_key=lockout_key, limits=limits)
-        try:
-            name, args, kwargs = next(steps)
-            while True:
-                name, args, kwargs = steps.send(await getattr(self, name)(*args, **kwargs))
-        except StopIteration as done:
-            opened: Opened = done.value
-            return opened
+        return await drive_steps_async(self, steps)
 
     async def _pipeline_async(self, client: Any, request: Request[Any]) -> Any:
         # redis.asyncio's cluster has no per-node client to pipeline on: write both commands on

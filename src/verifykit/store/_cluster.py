@@ -18,7 +18,15 @@ from ._base import ChallengeStore, NewChallenge, Opened, WindowPolicy
 from ._redis import RedisBase, RedisStore, Request, hash_tag
 from ._rules import check_new_challenge
 
-__all__ = ["ClusterBase", "RedisClusterStore", "Step", "cluster_nodes", "drive_steps", "open_in_steps"]
+__all__ = [
+    "ClusterBase",
+    "RedisClusterStore",
+    "Step",
+    "cluster_nodes",
+    "drive_steps",
+    "drive_steps_async",
+    "open_in_steps",
+]
 
 _DEFAULT_PORT = 6379
 
@@ -91,6 +99,17 @@ def drive_steps(store: ChallengeStore, steps: Generator[Step, Any, Opened]) -> O
         name, args, kwargs = next(steps)
         while True:
             name, args, kwargs = steps.send(getattr(store, name)(*args, **kwargs))
+    except StopIteration as done:
+        opened: Opened = done.value
+        return opened
+
+
+async def drive_steps_async(store: Any, steps: Generator[Step, Any, Opened]) -> Opened:
+    """Run :func:`open_in_steps` against an asyncio store (its operations are coroutines)."""
+    try:
+        name, args, kwargs = next(steps)
+        while True:
+            name, args, kwargs = steps.send(await getattr(store, name)(*args, **kwargs))
     except StopIteration as done:
         opened: Opened = done.value
         return opened
